@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers (JuiceFS-style): HilbertSupport (errno, the real-syscall facade, logging)
+//   ← HilbertMeta (SQLite metadata)  ← HilbertData (blocks, object store, cache dir)
+//   ← HilbertCore (the VFS the shim talks to) ← HilbertEngine (the C entry table, a .so)
+//                                              ← hilbert (the CLI; never loads the engine)
+// The engine .so links the Swift stdlib, SQLite and zstd statically and exports one symbol.
+// Flags that must only apply to the engine live on HilbertEngine alone (they would break the
+// CLI link otherwise). No Foundation below the CLI.
+
+let staticSQLite: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-Bstatic", "-Xlinker", "-lsqlite3", "-Xlinker", "-Bdynamic"])]
+let staticZstd: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-Bstatic", "-Xlinker", "-lzstd", "-Xlinker", "-Bdynamic"])]
+
+let package = Package(
+    name: "Hilbert",
+    products: [
+        .library(name: "HilbertEngine", type: .dynamic, targets: ["HilbertEngine"]),
+        .executable(name: "hilbert", targets: ["hilbert"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "CHilbertABI", path: "preload/abi"),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
+        .target(name: "CHilbertSys", dependencies: ["CHilbertABI"],
+                cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "HilbertSupport", dependencies: ["CHilbertSys"]),
+        .target(name: "HilbertMeta", dependencies: ["HilbertSupport", "CSQLite"],
+                linkerSettings: staticSQLite),
+        .target(name: "HilbertData", dependencies: ["HilbertSupport", "CZstd", "CHilbertSys"],
+                linkerSettings: staticZstd),
+        .target(name: "HilbertCore", dependencies: ["HilbertMeta", "HilbertData", "CHilbertABI"]),
+        .target(name: "HilbertEngine", dependencies: ["HilbertCore", "CHilbertABI"],
+                exclude: ["exports.map"],
+                linkerSettings: [.unsafeFlags([
+                    "-static-stdlib",
+                    "-Xlinker", "--version-script=Sources/HilbertEngine/exports.map",
+                    "-Xlinker", "--exclude-libs=ALL",
+                    "-Xlinker", "-z", "-Xlinker", "now",
+                ])]),
+        .executableTarget(name: "hilbert", dependencies: [
+            "HilbertCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "HilbertMetaTests", dependencies: ["HilbertMeta"]),
+        .testTarget(name: "HilbertDataTests", dependencies: ["HilbertData"]),
+        .testTarget(name: "HilbertCoreTests", dependencies: ["HilbertCore"]),
+    ],
+    // The engine shares process-global state with C (the real-function table, fork
+    // handlers); Swift 5 mode keeps that explicit without strict-concurrency ceremony.
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,47 @@
+/*
+ * The engine's door to the kernel. Every file-system call the engine makes goes through
+ * hl_sys, a table of the *real* libc functions: inside a process the shim installs its
+ * table (so the engine never re-enters the shim); in the CLI and tests it holds libc's.
+ * Swift cannot call variadic C function pointers, hence the small fixed-arity helpers.
+ */
+#ifndef HILBERT_SYS_H
+#define HILBERT_SYS_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include "../../../preload/abi/include/hilbert_abi.h"
+
+extern hl_real_table hl_sys;
+
+/* Replace the table (engine start inside a shimmed process). Missing entries keep libc's. */
+void hl_sys_install(const hl_real_table *real, void (*note_private_fd)(int fd, int on));
+/* Mark fd as the engine's own (hidden from the application's close/dup2/close_range). */
+void hl_sys_note_private(int fd, int on);
+
+int hl_sys_open(const char *path, int flags, mode_t mode);
+int hl_sys_openat(int dirfd, const char *path, int flags, mode_t mode);
+int hl_sys_fcntl_int(int fd, int cmd, int arg);
+int hl_sys_fcntl_lock(int fd, int cmd, struct flock *lock);
+int hl_sys_errno(void);
+void hl_sys_set_errno(int e);
+/* open + move to a high fd (>= floor when the rlimit allows) with O_CLOEXEC, registered as
+ * engine-private. Returns the fd or -1 with errno. */
+int hl_sys_open_private(const char *path, int flags, mode_t mode);
+/* Move an fd the engine owns above the application's range and register it. */
+int hl_sys_park_fd(int fd);
+int hl_sys_memfd(const char *name, unsigned int flags);
+int hl_sys_statvfs(const char *path, struct statvfs *out);
+
+/* CRC-32C (Castagnoli), hardware accelerated when the CPU has SSE4.2. */
+uint32_t hl_crc32c(uint32_t crc, const void *data, size_t len);
+
+/* Credentials of the calling thread at this moment. */
+int hl_sys_groups(gid_t *out, int max);
+
+#endif

@@ -1,0 +1,4 @@
+import Testing
+@testable import HilbertCore
+
+@Test func placeholderCore() { #expect(Bool(true)) }

@@ -1,0 +1,4 @@
+import Testing
+@testable import HilbertData
+
+@Test func placeholderData() { #expect(Bool(true)) }

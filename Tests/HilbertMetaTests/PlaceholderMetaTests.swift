@@ -1,0 +1,4 @@
+import Testing
+@testable import HilbertMeta
+
+@Test func placeholderMeta() { #expect(Bool(true)) }

@@ -1,0 +1,222 @@
+/*
+ * hilbert_abi.h — the one contract between the preloaded C shim and the Swift engine.
+ *
+ * The shim (preload/, always in LD_PRELOAD) dlopen()s the engine lazily and calls
+ * hilbert_engine_api(), the engine's only exported symbol. Every engine entry returns
+ * >= 0 on success and -errno on failure; the shim turns that into errno/-1 at the libc
+ * boundary. The engine never calls an interposed libc symbol for its own I/O: it uses the
+ * real-function table handed over in hl_shim_services, and the shim additionally runs
+ * every engine call with its per-thread re-entry guard raised.
+ *
+ * Growth rule: new fields go at the end of a struct; `size` says how much the other side
+ * built. A different HL_ABI_VERSION major is refused (the shim then answers ENOSYS).
+ */
+#ifndef HILBERT_ABI_H
+#define HILBERT_ABI_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HL_ABI_VERSION 1u
+
+/* Returned as -HL_REDIRECT by single-path operations when resolution left the volume
+ * (".." above a mount root, or a symlink whose target is outside every mount). The shim
+ * then calls take_redirect() for the host path and performs the real libc call on it. */
+#define HL_REDIRECT 100000
+
+/* The real libc functions, resolved by the shim with dlsym(RTLD_NEXT). The engine routes
+ * all of its own file-system calls through these. NULL when the running libc lacks one. */
+#define HL_REAL_FUNCTIONS(X)                                                         \
+    X(open, int, (const char *, int, ...))                                           \
+    X(openat, int, (int, const char *, int, ...))                                    \
+    X(close, int, (int))                                                             \
+    X(read, ssize_t, (int, void *, size_t))                                          \
+    X(write, ssize_t, (int, const void *, size_t))                                   \
+    X(pread64, ssize_t, (int, void *, size_t, off_t))                                \
+    X(pwrite64, ssize_t, (int, const void *, size_t, off_t))                         \
+    X(lseek64, off_t, (int, off_t, int))                                             \
+    X(fstat64, int, (int, struct stat *))                                            \
+    X(stat64, int, (const char *, struct stat *))                                    \
+    X(lstat64, int, (const char *, struct stat *))                                   \
+    X(fstatat64, int, (int, const char *, struct stat *, int))                       \
+    X(access, int, (const char *, int))                                              \
+    X(unlink, int, (const char *))                                                   \
+    X(unlinkat, int, (int, const char *, int))                                       \
+    X(rename, int, (const char *, const char *))                                     \
+    X(renameat, int, (int, const char *, int, const char *))                         \
+    X(mkdir, int, (const char *, mode_t))                                            \
+    X(rmdir, int, (const char *))                                                    \
+    X(ftruncate64, int, (int, off_t))                                                \
+    X(fsync, int, (int))                                                             \
+    X(fdatasync, int, (int))                                                         \
+    X(fcntl, int, (int, int, ...))                                                   \
+    X(flock, int, (int, int))                                                        \
+    X(fchmod, int, (int, mode_t))                                                    \
+    X(fchown, int, (int, uid_t, gid_t))                                              \
+    X(futimens, int, (int, const struct timespec *))                                 \
+    X(readlink, ssize_t, (const char *, char *, size_t))                             \
+    X(getcwd, char *, (char *, size_t))                                              \
+    X(opendir, void *, (const char *))                                               \
+    X(readdir64, void *, (void *))                                                   \
+    X(closedir, int, (void *))                                                       \
+    X(statvfs64, int, (const char *, void *))                                        \
+    X(mmap64, void *, (void *, size_t, int, int, int, off_t))                        \
+    X(munmap, int, (void *, size_t))                                                 \
+    X(mremap, void *, (void *, size_t, size_t, int, ...))                            \
+    X(ioctl, int, (int, unsigned long, ...))                                         \
+    X(fallocate64, int, (int, int, off_t, off_t))                                    \
+    X(dup, int, (int))                                                               \
+    X(link, int, (const char *, const char *))                                       \
+    X(symlink, int, (const char *, const char *))                                    \
+    X(memfd_create, int, (const char *, unsigned int))                               \
+    X(copy_file_range, ssize_t, (int, off_t *, int, off_t *, size_t, unsigned int))  \
+    X(sendfile64, ssize_t, (int, int, off_t *, size_t))
+
+#define HL_REAL_FIELD(name, ret, params) ret (*name) params;
+typedef struct hl_real_table {
+    HL_REAL_FUNCTIONS(HL_REAL_FIELD)
+} hl_real_table;
+#undef HL_REAL_FIELD
+
+/* Shim → engine, passed once to start(). */
+typedef struct hl_shim_services {
+    uint32_t abi_version;
+    uint32_t size;                      /* sizeof(hl_shim_services) as the shim built it */
+    const hl_real_table *real;
+    /* The engine announces the fds it owns (SQLite, cache files it keeps open, sockets).
+     * The shim hides them from the application's close/close_range/closefrom/dup2. */
+    void (*note_private_fd)(int fd, int on);
+    const char *shim_path;              /* absolute path of the loaded shim object */
+} hl_shim_services;
+
+/* Where a path operation points.
+ *   path absolute ("/a/b"; "/" is the mount root): relative to the mount root; dir ignored.
+ *   path relative ("a/b", "."): resolved from directory inode `dir` (the virtual cwd or the
+ *     directory behind a dirfd).
+ *   path NULL: the operation applies to inode `dir` itself (fd-based calls, AT_EMPTY_PATH).
+ * Paths may contain ".", "..", repeated '/' and a trailing '/', and are resolved component by
+ * component by the engine (".." is the physical parent; ".." of a mount root leaves it). */
+typedef struct hl_loc {
+    int32_t mount;                      /* index into the mount table given to start() */
+    uint32_t reserved;
+    uint64_t dir;
+    const char *path;
+} hl_loc;
+
+typedef struct hl_stat {
+    uint64_t dev, ino, nlink, size, blocks, rdev;
+    uint32_t mode, uid, gid, blksize;
+    int64_t atime_sec, mtime_sec, ctime_sec, btime_sec;
+    uint32_t atime_nsec, mtime_nsec, ctime_nsec, btime_nsec;
+} hl_stat;
+
+typedef struct hl_statfs {
+    uint64_t type, bsize, frsize, blocks, bfree, bavail, files, ffree, favail, fsid, namemax, flags;
+} hl_statfs;
+
+/* What an fd returned by open() is; the shim records it per fd (and across dup/fork/exec). */
+enum {
+    HL_KIND_NONE = 0,
+    HL_KIND_READ = 1,    /* immutable local copy of a committed version (memfd or cache file) */
+    HL_KIND_WRITE = 2,   /* the node's shared staging file; release() on close commits */
+    HL_KIND_DIR = 3,     /* placeholder directory fd (empty shadow dir); listings via readdir() */
+    HL_KIND_PATH = 4,    /* O_PATH placeholder */
+};
+
+typedef struct hl_file {
+    int32_t mount;
+    uint32_t kind;
+    uint64_t ino;
+} hl_file;
+
+/* Records written by readdir(): 8-byte aligned, name NUL-terminated. */
+typedef struct hl_dirent {
+    uint64_t ino;
+    uint64_t next;       /* cookie that continues after this entry (for telldir/seekdir) */
+    uint16_t reclen;     /* bytes of this record including padding */
+    uint8_t type;        /* DT_* */
+    char name[];
+} hl_dirent;
+
+typedef struct hl_engine_api {
+    uint32_t abi_version;
+    uint32_t size;
+
+    /* Idempotent. `mounts` is the HILBERT_MOUNTS string the shim parsed
+     * ("PREFIX=META-URL;PREFIX=META-URL"), or NULL for the embedded default
+     * ("/hilbert" → the default volume, created on first use). The engine reads its other
+     * settings (HILBERT_CACHE, HILBERT_DEBUG, …) from the environment. A failure returns
+     * -errno after printing one clear line to stderr; the shim then answers that errno. */
+    int (*start)(const hl_shim_services *svc, const char *mounts);
+    /* At process exit, after the shim flushed stdio: commit the listed write fds without
+     * closing them (the kernel closes them right after). */
+    void (*stop)(const int *write_fds, const hl_file *files, int count);
+
+    /* Open. Returns a real kernel fd (O_CLOEXEC when flags has it) and fills *out.
+     * Honours O_CREAT, O_EXCL, O_TRUNC, O_APPEND, O_DIRECTORY, O_NOFOLLOW, O_PATH,
+     * O_ACCMODE; permission checks against the caller's current euid/egid/groups. */
+    int (*open)(const hl_loc *loc, int flags, mode_t mode, hl_file *out);
+    /* The application closed its last reference *as far as this process knows*: the engine
+     * closes fd with the real close and commits when no writer is left anywhere. Only for
+     * HL_KIND_WRITE; returns 0 or the commit's -errno (the fd is closed either way). */
+    int (*release)(int fd, const hl_file *f);
+    /* fsync/fdatasync on a write fd: commit the current content now (fd stays open). */
+    int (*fsync)(int fd, const hl_file *f);
+    /* Identity of an engine fd: virtual dev/ino/mode/owner; live size and mtime for writers. */
+    int (*fstat)(int fd, const hl_file *f, hl_stat *out);
+
+    int (*stat)(const hl_loc *loc, int at_flags, hl_stat *out);        /* AT_SYMLINK_NOFOLLOW */
+    int (*access)(const hl_loc *loc, int mode, int at_flags);          /* AT_EACCESS, AT_SYMLINK_NOFOLLOW */
+    int (*mkdir)(const hl_loc *loc, mode_t mode);
+    int (*mknod)(const hl_loc *loc, mode_t mode, dev_t dev);
+    int (*unlink)(const hl_loc *loc, int at_flags);                    /* AT_REMOVEDIR = rmdir */
+    int (*rename)(const hl_loc *from, const hl_loc *to, unsigned int flags); /* RENAME_* */
+    int (*link)(const hl_loc *from, const hl_loc *to, int at_flags);   /* AT_SYMLINK_FOLLOW */
+    int (*symlink)(const char *target, const hl_loc *loc);
+    ssize_t (*readlink)(const hl_loc *loc, char *buf, size_t len);     /* bytes, no NUL */
+    int (*chmod)(const hl_loc *loc, mode_t mode, int at_flags);
+    int (*chown)(const hl_loc *loc, uid_t uid, gid_t gid, int at_flags); /* -1 = unchanged */
+    int (*utimens)(const hl_loc *loc, const struct timespec *times, int at_flags); /* NULL = now */
+    int (*truncate)(const hl_loc *loc, int64_t length);
+    int (*statfs)(const hl_loc *loc, hl_statfs *out);
+    ssize_t (*getxattr)(const hl_loc *loc, const char *name, void *buf, size_t len, int at_flags);
+    int (*setxattr)(const hl_loc *loc, const char *name, const void *val, size_t len, int xflags, int at_flags);
+    ssize_t (*listxattr)(const hl_loc *loc, char *buf, size_t len, int at_flags);
+    int (*removexattr)(const hl_loc *loc, const char *name, int at_flags);
+
+    /* Directory listing of inode `dir`, starting after *cookie (0 = from the start, which
+     * yields "." and ".." first). Fills hl_dirent records into buf; returns bytes written,
+     * 0 at the end; advances *cookie. -EINVAL when buf cannot hold one record. */
+    ssize_t (*readdir)(int32_t mount, uint64_t dir, uint64_t *cookie, void *buf, size_t len);
+    /* chdir: checks directory + search permission, returns an O_PATH placeholder directory
+     * fd the shim fchdir()s to (and then closes), and fills *out with the directory. */
+    int (*chdir)(const hl_loc *loc, hl_file *out);
+    /* Absolute path of a directory inode inside its mount ("/a/b", "/" for the root),
+     * written NUL-terminated; returns the length. -ENOENT once the directory is removed. */
+    ssize_t (*getpath)(int32_t mount, uint64_t ino, char *buf, size_t len);
+    /* Canonical absolute path *inside the mount* of loc (symlinks resolved); -HL_REDIRECT
+     * when it leaves the volume. Written NUL-terminated; returns the length. */
+    ssize_t (*realpath)(const hl_loc *loc, char *buf, size_t len);
+    /* For execve/dlopen: a real local file holding the current content of the regular file
+     * at loc (executable bit kept), path written NUL-terminated; returns the length.
+     * Checks X_OK when `for_exec`. */
+    ssize_t (*materialize)(const hl_loc *loc, int for_exec, char *buf, size_t len);
+    /* After -HL_REDIRECT: the host path to retry, NUL-terminated; returns the length. */
+    ssize_t (*take_redirect)(char *buf, size_t len);
+} hl_engine_api;
+
+/* The engine's only exported symbol. */
+typedef const hl_engine_api *(*hl_engine_entry_fn)(void);
+#define HL_ENGINE_ENTRY "hilbert_engine_api"
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HILBERT_ABI_H */
