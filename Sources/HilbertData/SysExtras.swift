@@ -1,0 +1,126 @@
+import Glibc
+import CHilbertSys
+import HilbertSupport
+
+/// Calls the data layer needs beyond `Sys`, all through the real-function table `hl_sys`.
+extension Sys {
+    /// A directory entry with its d_type (DT_UNKNOWN on file systems that do not fill it).
+    public struct TypedEntry {
+        public var name: String
+        public var type: UInt8
+    }
+
+    /// Names and d_types in a host directory (without "." and "..").
+    public static func listDirectoryTyped(_ path: String) throws(Errno) -> [TypedEntry] {
+        guard let dir = hl_sys.opendir(path) else { throw Errno.current }
+        defer { _ = hl_sys.closedir(dir) }
+        var out: [TypedEntry] = []
+        while let raw = hl_sys.readdir64(dir) {
+            let ent = raw.assumingMemoryBound(to: dirent.self)
+            let type = ent.pointee.d_type
+            let name = withUnsafePointer(to: &ent.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { out.append(TypedEntry(name: name, type: type)) }
+        }
+        return out
+    }
+
+    /// Write all of `buf` at `offset`, continuing short writes.
+    public static func pwriteAll(_ fd: Int32, _ buf: UnsafeRawPointer, _ count: Int, _ offset: Int64) throws(Errno) {
+        try pwriteAll(fd, UnsafeRawBufferPointer(start: buf, count: count), offset)
+    }
+
+    static let utimeNowValue = 0x3fff_ffff   // UTIME_NOW ((1 << 30) - 1)
+    /// Set atime and mtime of an open file to now.
+    public static func touch(_ fd: Int32) throws(Errno) {
+        try futimens(fd, [timespec(tv_sec: 0, tv_nsec: utimeNowValue), timespec(tv_sec: 0, tv_nsec: utimeNowValue)])
+    }
+}
+
+/// Run `body(i)` for i in 0..<count on `count` pthreads and join them all. `count == 1`
+/// runs inline on the calling thread.
+func runThreads(_ count: Int, _ body: @escaping (Int) -> Void) {
+    if count <= 1 { body(0); return }
+    final class Box { let run: () -> Void; init(_ run: @escaping () -> Void) { self.run = run } }
+    var threads: [pthread_t] = []
+    var inline: [Int] = []
+    for i in 0..<count {
+        let box = Unmanaged.passRetained(Box { body(i) }).toOpaque()
+        var tid = pthread_t()
+        let rc = pthread_create(&tid, nil, { arg in
+            let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
+            b.run()
+            return nil
+        }, box)
+        if rc == 0 {
+            threads.append(tid)
+        } else {
+            Unmanaged<Box>.fromOpaque(box).release()
+            inline.append(i)          // no thread available: do that share here
+        }
+    }
+    for i in inline { body(i) }
+    for t in threads { pthread_join(t, nil) }
+}
+
+/// A condition variable paired with a mutex, for the small producer/consumer queues.
+final class Monitor: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(cond, nil)
+    }
+    deinit {
+        pthread_cond_destroy(cond)
+        pthread_mutex_destroy(mutex)
+        cond.deallocate()
+        mutex.deallocate()
+    }
+    func lock() { pthread_mutex_lock(mutex) }
+    func unlock() { pthread_mutex_unlock(mutex) }
+    /// Caller holds the lock.
+    func wait() { pthread_cond_wait(cond, mutex) }
+    func broadcast() { pthread_cond_broadcast(cond) }
+}
+
+/// A fixed-capacity raw byte buffer owned by one worker, reused across blocks.
+final class ByteBuffer {
+    let base: UnsafeMutableRawPointer
+    let capacity: Int
+    var count: Int = 0
+    init(capacity: Int) {
+        self.capacity = max(capacity, 1)
+        base = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 64)
+    }
+    deinit { base.deallocate() }
+    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+    var whole: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: base, count: capacity) }
+}
+
+/// True when every byte is zero (word at a time).
+func isAllZero(_ p: UnsafeRawPointer, _ count: Int) -> Bool {
+    var i = 0
+    let words = count / 8
+    if words > 0 {
+        // Cheap early exit on the first word, then OR-accumulate in wide strides.
+        if p.loadUnaligned(as: UInt64.self) != 0 { return false }
+        var acc: UInt64 = 0
+        var w = 0
+        while w + 8 <= words {
+            let q = p + w * 8
+            acc |= q.loadUnaligned(fromByteOffset: 0, as: UInt64.self) | q.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+                | q.loadUnaligned(fromByteOffset: 16, as: UInt64.self) | q.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
+                | q.loadUnaligned(fromByteOffset: 32, as: UInt64.self) | q.loadUnaligned(fromByteOffset: 40, as: UInt64.self)
+                | q.loadUnaligned(fromByteOffset: 48, as: UInt64.self) | q.loadUnaligned(fromByteOffset: 56, as: UInt64.self)
+            w += 8
+            if w & 0x3ff == 0 && acc != 0 { return false }
+        }
+        while w < words { acc |= (p + w * 8).loadUnaligned(as: UInt64.self); w += 1 }
+        if acc != 0 { return false }
+        i = words * 8
+    }
+    while i < count { if p.load(fromByteOffset: i, as: UInt8.self) != 0 { return false }; i += 1 }
+    return true
+}
