@@ -1,0 +1,123 @@
+import HilbertSupport
+
+/// The metadata schema, applied as numbered migrations recorded in `PRAGMA user_version`
+/// (migration N sets user_version = N, in the same transaction as its DDL).
+///
+/// Schema (v1). All integers are SQLite INTEGER (64-bit, unsigned values stored by bit pattern):
+///
+/// - `hl_setting(name TEXT PRIMARY KEY, value TEXT)`: the VolumeFormat, one row per field:
+///   `name`, `uuid`, `storage`, `bucket`, `compression`, `block_size`, `inline_max`,
+///   `format_version`.
+/// - `hl_node(ino INTEGER PRIMARY KEY, mode, nlink, uid, gid, rdev, size, atime_s, atime_ns,
+///   mtime_s, mtime_ns, ctime_s, ctime_ns, btime_s, btime_ns, parent, version, staged)`:
+///   one row per inode. `mode` = S_IFMT type bits | permission bits. `parent` is the physical
+///   parent for directories (the root, ino 1, is its own parent) and 0 for everything else.
+///   `version` is bumped by each data commit; `staged` = 1 while a node-local staging file
+///   may hold newer data than the blocks (see hl_staging). Directory nlink = 2 + subdirs.
+/// - `hl_edge(id INTEGER PRIMARY KEY, parent, name BLOB, ino, type, UNIQUE(parent,name))`:
+///   directory entries. `type` is the DT_* value (= (mode >> 12) & 15). Listings are ordered
+///   by `id` (index `hl_edge_list(parent,id)`); readdir cookie = id + 2 ("." = 1, ".." = 2).
+///   Index `hl_edge_ino(ino)` finds the entry of a directory (path reconstruction).
+/// - `hl_symlink(ino INTEGER PRIMARY KEY, target BLOB)`: symlink targets (raw bytes).
+/// - `hl_inline(ino INTEGER PRIMARY KEY, data BLOB)`: the content of small regular files
+///   (a file has either an hl_inline row or hl_block rows, never both).
+/// - `hl_block(ino, indx, object_id, raw_len, stored_len, crc, PRIMARY KEY(ino,indx))`:
+///   the blocks of a file's current version; block `indx` covers bytes
+///   [indx*block_size, indx*block_size+raw_len); object_id 0 is a hole. crc = CRC-32C of
+///   the raw bytes. An object belongs to exactly one (ino, indx) (no sharing between files,
+///   so no reference counts are kept; a new version may reuse the same object at the same
+///   index).
+/// - `hl_xattr(ino, name BLOB, value BLOB, PRIMARY KEY(ino,name))`: extended attributes
+///   (only the `user.` namespace; names stored with the prefix).
+/// - `hl_staging(ino INTEGER PRIMARY KEY, file TEXT, created_s)`: node-local staging files
+///   of the engine (path of the file holding not yet committed data).
+/// - `hl_delobj(object_id INTEGER PRIMARY KEY, stored_len)`: objects no metadata references
+///   any more; the data layer deletes them from the store after the commit and then
+///   forgets them (durable: a crash neither loses nor leaks objects).
+/// - `hl_counter(name TEXT PRIMARY KEY, value)`: `next_ino` (next inode number to hand out,
+///   never reused), `next_object` (next object id, never reused), `used_bytes` (sum of the
+///   logical sizes of regular files and symlinks), `stored_bytes` (sum of stored_len of
+///   referenced objects plus inline bytes), `inodes` (live nodes), `objects` (referenced
+///   objects, holes excluded).
+enum Migrations {
+    struct Migration {
+        let version: Int64
+        let name: String
+        let sql: String
+    }
+
+    static let v1_initial = Migration(version: 1, name: "v1_initial", sql: """
+        CREATE TABLE hl_setting(name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+        CREATE TABLE hl_node(
+            ino INTEGER PRIMARY KEY,
+            mode INTEGER NOT NULL,
+            nlink INTEGER NOT NULL,
+            uid INTEGER NOT NULL,
+            gid INTEGER NOT NULL,
+            rdev INTEGER NOT NULL DEFAULT 0,
+            size INTEGER NOT NULL DEFAULT 0,
+            atime_s INTEGER NOT NULL, atime_ns INTEGER NOT NULL,
+            mtime_s INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+            ctime_s INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
+            btime_s INTEGER NOT NULL, btime_ns INTEGER NOT NULL,
+            parent INTEGER NOT NULL DEFAULT 0,
+            version INTEGER NOT NULL DEFAULT 0,
+            staged INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE hl_edge(
+            id INTEGER PRIMARY KEY,
+            parent INTEGER NOT NULL,
+            name BLOB NOT NULL,
+            ino INTEGER NOT NULL,
+            type INTEGER NOT NULL,
+            UNIQUE(parent, name));
+        CREATE INDEX hl_edge_list ON hl_edge(parent, id);
+        CREATE INDEX hl_edge_ino ON hl_edge(ino);
+        CREATE TABLE hl_symlink(ino INTEGER PRIMARY KEY, target BLOB NOT NULL);
+        CREATE TABLE hl_inline(ino INTEGER PRIMARY KEY, data BLOB NOT NULL);
+        CREATE TABLE hl_block(
+            ino INTEGER NOT NULL,
+            indx INTEGER NOT NULL,
+            object_id INTEGER NOT NULL,
+            raw_len INTEGER NOT NULL,
+            stored_len INTEGER NOT NULL,
+            crc INTEGER NOT NULL,
+            PRIMARY KEY(ino, indx)) WITHOUT ROWID;
+        CREATE TABLE hl_xattr(ino INTEGER NOT NULL, name BLOB NOT NULL, value BLOB NOT NULL,
+            PRIMARY KEY(ino, name)) WITHOUT ROWID;
+        CREATE TABLE hl_staging(ino INTEGER PRIMARY KEY, file TEXT NOT NULL, created_s INTEGER NOT NULL);
+        CREATE TABLE hl_delobj(object_id INTEGER PRIMARY KEY, stored_len INTEGER NOT NULL);
+        CREATE TABLE hl_counter(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+        INSERT INTO hl_counter(name, value) VALUES
+            ('next_ino', 2), ('next_object', 1), ('used_bytes', 0), ('stored_bytes', 0),
+            ('inodes', 0), ('objects', 0);
+        """)
+
+    static let all: [Migration] = [v1_initial]
+    static var latest: Int64 { all.last!.version }
+
+    /// Apply every migration newer than the database's user_version, each in its own
+    /// write transaction. A database newer than this code is refused (EIO, explained).
+    static func apply(_ conn: Connection) throws(Errno) {
+        let current = try conn.transaction(immediate: false) { () throws(Errno) in try conn.scalar("PRAGMA user_version") ?? 0 }
+        if current > latest {
+            throw HilbertError.record(conn, .io, "\(conn.path): metadata schema v\(current) is newer than this Hilbert (v\(latest))")
+        }
+        for m in all where m.version > current {
+            try conn.transaction(immediate: true) { () throws(Errno) in
+                // Re-check under the write lock: another process may have migrated meanwhile.
+                let now = try conn.scalar("PRAGMA user_version") ?? 0
+                if now >= m.version { return }
+                try conn.exec(m.sql)
+                try conn.exec("PRAGMA user_version = \(m.version)")
+            }
+        }
+    }
+}
+
+extension HilbertError {
+    /// Remember an explanation on the connection and return the errno to throw.
+    static func record(_ conn: Connection, _ e: Errno, _ message: String) -> Errno {
+        conn.lastError = HilbertError(e, message)
+        return e
+    }
+}
