@@ -1,0 +1,387 @@
+import Glibc
+import CHilbertSys
+import HilbertSupport
+
+/// Where block objects live. Every operation is idempotent: putting the same key twice
+/// stores the same bytes, deleting a missing key succeeds. Implementations are shared by
+/// all threads of a process.
+public protocol ObjectStore: AnyObject, Sendable {
+    /// Store `data` under `key`, atomically: readers see the whole object or nothing.
+    func put(_ key: String, _ data: UnsafeRawBufferPointer) throws(Errno)
+    /// The whole object; ENOENT when missing.
+    func get(_ key: String) throws(Errno) -> [UInt8]
+    /// Read the whole object into `buffer` and return its size; ENOENT when missing, ERANGE
+    /// when the object is larger than the buffer. (Default: `get` then copy.)
+    func get(_ key: String, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int
+    /// Bytes [offset, offset+length) clipped to the object; ENOENT when missing.
+    func getRange(_ key: String, offset: Int, length: Int) throws(Errno) -> [UInt8]
+    /// Remove the object; a missing object is success.
+    func delete(_ key: String) throws(Errno)
+    /// The object's size, or nil when missing.
+    func head(_ key: String) throws(Errno) -> Int?
+    /// All objects whose key starts with `prefix`, sorted by key.
+    func list(prefix: String) throws(Errno) -> [(key: String, size: Int)]
+    var description: String { get }
+}
+
+extension ObjectStore {
+    public func put(_ key: String, _ bytes: [UInt8]) throws(Errno) {
+        var failure: Errno?
+        bytes.withUnsafeBytes { b in
+            do throws(Errno) { try put(key, b) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    public func get(_ key: String, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        let bytes = try get(key)
+        guard bytes.count <= buffer.count else { throw Errno.range }
+        if !bytes.isEmpty { bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+        return bytes.count
+    }
+}
+
+// MARK: keys
+
+/// Object key of block object `id` holding `rawLength` raw bytes:
+/// `chunks/<id / 1_000_000>/<id / 1000>/<id>_<rawLength>`, all decimal without zero padding
+/// (e.g. id 1_234_567, 4 MiB → `chunks/1/1234/1234567_4194304`). At most 1000 objects per
+/// leaf directory and 1000 leaf directories per top directory.
+public func objectKey(id: UInt64, rawLength: UInt32) -> String {
+    "chunks/\(id / 1_000_000)/\(id / 1000)/\(id)_\(rawLength)"
+}
+
+/// The inverse of `objectKey`; nil for anything that is not exactly such a key.
+public func parseObjectKey(_ key: String) -> (id: UInt64, rawLength: UInt32)? {
+    let parts = key.split(separator: "/", omittingEmptySubsequences: false)
+    guard parts.count == 4, parts[0] == "chunks" else { return nil }
+    let leaf = parts[3].split(separator: "_", omittingEmptySubsequences: false)
+    guard leaf.count == 2, let id = decimal(leaf[0]), let raw = decimal(leaf[1]), raw <= UInt64(UInt32.max),
+          let top = decimal(parts[1]), let mid = decimal(parts[2]),
+          top == id / 1_000_000, mid == id / 1000 else { return nil }
+    return (id, UInt32(raw))
+}
+
+/// Canonical decimal (no sign, no leading zeros except "0").
+private func decimal(_ s: Substring) -> UInt64? {
+    guard !s.isEmpty, s.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+    if s.count > 1 && s.first == "0" { return nil }
+    return UInt64(s)
+}
+
+/// Keys are relative slash-separated paths of non-empty components other than "." and "..";
+/// the first component must not start with "." (reserved for the store's own files).
+func validateKey(_ key: String) throws(Errno) {
+    guard !key.isEmpty, key.utf8.count < 1024, !key.utf8.contains(0) else { throw Errno.invalid }
+    var first = true
+    for c in key.split(separator: "/", omittingEmptySubsequences: false) {
+        if c.isEmpty || c == "." || c == ".." { throw Errno.invalid }
+        if first && c.hasPrefix(".") { throw Errno.invalid }
+        first = false
+    }
+}
+
+// MARK: local directory
+
+/// Objects as files under `root` (a local or network file system shared by the nodes).
+/// `put` writes `root/.tmp/<unique>` then renames it into place, creating directories on
+/// demand, so a partial object is never visible. With `syncWrites` (default) the data is
+/// fdatasync'ed before the rename (an object referenced by committed metadata survives a
+/// crash). Errors (ENOSPC, EACCES, EROFS, EDQUOT, …) surface unchanged.
+public final class LocalDirectoryStore: ObjectStore, @unchecked Sendable {
+    public let root: String
+    public let syncWrites: Bool
+
+    public init(root: String, syncWrites: Bool = true) {
+        var r = root
+        while r.count > 1 && r.hasSuffix("/") { r.removeLast() }
+        self.root = r
+        self.syncWrites = syncWrites
+    }
+
+    public var description: String { "file://\(root)" }
+
+    func path(_ key: String) -> String { root + "/" + key }
+    var tmpDirectory: String { root + "/.tmp" }
+
+    public func put(_ key: String, _ data: UnsafeRawBufferPointer) throws(Errno) {
+        try validateKey(key)
+        let tmp = tmpDirectory + "/\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let fd: Int32
+        do throws(Errno) {
+            fd = try Sys.open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        } catch where error == .noEntry {
+            try Sys.mkdirs(tmpDirectory)
+            fd = try Sys.open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        }
+        do throws(Errno) {
+            if data.count > 0 { try Sys.pwriteAll(fd, data, 0) }
+            if syncWrites { try Sys.fdatasync(fd) }
+            let rc = hl_sys_close_checked(fd)
+            if rc != 0 { throw Errno(rc) }
+        } catch {
+            Sys.close(fd)
+            try? Sys.unlink(tmp)
+            throw error
+        }
+        let final = path(key)
+        do throws(Errno) {
+            do throws(Errno) {
+                try Sys.rename(tmp, final)
+            } catch where error == .noEntry {
+                try Sys.mkdirs(parentDirectory(final))
+                try Sys.rename(tmp, final)
+            }
+        } catch {
+            try? Sys.unlink(tmp)
+            throw error
+        }
+    }
+
+    public func get(_ key: String) throws(Errno) -> [UInt8] {
+        try validateKey(key)
+        let fd = try Sys.open(path(key), O_RDONLY)
+        defer { Sys.close(fd) }
+        let size = Int(try Sys.fstat(fd).st_size)
+        var failure: Errno?
+        let out = [UInt8](unsafeUninitializedCapacity: size) { b, count in
+            do throws(Errno) {
+                count = try Sys.preadFully(fd, b.baseAddress!, size, 0)
+            } catch { failure = error; count = 0 }
+        }
+        if let failure { throw failure }
+        // Objects are immutable: a size change while reading means someone broke that rule.
+        if out.count != size { throw Errno.io }
+        return out
+    }
+
+    public func get(_ key: String, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        try validateKey(key)
+        let fd = try Sys.open(path(key), O_RDONLY)
+        defer { Sys.close(fd) }
+        let size = Int(try Sys.fstat(fd).st_size)
+        guard size <= buffer.count else { throw Errno.range }
+        if size == 0 { return 0 }
+        let n = try Sys.preadFully(fd, buffer.baseAddress!, size, 0)
+        if n != size { throw Errno.io }
+        return n
+    }
+
+    public func getRange(_ key: String, offset: Int, length: Int) throws(Errno) -> [UInt8] {
+        try validateKey(key)
+        guard offset >= 0, length >= 0 else { throw Errno.invalid }
+        let fd = try Sys.open(path(key), O_RDONLY)
+        defer { Sys.close(fd) }
+        return try Sys.preadBytes(fd, count: length, offset: Int64(offset))
+    }
+
+    public func delete(_ key: String) throws(Errno) {
+        try validateKey(key)
+        do throws(Errno) { try Sys.unlink(path(key)) } catch where error == .noEntry {}
+    }
+
+    public func head(_ key: String) throws(Errno) -> Int? {
+        try validateKey(key)
+        do throws(Errno) {
+            let st = try Sys.stat(path(key))
+            guard (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+            return Int(st.st_size)
+        } catch where error == .noEntry || error == .notDirectory {
+            return nil
+        }
+    }
+
+    public func list(prefix: String) throws(Errno) -> [(key: String, size: Int)] {
+        // Start at the deepest directory the prefix names completely.
+        var base = ""
+        if let slash = prefix.lastIndex(of: "/") { base = String(prefix[..<slash]) }
+        var out: [(key: String, size: Int)] = []
+        let start = base.isEmpty ? root : root + "/" + base
+        do throws(Errno) {
+            try walk(dir: start, rel: base, prefix: prefix, into: &out)
+        } catch where error == .noEntry || error == .notDirectory {
+            return []
+        }
+        out.sort { $0.key < $1.key }
+        return out
+    }
+
+    private func walk(dir: String, rel: String, prefix: String, into out: inout [(key: String, size: Int)]) throws(Errno) {
+        for e in try Sys.listDirectoryTyped(dir) {
+            if rel.isEmpty && e.name.hasPrefix(".") { continue }      // .tmp and friends
+            let key = rel.isEmpty ? e.name : rel + "/" + e.name
+            // Prune subtrees that cannot match.
+            if !key.hasPrefix(prefix) && !prefix.hasPrefix(key + "/") { continue }
+            let full = dir + "/" + e.name
+            var type = e.type
+            var size = -1
+            if type == UInt8(DT_UNKNOWN) || type == UInt8(DT_REG) {
+                guard let st = try? Sys.lstat(full) else { continue }      // raced with a delete
+                type = (st.st_mode & S_IFMT) == S_IFDIR ? UInt8(DT_DIR) : (st.st_mode & S_IFMT) == S_IFREG ? UInt8(DT_REG) : UInt8(DT_UNKNOWN)
+                size = Int(st.st_size)
+            }
+            if type == UInt8(DT_DIR) {
+                do throws(Errno) { try walk(dir: full, rel: key, prefix: prefix, into: &out) } catch where error == .noEntry {}
+            } else if type == UInt8(DT_REG) && key.hasPrefix(prefix) {
+                out.append((key, size))
+            }
+        }
+    }
+}
+
+/// close() whose result matters (NFS reports write errors there): 0 or the errno.
+func hl_sys_close_checked(_ fd: Int32) -> Int32 {
+    if hl_sys.close(fd) == 0 { return 0 }
+    let e = Errno.current.rawValue
+    return e == EINTR ? 0 : e
+}
+
+func parentDirectory(_ path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "." }
+    if slash == path.startIndex { return "/" }
+    return String(path[..<slash])
+}
+
+// MARK: memory
+
+/// Objects in a dictionary (tests, ephemeral volumes).
+public final class MemoryStore: ObjectStore, @unchecked Sendable {
+    private let lock = Lock()
+    private var objects: [String: [UInt8]] = [:]
+
+    public init() {}
+    public var description: String { "memory://" }
+    public var count: Int { lock.withLock { objects.count } }
+
+    public func put(_ key: String, _ data: UnsafeRawBufferPointer) throws(Errno) {
+        try validateKey(key)
+        let bytes = [UInt8](data)
+        lock.withLock { objects[key] = bytes }
+    }
+    public func get(_ key: String) throws(Errno) -> [UInt8] {
+        try validateKey(key)
+        guard let b = lock.withLock({ objects[key] }) else { throw Errno.noEntry }
+        return b
+    }
+    public func getRange(_ key: String, offset: Int, length: Int) throws(Errno) -> [UInt8] {
+        guard offset >= 0, length >= 0 else { throw Errno.invalid }
+        let b = try get(key)
+        let lo = min(offset, b.count), hi = min(b.count, lo + min(length, b.count))
+        return Array(b[lo..<hi])
+    }
+    public func delete(_ key: String) throws(Errno) {
+        try validateKey(key)
+        _ = lock.withLock { objects.removeValue(forKey: key) }
+    }
+    public func head(_ key: String) throws(Errno) -> Int? {
+        try validateKey(key)
+        return lock.withLock { objects[key]?.count }
+    }
+    public func list(prefix: String) throws(Errno) -> [(key: String, size: Int)] {
+        lock.withLock { objects.filter { $0.key.hasPrefix(prefix) }.map { (key: $0.key, size: $0.value.count) } }
+            .sorted { $0.key < $1.key }
+    }
+}
+
+// MARK: fault injection
+
+/// Wraps a store and injects failures (tests). Counters count calls that reached the
+/// wrapped store.
+public final class FaultyStore: ObjectStore, @unchecked Sendable {
+    public let inner: ObjectStore
+    private let lock = Lock()
+    private var putFailures: (skip: Int, count: Int, errno: Errno) = (0, 0, .io)
+    private var getFailures: (skip: Int, count: Int, errno: Errno) = (0, 0, .io)
+    private var corruptGetsLeft = 0
+    private var dropPutsLeft = 0
+    private var counters = (puts: 0, gets: 0, deletes: 0)
+
+    public init(wrapping inner: ObjectStore) { self.inner = inner }
+    public var description: String { "faulty(\(inner.description))" }
+
+    /// After `after` more successful puts, fail the next `count` puts with `errno`.
+    public func failPuts(next count: Int, with errno: Errno = .io, after: Int = 0) {
+        lock.withLock { putFailures = (after, count, errno) }
+    }
+    /// After `after` more successful gets, fail the next `count` gets with `errno`.
+    public func failGets(next count: Int, with errno: Errno = .io, after: Int = 0) {
+        lock.withLock { getFailures = (after, count, errno) }
+    }
+    /// Flip one bit in the middle of the data returned by the next `count` gets.
+    public func corruptGets(next count: Int) { lock.withLock { corruptGetsLeft = count } }
+    /// The next `count` puts report success but store nothing (lost writes).
+    public func dropPuts(next count: Int) { lock.withLock { dropPutsLeft = count } }
+    /// Remove an object behind the caller's back.
+    public func drop(_ key: String) { try? inner.delete(key) }
+
+    public var putCount: Int { lock.withLock { counters.puts } }
+    public var getCount: Int { lock.withLock { counters.gets } }
+    public var deleteCount: Int { lock.withLock { counters.deletes } }
+    public func resetCounters() { lock.withLock { counters = (0, 0, 0) } }
+
+    private enum Action { case pass, fail(Errno), drop, corrupt }
+
+    private func decide(put: Bool) -> Action {
+        lock.withLock {
+            if put {
+                if putFailures.count > 0 {
+                    if putFailures.skip > 0 { putFailures.skip -= 1 } else { putFailures.count -= 1; return .fail(putFailures.errno) }
+                }
+                if dropPutsLeft > 0 { dropPutsLeft -= 1; return .drop }
+                counters.puts += 1
+                return .pass
+            } else {
+                if getFailures.count > 0 {
+                    if getFailures.skip > 0 { getFailures.skip -= 1 } else { getFailures.count -= 1; return .fail(getFailures.errno) }
+                }
+                counters.gets += 1
+                if corruptGetsLeft > 0 { corruptGetsLeft -= 1; return .corrupt }
+                return .pass
+            }
+        }
+    }
+
+    public func put(_ key: String, _ data: UnsafeRawBufferPointer) throws(Errno) {
+        switch decide(put: true) {
+        case .fail(let e): throw e
+        case .drop: return
+        default: try inner.put(key, data)
+        }
+    }
+    public func get(_ key: String) throws(Errno) -> [UInt8] {
+        switch decide(put: false) {
+        case .fail(let e): throw e
+        case .corrupt:
+            var b = try inner.get(key)
+            if !b.isEmpty { b[b.count / 2] ^= 0x10 }
+            return b
+        default: return try inner.get(key)
+        }
+    }
+    public func get(_ key: String, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        switch decide(put: false) {
+        case .fail(let e): throw e
+        case .corrupt:
+            let n = try inner.get(key, into: buffer)
+            if n > 0 { buffer[n / 2] ^= 0x10 }
+            return n
+        default: return try inner.get(key, into: buffer)
+        }
+    }
+    public func getRange(_ key: String, offset: Int, length: Int) throws(Errno) -> [UInt8] {
+        switch decide(put: false) {
+        case .fail(let e): throw e
+        case .corrupt:
+            var b = try inner.getRange(key, offset: offset, length: length)
+            if !b.isEmpty { b[b.count / 2] ^= 0x10 }
+            return b
+        default: return try inner.getRange(key, offset: offset, length: length)
+        }
+    }
+    public func delete(_ key: String) throws(Errno) {
+        lock.withLock { counters.deletes += 1 }
+        try inner.delete(key)
+    }
+    public func head(_ key: String) throws(Errno) -> Int? { try inner.head(key) }
+    public func list(prefix: String) throws(Errno) -> [(key: String, size: Int)] { try inner.list(prefix: prefix) }
+}
