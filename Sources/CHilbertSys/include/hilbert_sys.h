@@ -45,3 +45,9 @@ uint32_t hl_crc32c(uint32_t crc, const void *data, size_t len);
 int hl_sys_groups(gid_t *out, int max);
 
 #endif
+
+/* The host path of the last -HL_REDIRECT on this thread (see hilbert_abi.h). */
+void hl_redirect_set(const char *path, size_t len);
+ssize_t hl_redirect_take(char *buf, size_t len);
+/* The process umask, read without changing it (from /proc/self/status; -1 if unknown). */
+int hl_read_umask(void);
