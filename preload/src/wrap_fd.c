@@ -1,0 +1,116 @@
+/* fd lifetime: close, dup, fcntl, close_range, fsync. */
+#include "shim.h"
+#include <linux/close_range.h>
+
+EXPORT int close(int fd) {
+    hl_file f;
+    if (likely(!sh_fd_lookup(fd, &f)) || sh_guard) return REAL(close)(fd);
+    if (f.kind == SH_KIND_PRIVATE) { errno = EBADF; return -1; }
+    if (sh_in_vfork()) return REAL(close)(fd);
+    sh_fd_clear(fd);
+    if (f.kind == HL_KIND_WRITE) {
+        const hl_engine_api *E = sh_engine();
+        if (E) return sh_ret(ECALL(E->release(fd, &f)));
+    }
+    return REAL(close)(fd);
+}
+
+static void after_dup(int oldfd, int r) {
+    if (r >= 0 && sh_nrec && !sh_guard && !sh_in_vfork()) sh_fd_after_dup(oldfd, r);
+}
+
+static int is_private(int fd) {
+    hl_file f;
+    return !sh_guard && sh_fd_lookup(fd, &f) && f.kind == SH_KIND_PRIVATE;
+}
+
+EXPORT int dup(int fd) {
+    int r = REAL(dup)(fd);
+    after_dup(fd, r);
+    return r;
+}
+
+EXPORT int dup2(int fd, int nfd) {
+    if (unlikely(is_private(nfd))) { errno = EBADF; return -1; }
+    int r = REAL(dup2)(fd, nfd);
+    if (fd != nfd) after_dup(fd, r);
+    return r;
+}
+
+EXPORT int dup3(int fd, int nfd, int flags) {
+    if (unlikely(is_private(nfd))) { errno = EBADF; return -1; }
+    int r = REAL(dup3)(fd, nfd, flags);
+    after_dup(fd, r);
+    return r;
+}
+
+static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg) {
+    int r = real(fd, cmd, arg);
+    if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) after_dup(fd, r);
+    return r;
+}
+
+EXPORT int fcntl(int fd, int cmd, ...) {
+    va_list ap;
+    va_start(ap, cmd);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    return do_fcntl(REAL(fcntl), fd, cmd, arg);
+}
+
+EXPORT int fcntl64(int fd, int cmd, ...) {
+    va_list ap;
+    va_start(ap, cmd);
+    void *arg = va_arg(ap, void *);
+    va_end(ap);
+    static int (*real64)(int, int, ...);
+    if (!real64) real64 = (int (*)(int, int, ...))sh_resolve("fcntl64", (void **)&real64);
+    return do_fcntl(real64, fd, cmd, arg);
+}
+
+/* Close [first,last] except engine-private fds; forget the records of what we close. */
+static int range(unsigned first, unsigned last, int flags, int from) {
+    int r = 0, max = sh_fd_max();
+    unsigned lo = first;
+    int vf = sh_in_vfork();
+    for (unsigned fd = first; fd <= last && (int)fd <= max; fd++) {
+        hl_file f;
+        if (!sh_fd_get((int)fd, &f)) continue;
+        if (f.kind == SH_KIND_PRIVATE) {
+            if (fd > lo && REAL(close_range)(lo, fd - 1, flags) < 0) r = -1;
+            lo = fd + 1;
+        } else if (!(flags & CLOSE_RANGE_CLOEXEC) && !vf) {
+            sh_fd_clear((int)fd);
+        }
+    }
+    if (lo <= last && lo >= first) {
+        if (from) REAL(closefrom)((int)lo);
+        else if (REAL(close_range)(lo, last, flags) < 0) r = -1;
+    }
+    return r;
+}
+
+EXPORT int close_range(unsigned first, unsigned last, int flags) {
+    if (likely(!sh_nrec) || sh_guard || first > last) return REAL(close_range)(first, last, flags);
+    return range(first, last, flags, 0);
+}
+
+EXPORT void closefrom(int lowfd) {
+    if (likely(!sh_nrec) || sh_guard || lowfd < 0) { REAL(closefrom)(lowfd); return; }
+    int saved = errno;
+    range((unsigned)lowfd, ~0U, 0, 1);
+    errno = saved;
+}
+
+static int do_sync(int fd, int (*real)(int)) {
+    int r = real(fd);
+    hl_file f;
+    if (r < 0 || likely(!sh_fd_lookup(fd, &f)) || f.kind != HL_KIND_WRITE || sh_guard) return r;
+    SH_ENGINE(E, -1);
+    return sh_ret(ECALL(E->fsync(fd, &f)));
+}
+
+EXPORT int fsync(int fd) { return do_sync(fd, REAL(fsync)); }
+EXPORT int fdatasync(int fd) { return do_sync(fd, REAL(fdatasync)); }
+EXPORT int ftruncate(int fd, off_t len) { return REAL(ftruncate)(fd, len); }
+EXPORT int ftruncate64(int fd, off_t len) { return REAL(ftruncate)(fd, len); }
