@@ -38,30 +38,28 @@ extension Sys {
     }
 }
 
-/// Run `body(i)` for i in 0..<count on `count` pthreads and join them all. `count == 1`
-/// runs inline on the calling thread.
-func runThreads(_ count: Int, _ body: @escaping (Int) -> Void) {
-    if count <= 1 { body(0); return }
-    final class Box { let run: () -> Void; init(_ run: @escaping () -> Void) { self.run = run } }
-    var threads: [pthread_t] = []
-    var inline: [Int] = []
-    for i in 0..<count {
-        let box = Unmanaged.passRetained(Box { body(i) }).toOpaque()
-        var tid = pthread_t()
-        let rc = pthread_create(&tid, nil, { arg in
-            let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
-            b.run()
-            return nil
-        }, box)
-        if rc == 0 {
-            threads.append(tid)
-        } else {
-            Unmanaged<Box>.fromOpaque(box).release()
-            inline.append(i)          // no thread available: do that share here
+/// Threads started by the data layer's pipelines (plain pthreads; joined by the caller).
+struct WorkerThreads {
+    private final class Box { let run: () -> Void; init(_ run: @escaping () -> Void) { self.run = run } }
+    private var threads: [pthread_t] = []
+    var count: Int { threads.count }
+
+    /// Start up to `count` threads running `body(i)`; fewer when pthread_create fails.
+    static func start(_ count: Int, _ body: @escaping (Int) -> Void) -> WorkerThreads {
+        var w = WorkerThreads()
+        for i in 0..<count {
+            let box = Unmanaged.passRetained(Box { body(i) }).toOpaque()
+            var tid = pthread_t()
+            let rc = pthread_create(&tid, nil, { arg in
+                let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
+                b.run()
+                return nil
+            }, box)
+            if rc == 0 { w.threads.append(tid) } else { Unmanaged<Box>.fromOpaque(box).release() }
         }
+        return w
     }
-    for i in inline { body(i) }
-    for t in threads { pthread_join(t, nil) }
+    func join() { for t in threads { pthread_join(t, nil) } }
 }
 
 /// A condition variable paired with a mutex, for the small producer/consumer queues.
