@@ -1,0 +1,285 @@
+import Glibc
+import CHilbertSys
+import HilbertSupport
+
+/// The node-local cache directory, shared by all processes of the node (of one user) with
+/// no daemon: coordination is by atomic renames and O_EXCL names only.
+///
+///     <root>/<volumeUUID>/
+///         staging/   write files: <ino>.<pid>.<random>, O_EXCL, 0600 (never evicted)
+///         files/     read copies: files/<ino % 256 as 2 hex digits>/<ino>.<version>, 0400
+///         tmp/       read copies being installed (renamed into files/ when complete)
+///         shadow/    an empty directory, mode 0555: placeholder for directory fds
+///
+/// Directories are created 0700: the cache holds file contents, so it is per user; another
+/// uid pointed at the same root gets a clear EACCES. A missing root is created.
+///
+/// Eviction: read copies are evicted least-recently-used first (mtime, refreshed by every
+/// `openReadCopy`) when they occupy more than `capacityBytes` or the file system has less
+/// than `minFreeRatio` free. Default capacity: min(10 GiB, 10% of the file system's size).
+/// `installReadCopy` checks free space (one statvfs) on every install and scans `files/`
+/// after every `evictEveryBytes` installed by this process. Sizes are allocated bytes.
+public final class CacheDirectory: @unchecked Sendable {
+    public let root: String
+    public let volumeDirectory: String
+    public let stagingDirectory: String
+    public let filesDirectory: String
+    public let tmpDirectory: String
+    public let shadowDirectory: String
+    public var capacityBytes: Int64
+    public var minFreeRatio: Double
+    public var evictEveryBytes: Int64 = 256 << 20
+    /// tmp/ files older than this (seconds) are leftovers of crashed installers.
+    public var staleTmpSeconds: Int = 24 * 3600
+
+    private let lock = Lock()
+    private var installedSinceScan: Int64 = 0
+
+    public static let defaultCapacityLimit: Int64 = 10 << 30
+
+    /// Create (or reuse) the cache of volume `volumeUUID` under `root`. Throws the errno;
+    /// the full explanation is in `DataErrors.last` (or use `CacheDirectory.open`).
+    public convenience init(root: String, volumeUUID: String, capacityBytes: Int64? = nil, minFreeRatio: Double = 0.1) throws(Errno) {
+        let p: Prepared
+        do throws(HilbertError) {
+            p = try CacheDirectory.prepare(root: root, volumeUUID: volumeUUID)
+        } catch {
+            throw DataErrors.fail(error.errno, error.message)
+        }
+        self.init(p, capacityBytes: capacityBytes, minFreeRatio: minFreeRatio)
+    }
+
+    /// Same as the initializer, throwing the explained error.
+    public static func open(root: String, volumeUUID: String, capacityBytes: Int64? = nil, minFreeRatio: Double = 0.1) throws(HilbertError) -> CacheDirectory {
+        let p = try prepare(root: root, volumeUUID: volumeUUID)
+        return CacheDirectory(p, capacityBytes: capacityBytes, minFreeRatio: minFreeRatio)
+    }
+
+    private struct Prepared { var root: String; var volume: String; var fsBytes: Int64 }
+
+    private init(_ p: Prepared, capacityBytes: Int64?, minFreeRatio: Double) {
+        root = p.root
+        volumeDirectory = p.volume
+        stagingDirectory = p.volume + "/staging"
+        filesDirectory = p.volume + "/files"
+        tmpDirectory = p.volume + "/tmp"
+        shadowDirectory = p.volume + "/shadow"
+        let tenth = p.fsBytes > 0 ? p.fsBytes / 10 : CacheDirectory.defaultCapacityLimit
+        self.capacityBytes = capacityBytes ?? min(CacheDirectory.defaultCapacityLimit, tenth)
+        self.minFreeRatio = minFreeRatio
+    }
+
+    private static func prepare(root rootIn: String, volumeUUID: String) throws(HilbertError) -> Prepared {
+        var root = rootIn
+        while root.count > 1 && root.hasSuffix("/") { root.removeLast() }
+        guard !root.isEmpty else { throw HilbertError(.invalid, "cache directory: empty path") }
+        guard !volumeUUID.isEmpty, !volumeUUID.contains("/"), volumeUUID != ".", volumeUUID != ".." else {
+            throw HilbertError(.invalid, "cache directory: invalid volume id '\(volumeUUID)'")
+        }
+        func explain(_ what: String, _ path: String, _ e: Errno) -> HilbertError {
+            var hint = ""
+            switch e {
+            case .access, .perm: hint = " (choose a writable cache directory with HILBERT_CACHE)"
+            case .readOnly: hint = " (read-only file system; set HILBERT_CACHE to a writable place)"
+            case .noSpace, .quota: hint = " (no space left for the cache)"
+            case .notDirectory: hint = " (a path component is not a directory)"
+            default: break
+            }
+            return HilbertError(e, "cache directory \(path): cannot \(what): \(e)\(hint)")
+        }
+        do throws(Errno) { try Sys.mkdirs(root, 0o700) } catch { throw explain("create", root, error) }
+        do throws(Errno) {
+            let st = try Sys.stat(root)
+            guard (st.st_mode & S_IFMT) == S_IFDIR else { throw Errno.notDirectory }
+        } catch { throw explain("use", root, error) }
+        let volume = root + "/" + volumeUUID
+        for dir in [volume, volume + "/staging", volume + "/files", volume + "/tmp"] {
+            do throws(Errno) {
+                do throws(Errno) { try Sys.mkdir(dir, 0o700) } catch where error == .exists {}
+                let st = try Sys.stat(dir)
+                guard (st.st_mode & S_IFMT) == S_IFDIR else { throw Errno.notDirectory }
+            } catch { throw explain("create", dir, error) }
+        }
+        let shadow = volume + "/shadow"
+        do throws(Errno) {
+            do throws(Errno) { try Sys.mkdir(shadow, 0o555) } catch where error == .exists {}
+            let fd = try Sys.open(shadow, O_RDONLY | O_DIRECTORY)
+            defer { Sys.close(fd) }
+            let st = try Sys.fstat(fd)
+            if st.st_mode & 0o7777 != 0o555 && st.st_uid == geteuid() { try Sys.fchmod(fd, 0o555) }
+        } catch { throw explain("create", shadow, error) }
+        // Probe: can we really create and write files here (EACCES, EROFS, ENOSPC, EDQUOT)?
+        let probe = volume + "/tmp/.probe.\(getpid()).\(UInt64.random(in: 0...UInt64.max))"
+        do throws(Errno) {
+            let fd = try Sys.open(probe, O_RDWR | O_CREAT | O_EXCL, 0o600)
+            defer { Sys.close(fd); try? Sys.unlink(probe) }
+            try Sys.pwriteAll(fd, [0], 0)
+        } catch { throw explain("write to", volume, error) }
+        var fsBytes: Int64 = 0
+        if let vfs = try? Sys.statvfs(volume) { fsBytes = Int64(vfs.f_blocks) * Int64(vfs.f_frsize) }
+        return Prepared(root: root, volume: volume, fsBytes: fsBytes)
+    }
+
+    /// After fork, in the child.
+    public func reinitializeAfterFork() { lock.reinitialize() }
+
+    // MARK: read copies
+
+    static func shard(_ ino: UInt64) -> String {
+        let s = String(ino % 256, radix: 16)
+        return s.count == 1 ? "0" + s : s
+    }
+
+    public func readCopyPath(ino: UInt64, version: UInt64) -> String {
+        filesDirectory + "/" + CacheDirectory.shard(ino) + "/\(ino).\(version)"
+    }
+
+    /// An O_RDONLY|O_CLOEXEC fd on the cached copy of (ino, version), or nil when absent.
+    /// Marks the copy as recently used.
+    public func openReadCopy(ino: UInt64, version: UInt64) -> Int32? {
+        guard let fd = try? Sys.open(readCopyPath(ino: ino, version: version), O_RDONLY) else { return nil }
+        try? Sys.touch(fd)
+        return fd
+    }
+
+    /// Install the read copy of (ino, version): `fill` writes it through the given O_RDWR fd
+    /// (a new empty file in tmp/), then it is renamed into place atomically (a concurrent
+    /// installer of the same version just replaces an identical copy). Returns an
+    /// O_RDONLY|O_CLOEXEC fd on it. If only the final rename fails, the fd is still returned
+    /// (the copy is just not cached). May run eviction.
+    public func installReadCopy(ino: UInt64, version: UInt64, fill: (Int32) throws(Errno) -> Void) throws(Errno) -> Int32 {
+        let tmp = tmpDirectory + "/\(ino).\(version).\(getpid()).\(randomHex())"
+        let wfd = try Sys.open(tmp, O_RDWR | O_CREAT | O_EXCL, 0o400)
+        let rfd: Int32
+        do throws(Errno) {
+            try fill(wfd)
+            rfd = try Sys.open(tmp, O_RDONLY)
+        } catch {
+            Sys.close(wfd)
+            try? Sys.unlink(tmp)
+            throw error
+        }
+        Sys.close(wfd)
+        let final = readCopyPath(ino: ino, version: version)
+        do throws(Errno) {
+            do throws(Errno) { try Sys.rename(tmp, final) } catch where error == .noEntry {
+                do throws(Errno) { try Sys.mkdir(parentDirectory(final), 0o700) } catch where error == .exists {}
+                try Sys.rename(tmp, final)
+            }
+        } catch {
+            Log.debug("cache: cannot install \(final): \(error)")
+            try? Sys.unlink(tmp)
+        }
+        let bytes = (try? Sys.fstat(rfd)).map { Int64($0.st_blocks) * 512 } ?? 0
+        noteInstalled(bytes)
+        return rfd
+    }
+
+    private func noteInstalled(_ bytes: Int64) {
+        let scan: Bool = lock.withLock {
+            installedSinceScan += bytes
+            if installedSinceScan >= evictEveryBytes { installedSinceScan = 0; return true }
+            return false
+        }
+        if scan || freeSpaceLow() { evictIfNeeded() }
+    }
+
+    private func freeSpaceLow() -> Bool {
+        guard minFreeRatio > 0, let vfs = try? Sys.statvfs(filesDirectory), vfs.f_blocks > 0 else { return false }
+        return Double(vfs.f_bavail) < minFreeRatio * Double(vfs.f_blocks)
+    }
+
+    /// Remove every cached version of `ino`.
+    public func removeReadCopies(ino: UInt64) {
+        let dir = filesDirectory + "/" + CacheDirectory.shard(ino)
+        let prefix = "\(ino)."
+        guard let names = try? Sys.listDirectory(dir) else { return }
+        for n in names where n.hasPrefix(prefix) { try? Sys.unlink(dir + "/" + n) }
+    }
+
+    // MARK: staging
+
+    /// A new, uniquely named staging file for `ino`: `staging/<ino>.<pid>.<random>`,
+    /// created O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC, mode 0600.
+    public func newStagingFile(ino: UInt64) throws(Errno) -> (path: String, fd: Int32) {
+        while true {
+            let path = stagingDirectory + "/\(ino).\(getpid()).\(randomHex())"
+            do throws(Errno) {
+                return (path, try Sys.open(path, O_RDWR | O_CREAT | O_EXCL, 0o600))
+            } catch where error == .exists {
+                continue
+            }
+        }
+    }
+
+    // MARK: eviction
+
+    private struct Entry { var path: String; var mtime: (Int, Int); var bytes: Int64 }
+
+    private func scan() -> [Entry] {
+        var out: [Entry] = []
+        guard let shards = try? Sys.listDirectory(filesDirectory) else { return out }
+        for s in shards {
+            let dir = filesDirectory + "/" + s
+            guard let names = try? Sys.listDirectory(dir) else { continue }
+            for n in names {
+                let p = dir + "/" + n
+                guard let st = try? Sys.lstat(p), (st.st_mode & S_IFMT) == S_IFREG else { continue }
+                out.append(Entry(path: p, mtime: (st.st_mtim.tv_sec, st.st_mtim.tv_nsec), bytes: Int64(st.st_blocks) * 512))
+            }
+        }
+        return out
+    }
+
+    /// Read copies cached (all processes): count and allocated bytes.
+    public func usage() -> (files: Int, bytes: Int64) {
+        let e = scan()
+        return (e.count, e.reduce(0) { $0 + $1.bytes })
+    }
+
+    /// Delete least recently used read copies until they fit `capacityBytes` and the file
+    /// system has `minFreeRatio` free (as far as read copies can provide). Also removes
+    /// stale tmp/ leftovers. Never touches staging/. Returns what was removed.
+    @discardableResult
+    public func evictIfNeeded() -> (files: Int, bytes: Int64) {
+        removeStaleTmp()
+        var entries = scan()
+        let total = entries.reduce(0) { $0 + $1.bytes }
+        var excess = total - capacityBytes
+        if minFreeRatio > 0, let vfs = try? Sys.statvfs(filesDirectory), vfs.f_blocks > 0 {
+            let frsize = Double(vfs.f_frsize)
+            let wanted = minFreeRatio * Double(vfs.f_blocks) * frsize
+            let avail = Double(vfs.f_bavail) * frsize
+            if avail < wanted { excess = max(excess, Int64(wanted - avail)) }
+        }
+        if excess <= 0 { return (0, 0) }
+        entries.sort { $0.mtime < $1.mtime }
+        var freed: Int64 = 0
+        var files = 0
+        for e in entries {
+            if freed >= excess { break }
+            do throws(Errno) {
+                try Sys.unlink(e.path)
+                freed += e.bytes
+                files += 1
+            } catch {}      // ENOENT: another process evicted it first
+        }
+        if files > 0 { Log.debug("cache: evicted \(files) read copies, \(freed) bytes") }
+        return (files, freed)
+    }
+
+    private func removeStaleTmp() {
+        guard let names = try? Sys.listDirectory(tmpDirectory) else { return }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        for n in names {
+            let p = tmpDirectory + "/" + n
+            if let st = try? Sys.lstat(p), now.tv_sec - st.st_mtim.tv_sec > staleTmpSeconds { try? Sys.unlink(p) }
+        }
+    }
+}
+
+func randomHex() -> String {
+    let s = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+    return String(repeating: "0", count: 16 - s.count) + s
+}
