@@ -1,0 +1,498 @@
+import Glibc
+import HilbertSupport
+
+/// rename(2) flags.
+public let RENAME_NOREPLACE_: UInt32 = 1
+public let RENAME_EXCHANGE_: UInt32 = 2
+
+let maxLinks: UInt32 = 65000
+
+extension MetaStore {
+    // MARK: lookups
+
+    /// The attributes of the entry `name` in `parent`, nil when absent (no permission check).
+    public func lookup(parent: Ino, name: [UInt8]) throws(Errno) -> Attr? {
+        try read { () throws(Errno) in
+            let useCache = try cacheUsable()
+            return try child(parent, name, useCache: useCache)
+        }
+    }
+
+    /// A symlink's target. EINVAL when `ino` is not a symlink.
+    public func readlink(_ ino: Ino) throws(Errno) -> [UInt8] {
+        try read { () throws(Errno) in
+            let useCache = try cacheUsable()
+            let a = try node(ino, useCache: useCache)
+            if !a.isSymlink { throw Errno.invalid }
+            return try linkTarget(ino, useCache: useCache)
+        }
+    }
+
+    // MARK: helpers for mutations (inside a write transaction)
+
+    /// The parent directory for a new entry: exists, is a directory, w+x for `cred`.
+    func writableDir(_ parent: Ino, _ cred: Credentials) throws(Errno) -> Attr {
+        let p = try loadAttr(parent)
+        if !p.isDirectory { throw Errno.notDirectory }
+        try MetaStore.require(p, W_OK | X_OK, cred)
+        return p
+    }
+
+    struct Edge {
+        var id: Int64
+        var ino: Ino
+        var type: UInt8
+    }
+
+    func edge(_ parent: Ino, _ name: [UInt8]) throws(Errno) -> Edge? {
+        let s = try conn.prepare("SELECT id, ino, type FROM hl_edge WHERE parent=?1 AND name=?2")
+        defer { s.reset() }
+        s.bind(1, parent)
+        s.bind(2, blob: name)
+        guard try s.step() else { return nil }
+        return Edge(id: s.int64(0), ino: s.uint64(1), type: UInt8(truncatingIfNeeded: s.int64(2)))
+    }
+
+    func insertEdge(_ parent: Ino, _ name: [UInt8], _ ino: Ino, mode: UInt32) throws(Errno) {
+        let s = try conn.prepare("INSERT INTO hl_edge(parent, name, ino, type) VALUES(?1, ?2, ?3, ?4)")
+        s.bind(1, parent)
+        s.bind(2, blob: name)
+        s.bind(3, ino)
+        s.bind(4, Int64((mode >> 12) & 15))
+        try s.run()
+    }
+
+    func deleteEdge(id: Int64) throws(Errno) {
+        let s = try conn.prepare("DELETE FROM hl_edge WHERE id=?1")
+        s.bind(1, id)
+        try s.run()
+    }
+
+    /// nlink += delta, mtime = ctime = now (a directory whose entries changed).
+    func touchDir(_ ino: Ino, nlinkDelta: Int64, _ t: Timespec) throws(Errno) {
+        let s = try conn.prepare("UPDATE hl_node SET nlink=nlink+?2, mtime_s=?3, mtime_ns=?4, ctime_s=?3, ctime_ns=?4 WHERE ino=?1")
+        s.bind(1, ino); s.bind(2, nlinkDelta); s.bind(3, t.sec); s.bind(4, t.nsec)
+        try s.run()
+    }
+
+    /// nlink += delta, ctime = now.
+    func touchNode(_ ino: Ino, nlinkDelta: Int64, _ t: Timespec) throws(Errno) {
+        let s = try conn.prepare("UPDATE hl_node SET nlink=nlink+?2, ctime_s=?3, ctime_ns=?4 WHERE ino=?1")
+        s.bind(1, ino); s.bind(2, nlinkDelta); s.bind(3, t.sec); s.bind(4, t.nsec)
+        try s.run()
+    }
+
+    func setParentPointer(_ ino: Ino, _ parent: Ino) throws(Errno) {
+        let s = try conn.prepare("UPDATE hl_node SET parent=?2 WHERE ino=?1")
+        s.bind(1, ino); s.bind(2, parent)
+        try s.run()
+    }
+
+    func isEmptyDir(_ ino: Ino) throws(Errno) -> Bool {
+        let s = try conn.prepare("SELECT 1 FROM hl_edge WHERE parent=?1 LIMIT 1")
+        defer { s.reset() }
+        s.bind(1, ino)
+        return try !s.step()
+    }
+
+    /// Create a node and its entry. Handles ownership (setgid directories) and counters.
+    func makeNode(parent p: Attr, name: [UInt8], mode rawMode: UInt32, rdev: UInt64, cred: Credentials,
+                  symlinkTarget: [UInt8]? = nil) throws(Errno) -> Attr {
+        let t = Timespec.now()
+        let ino = try allocateIno()
+        var mode = rawMode
+        var gid = cred.gid
+        let isDir = mode & 0o170000 == FileType.directory.rawValue
+        if p.mode & S_ISGID_ != 0 {
+            gid = p.gid
+            if isDir {
+                mode |= S_ISGID_
+            } else if mode & S_ISGID_ != 0 && mode & S_IXGRP_ != 0 && cred.uid != 0 && !cred.inGroup(gid) {
+                mode &= ~S_ISGID_
+            }
+        }
+        let a = Attr(ino: ino, mode: mode, nlink: isDir ? 2 : 1, uid: cred.uid, gid: gid, rdev: rdev,
+                     size: UInt64(symlinkTarget?.count ?? 0), atime: t, mtime: t, ctime: t, btime: t,
+                     parent: isDir ? p.ino : 0, version: 0, staged: false)
+        try MetaStore.insertNode(conn, a)
+        try insertEdge(p.ino, name, ino, mode: mode)
+        if let target = symlinkTarget {
+            let s = try conn.prepare("INSERT INTO hl_symlink(ino, target) VALUES(?1, ?2)")
+            s.bind(1, ino); s.bind(2, blob: target)
+            try s.run()
+        }
+        try touchDir(p.ino, nlinkDelta: isDir ? 1 : 0, t)
+        try addCounter("inodes", 1)
+        return a
+    }
+
+    // MARK: creation
+
+    /// Create a regular file (O_CREAT). Returns the existing file with created == false when
+    /// the name exists and !exclusive; EEXIST when it exists and exclusive.
+    public func createFile(parent: Ino, name: [UInt8], mode: UInt32, cred: Credentials,
+                           exclusive: Bool) throws(Errno) -> (attr: Attr, created: Bool) {
+        try MetaStore.validateName(name)
+        return try write { () throws(Errno) -> (attr: Attr, created: Bool) in
+            let p = try loadAttr(parent)
+            if !p.isDirectory { throw Errno.notDirectory }
+            try MetaStore.require(p, X_OK, cred)
+            if let e = try edge(parent, name) {
+                if exclusive { throw Errno.exists }
+                return (try loadAttr(e.ino), false)
+            }
+            try MetaStore.require(p, W_OK, cred)
+            var m = mode & 0o7777
+            m |= FileType.regular.rawValue
+            return (try makeNode(parent: p, name: name, mode: m, rdev: 0, cred: cred), true)
+        }
+    }
+
+    public func mkdir(parent: Ino, name: [UInt8], mode: UInt32, cred: Credentials) throws(Errno) -> Attr {
+        try MetaStore.validateName(name)
+        return try write { () throws(Errno) -> Attr in
+            let p = try writableDir(parent, cred)
+            if try edge(parent, name) != nil { throw Errno.exists }
+            if p.nlink >= maxLinks { throw Errno.tooManyLinks }
+            return try makeNode(parent: p, name: name, mode: FileType.directory.rawValue | (mode & 0o7777), rdev: 0, cred: cred)
+        }
+    }
+
+    /// FIFOs, sockets, regular files and (root only, else EPERM) devices.
+    public func mknod(parent: Ino, name: [UInt8], mode: UInt32, rdev: UInt64, cred: Credentials) throws(Errno) -> Attr {
+        try MetaStore.validateName(name)
+        var type = mode & 0o170000
+        if type == 0 { type = FileType.regular.rawValue }
+        switch FileType(rawValue: type) {
+        case .regular?, .fifo?, .socket?: break
+        case .charDevice?, .blockDevice?: if cred.uid != 0 { throw Errno.perm }
+        case .directory?: throw Errno.perm
+        default: throw Errno.invalid
+        }
+        let isDevice = type == FileType.charDevice.rawValue || type == FileType.blockDevice.rawValue
+        return try write { () throws(Errno) -> Attr in
+            let p = try writableDir(parent, cred)
+            if try edge(parent, name) != nil { throw Errno.exists }
+            return try makeNode(parent: p, name: name, mode: type | (mode & 0o7777), rdev: isDevice ? rdev : 0, cred: cred)
+        }
+    }
+
+    public func symlink(parent: Ino, name: [UInt8], target: [UInt8], cred: Credentials) throws(Errno) -> Attr {
+        try MetaStore.validateName(name)
+        if target.isEmpty { throw Errno.noEntry }
+        if target.count > 4095 { throw Errno.nameTooLong }
+        return try write { () throws(Errno) -> Attr in
+            let p = try writableDir(parent, cred)
+            if try edge(parent, name) != nil { throw Errno.exists }
+            return try makeNode(parent: p, name: name, mode: FileType.symlink.rawValue | 0o777, rdev: 0, cred: cred,
+                                symlinkTarget: target)
+        }
+    }
+
+    /// A new hard link. EPERM for directories, EMLINK beyond 65000 links.
+    public func link(ino: Ino, newParent: Ino, newName: [UInt8], cred: Credentials) throws(Errno) -> Attr {
+        try MetaStore.validateName(newName)
+        return try write { () throws(Errno) -> Attr in
+            var a = try loadAttr(ino)
+            if a.isDirectory { throw Errno.perm }
+            let p = try writableDir(newParent, cred)
+            if try edge(newParent, newName) != nil { throw Errno.exists }
+            if a.nlink >= maxLinks { throw Errno.tooManyLinks }
+            let t = Timespec.now()
+            try insertEdge(p.ino, newName, ino, mode: a.mode)
+            try touchNode(ino, nlinkDelta: 1, t)
+            try touchDir(p.ino, nlinkDelta: 0, t)
+            a.nlink += 1
+            a.ctime = t
+            return a
+        }
+    }
+
+    // MARK: removal
+
+    /// Remove a non-directory entry. EISDIR for directories. Returns what the removal
+    /// released (objects recorded in hl_delobj, to delete after this call).
+    @discardableResult
+    public func unlink(parent: Ino, name: [UInt8], cred: Credentials) throws(Errno) -> Released {
+        if name.count > 255 { throw Errno.nameTooLong }
+        return try write { () throws(Errno) -> Released in
+            let p = try writableDir(parent, cred)
+            guard let e = try edge(parent, name) else { throw Errno.noEntry }
+            let victim = try loadAttr(e.ino)
+            if victim.isDirectory { throw Errno.isDirectory }
+            if !MetaStore.stickyAllows(dir: p, victim: victim, cred) { throw Errno.perm }
+            var released = Released()
+            let t = Timespec.now()
+            try deleteEdge(id: e.id)
+            try touchDir(p.ino, nlinkDelta: 0, t)
+            try dropLink(victim, t, &released)
+            return released
+        }
+    }
+
+    public func rmdir(parent: Ino, name: [UInt8], cred: Credentials) throws(Errno) -> Released {
+        if name.count > 255 { throw Errno.nameTooLong }
+        if name == [0x2e] { throw Errno.invalid }
+        if name == [0x2e, 0x2e] { throw Errno.notEmpty }
+        return try write { () throws(Errno) -> Released in
+            let p = try writableDir(parent, cred)
+            guard let e = try edge(parent, name) else { throw Errno.noEntry }
+            let victim = try loadAttr(e.ino)
+            if !victim.isDirectory { throw Errno.notDirectory }
+            if victim.ino == rootIno { throw Errno.busy }
+            if !MetaStore.stickyAllows(dir: p, victim: victim, cred) { throw Errno.perm }
+            if try !isEmptyDir(victim.ino) { throw Errno.notEmpty }
+            var released = Released()
+            let t = Timespec.now()
+            try deleteEdge(id: e.id)
+            try touchDir(p.ino, nlinkDelta: -1, t)
+            try destroy(victim, &released)
+            return released
+        }
+    }
+
+    /// One name of `a` went away: nlink -= 1, destroy when it was the last.
+    func dropLink(_ a: Attr, _ t: Timespec, _ released: inout Released) throws(Errno) {
+        if a.nlink <= 1 {
+            try destroy(a, &released)
+        } else {
+            try touchNode(a.ino, nlinkDelta: -1, t)
+        }
+    }
+
+    /// Delete a node and everything hanging off it; its objects go to hl_delobj.
+    func destroy(_ a: Attr, _ released: inout Released) throws(Errno) {
+        let ino = a.ino
+        if a.isRegular {
+            let s = try conn.prepare("SELECT object_id, stored_len FROM hl_block WHERE ino=?1 AND object_id<>0")
+            s.bind(1, ino)
+            var objs: [DeletedObject] = []
+            do {
+                defer { s.reset() }
+                while try s.step() { objs.append(DeletedObject(objectID: s.uint64(0), storedLength: s.uint32(1))) }
+            }
+            try releaseObjects(objs)
+            released.objects.append(contentsOf: objs)
+            let inl = try inlineLength(ino)
+            try exec1("DELETE FROM hl_block WHERE ino=?1", ino)
+            try exec1("DELETE FROM hl_inline WHERE ino=?1", ino)
+            try addCounter("used_bytes", -Int64(a.size))
+            try addCounter("stored_bytes", -Int64(inl))
+            let st = try conn.prepare("SELECT file FROM hl_staging WHERE ino=?1")
+            do {
+                defer { st.reset() }
+                st.bind(1, ino)
+                if try st.step() { released.stagingFiles.append(st.text(0)) }
+            }
+            try exec1("DELETE FROM hl_staging WHERE ino=?1", ino)
+        } else if a.isSymlink {
+            try exec1("DELETE FROM hl_symlink WHERE ino=?1", ino)
+        }
+        try exec1("DELETE FROM hl_xattr WHERE ino=?1", ino)
+        try exec1("DELETE FROM hl_node WHERE ino=?1", ino)
+        try addCounter("inodes", -1)
+        released.destroyed.append(ino)
+    }
+
+    /// Record objects as unreferenced (hl_delobj) and update the counters.
+    func releaseObjects(_ objs: [DeletedObject]) throws(Errno) {
+        if objs.isEmpty { return }
+        let s = try conn.prepare("INSERT OR REPLACE INTO hl_delobj(object_id, stored_len) VALUES(?1, ?2)")
+        var bytes: Int64 = 0
+        for o in objs {
+            s.bind(1, o.objectID); s.bind(2, o.storedLength)
+            try s.run()
+            bytes += Int64(o.storedLength)
+        }
+        try addCounter("objects", -Int64(objs.count))
+        try addCounter("stored_bytes", -bytes)
+    }
+
+    func inlineLength(_ ino: Ino) throws(Errno) -> Int {
+        let s = try conn.prepare("SELECT length(data) FROM hl_inline WHERE ino=?1")
+        defer { s.reset() }
+        s.bind(1, ino)
+        return try s.step() ? Int(s.int64(0)) : 0
+    }
+
+    func exec1(_ sql: String, _ a: UInt64) throws(Errno) {
+        let s = try conn.prepare(sql)
+        s.bind(1, a)
+        try s.run()
+    }
+
+    // MARK: rename
+
+    /// rename(2)/renameat2: RENAME_NOREPLACE (EEXIST when the target exists) and
+    /// RENAME_EXCHANGE (both must exist). Replaces an existing target atomically.
+    @discardableResult
+    public func rename(parent: Ino, name: [UInt8], newParent: Ino, newName: [UInt8], flags: UInt32 = 0,
+                       cred: Credentials) throws(Errno) -> Released {
+        if flags & ~(RENAME_NOREPLACE_ | RENAME_EXCHANGE_) != 0 { throw Errno.invalid }
+        if flags == RENAME_NOREPLACE_ | RENAME_EXCHANGE_ { throw Errno.invalid }
+        if name.count > 255 || newName.count > 255 { throw Errno.nameTooLong }
+        for n in [name, newName] where n == [0x2e] || n == [0x2e, 0x2e] || n.isEmpty {
+            throw n.isEmpty ? Errno.noEntry : Errno.busy
+        }
+        try MetaStore.validateName(newName)
+        return try write { () throws(Errno) -> Released in
+            let sp = try writableDir(parent, cred)
+            let dp = newParent == parent ? sp : try writableDir(newParent, cred)
+            guard let se = try edge(parent, name) else { throw Errno.noEntry }
+            let src = try loadAttr(se.ino)
+            let de = try edge(newParent, newName)
+            let dst = try de.map { (e) throws(Errno) in try loadAttr(e.ino) }
+            if !MetaStore.stickyAllows(dir: sp, victim: src, cred) { throw Errno.perm }
+            let t = Timespec.now()
+            var released = Released()
+
+            if flags & RENAME_EXCHANGE_ != 0 {
+                guard let de, let dst else { throw Errno.noEntry }
+                if !MetaStore.stickyAllows(dir: dp, victim: dst, cred) { throw Errno.perm }
+                if se.id == de.id { return released }
+                if parent != newParent {
+                    if src.isDirectory { try checkNotAncestor(src.ino, of: newParent) }
+                    if dst.isDirectory { try checkNotAncestor(dst.ino, of: parent) }
+                    if src.isDirectory && cred.uid != 0 { try MetaStore.require(src, W_OK, cred) }
+                    if dst.isDirectory && cred.uid != 0 { try MetaStore.require(dst, W_OK, cred) }
+                }
+                try setEdgeTarget(se.id, dst.ino, dst.mode)
+                try setEdgeTarget(de.id, src.ino, src.mode)
+                if parent != newParent {
+                    if src.isDirectory { try setParentPointer(src.ino, newParent) }
+                    if dst.isDirectory { try setParentPointer(dst.ino, parent) }
+                    let delta: Int64 = (src.isDirectory ? 1 : 0) - (dst.isDirectory ? 1 : 0)
+                    try touchDir(parent, nlinkDelta: -delta, t)
+                    try touchDir(newParent, nlinkDelta: delta, t)
+                } else {
+                    try touchDir(parent, nlinkDelta: 0, t)
+                }
+                try touchNode(src.ino, nlinkDelta: 0, t)
+                try touchNode(dst.ino, nlinkDelta: 0, t)
+                return released
+            }
+
+            if let dst, dst.ino == src.ino { return released }   // same file: nothing to do
+            if src.isDirectory && parent != newParent {
+                try checkNotAncestor(src.ino, of: newParent)
+                if cred.uid != 0 { try MetaStore.require(src, W_OK, cred) }
+            }
+            if let de, let dst {
+                if flags & RENAME_NOREPLACE_ != 0 { throw Errno.exists }
+                if src.isDirectory && !dst.isDirectory { throw Errno.notDirectory }
+                if !src.isDirectory && dst.isDirectory { throw Errno.isDirectory }
+                if dst.isDirectory {
+                    if dst.ino == rootIno { throw Errno.busy }
+                    if try !isEmptyDir(dst.ino) { throw Errno.notEmpty }
+                }
+                if !MetaStore.stickyAllows(dir: dp, victim: dst, cred) { throw Errno.perm }
+                try deleteEdge(id: de.id)
+                if dst.isDirectory {
+                    try touchDir(newParent, nlinkDelta: -1, t)
+                    try destroy(dst, &released)
+                } else {
+                    try dropLink(dst, t, &released)
+                }
+            } else if src.isDirectory && parent != newParent && dp.nlink >= maxLinks {
+                throw Errno.tooManyLinks
+            }
+            let mv = try conn.prepare("UPDATE hl_edge SET parent=?2, name=?3 WHERE id=?1")
+            mv.bind(1, se.id); mv.bind(2, newParent); mv.bind(3, blob: newName)
+            try mv.run()
+            if src.isDirectory && parent != newParent {
+                try setParentPointer(src.ino, newParent)
+                try touchDir(parent, nlinkDelta: -1, t)
+                try touchDir(newParent, nlinkDelta: 1, t)
+            } else {
+                try touchDir(parent, nlinkDelta: 0, t)
+                if parent != newParent { try touchDir(newParent, nlinkDelta: 0, t) }
+            }
+            try touchNode(src.ino, nlinkDelta: 0, t)
+            return released
+        }
+    }
+
+    func setEdgeTarget(_ id: Int64, _ ino: Ino, _ mode: UInt32) throws(Errno) {
+        let s = try conn.prepare("UPDATE hl_edge SET ino=?2, type=?3 WHERE id=?1")
+        s.bind(1, id); s.bind(2, ino); s.bind(3, Int64((mode >> 12) & 15))
+        try s.run()
+    }
+
+    /// EINVAL when directory `dir` is `ino` or one of its ancestors (a move into its own subtree).
+    func checkNotAncestor(_ dir: Ino, of ino: Ino) throws(Errno) {
+        var cur = ino
+        var steps = 0
+        let s = try conn.prepare("SELECT parent FROM hl_node WHERE ino=?1")
+        while true {
+            if cur == dir { throw Errno.invalid }
+            if cur == rootIno { return }
+            s.bind(1, cur)
+            defer { s.reset() }
+            guard try s.step() else { throw Errno.noEntry }
+            let next = s.uint64(0)
+            s.reset()
+            if next == cur || next == 0 { return }
+            cur = next
+            steps += 1
+            if steps > 100_000 { throw Errno.loop }
+        }
+    }
+
+    // MARK: listing
+
+    /// Entries after `cookie` (0 = from the start): "." (cookie 1), ".." (cookie 2), then the
+    /// entries in creation order with cookie = edge id + 2. Stable under concurrent changes.
+    public func readdir(_ dir: Ino, after cookie: UInt64, limit: Int) throws(Errno) -> [DirEntry] {
+        if limit <= 0 { return [] }
+        return try read { () throws(Errno) -> [DirEntry] in
+            let d = try loadAttr(dir)
+            if !d.isDirectory { throw Errno.notDirectory }
+            var out: [DirEntry] = []
+            out.reserveCapacity(min(limit, 256))
+            if cookie == 0 { out.append(DirEntry(name: [0x2e], ino: dir, type: UInt8(DT_DIR), cookie: 1)) }
+            if cookie <= 1 && out.count < limit {
+                out.append(DirEntry(name: [0x2e, 0x2e], ino: d.parent == 0 ? dir : d.parent, type: UInt8(DT_DIR), cookie: 2))
+            }
+            if out.count >= limit { return out }
+            let s = try conn.prepare("SELECT id, name, ino, type FROM hl_edge WHERE parent=?1 AND id>?2 ORDER BY id LIMIT ?3")
+            defer { s.reset() }
+            s.bind(1, dir)
+            s.bind(2, Int64(cookie > 2 ? cookie - 2 : 0))
+            s.bind(3, Int64(limit - out.count))
+            while try s.step() {
+                out.append(DirEntry(name: s.blob(1), ino: s.uint64(2), type: UInt8(truncatingIfNeeded: s.int64(3)),
+                                    cookie: UInt64(s.int64(0)) + 2))
+            }
+            return out
+        }
+    }
+
+    /// The absolute path of a directory inside the volume ("/" for the root). ENOENT when
+    /// it was removed.
+    public func path(of dir: Ino) throws(Errno) -> [UInt8] {
+        try read { () throws(Errno) -> [UInt8] in
+            var parts: [[UInt8]] = []
+            var cur = dir
+            let s = try conn.prepare("SELECT parent, name FROM hl_edge WHERE ino=?1 LIMIT 1")
+            while cur != rootIno {
+                s.bind(1, cur)
+                guard try s.step() else { s.reset(); throw Errno.noEntry }
+                let p = s.uint64(0)
+                parts.append(s.blob(1))
+                s.reset()
+                cur = p
+                if parts.count > 100_000 { throw Errno.loop }
+            }
+            if parts.isEmpty {
+                _ = try loadAttr(rootIno)
+                return [0x2f]
+            }
+            var out: [UInt8] = []
+            for part in parts.reversed() {
+                out.append(0x2f)
+                out.append(contentsOf: part)
+            }
+            return out
+        }
+    }
+}

@@ -1,0 +1,377 @@
+import Glibc
+import CSQLite
+import HilbertSupport
+
+/// An object no metadata references any more: delete it from the object store after the
+/// transaction that released it committed, then call `forgetDeletions`.
+public struct DeletedObject: Equatable, Hashable, Sendable {
+    public var objectID: UInt64
+    public var storedLength: UInt32
+    public init(objectID: UInt64, storedLength: UInt32) {
+        self.objectID = objectID
+        self.storedLength = storedLength
+    }
+}
+
+/// What a namespace removal released: objects to delete from the store (already recorded
+/// in hl_delobj) and node-local staging files of destroyed inodes (their hl_staging rows
+/// are gone; the engine removes the files if they are its own).
+public struct Released: Equatable, Sendable {
+    public var objects: [DeletedObject] = []
+    public var stagingFiles: [String] = []
+    /// Inodes destroyed (last link gone).
+    public var destroyed: [Ino] = []
+    public init() {}
+    public var isEmpty: Bool { objects.isEmpty && stagingFiles.isEmpty && destroyed.isEmpty }
+}
+
+/// Low-level usage counters for statfs.
+public struct StatfsCounters: Equatable, Sendable {
+    public var inodes: UInt64
+    public var usedBytes: UInt64
+    public var storedBytes: UInt64
+    public var objects: UInt64
+    public var nextIno: UInt64
+    public var blockSize: UInt64
+}
+
+/// A recursive pthread mutex: the engine may call MetaStore methods from inside
+/// `withWriteTransaction` on the same thread.
+final class RecursiveLock: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    init() {
+        mutex = .allocate(capacity: 1)
+        Self.initMutex(mutex)
+    }
+    private static func initMutex(_ m: UnsafeMutablePointer<pthread_mutex_t>) {
+        var attr = pthread_mutexattr_t()
+        pthread_mutexattr_init(&attr)
+        pthread_mutexattr_settype(&attr, Int32(PTHREAD_MUTEX_RECURSIVE))
+        pthread_mutex_init(m, &attr)
+        pthread_mutexattr_destroy(&attr)
+    }
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+    func reinitialize() { Self.initMutex(mutex) }
+    @inline(__always) func lock() { pthread_mutex_lock(mutex) }
+    @inline(__always) func unlock() { pthread_mutex_unlock(mutex) }
+}
+
+struct EdgeKey: Hashable {
+    var parent: Ino
+    var name: [UInt8]
+}
+
+/// The metadata of one volume, as seen by one process. Every mutation is one SQLite
+/// transaction (BEGIN IMMEDIATE); reads use one read transaction (consistent snapshot).
+/// Many processes share the database file through SQLite's locking; each process opens
+/// its own `MetaStore`. Thread-safe (one recursive lock around the connection).
+public final class MetaStore: @unchecked Sendable {
+    let conn: Connection
+    let lock = RecursiveLock()
+    public let format: VolumeFormat
+    public var path: String { conn.path }
+
+    // Per-connection caches, valid while `PRAGMA data_version` is unchanged; dropped after
+    // every own write transaction and bypassed inside write transactions.
+    var dentryCache: [EdgeKey: Ino] = [:]
+    var attrCache: [Ino: Attr] = [:]
+    var linkCache: [Ino: [UInt8]] = [:]
+    var cacheDataVersion: Int64 = -1
+    static let cacheLimit = 16384
+
+    /// Why the last `open`/`create` failed (for the CLI and the one stderr line).
+    nonisolated(unsafe) public static var lastOpenError: HilbertError?
+
+    /// The explanation of the most recent SQLite failure on this store.
+    public var lastError: HilbertError? {
+        lock.lock(); defer { lock.unlock() }
+        return conn.lastError
+    }
+
+    private init(conn: Connection, format: VolumeFormat) {
+        self.conn = conn
+        self.format = format
+        conn.onWriteEnd = { [unowned self] in self.clearCaches() }
+    }
+
+    // MARK: opening
+
+    /// Format a new volume database at `path`. EEXIST when a volume (or any file) is there.
+    public static func create(path: String, format: VolumeFormat, rootUID: UInt32, rootGID: UInt32,
+                              rootMode: UInt32 = 0o755) throws(Errno) -> MetaStore {
+        lastOpenError = nil
+        if Sys.exists(path) {
+            lastOpenError = HilbertError(.exists, "\(path) already exists")
+            throw Errno.exists
+        }
+        let conn: Connection
+        do throws(Errno) {
+            conn = try Connection(path: path, create: true)
+            try Migrations.apply(conn)
+            try conn.transaction(immediate: true) { () throws(Errno) in
+                if try conn.scalar("SELECT count(*) FROM hl_setting") ?? 0 > 0 {
+                    throw HilbertError.record(conn, .exists, "\(path) already holds a Hilbert volume")
+                }
+                let ins = try conn.prepare("INSERT INTO hl_setting(name, value) VALUES(?1, ?2)")
+                for (k, v) in settingRows(format) {
+                    ins.bind(1, text: k)
+                    ins.bind(2, text: v)
+                    try ins.run()
+                }
+                let t = Timespec.now()
+                let root = Attr(ino: rootIno, mode: FileType.directory.rawValue | (rootMode & 0o7777), nlink: 2,
+                                uid: rootUID, gid: rootGID, rdev: 0, size: 0, atime: t, mtime: t, ctime: t, btime: t,
+                                parent: rootIno, version: 0, staged: false)
+                try insertNode(conn, root)
+                try addCounter(conn, "inodes", 1)
+            }
+        } catch {
+            if lastOpenError == nil { lastOpenError = HilbertError(error, "cannot create \(path): \(error)") }
+            throw error
+        }
+        return MetaStore(conn: conn, format: format)
+    }
+
+    /// Open an existing volume database. ENOENT when missing; EIO (explained in
+    /// `lastOpenError`) when the file is not a Hilbert database or is corrupt.
+    public static func open(path: String) throws(Errno) -> MetaStore {
+        lastOpenError = nil
+        if !Sys.exists(path) {
+            lastOpenError = HilbertError(.noEntry, "\(path): no such volume database")
+            throw Errno.noEntry
+        }
+        var connection: Connection?
+        do throws(Errno) {
+            let conn = try Connection(path: path, create: false)
+            connection = conn
+            try Migrations.apply(conn)
+            let format = try conn.transaction(immediate: false) { () throws(Errno) in try readFormat(conn) }
+            return MetaStore(conn: conn, format: format)
+        } catch {
+            var e = error
+            if e != .noEntry && e != .access && e != .again && e != .noMemory && e != .noSpace { e = .io }
+            if let c = connection, let le = c.lastError {
+                lastOpenError = HilbertError(e, le.message)
+            } else {
+                lastOpenError = HilbertError(e, "\(path) is not a Hilbert metadata database or is corrupt (\(error))")
+            }
+            throw e
+        }
+    }
+
+    static func settingRows(_ f: VolumeFormat) -> [(String, String)] {
+        [("name", f.name), ("uuid", f.uuid), ("storage", f.storage), ("bucket", f.bucket),
+         ("compression", f.compression), ("block_size", String(f.blockSize)),
+         ("inline_max", String(f.inlineMax)), ("format_version", String(f.formatVersion))]
+    }
+
+    static func readFormat(_ conn: Connection) throws(Errno) -> VolumeFormat {
+        let s = try conn.prepare("SELECT name, value FROM hl_setting")
+        defer { s.reset() }
+        var d: [String: String] = [:]
+        while try s.step() { d[s.text(0)] = s.text(1) }
+        guard let name = d["name"], let uuid = d["uuid"], let storage = d["storage"], let bucket = d["bucket"],
+              let compression = d["compression"], let bs = d["block_size"].flatMap({ Int($0) }),
+              let im = d["inline_max"].flatMap({ Int($0) }), let fv = d["format_version"].flatMap({ Int($0) }) else {
+            throw HilbertError.record(conn, .io, "\(conn.path) is not a Hilbert metadata database (settings missing)")
+        }
+        return VolumeFormat(name: name, uuid: uuid, storage: storage, bucket: bucket, compression: compression,
+                            blockSize: bs, inlineMax: im, formatVersion: fv)
+    }
+
+    /// Close the database now (the store is unusable afterwards until reopened lazily).
+    public func close() {
+        lock.lock(); defer { lock.unlock() }
+        conn.close()
+    }
+
+    /// In a forked child: re-create the lock and drop (leak) the parent's SQLite handle;
+    /// the next call reopens the database.
+    public func afterForkInChild() {
+        lock.reinitialize()
+        conn.abandonAfterFork()
+        clearCaches()
+    }
+
+    // MARK: transactions
+
+    /// A read transaction under the lock.
+    @inline(__always)
+    func read<T>(_ body: () throws(Errno) -> T) throws(Errno) -> T {
+        lock.lock(); defer { lock.unlock() }
+        return try conn.transaction(immediate: false, body)
+    }
+
+    /// A write transaction (BEGIN IMMEDIATE) under the lock.
+    @inline(__always)
+    func write<T>(_ body: () throws(Errno) -> T) throws(Errno) -> T {
+        lock.lock(); defer { lock.unlock() }
+        return try conn.transaction(immediate: true, body)
+    }
+
+    /// Run `body` in one write transaction (BEGIN IMMEDIATE): MetaStore calls made inside
+    /// (on the same thread) join it; a throw rolls everything back.
+    public func withWriteTransaction<T>(_ body: () throws(Errno) -> T) throws(Errno) -> T {
+        try write(body)
+    }
+
+    // MARK: caches
+
+    func clearCaches() {
+        if !dentryCache.isEmpty { dentryCache.removeAll(keepingCapacity: true) }
+        if !attrCache.isEmpty { attrCache.removeAll(keepingCapacity: true) }
+        if !linkCache.isEmpty { linkCache.removeAll(keepingCapacity: true) }
+    }
+
+    /// Inside a read transaction: may the caches be used? Drops them when another
+    /// connection committed since they were filled. Never inside a write transaction.
+    @inline(__always)
+    func cacheUsable() throws(Errno) -> Bool {
+        if conn.inWriteTransaction { return false }
+        let v = try conn.dataVersion()
+        if v != cacheDataVersion {
+            clearCaches()
+            cacheDataVersion = v
+        } else if attrCache.count > MetaStore.cacheLimit || dentryCache.count > MetaStore.cacheLimit {
+            clearCaches()
+        }
+        return true
+    }
+
+    // MARK: node rows
+
+    static let nodeColumns = "ino,mode,nlink,uid,gid,rdev,size,atime_s,atime_ns,mtime_s,mtime_ns,ctime_s,ctime_ns,btime_s,btime_ns,parent,version,staged"
+
+    @inline(__always)
+    static func readAttr(_ s: Statement, _ o: Int32 = 0) -> Attr {
+        Attr(ino: s.uint64(o), mode: s.uint32(o + 1), nlink: s.uint32(o + 2), uid: s.uint32(o + 3), gid: s.uint32(o + 4),
+             rdev: s.uint64(o + 5), size: s.uint64(o + 6),
+             atime: Timespec(sec: s.int64(o + 7), nsec: s.uint32(o + 8)),
+             mtime: Timespec(sec: s.int64(o + 9), nsec: s.uint32(o + 10)),
+             ctime: Timespec(sec: s.int64(o + 11), nsec: s.uint32(o + 12)),
+             btime: Timespec(sec: s.int64(o + 13), nsec: s.uint32(o + 14)),
+             parent: s.uint64(o + 15), version: s.uint64(o + 16), staged: s.int64(o + 17) != 0)
+    }
+
+    static func bindAttr(_ s: Statement, _ a: Attr) {
+        s.bind(1, a.ino); s.bind(2, a.mode); s.bind(3, a.nlink); s.bind(4, a.uid); s.bind(5, a.gid)
+        s.bind(6, a.rdev); s.bind(7, a.size)
+        s.bind(8, a.atime.sec); s.bind(9, a.atime.nsec)
+        s.bind(10, a.mtime.sec); s.bind(11, a.mtime.nsec)
+        s.bind(12, a.ctime.sec); s.bind(13, a.ctime.nsec)
+        s.bind(14, a.btime.sec); s.bind(15, a.btime.nsec)
+        s.bind(16, a.parent); s.bind(17, a.version); s.bind(18, Int64(a.staged ? 1 : 0))
+    }
+
+    static func insertNode(_ conn: Connection, _ a: Attr) throws(Errno) {
+        let s = try conn.prepare("INSERT INTO hl_node(\(nodeColumns)) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)")
+        bindAttr(s, a)
+        try s.run()
+    }
+
+    /// Rewrite every column of a node row.
+    func writeAttr(_ a: Attr) throws(Errno) {
+        let s = try conn.prepare("""
+            UPDATE hl_node SET mode=?2,nlink=?3,uid=?4,gid=?5,rdev=?6,size=?7,atime_s=?8,atime_ns=?9,
+            mtime_s=?10,mtime_ns=?11,ctime_s=?12,ctime_ns=?13,btime_s=?14,btime_ns=?15,parent=?16,
+            version=?17,staged=?18 WHERE ino=?1
+            """)
+        MetaStore.bindAttr(s, a)
+        try s.run()
+    }
+
+    /// The node row, uncached. ENOENT when it does not exist.
+    func loadAttr(_ ino: Ino) throws(Errno) -> Attr {
+        let s = try conn.prepare("SELECT \(MetaStore.nodeColumns) FROM hl_node WHERE ino=?1")
+        defer { s.reset() }
+        s.bind(1, ino)
+        guard try s.step() else { throw Errno.noEntry }
+        return MetaStore.readAttr(s)
+    }
+
+    /// The node, through the cache when `useCache`.
+    @inline(__always)
+    func node(_ ino: Ino, useCache: Bool) throws(Errno) -> Attr {
+        if useCache, let a = attrCache[ino] { return a }
+        let a = try loadAttr(ino)
+        if useCache { attrCache[ino] = a }
+        return a
+    }
+
+    /// The child named `name` in `dir` (nil when absent), through the cache when `useCache`.
+    func child(_ dir: Ino, _ name: [UInt8], useCache: Bool) throws(Errno) -> Attr? {
+        if useCache, let ino = dentryCache[EdgeKey(parent: dir, name: name)], let a = attrCache[ino] { return a }
+        let s = try conn.prepare("""
+            SELECT n.ino,n.mode,n.nlink,n.uid,n.gid,n.rdev,n.size,n.atime_s,n.atime_ns,n.mtime_s,n.mtime_ns,
+            n.ctime_s,n.ctime_ns,n.btime_s,n.btime_ns,n.parent,n.version,n.staged
+            FROM hl_edge e JOIN hl_node n ON n.ino = e.ino WHERE e.parent=?1 AND e.name=?2
+            """)
+        defer { s.reset() }
+        s.bind(1, dir)
+        s.bind(2, blob: name)
+        guard try s.step() else { return nil }
+        let a = MetaStore.readAttr(s)
+        if useCache {
+            dentryCache[EdgeKey(parent: dir, name: name)] = a.ino
+            attrCache[a.ino] = a
+        }
+        return a
+    }
+
+    /// Symlink target, through the cache when `useCache` (targets never change).
+    func linkTarget(_ ino: Ino, useCache: Bool) throws(Errno) -> [UInt8] {
+        if useCache, let t = linkCache[ino] { return t }
+        let s = try conn.prepare("SELECT target FROM hl_symlink WHERE ino=?1")
+        defer { s.reset() }
+        s.bind(1, ino)
+        guard try s.step() else { throw Errno.invalid }
+        let t = s.blob(0)
+        if useCache { linkCache[ino] = t }
+        return t
+    }
+
+    // MARK: counters
+
+    @discardableResult
+    static func addCounter(_ conn: Connection, _ name: String, _ delta: Int64) throws(Errno) -> Int64 {
+        let s = try conn.prepare("UPDATE hl_counter SET value = value + ?2 WHERE name = ?1 RETURNING value")
+        defer { s.reset() }
+        s.bind(1, text: name)
+        s.bind(2, delta)
+        guard try s.step() else {
+            throw HilbertError.record(conn, .io, "\(conn.path): counter \(name) missing")
+        }
+        let v = s.int64(0)
+        while try s.step() {}
+        return v
+    }
+
+    @inline(__always)
+    func addCounter(_ name: String, _ delta: Int64) throws(Errno) {
+        if delta != 0 { try MetaStore.addCounter(conn, name, delta) }
+    }
+
+    func counter(_ name: String) throws(Errno) -> Int64 {
+        let s = try conn.prepare("SELECT value FROM hl_counter WHERE name=?1")
+        defer { s.reset() }
+        s.bind(1, text: name)
+        return try s.step() ? s.int64(0) : 0
+    }
+
+    /// A fresh inode number (never reused).
+    func allocateIno() throws(Errno) -> Ino {
+        UInt64(try MetaStore.addCounter(conn, "next_ino", 1) - 1)
+    }
+}
+
+extension Timespec {
+    /// The current wall-clock time.
+    public static func now() -> Timespec {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timespec(sec: Int64(ts.tv_sec), nsec: UInt32(ts.tv_nsec))
+    }
+}

@@ -1,0 +1,155 @@
+import Glibc
+import HilbertSupport
+
+private let slash: UInt8 = 0x2f
+private let dot: UInt8 = 0x2e
+/// Linux MAXSYMLINKS.
+let maxSymlinkFollows = 40
+
+extension MetaStore {
+    /// Resolve `path` component by component (see `Resolution`).
+    ///
+    /// Absolute paths start at the volume root, relative ones at `base`. ".." of the root
+    /// leaves the volume: `.redirect` to the parent of `mountPrefix` plus the remaining
+    /// components. Symlinks are followed in non-final positions, and in the final one when
+    /// `followLast` or when the path ends with '/'; at most 40 (ELOOP). Absolute targets are
+    /// host paths: inside `mountPrefix` they continue from the root, elsewhere they redirect.
+    /// Search permission is required on every traversed directory (EACCES).
+    public func resolve(from base: Ino, path: [UInt8], followLast: Bool, cred: Credentials,
+                        mountPrefix: [UInt8]) throws(Errno) -> Resolution {
+        if path.isEmpty { throw Errno.noEntry }
+        lock.lock(); defer { lock.unlock() }
+        return try conn.transaction(immediate: false) { () throws(Errno) -> Resolution in
+            let useCache = try cacheUsable()
+            return try resolveLocked(from: base, path: path, followLast: followLast, cred: cred,
+                                     mountPrefix: mountPrefix, useCache: useCache)
+        }
+    }
+
+    func resolveLocked(from base: Ino, path: [UInt8], followLast: Bool, cred: Credentials,
+                       mountPrefix rawPrefix: [UInt8], useCache: Bool) throws(Errno) -> Resolution {
+        var prefix = rawPrefix
+        while prefix.last == slash { prefix.removeLast() }
+
+        var buf = path
+        var pos = 0
+        var cur: Attr
+        // The entry (parent, name) of `cur`; nil when unknown (after "..": looked up at the end).
+        var entryParent: Ino? = 0
+        var entryName: [UInt8] = []
+        if buf[0] == slash {
+            cur = try node(rootIno, useCache: useCache)
+        } else {
+            cur = try node(base, useCache: useCache)
+            entryParent = base == rootIno ? 0 : nil
+        }
+        var follows = 0
+
+        while true {
+            var end = buf.count
+            // Skip slashes.
+            while pos < end && buf[pos] == slash { pos += 1 }
+            if pos >= end { break }
+            var e = pos
+            while e < end && buf[e] != slash { e += 1 }
+            // Is this the last component? (only slashes follow)
+            var after = e
+            while after < end && buf[after] == slash { after += 1 }
+            let isLast = after >= end
+            let trailingSlash = isLast && e < end
+
+            if !cur.isDirectory { throw Errno.notDirectory }
+            if !MetaStore.checkAccess(cur, X_OK, cred) { throw Errno.access }
+            let len = e - pos
+            if len > 255 { throw Errno.nameTooLong }
+
+            if len == 1 && buf[pos] == dot {
+                pos = e
+                continue
+            }
+            if len == 2 && buf[pos] == dot && buf[pos + 1] == dot {
+                if cur.ino == rootIno {
+                    // Leave the volume: parent directory of the mount prefix + the rest.
+                    var host = prefix
+                    while let l = host.last, l != slash { host.removeLast() }
+                    while host.count > 1 && host.last == slash { host.removeLast() }
+                    if host.isEmpty { host = [slash] }
+                    if e < end {
+                        if host == [slash] { host = [] }
+                        host.append(contentsOf: buf[e..<end])
+                        if host.first != slash { host.insert(slash, at: 0) }
+                    }
+                    return .redirect(hostPath: host)
+                }
+                cur = try node(cur.parent, useCache: useCache)
+                entryParent = cur.ino == rootIno ? 0 : nil
+                entryName = []
+                pos = e
+                continue
+            }
+
+            let name = Array(buf[pos..<e])
+            guard let childAttr = try child(cur.ino, name, useCache: useCache) else {
+                if isLast { return .missing(parent: cur.ino, name: name, mustBeDirectory: trailingSlash) }
+                throw Errno.noEntry
+            }
+            if childAttr.isSymlink && (!isLast || followLast || trailingSlash) {
+                follows += 1
+                if follows > maxSymlinkFollows { throw Errno.loop }
+                let target = try linkTarget(childAttr.ino, useCache: useCache)
+                if target.isEmpty { throw Errno.noEntry }
+                if target[0] == slash {
+                    if isInside(target, prefix) {
+                        var nb = Array(target[prefix.count...])
+                        nb.append(contentsOf: buf[e..<end])
+                        buf = nb
+                        pos = 0
+                        cur = try node(rootIno, useCache: useCache)
+                        entryParent = 0
+                        entryName = []
+                        if buf.isEmpty { break }
+                        continue
+                    }
+                    var host = target
+                    if e < end {
+                        while host.count > 1 && host.last == slash { host.removeLast() }
+                        host.append(contentsOf: buf[e..<end])
+                    }
+                    return .redirect(hostPath: host)
+                }
+                // Relative: continue from the link's directory (cur).
+                var nb = target
+                nb.append(contentsOf: buf[e..<end])
+                buf = nb
+                pos = 0
+                end = buf.count
+                continue
+            }
+            entryParent = cur.ino
+            entryName = name
+            cur = childAttr
+            pos = e
+            if trailingSlash && !cur.isDirectory { throw Errno.notDirectory }
+        }
+
+        if cur.ino == rootIno { return .found(parent: 0, name: [], attr: cur) }
+        if let p = entryParent, p != 0 || !entryName.isEmpty {
+            return .found(parent: p, name: entryName, attr: cur)
+        }
+        // Reached through "." / ".." / the base: find the entry naming this directory.
+        let s = try conn.prepare("SELECT parent, name FROM hl_edge WHERE ino=?1 LIMIT 1")
+        defer { s.reset() }
+        s.bind(1, cur.ino)
+        guard try s.step() else { throw Errno.noEntry }
+        return .found(parent: s.uint64(0), name: s.blob(1), attr: cur)
+    }
+
+    /// `target` equals `prefix` or starts with `prefix` + "/".
+    @inline(__always)
+    func isInside(_ target: [UInt8], _ prefix: [UInt8]) -> Bool {
+        if prefix.isEmpty { return true }   // mounted at "/": every absolute path is inside
+        if target.count < prefix.count { return false }
+        if !target.starts(with: prefix) { return false }
+        return target.count == prefix.count || target[prefix.count] == slash
+    }
+}
