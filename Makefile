@@ -1,0 +1,67 @@
+# Hilbert — build, install, test.
+#   make                      release build into out/ (bin/hilbert, lib/libhilbert-preload.so, lib/libHilbertEngine.so)
+#   make install PREFIX=DIR   relocatable install: DIR/bin, DIR/lib (the shim finds the engine beside itself)
+#   make test                 Swift unit tests, shim tests, integration tests with real programs
+#   make bench                the benchmark (prefix vs. a native directory, same run)
+
+PREFIX ?= /usr/local
+SWIFT ?= swift
+OUT := $(CURDIR)/out
+SWIFT_BUILD := $(SWIFT) build -c release --product
+RELEASE_DIR = $(shell $(SWIFT) build -c release --show-bin-path)
+
+.PHONY: all deps build shim engine cli install quickstart test unit-test shim-test integration-test bench clean
+
+all: build
+
+# Installs missing Debian packages (apt, when root); prints what is missing otherwise.
+deps:
+	@sh scripts/install-deps.sh
+
+# The README's first command: install what is missing, build, run a real job on the default volume.
+quickstart: deps build
+	$(OUT)/bin/hilbert run -- bash -c 'mkdir -p /hilbert/demo && seq 1 100000 | gzip > /hilbert/demo/numbers.gz && ls -l /hilbert/demo && zcat /hilbert/demo/numbers.gz | tail -n 1 && df -h /hilbert'
+	$(OUT)/bin/hilbert status
+
+build: shim engine cli
+	@echo "built: $(OUT)/bin/hilbert, $(OUT)/lib/libhilbert-preload.so, $(OUT)/lib/libHilbertEngine.so"
+
+shim:
+	$(MAKE) -C preload
+	mkdir -p $(OUT)/lib
+	cp preload/build/libhilbert-preload.so $(OUT)/lib/
+
+engine:
+	$(SWIFT_BUILD) HilbertEngine
+	mkdir -p $(OUT)/lib
+	cp $(RELEASE_DIR)/libHilbertEngine.so $(OUT)/lib/
+	strip --strip-unneeded $(OUT)/lib/libHilbertEngine.so
+
+cli:
+	$(SWIFT) build -c release --product hilbert --static-swift-stdlib
+	mkdir -p $(OUT)/bin
+	cp $(RELEASE_DIR)/hilbert $(OUT)/bin/
+
+install: build
+	mkdir -p $(PREFIX)/bin $(PREFIX)/lib
+	cp $(OUT)/bin/hilbert $(PREFIX)/bin/
+	cp $(OUT)/lib/libhilbert-preload.so $(OUT)/lib/libHilbertEngine.so $(PREFIX)/lib/
+	@echo "installed into $(PREFIX)"
+
+test: deps build unit-test shim-test integration-test
+
+unit-test:
+	$(SWIFT) test
+
+shim-test:
+	$(MAKE) -C preload test
+
+integration-test: build
+	HILBERT_HOME=$(OUT) bash Tests/integration/run.sh
+
+bench: build
+	HILBERT_HOME=$(OUT) python3 Tests/bench/bench.py
+
+clean:
+	$(MAKE) -C preload clean
+	rm -rf $(OUT) .build
