@@ -1,4 +1,0 @@
-import Testing
-@testable import HilbertData
-
-@Test func placeholderData() { #expect(Bool(true)) }
