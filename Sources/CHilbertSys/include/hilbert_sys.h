@@ -51,3 +51,14 @@ void hl_redirect_set(const char *path, size_t len);
 ssize_t hl_redirect_take(char *buf, size_t len);
 /* The process umask, read without changing it (from /proc/self/status; -1 if unknown). */
 int hl_read_umask(void);
+
+/* Linux flag values Swift's Glibc module does not export without _GNU_SOURCE. */
+enum {
+    HL_O_PATH = 010000000,
+    HL_O_NOATIME = 01000000,
+    HL_O_TMPFILE = 020200000,
+    HL_O_DIRECT = 040000,
+    HL_MFD_CLOEXEC = 1,
+    HL_RENAME_NOREPLACE = 1,
+    HL_RENAME_EXCHANGE = 2,
+};
