@@ -36,7 +36,7 @@ import HilbertSupport
 ///   forgets them (durable: a crash neither loses nor leaks objects).
 /// - `hl_counter(name TEXT PRIMARY KEY, value)`: `next_ino` (next inode number to hand out,
 ///   never reused), `next_object` (next object id, never reused), `used_bytes` (sum of the
-///   logical sizes of regular files and symlinks), `stored_bytes` (sum of stored_len of
+///   logical sizes of regular files), `stored_bytes` (sum of stored_len of
 ///   referenced objects plus inline bytes), `inodes` (live nodes), `objects` (referenced
 ///   objects, holes excluded).
 enum Migrations {

@@ -1,0 +1,226 @@
+import Glibc
+import HilbertSupport
+
+extension MetaStore {
+    // MARK: reading
+
+    func inlineData(_ ino: Ino) throws(Errno) -> [UInt8]? {
+        let s = try conn.prepare("SELECT data FROM hl_inline WHERE ino=?1")
+        defer { s.reset() }
+        s.bind(1, ino)
+        return try s.step() ? s.blob(0) : nil
+    }
+
+    func loadBlocks(_ ino: Ino) throws(Errno) -> [BlockRef] {
+        let s = try conn.prepare("SELECT indx, object_id, raw_len, stored_len, crc FROM hl_block WHERE ino=?1 ORDER BY indx")
+        defer { s.reset() }
+        s.bind(1, ino)
+        var out: [BlockRef] = []
+        while try s.step() {
+            out.append(BlockRef(index: s.uint32(0), objectID: s.uint64(1), rawLength: s.uint32(2),
+                                storedLength: s.uint32(3), crc: s.uint32(4)))
+        }
+        return out
+    }
+
+    func putBlock(_ ino: Ino, _ b: BlockRef) throws(Errno) {
+        let s = try conn.prepare("INSERT OR REPLACE INTO hl_block(ino, indx, object_id, raw_len, stored_len, crc) VALUES(?1,?2,?3,?4,?5,?6)")
+        s.bind(1, ino); s.bind(2, b.index); s.bind(3, b.objectID); s.bind(4, b.rawLength)
+        s.bind(5, b.storedLength); s.bind(6, b.crc)
+        try s.run()
+    }
+
+    /// Replace (or with nil delete) the inline row, keeping stored_bytes in step.
+    func putInline(_ ino: Ino, _ data: [UInt8]?, oldLength: Int) throws(Errno) {
+        if let data {
+            let s = try conn.prepare("INSERT OR REPLACE INTO hl_inline(ino, data) VALUES(?1, ?2)")
+            s.bind(1, ino); s.bind(2, blob: data)
+            try s.run()
+            try addCounter("stored_bytes", Int64(data.count) - Int64(oldLength))
+        } else {
+            try exec1("DELETE FROM hl_inline WHERE ino=?1", ino)
+            try addCounter("stored_bytes", -Int64(oldLength))
+        }
+    }
+
+    /// Attributes, inline data and blocks of `ino` from one consistent snapshot.
+    public func dataLayout(_ ino: Ino) throws(Errno) -> (attr: Attr, inline: [UInt8]?, blocks: [BlockRef]) {
+        try read { () throws(Errno) -> (attr: Attr, inline: [UInt8]?, blocks: [BlockRef]) in
+            let a = try loadAttr(ino)
+            if !a.isRegular { throw a.isDirectory ? Errno.isDirectory : Errno.invalid }
+            let inl = try inlineData(ino)
+            let blocks = inl == nil ? try loadBlocks(ino) : []
+            return (a, inl, blocks)
+        }
+    }
+
+    // MARK: committing
+
+    /// Replace the content description of a regular file atomically: `inline` XOR `blocks`
+    /// (blocks must have distinct indices). Objects no longer referenced go to hl_delobj and
+    /// are returned (delete them from the store, then `forgetDeletions`); object ids kept at
+    /// any index stay. Sets size, mtime (default now), ctime = now, version += 1, clears
+    /// S_ISUID/S_ISGID when a non-root user wrote, and updates the usage counters.
+    @discardableResult
+    public func commitData(ino: Ino, size: UInt64, mtime: Timespec? = nil, inline: [UInt8]?, blocks: [BlockRef],
+                           cred: Credentials) throws(Errno) -> [DeletedObject] {
+        if inline != nil && !blocks.isEmpty { throw Errno.invalid }
+        return try write { () throws(Errno) -> [DeletedObject] in
+            var a = try loadAttr(ino)
+            if !a.isRegular { throw a.isDirectory ? Errno.isDirectory : Errno.invalid }
+            let oldInline = try inlineData(ino)
+            let old = oldInline == nil ? try loadBlocks(ino) : []
+            var oldByIndex: [UInt32: BlockRef] = [:]
+            oldByIndex.reserveCapacity(old.count)
+            for b in old { oldByIndex[b.index] = b }
+            var newIDs = Set<UInt64>()
+            newIDs.reserveCapacity(blocks.count)
+            var seen = Set<UInt32>()
+            seen.reserveCapacity(blocks.count)
+            for b in blocks {
+                if !seen.insert(b.index).inserted { throw Errno.invalid }
+                if b.objectID != 0 { newIDs.insert(b.objectID) }
+            }
+            let oldIDs = Set(old.lazy.filter { $0.objectID != 0 }.map { $0.objectID })
+            // Rows: delete indices gone, write indices new or changed.
+            for b in old where !seen.contains(b.index) {
+                try exec2("DELETE FROM hl_block WHERE ino=?1 AND indx=?2", ino, UInt64(b.index))
+            }
+            var addedObjects: Int64 = 0
+            var addedBytes: Int64 = 0
+            var counted = Set<UInt64>()
+            for b in blocks {
+                if oldByIndex[b.index] != b { try putBlock(ino, b) }
+                if b.objectID != 0 && !oldIDs.contains(b.objectID) && counted.insert(b.objectID).inserted {
+                    addedObjects += 1
+                    addedBytes += Int64(b.storedLength)
+                }
+            }
+            var released: [DeletedObject] = []
+            var releasedIDs = Set<UInt64>()
+            for b in old where b.objectID != 0 && !newIDs.contains(b.objectID) && releasedIDs.insert(b.objectID).inserted {
+                released.append(DeletedObject(objectID: b.objectID, storedLength: b.storedLength))
+            }
+            try releaseObjects(released)
+            try addCounter("objects", addedObjects)
+            try addCounter("stored_bytes", addedBytes)
+            if inline != nil || oldInline != nil {
+                try putInline(ino, inline, oldLength: oldInline?.count ?? 0)
+            }
+            let t = Timespec.now()
+            try addCounter("used_bytes", Int64(size) - Int64(a.size))
+            a.size = size
+            a.mtime = mtime ?? t
+            a.ctime = t
+            a.version += 1
+            a.mode = MetaStore.modeAfterWrite(a.mode, cred)
+            try writeAttr(a)
+            return released
+        }
+    }
+
+    /// The first of `count` fresh object ids (a contiguous range, never handed out again).
+    public func allocateObjectIDs(count: Int) throws(Errno) -> UInt64 {
+        if count <= 0 { throw Errno.invalid }
+        return try write { () throws(Errno) -> UInt64 in
+            UInt64(try MetaStore.addCounter(conn, "next_object", Int64(count)) - Int64(count))
+        }
+    }
+
+    // MARK: deletions
+
+    /// Objects released by committed transactions and not yet forgotten (oldest first).
+    public func pendingDeletions(limit: Int = 1000) throws(Errno) -> [DeletedObject] {
+        try read { () throws(Errno) -> [DeletedObject] in
+            let s = try conn.prepare("SELECT object_id, stored_len FROM hl_delobj ORDER BY object_id LIMIT ?1")
+            defer { s.reset() }
+            s.bind(1, Int64(limit))
+            var out: [DeletedObject] = []
+            while try s.step() { out.append(DeletedObject(objectID: s.uint64(0), storedLength: s.uint32(1))) }
+            return out
+        }
+    }
+
+    /// The objects were deleted from the store: drop them from hl_delobj.
+    public func forgetDeletions(_ ids: [UInt64]) throws(Errno) {
+        if ids.isEmpty { return }
+        try write { () throws(Errno) in
+            let s = try conn.prepare("DELETE FROM hl_delobj WHERE object_id=?1")
+            for id in ids {
+                s.bind(1, id)
+                try s.run()
+            }
+        }
+    }
+
+    // MARK: staging
+
+    /// The node-local staging file recorded for `ino`, if any.
+    public func staging(_ ino: Ino) throws(Errno) -> String? {
+        try read { () throws(Errno) -> String? in
+            let s = try conn.prepare("SELECT file FROM hl_staging WHERE ino=?1")
+            defer { s.reset() }
+            s.bind(1, ino)
+            return try s.step() ? s.text(0) : nil
+        }
+    }
+
+    /// Record a staging file for `ino` and set hl_node.staged = 1.
+    public func setStaging(ino: Ino, file: String) throws(Errno) {
+        try write { () throws(Errno) in
+            let a = try loadAttr(ino)
+            if !a.isRegular { throw Errno.invalid }
+            let s = try conn.prepare("INSERT OR REPLACE INTO hl_staging(ino, file, created_s) VALUES(?1, ?2, ?3)")
+            s.bind(1, ino); s.bind(2, text: file); s.bind(3, Timespec.now().sec)
+            try s.run()
+            try exec1("UPDATE hl_node SET staged=1 WHERE ino=?1", ino)
+        }
+    }
+
+    /// Forget the staging file of `ino` (staged = 0). No error when there is none.
+    public func clearStaging(ino: Ino) throws(Errno) {
+        try write { () throws(Errno) in
+            try exec1("DELETE FROM hl_staging WHERE ino=?1", ino)
+            try exec1("UPDATE hl_node SET staged=0 WHERE ino=?1", ino)
+        }
+    }
+
+    /// Every recorded staging file (for recovery after a crash).
+    public func allStaging() throws(Errno) -> [(Ino, String)] {
+        try read { () throws(Errno) -> [(Ino, String)] in
+            let s = try conn.prepare("SELECT ino, file FROM hl_staging ORDER BY ino")
+            defer { s.reset() }
+            var out: [(Ino, String)] = []
+            while try s.step() { out.append((s.uint64(0), s.text(1))) }
+            return out
+        }
+    }
+
+    // MARK: usage
+
+    public func usage() throws(Errno) -> VolumeUsage {
+        let c = try statfsCounters()
+        return VolumeUsage(inodes: c.inodes, logicalBytes: c.usedBytes, storedBytes: c.storedBytes, objects: c.objects)
+    }
+
+    public func statfsCounters() throws(Errno) -> StatfsCounters {
+        try read { () throws(Errno) -> StatfsCounters in
+            let s = try conn.prepare("SELECT name, value FROM hl_counter")
+            defer { s.reset() }
+            var c = StatfsCounters(inodes: 0, usedBytes: 0, storedBytes: 0, objects: 0, nextIno: 0,
+                                   blockSize: UInt64(format.blockSize))
+            while try s.step() {
+                let v = UInt64(bitPattern: max(0, s.int64(1)))
+                switch s.text(0) {
+                case "inodes": c.inodes = v
+                case "used_bytes": c.usedBytes = v
+                case "stored_bytes": c.storedBytes = v
+                case "objects": c.objects = v
+                case "next_ino": c.nextIno = v
+                default: break
+                }
+            }
+            return c
+        }
+    }
+}
