@@ -1,4 +1,0 @@
-import Testing
-@testable import HilbertMeta
-
-@Test func placeholderMeta() { #expect(Bool(true)) }
