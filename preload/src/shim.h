@@ -274,7 +274,7 @@ int sh_take_redirect(vpath *v);
         if (_k == SH_HOST) errno = ENOENT;                                           \
         return _r;                                                                   \
     }                                                                                \
-    sh_debug(#REALCALL, v.host)
+    sh_debug(__func__, v.buf)
 
 /* After an engine call: retry on the host on -HL_REDIRECT, else errno convention. */
 #define SH_FINISH(v, rc, REALCALL)                                                   \
@@ -322,6 +322,7 @@ static inline int sh_fd_lookup(int fd, hl_file *out) {
 }
 
 /* ---- shared virtual operations ---- */
+int sh_fd_loc(int fd, hl_loc *loc); /* engine fd → loc with path NULL */
 void sh_fill_stat(struct stat *st, const hl_stat *h);
 int sh_vstat(const hl_loc *loc, int flags, struct stat *user);
 int sh_vopen(vpath *v, int flags, mode_t mode);

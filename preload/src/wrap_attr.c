@@ -13,7 +13,7 @@ EXPORT int lchmod(const char *p, mode_t m) { return do_chmod(AT_FDCWD, p, m, AT_
 EXPORT int fchmodat(int d, const char *p, mode_t m, int fl) { return do_chmod(d, p, m, fl); }
 
 /* fd-based attribute calls on engine fds go through the engine with loc.path = NULL. */
-static int fd_loc(int fd, hl_loc *loc) {
+int sh_fd_loc(int fd, hl_loc *loc) {
     hl_file f;
     if (sh_pass() || likely(!sh_fd_lookup(fd, &f)) || f.kind == SH_KIND_PRIVATE) return 0;
     loc->mount = f.mount;
@@ -25,7 +25,7 @@ static int fd_loc(int fd, hl_loc *loc) {
 
 EXPORT int fchmod(int fd, mode_t m) {
     hl_loc loc;
-    if (likely(!fd_loc(fd, &loc))) return REAL(fchmod)(fd, m);
+    if (likely(!sh_fd_loc(fd, &loc))) return REAL(fchmod)(fd, m);
     SH_ENGINE(E, -1);
     return sh_ret(ECALL(E->chmod(&loc, m, 0)));
 }
@@ -41,7 +41,7 @@ EXPORT int lchown(const char *p, uid_t u, gid_t g) { return do_chown(AT_FDCWD, p
 EXPORT int fchownat(int d, const char *p, uid_t u, gid_t g, int fl) {
     hl_loc loc;
     char c = 1;
-    if ((fl & AT_EMPTY_PATH) && fd_loc(d, &loc) && sh_peek(&c, p, 1) == 1 && !c) {
+    if ((fl & AT_EMPTY_PATH) && sh_fd_loc(d, &loc) && sh_peek(&c, p, 1) == 1 && !c) {
         SH_ENGINE(E, -1);
         return sh_ret(ECALL(E->chown(&loc, u, g, 0)));
     }
@@ -49,7 +49,7 @@ EXPORT int fchownat(int d, const char *p, uid_t u, gid_t g, int fl) {
 }
 EXPORT int fchown(int fd, uid_t u, gid_t g) {
     hl_loc loc;
-    if (likely(!fd_loc(fd, &loc))) return REAL(fchown)(fd, u, g);
+    if (likely(!sh_fd_loc(fd, &loc))) return REAL(fchown)(fd, u, g);
     SH_ENGINE(E, -1);
     return sh_ret(ECALL(E->chown(&loc, u, g, 0)));
 }
@@ -84,7 +84,7 @@ static const struct timespec *tv2ts(const struct timeval *tv, struct timespec *t
 
 EXPORT int utimensat(int d, const char *p, const struct timespec t[2], int fl) {
     hl_loc loc;
-    if (!p && fd_loc(d, &loc)) { /* futimens */
+    if (!p && sh_fd_loc(d, &loc)) { /* futimens */
         struct timespec ts[2];
         if (t && sh_peek(ts, t, sizeof ts) != sizeof ts) return sh_ret(-EFAULT);
         SH_ENGINE(E, -1);

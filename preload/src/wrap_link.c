@@ -1,0 +1,54 @@
+/* readlink, realpath. */
+#include "shim.h"
+
+static ssize_t do_readlink(int d, const char *p, char *buf, size_t len) {
+    SH_ROUTE(v, SH_LOOKUP, d, p, 1, REAL(readlinkat)(d, v.host, buf, len));
+    SH_ENGINE(E, -1);
+    char tmp[PATH_MAX];
+    if (len > sizeof tmp) len = sizeof tmp;
+    ssize_t n = ECALL(E->readlink(&v.loc, tmp, len));
+    if (n == -HL_REDIRECT) SH_FINISH(v, n, REAL(readlinkat)(d, v.host, buf, len));
+    if (n > 0) {
+        int rc = sh_copyout(buf, tmp, (size_t)n);
+        if (rc < 0) return sh_ret(rc);
+    }
+    return n < 0 ? sh_ret(n) : n;
+}
+
+EXPORT ssize_t readlink(const char *p, char *b, size_t l) { return do_readlink(AT_FDCWD, p, b, l); }
+EXPORT ssize_t readlinkat(int d, const char *p, char *b, size_t l) { return do_readlink(d, p, b, l); }
+EXPORT ssize_t __readlink_chk(const char *p, char *b, size_t l, size_t bl) {
+    return do_readlink(AT_FDCWD, p, b, l < bl ? l : bl);
+}
+EXPORT ssize_t __readlinkat_chk(int d, const char *p, char *b, size_t l, size_t bl) {
+    return do_readlink(d, p, b, l < bl ? l : bl);
+}
+
+/* Prefix + in-mount path ("/" → the prefix itself). */
+static size_t join_prefix(char *out, int mount, const char *in) {
+    size_t n = sh_strlcpy(out, sh_prefix[mount], PATH_MAX);
+    if (strcmp(in, "/")) n += sh_strlcpy(out + n, in, PATH_MAX - n);
+    return n;
+}
+
+static char *do_realpath(const char *p, char *resolved) {
+    SH_ROUTE(v, SH_LOOKUP, AT_FDCWD, p, 0, REAL(realpath)(v.host, resolved));
+    const hl_engine_api *E = sh_engine();
+    if (!E) return NULL;
+    char tmp[PATH_MAX], out[PATH_MAX];
+    ssize_t n = ECALL(E->realpath(&v.loc, tmp, sizeof tmp));
+    if (n == -HL_REDIRECT) {
+        if (sh_take_redirect(&v) < 0) return NULL;
+        return REAL(realpath)(v.host, resolved);
+    }
+    if (n < 0) { errno = (int)-n; return NULL; }
+    size_t len = join_prefix(out, v.loc.mount, tmp);
+    if (!resolved) return strdup(out);
+    int rc = sh_copyout(resolved, out, len + 1);
+    if (rc < 0) { errno = -rc; return NULL; }
+    return resolved;
+}
+
+EXPORT char *realpath(const char *p, char *r) { return do_realpath(p, r); }
+EXPORT char *__realpath_chk(const char *p, char *r, size_t rl) { (void)rl; return do_realpath(p, r); }
+EXPORT char *canonicalize_file_name(const char *p) { return do_realpath(p, NULL); }
