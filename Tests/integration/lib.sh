@@ -1,0 +1,180 @@
+# lib.sh — sourced by every Tests/integration/t/*.t
+#
+# Gives a test: a private temp dir, a freshly formatted volume, `hl` (run a command with the
+# shim active on /hilbert), TAP helpers (ok/nok/is/isnt/like/unlike/skip/diag/done_testing)
+# and `differ`, a fakechroot-style differential helper that runs one shell snippet in a
+# native temp dir and under /hilbert and compares what both print.
+#
+# Environment: HILBERT_HOME (default <repo>/out), HL_TMP (set by run.sh; created if unset).
+
+HL_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+HL_REPO=$(cd "$HL_LIB_DIR/../.." && pwd)
+: "${HILBERT_HOME:=$HL_REPO/out}"
+HILBERT_HOME=$(cd "$HILBERT_HOME" 2>/dev/null && pwd || echo "$HILBERT_HOME")
+export HILBERT_HOME
+HILBERT="$HILBERT_HOME/bin/hilbert"
+HL_SHIM="$HILBERT_HOME/lib/libhilbert-preload.so"
+HL_ENGINE="$HILBERT_HOME/lib/libHilbertEngine.so"
+HL_PY=${HL_PY:-python3}
+
+if [ -z "${HL_TMP:-}" ]; then
+    HL_TMP=$(mktemp -d /tmp/hilbert-it.XXXXXX)
+    HL_OWN_TMP=1
+fi
+export HL_TMP
+
+# Isolation: nothing of the invoking user's default volume or cache is touched.
+export HOME="$HL_TMP/home" XDG_DATA_HOME="$HL_TMP/home/.local/share" XDG_CACHE_HOME="$HL_TMP/home/.cache"
+export XDG_CONFIG_HOME="$HL_TMP/home/.config"
+mkdir -p "$HOME"
+unset HILBERT_MOUNTS HILBERT_CACHE HILBERT_DEBUG HILBERT_DISABLE HILBERT_ENGINE HILBERT_CWD HILBERT_FDS
+export LC_ALL=C TZ=UTC
+
+_hl_n=0
+_hl_failed=0
+
+# ---------------------------------------------------------------- TAP
+_hl_result() {   # _hl_result PASS(0/1) DESC [diagnostic lines…]
+    local pass=$1 desc=$2; shift 2
+    _hl_n=$((_hl_n + 1))
+    if [ "$pass" = 0 ]; then
+        echo "ok $_hl_n - $desc"
+    else
+        _hl_failed=$((_hl_failed + 1))
+        echo "not ok $_hl_n - $desc"
+        local l
+        for l in "$@"; do printf '%s\n' "$l" | sed 's/^/#   /'; done
+    fi
+    return "$pass"
+}
+# ok DESC CMD ARGS…     — passes when CMD exits 0 (CMD's output is shown only on failure)
+ok() {
+    local desc=$1; shift
+    local out rc
+    out=$("$@" 2>&1); rc=$?
+    if [ $rc = 0 ]; then _hl_result 0 "$desc"; else _hl_result 1 "$desc" "command: $*" "exit: $rc" "$(printf '%s' "$out" | tail -n 25)"; fi
+}
+# nok DESC CMD ARGS…    — passes when CMD exits non-zero
+nok() {
+    local desc=$1; shift
+    local out rc
+    out=$("$@" 2>&1); rc=$?
+    if [ $rc != 0 ]; then _hl_result 0 "$desc"; else _hl_result 1 "$desc" "command: $*" "expected failure, exit 0" "$(printf '%s' "$out" | tail -n 25)"; fi
+}
+# is GOT EXPECTED DESC
+is() {
+    if [ "$1" == "$2" ]; then _hl_result 0 "$3"; else
+        _hl_result 1 "$3" "got:      '$(printf '%s' "$1" | head -c 2000)'" "expected: '$(printf '%s' "$2" | head -c 2000)'"; fi
+}
+isnt() {
+    if [ "$1" != "$2" ]; then _hl_result 0 "$3"; else _hl_result 1 "$3" "got '$1', expected anything else"; fi
+}
+# like GOT EXTENDED-REGEX DESC — line by line; a regex containing a newline is matched
+# against the whole text (grep -z: ^/$ are the text's ends, . matches a newline)
+_hl_match() { if [[ $2 == *$'\n'* ]]; then printf '%s' "$1" | grep -Ezq -- "$2"; else printf '%s' "$1" | grep -Eq -- "$2"; fi; }
+like() {
+    if _hl_match "$1" "$2"; then _hl_result 0 "$3"; else
+        _hl_result 1 "$3" "got:       '$(printf '%s' "$1" | head -c 2000)'" "expected to match: /$2/"; fi
+}
+unlike() {
+    if ! _hl_match "$1" "$2"; then _hl_result 0 "$3"; else
+        _hl_result 1 "$3" "got:           '$(printf '%s' "$1" | head -c 2000)'" "expected NOT to match: /$2/"; fi
+}
+pass() { _hl_result 0 "$1"; }
+fail() { local d=$1; shift; _hl_result 1 "$d" "$@"; }
+skip() { _hl_n=$((_hl_n + 1)); echo "ok $_hl_n - # SKIP $1"; }
+diag() { printf '%s\n' "$*" | sed 's/^/# /'; }
+done_testing() {
+    echo "1..$_hl_n"
+    hl_cleanup
+    [ "$_hl_failed" = 0 ]
+    exit $?
+}
+# bail DESC — record one failure and stop the file (used when setup is impossible)
+bail() { fail "$1" "${@:2}"; echo "1..$_hl_n"; hl_cleanup; exit 1; }
+
+hl_cleanup() {
+    local f
+    for f in "${_hl_cleanups[@]}"; do eval "$f" >/dev/null 2>&1; done
+    _hl_cleanups=()
+    if [ -n "${HL_OWN_TMP:-}" ] && [ -z "${HL_KEEP:-}" ]; then
+        chmod -R u+rwX "$HL_TMP" 2>/dev/null; rm -rf "$HL_TMP"
+    fi
+}
+_hl_cleanups=()
+at_cleanup() { _hl_cleanups+=("$1"); }
+
+# ---------------------------------------------------------------- volumes
+# hl_format NAME [FORMAT-OPTIONS…] — format the volume $HL_TMP/NAME (meta.db + objects/)
+hl_format() {
+    local name=$1; shift
+    mkdir -p "$HL_TMP/$name"
+    "$HILBERT" format "sqlite://$HL_TMP/$name/meta.db" --bucket "$HL_TMP/$name/objects" "$@"
+}
+# hl_setup [FORMAT-OPTIONS…] — the test's default volume; sets HL_VOL, HL_META, HL_URL,
+# HL_OBJECTS, HL_CACHE. Bails out (one failed assertion) when the build or format is missing.
+hl_setup() {
+    [ -x "$HILBERT" ] || bail "hilbert binary at $HILBERT" "build first: make"
+    [ -f "$HL_SHIM" ] || bail "shim at $HL_SHIM"
+    HL_VOL="$HL_TMP/vol"
+    HL_META="$HL_VOL/meta.db"
+    HL_URL="sqlite://$HL_META"
+    HL_OBJECTS="$HL_VOL/objects"
+    HL_CACHE="$HL_TMP/cache"
+    local out
+    out=$(hl_format vol "$@" 2>&1) || bail "hilbert format of the test volume" "$out"
+    [ -f "$HL_META" ] || bail "hilbert format created $HL_META" "$out"
+    mkdir -p "$HL_CACHE"
+    export HL_VOL HL_META HL_URL HL_OBJECTS HL_CACHE
+}
+# hl CMD ARGS… — CMD with the shim active; /hilbert is the test volume
+hl() { "$HILBERT" run --mount "/hilbert=$HL_URL" --cache "$HL_CACHE" -- "$@"; }
+# hlc CACHE CMD ARGS… — same with another cache dir (a second "node")
+hlc() { local c=$1; shift; "$HILBERT" run --mount "/hilbert=$HL_URL" --cache "$c" -- "$@"; }
+# hlsh SNIPPET — bash -c SNIPPET under the shim
+hlsh() { hl bash -c "$1"; }
+# hl_raw CMD ARGS… — the shim through the environment only, without `hilbert run`
+# (so no commit-after-exit by the CLI)
+hl_raw() {
+    env LD_PRELOAD="$HL_SHIM" HILBERT_MOUNTS="/hilbert=$HL_URL" HILBERT_CACHE="$HL_CACHE" "$@"
+}
+# hl_py SCRIPT [ARGS…] — python3 -c SCRIPT under the shim
+hl_py() { local s=$1; shift; hl "$HL_PY" -c "$s" "$@"; }
+
+# ---------------------------------------------------------------- differential testing
+# differ DESC SNIPPET — run SNIPPET with bash in a fresh native dir and in a fresh dir under
+# /hilbert (the directory is $D and also the cwd in both runs). Every occurrence of the
+# directory in the output is replaced by "$D", then stdout+stderr and the exit status of
+# both runs must be identical.
+_hl_differ_n=0
+differ() {
+    local desc=$1 snippet=$2
+    _hl_differ_n=$((_hl_differ_n + 1))
+    local nd="$HL_TMP/native/d$_hl_differ_n" vd="/hilbert/differ/d$_hl_differ_n"
+    mkdir -p "$nd"
+    local wrap='mkdir -p "$D" && cd "$D" || exit 99
+'"$snippet"
+    local nout vout nrc vrc
+    nout=$(D="$nd" bash -c "$wrap" 2>&1); nrc=$?
+    vout=$(D="$vd" hl bash -c "$wrap" 2>&1); vrc=$?
+    nout=${nout//"$nd"/'$D'}; vout=${vout//"$vd"/'$D'}
+    nout="$nout
+[exit $nrc]"; vout="$vout
+[exit $vrc]"
+    if [ "$nout" == "$vout" ]; then _hl_result 0 "differential: $desc"; else
+        _hl_result 1 "differential: $desc" "snippet: $snippet" "--- native / +++ /hilbert" \
+            "$(diff -u <(printf '%s\n' "$nout") <(printf '%s\n' "$vout") | tail -n +3 | head -n 60)"
+    fi
+}
+
+# ---------------------------------------------------------------- misc
+# hl_user — a non-root user for permission tests; sets HL_UID HL_GID HL_USER
+hl_user() {
+    HL_USER=hltest
+    if ! id "$HL_USER" >/dev/null 2>&1; then
+        useradd -M -d /nonexistent -s /bin/bash "$HL_USER" 2>/dev/null || return 1
+    fi
+    HL_UID=$(id -u "$HL_USER"); HL_GID=$(id -g "$HL_USER")
+}
+# as_user CMD ARGS… — run as $HL_USER (no supplementary groups)
+as_user() { setpriv --reuid "$HL_UID" --regid "$HL_GID" --clear-groups "$@"; }

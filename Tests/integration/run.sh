@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Hilbert integration tests: real programs under the shim.
+#
+#   bash Tests/integration/run.sh [-j N] [-v] [t/NAME.t …]
+#
+# Finds the build through $HILBERT_HOME (default <repo>/out). Every test file runs with bash
+# in its own fresh temp dir (cwd and $HL_TMP), formats its own volume (lib.sh: hl_setup) and
+# prints TAP. Prints the output of failing files, then exactly one line "N passed, N failed"
+# (individual TAP assertions) and exits non-zero when anything failed.
+# A file can raise its time limit with a line "# timeout: SECONDS" (default 240).
+# HL_KEEP=1 keeps the temp dirs. -v prints every file's full TAP output.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+: "${HILBERT_HOME:=$repo/out}"
+export HILBERT_HOME=$(cd "$HILBERT_HOME" 2>/dev/null && pwd || echo "$HILBERT_HOME")
+jobs=${HL_JOBS:-2}
+verbose=0
+files=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        -j) jobs=$2; shift 2 ;;
+        -j*) jobs=${1#-j}; shift ;;
+        -v) verbose=1; shift ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        *) f=$1
+           [ -f "$f" ] || f="$here/t/$1"
+           [ -f "$f" ] || f="$here/t/$1.t"
+           [ -f "$f" ] || { echo "run.sh: no such test: $1" >&2; exit 2; }
+           files+=("$(cd "$(dirname "$f")" && pwd)/$(basename "$f")"); shift ;;
+    esac
+done
+[ ${#files[@]} -gt 0 ] || files=("$here"/t/*.t)
+
+if [ ! -x "$HILBERT_HOME/bin/hilbert" ]; then
+    echo "run.sh: warning: no build at $HILBERT_HOME/bin/hilbert (run make); tests will fail" >&2
+fi
+
+results=$(mktemp -d /tmp/hilbert-it-results.XXXXXX)
+trap 'rm -rf "$results"' EXIT
+
+run_one() {   # run_one INDEX FILE
+    local i=$1 f=$2 name tmp to rc start
+    name=$(basename "$f")
+    tmp=$(mktemp -d /tmp/hilbert-it.XXXXXX)
+    to=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "$f" | head -1)
+    to=${to:-240}
+    start=$(date +%s)
+    ( cd "$tmp" && HL_TMP="$tmp" exec timeout -k 10 "$to" bash "$f" ) >"$results/$i.out" 2>&1 </dev/null
+    rc=$?
+    echo "$rc $(( $(date +%s) - start )) $to" >"$results/$i.rc"
+    # leftovers: mounts a test could not undo, then the dir
+    findmnt -rn -o TARGET | grep "^$tmp" | sort -r | while read -r m; do umount -l "$m"; done 2>/dev/null
+    if [ -z "${HL_KEEP:-}" ]; then chmod -R u+rwX "$tmp" 2>/dev/null; rm -rf "$tmp"; else echo "$tmp" >"$results/$i.dir"; fi
+}
+
+i=0
+for f in "${files[@]}"; do
+    i=$((i + 1))
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+    run_one "$i" "$f" &
+done
+wait
+
+total_pass=0 total_fail=0
+i=0
+for f in "${files[@]}"; do
+    i=$((i + 1))
+    name=${f#$here/}
+    out="$results/$i.out"
+    read -r rc secs to <"$results/$i.rc"
+    p=$(grep -c '^ok ' "$out"); n=$(grep -c '^not ok ' "$out")
+    plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$out" | tail -1)
+    extra=""
+    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+        n=$((n + 1)); extra="not ok - $name timed out after ${to}s"
+    elif [ -z "$plan" ]; then
+        n=$((n + 1)); extra="not ok - $name died before done_testing (exit $rc)"
+    elif [ "$plan" != $((p + n)) ]; then
+        n=$((n + 1)); extra="not ok - $name planned $plan assertions, ran $((p + n))"
+    elif [ "$rc" != 0 ] && [ "$n" = 0 ]; then
+        n=$((n + 1)); extra="not ok - $name exited $rc without a failed assertion"
+    fi
+    total_pass=$((total_pass + p)); total_fail=$((total_fail + n))
+    if [ "$n" = 0 ]; then status=ok; else status=FAIL; fi
+    printf '%-28s %-4s %4d passed %4d failed  %4ss\n' "$name" "$status" "$p" "$n" "$secs"
+    if [ "$n" != 0 ] || [ "$verbose" = 1 ]; then
+        sed 's/^/    | /' "$out"
+        [ -n "$extra" ] && echo "    | $extra"
+        [ -f "$results/$i.dir" ] && echo "    | (kept: $(cat "$results/$i.dir"))"
+    fi
+done
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" = 0 ]
