@@ -20,7 +20,9 @@ public struct TruncateResult: Equatable, Sendable {
 extension MetaStore {
     /// The attributes of `ino`. ENOENT when it does not exist.
     public func getattr(_ ino: Ino) throws(Errno) -> Attr {
-        try read { () throws(Errno) -> Attr in
+        lock.lock(); defer { lock.unlock() }
+        if let a = try fromCache({ () throws(Errno) -> Attr in try node(ino, useCache: true) }) { return a }
+        return try conn.transaction(immediate: false) { () throws(Errno) -> Attr in
             let useCache = try cacheUsable()
             return try node(ino, useCache: useCache)
         }

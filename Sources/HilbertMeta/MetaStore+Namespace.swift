@@ -12,7 +12,9 @@ extension MetaStore {
 
     /// The attributes of the entry `name` in `parent`, nil when absent (no permission check).
     public func lookup(parent: Ino, name: [UInt8]) throws(Errno) -> Attr? {
-        try read { () throws(Errno) in
+        lock.lock(); defer { lock.unlock() }
+        if let a = try fromCache({ () throws(Errno) -> Attr? in try child(parent, name, useCache: true) }) { return a }
+        return try conn.transaction(immediate: false) { () throws(Errno) in
             let useCache = try cacheUsable()
             return try child(parent, name, useCache: useCache)
         }

@@ -80,6 +80,9 @@ public final class MetaStore: @unchecked Sendable {
     var attrCache: [Ino: Attr] = [:]
     var linkCache: [Ino: [UInt8]] = [:]
     var cacheDataVersion: Int64 = -1
+    /// Set while answering from the caches alone (no transaction): a miss throws `cacheMiss`.
+    var cacheOnly = false
+    static let cacheMiss = Errno(-1)
     static let cacheLimit = 16384
 
     /// Why the last `open`/`create` failed (for the CLI and the one stderr line).
@@ -228,6 +231,28 @@ public final class MetaStore: @unchecked Sendable {
 
     /// Inside a read transaction: may the caches be used? Drops them when another
     /// connection committed since they were filled. Never inside a write transaction.
+    /// Outside any transaction: true when the caches are current (no other connection
+    /// committed since they were filled), so an answer may come from them without BEGIN.
+    @inline(__always)
+    func cacheCurrent() throws(Errno) -> Bool {
+        if conn.depth > 0 || attrCache.isEmpty { return false }
+        return try conn.dataVersion() == cacheDataVersion
+    }
+
+    /// Try `body` from the caches alone; nil on a miss (then run the transactional path).
+    @inline(__always)
+    func fromCache<T>(_ body: () throws(Errno) -> T) throws(Errno) -> T? {
+        guard try cacheCurrent() else { return nil }
+        cacheOnly = true
+        defer { cacheOnly = false }
+        do throws(Errno) {
+            return try body()
+        } catch {
+            if error == MetaStore.cacheMiss { return nil }
+            throw error
+        }
+    }
+
     @inline(__always)
     func cacheUsable() throws(Errno) -> Bool {
         if conn.inWriteTransaction { return false }
@@ -296,6 +321,7 @@ public final class MetaStore: @unchecked Sendable {
     @inline(__always)
     func node(_ ino: Ino, useCache: Bool) throws(Errno) -> Attr {
         if useCache, let a = attrCache[ino] { return a }
+        if cacheOnly { throw MetaStore.cacheMiss }
         let a = try loadAttr(ino)
         if useCache { attrCache[ino] = a }
         return a
@@ -304,6 +330,7 @@ public final class MetaStore: @unchecked Sendable {
     /// The child named `name` in `dir` (nil when absent), through the cache when `useCache`.
     func child(_ dir: Ino, _ name: [UInt8], useCache: Bool) throws(Errno) -> Attr? {
         if useCache, let ino = dentryCache[EdgeKey(parent: dir, name: name)], let a = attrCache[ino] { return a }
+        if cacheOnly { throw MetaStore.cacheMiss }
         let s = try conn.prepare("""
             SELECT n.ino,n.mode,n.nlink,n.uid,n.gid,n.rdev,n.size,n.atime_s,n.atime_ns,n.mtime_s,n.mtime_ns,
             n.ctime_s,n.ctime_ns,n.btime_s,n.btime_ns,n.parent,n.version,n.staged
@@ -324,6 +351,7 @@ public final class MetaStore: @unchecked Sendable {
     /// Symlink target, through the cache when `useCache` (targets never change).
     func linkTarget(_ ino: Ino, useCache: Bool) throws(Errno) -> [UInt8] {
         if useCache, let t = linkCache[ino] { return t }
+        if cacheOnly { throw MetaStore.cacheMiss }
         let s = try conn.prepare("SELECT target FROM hl_symlink WHERE ino=?1")
         defer { s.reset() }
         s.bind(1, ino)

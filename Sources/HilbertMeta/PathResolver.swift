@@ -19,6 +19,10 @@ extension MetaStore {
                         mountPrefix: [UInt8]) throws(Errno) -> Resolution {
         if path.isEmpty { throw Errno.noEntry }
         lock.lock(); defer { lock.unlock() }
+        if let r = try fromCache({ () throws(Errno) -> Resolution in
+            try resolveLocked(from: base, path: path, followLast: followLast, cred: cred,
+                              mountPrefix: mountPrefix, useCache: true)
+        }) { return r }
         return try conn.transaction(immediate: false) { () throws(Errno) -> Resolution in
             let useCache = try cacheUsable()
             return try resolveLocked(from: base, path: path, followLast: followLast, cred: cred,
@@ -137,6 +141,7 @@ extension MetaStore {
             return .found(parent: p, name: entryName, attr: cur)
         }
         // Reached through "." / ".." / the base: find the entry naming this directory.
+        if cacheOnly { throw MetaStore.cacheMiss }
         let s = try conn.prepare("SELECT parent, name FROM hl_edge WHERE ino=?1 LIMIT 1")
         defer { s.reset() }
         s.bind(1, cur.ino)
