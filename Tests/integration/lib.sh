@@ -104,6 +104,28 @@ hl_cleanup() {
 _hl_cleanups=()
 at_cleanup() { _hl_cleanups+=("$1"); }
 
+# tap CMD ARGS… — CMD prints "ok - DESC" / "not ok - DESC" lines (hltest.py), each becomes one
+# assertion; "# …" lines after a failure are its diagnostics. A non-zero exit of CMD or no
+# result at all is one more failure showing CMD's other output.
+tap() {
+    local out rc line seen=0 last=0 other=""
+    out=$("$@" 2>&1); rc=$?
+    while IFS= read -r line; do
+        case $line in
+            "ok - "*) _hl_result 0 "${line#ok - }"; seen=1; last=0 ;;
+            "not ok - "*) _hl_result 1 "${line#not ok - }"; seen=1; last=1 ;;
+            "# "*) [ $last = 1 ] && echo "#   ${line#\# }" ;;
+            *) other+="$line"$'\n'; last=0 ;;
+        esac
+    done <<<"$out"
+    if [ $rc != 0 ] || [ $seen = 0 ]; then
+        _hl_result 1 "program ran to the end: ${*:0:3}" "exit status $rc" "$(printf '%s' "$other" | tail -n 30)"
+    elif [ -n "$other" ] && [ -n "${HL_VERBOSE:-}" ]; then diag "$other"; fi
+}
+# hl_pytap [ENV=VAL…] — python3 reading its program from stdin, under the shim, with hltest.py
+# importable; results through `tap`
+hl_pytap() { tap hl env PYTHONPATH="$HL_LIB_DIR" "$@" "$HL_PY" -; }
+
 # ---------------------------------------------------------------- volumes
 # hl_format NAME [FORMAT-OPTIONS…] — format the volume $HL_TMP/NAME (meta.db + objects/)
 hl_format() {

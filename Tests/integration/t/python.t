@@ -1,0 +1,415 @@
+#!/usr/bin/env bash
+# python3 under the shim: file I/O, scandir/walk, shutil, pathlib, tempfile, subprocess (vfork),
+# fork, threads, mmap, sendfile/copy_file_range, inode numbers.
+# timeout: 240
+. "$(dirname "$0")/../lib.sh"
+hl_setup
+mkdir -p "$HL_TMP/host/src/a/b" && for i in 1 2 3; do echo "host $i" > "$HL_TMP/host/src/a/h$i"; done
+head -c 200000 /dev/urandom > "$HL_TMP/host/src/a/b/rand.bin"; ln -s h1 "$HL_TMP/host/src/a/lnk"
+
+hl_pytap <<'PY'
+import os, io, hashlib, stat
+from hltest import case, eq, check
+os.makedirs("/hilbert/py", exist_ok=True)
+
+@case("open/write/read text")
+def _():
+    with open("/hilbert/py/t.txt", "w") as f:
+        f.write("héllo\nworld\n")
+    with open("/hilbert/py/t.txt") as f:
+        assert f.read() == "héllo\nworld\n"
+    with open("/hilbert/py/t.txt") as f:
+        assert [l for l in f] == ["héllo\n", "world\n"]
+
+@case("binary write of 1 MiB in odd chunks, read back with seek and partial reads")
+def _():
+    data = os.urandom(1 << 20)
+    with open("/hilbert/py/b.bin", "wb") as f:
+        for i in range(0, len(data), 12345):
+            f.write(data[i:i + 12345])
+    with open("/hilbert/py/b.bin", "rb") as f:
+        assert f.read(10) == data[:10]
+        f.seek(777777); assert f.read(5000) == data[777777:782777]
+        f.seek(-3, io.SEEK_END); assert f.read() == data[-3:]
+        f.seek(0); assert hashlib.sha256(f.read()).digest() == hashlib.sha256(data).digest()
+    assert os.path.getsize("/hilbert/py/b.bin") == len(data)
+
+@case("append mode and r+ mode")
+def _():
+    with open("/hilbert/py/a.txt", "w") as f: f.write("1\n")
+    with open("/hilbert/py/a.txt", "a") as f: f.write("2\n")
+    with open("/hilbert/py/a.txt", "a") as f: f.write("3\n")
+    with open("/hilbert/py/a.txt", "r+") as f:
+        f.seek(2); f.write("X")
+    assert open("/hilbert/py/a.txt").read() == "1\nX\n3\n", open("/hilbert/py/a.txt").read()
+
+@case("os.open/os.write/os.pread/os.pwrite/os.lseek/os.ftruncate")
+def _():
+    fd = os.open("/hilbert/py/low", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o640)
+    assert os.write(fd, b"abcdefgh") == 8
+    assert os.pwrite(fd, b"XY", 2) == 2
+    assert os.pread(fd, 4, 1) == b"bXYe"
+    assert os.lseek(fd, 0, os.SEEK_END) == 8
+    os.ftruncate(fd, 4); assert os.fstat(fd).st_size == 4
+    os.lseek(fd, 0, 0); assert os.read(fd, 100) == b"abXY"
+    os.close(fd)
+    st = os.stat("/hilbert/py/low")
+    assert (st.st_size, stat.S_IMODE(st.st_mode)) == (4, 0o640), (st.st_size, oct(st.st_mode))
+
+@case("opening a missing file raises FileNotFoundError; a dir raises IsADirectoryError")
+def _():
+    try: open("/hilbert/py/missing"); assert False
+    except FileNotFoundError: pass
+    try: open("/hilbert/py", "w"); assert False
+    except IsADirectoryError: pass
+    try: os.mkdir("/hilbert/py"); assert False
+    except FileExistsError: pass
+PY
+
+hl_pytap <<'PY'
+import os, stat
+from hltest import case, eq
+base = "/hilbert/tree"
+for d in ["a", "a/b", "a/b/c", "d"]:
+    os.makedirs(os.path.join(base, d), exist_ok=True)
+for f in ["a/1", "a/2", "a/b/3", "a/b/c/4", "d/5", "top"]:
+    with open(os.path.join(base, f), "w") as fh: fh.write(f)
+os.symlink("top", os.path.join(base, "lnk"))
+
+@case("os.scandir: names, types, stat and inode of entries")
+def _():
+    ents = {e.name: e for e in os.scandir(base)}
+    assert sorted(ents) == ["a", "d", "lnk", "top"], sorted(ents)
+    assert ents["a"].is_dir() and not ents["a"].is_file()
+    assert ents["top"].is_file() and not ents["top"].is_symlink()
+    assert ents["lnk"].is_symlink() and ents["lnk"].is_file()
+    assert ents["top"].stat().st_size == 3
+    assert ents["top"].inode() == os.stat(base + "/top").st_ino
+    assert ents["lnk"].inode() == os.lstat(base + "/lnk").st_ino
+
+@case("os.scandir with a relative path inside the virtual cwd, and with an fd")
+def _():
+    os.chdir(base + "/a")
+    assert sorted(e.name for e in os.scandir(".")) == ["1", "2", "b"]
+    assert sorted(e.name for e in os.scandir("b")) == ["3", "c"]
+    fd = os.open(base + "/a/b", os.O_RDONLY | os.O_DIRECTORY)
+    assert sorted(e.name for e in os.scandir(fd)) == ["3", "c"]
+    os.close(fd)
+    assert os.getcwd() == base + "/a"
+    os.chdir("/")
+
+@case("os.walk top-down and bottom-up")
+def _():
+    top = [(r, sorted(d), sorted(f)) for r, d, f in os.walk(base)]
+    assert top[0] == (base, ["a", "d"], ["lnk", "top"]), top[0]
+    assert len(top) == 5 and sum(len(f) for _, _, f in top) == 7
+    bottom = [r for r, _, _ in os.walk(base, topdown=False)]
+    assert bottom[-1] == base and set(bottom) == {r for r, _, _ in top}
+
+@case("os.listdir and os.fwalk agree with os.walk")
+def _():
+    assert sorted(os.listdir(base + "/a/b")) == ["3", "c"]
+    n = sum(len(f) for _, _, f, _ in os.fwalk(base))
+    assert n == 7, n
+PY
+
+hl_pytap HOSTSRC="$HL_TMP/host/src" HOSTOUT="$HL_TMP/host/out" <<'PY'
+import os, shutil, filecmp, hashlib
+from hltest import case
+src, out = os.environ["HOSTSRC"], os.environ["HOSTOUT"]
+def digest(root):
+    h = {}
+    for r, ds, fs in os.walk(root):
+        for f in fs:
+            p = os.path.join(r, f)
+            h[os.path.relpath(p, root)] = "L:" + os.readlink(p) if os.path.islink(p) else hashlib.md5(open(p, "rb").read()).hexdigest()
+    return h
+
+@case("shutil.copytree host → prefix (symlinks=True) is identical")
+def _():
+    shutil.copytree(src, "/hilbert/ct", symlinks=True)
+    assert digest(src) == digest("/hilbert/ct")
+    assert os.readlink("/hilbert/ct/a/lnk") == "h1"
+    c = filecmp.dircmp(src, "/hilbert/ct")
+    assert not c.diff_files and not c.left_only and not c.right_only
+
+@case("shutil.copytree prefix → prefix and prefix → host")
+def _():
+    shutil.copytree("/hilbert/ct", "/hilbert/ct2", symlinks=True)
+    shutil.copytree("/hilbert/ct2", out, symlinks=True)
+    assert digest(out) == digest(src)
+
+@case("shutil.copy2 keeps mtime and mode; shutil.move across the boundary")
+def _():
+    os.chmod("/hilbert/ct/a/h2", 0o604); os.utime("/hilbert/ct/a/h2", (1e9, 1e9))
+    shutil.copy2("/hilbert/ct/a/h2", "/hilbert/h2copy")
+    st = os.stat("/hilbert/h2copy")
+    assert st.st_mtime == 1e9 and (st.st_mode & 0o777) == 0o604, (st.st_mtime, oct(st.st_mode))
+    shutil.move("/hilbert/h2copy", out + "/moved")
+    assert not os.path.exists("/hilbert/h2copy") and open(out + "/moved").read() == "host 2\n"
+    shutil.move(out + "/moved", "/hilbert/moved-back")
+    assert open("/hilbert/moved-back").read() == "host 2\n"
+
+@case("shutil.rmtree removes a tree in the prefix")
+def _():
+    shutil.rmtree("/hilbert/ct2")
+    assert not os.path.exists("/hilbert/ct2")
+    assert os.path.exists("/hilbert/ct/a/b/rand.bin")
+PY
+
+hl_pytap <<'PY'
+import os
+from pathlib import Path
+from hltest import case
+p = Path("/hilbert/pl")
+
+@case("pathlib mkdir(parents), write_text/read_text, write_bytes/read_bytes")
+def _():
+    (p / "x/y").mkdir(parents=True)
+    (p / "x/y/n.txt").write_text("text ü")
+    assert (p / "x/y/n.txt").read_text() == "text ü"
+    (p / "x/b.bin").write_bytes(b"\0\1\2")
+    assert (p / "x/b.bin").read_bytes() == b"\0\1\2"
+    for i in range(5): (p / f"x/f{i}.txt").write_text(str(i))
+
+@case("pathlib glob and rglob")
+def _():
+    assert sorted(q.name for q in p.glob("x/*.txt")) == [f"f{i}.txt" for i in range(5)]
+    assert sorted(str(q.relative_to(p)) for q in p.rglob("*.txt")) == [f"x/f{i}.txt" for i in range(5)] + ["x/y/n.txt"]
+    assert sorted(q.name for q in p.glob("**/")) == ["pl", "x", "y"]
+
+@case("pathlib rename, replace, exists, is_file, is_dir, iterdir, unlink, rmdir, stat")
+def _():
+    (p / "x/f0.txt").rename(p / "x/renamed.txt")
+    assert not (p / "x/f0.txt").exists() and (p / "x/renamed.txt").read_text() == "0"
+    (p / "x/f1.txt").replace(p / "x/renamed.txt")
+    assert (p / "x/renamed.txt").read_text() == "1"
+    assert (p / "x").is_dir() and (p / "x/renamed.txt").is_file()
+    assert sorted(q.name for q in (p / "x").iterdir()) == ["b.bin", "f2.txt", "f3.txt", "f4.txt", "renamed.txt", "y"]
+    (p / "x/y/n.txt").unlink(); (p / "x/y").rmdir()
+    assert not (p / "x/y").exists()
+    assert (p / "x/b.bin").stat().st_size == 3
+    assert Path("/hilbert/pl/x/../x/./f2.txt").resolve() == p / "x/f2.txt"
+PY
+
+hl mkdir -p /hilbert/tmp
+hl_pytap TMPDIR=/hilbert/tmp <<'PY'
+import os, tempfile
+from hltest import case
+@case("tempfile.gettempdir() honours TMPDIR=/hilbert/tmp")
+def _():
+    assert tempfile.gettempdir() == "/hilbert/tmp", tempfile.gettempdir()
+
+@case("NamedTemporaryFile: write, reopen by name, deleted on close")
+def _():
+    with tempfile.NamedTemporaryFile("w+") as f:
+        assert f.name.startswith("/hilbert/tmp/"), f.name
+        f.write("named"); f.flush(); f.seek(0)
+        assert f.read() == "named"
+        name = f.name
+        assert os.path.exists(name)
+    assert not os.path.exists(name)
+
+@case("mkstemp: mode 0600, fd usable, file persists")
+def _():
+    fd, name = tempfile.mkstemp(suffix=".x")
+    assert name.startswith("/hilbert/tmp/") and name.endswith(".x")
+    assert os.stat(name).st_mode & 0o777 == 0o600
+    os.write(fd, b"mk"); os.close(fd)
+    assert open(name).read() == "mk"
+    os.unlink(name)
+
+@case("TemporaryDirectory: created 0700, populated, cleaned up")
+def _():
+    with tempfile.TemporaryDirectory() as d:
+        assert d.startswith("/hilbert/tmp/") and os.stat(d).st_mode & 0o777 == 0o700
+        for i in range(10):
+            open(os.path.join(d, str(i)), "w").write("x")
+        os.mkdir(os.path.join(d, "sub")); open(os.path.join(d, "sub/f"), "w").write("y")
+    assert not os.path.exists(d)
+    assert os.listdir("/hilbert/tmp") == []
+
+@case("SpooledTemporaryFile rolled over to disk")
+def _():
+    with tempfile.SpooledTemporaryFile(max_size=10) as f:
+        f.write(b"x" * 100); f.seek(0); assert f.read() == b"x" * 100
+PY
+
+hl_pytap <<'PY'
+import os, subprocess, sys, threading, time
+from hltest import case
+os.makedirs("/hilbert/proc", exist_ok=True)
+
+@case("subprocess.run: a child reads the prefix (stdout captured)")
+def _():
+    open("/hilbert/proc/in.txt", "w").write("to child\n")
+    r = subprocess.run(["cat", "/hilbert/proc/in.txt"], capture_output=True)
+    assert r.returncode == 0 and r.stdout == b"to child\n", r
+
+@case("subprocess.run: a child writes the prefix, the parent reads it after wait")
+def _():
+    subprocess.run(["sh", "-c", "seq 1 1000 > /hilbert/proc/seq.txt"], check=True)
+    assert open("/hilbert/proc/seq.txt").read().split() == [str(i) for i in range(1, 1001)]
+
+@case("subprocess.run with cwd= inside the prefix (chdir in the vfork child)")
+def _():
+    r = subprocess.run(["sh", "-c", "pwd; cat in.txt; echo made > made.txt"], cwd="/hilbert/proc", capture_output=True, text=True)
+    assert r.stdout == "/hilbert/proc\nto child\n", (r.stdout, r.stderr)
+    assert open("/hilbert/proc/made.txt").read() == "made\n"
+
+@case("subprocess with stdout= a file object in the prefix, stdin= a prefix file")
+def _():
+    with open("/hilbert/proc/in.txt") as i, open("/hilbert/proc/out.txt", "w") as o:
+        subprocess.run(["tr", "a-z", "A-Z"], stdin=i, stdout=o, check=True)
+    assert open("/hilbert/proc/out.txt").read() == "TO CHILD\n"
+
+@case("subprocess: executable stored in the prefix")
+def _():
+    open("/hilbert/proc/tool", "w").write("#!/bin/sh\necho tool $1\n"); os.chmod("/hilbert/proc/tool", 0o755)
+    assert subprocess.run(["/hilbert/proc/tool", "x"], capture_output=True, text=True).stdout == "tool x\n"
+
+@case("os.fork: the child writes a file, the parent reads it after waitpid")
+def _():
+    pid = os.fork()
+    if pid == 0:
+        try:
+            with open("/hilbert/proc/forked.txt", "w") as f: f.write("from child %d" % os.getpid())
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, st = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(st) == 0
+    assert open("/hilbert/proc/forked.txt").read() == "from child %d" % pid
+
+@case("os.fork: the child inherits an open write fd; both write through it")
+def _():
+    fd = os.open("/hilbert/proc/shared-fd", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.write(fd, b"parent1\n")
+    pid = os.fork()
+    if pid == 0:
+        os.write(fd, b"child\n"); os.close(fd); os._exit(0)
+    os.waitpid(pid, 0)
+    os.write(fd, b"parent2\n"); os.close(fd)
+    assert open("/hilbert/proc/shared-fd").read() == "parent1\nchild\nparent2\n", open("/hilbert/proc/shared-fd").read()
+
+@case("8 threads each write 25 files concurrently; all intact")
+def _():
+    os.makedirs("/hilbert/proc/thr")
+    errs = []
+    def work(t):
+        try:
+            for i in range(25):
+                with open(f"/hilbert/proc/thr/{t}-{i}", "wb") as f:
+                    f.write(bytes([t]) * (1000 + 997 * i))
+        except BaseException as e:
+            errs.append(repr(e))
+    ts = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    [t.start() for t in ts]; [t.join() for t in ts]
+    assert not errs, errs
+    assert len(os.listdir("/hilbert/proc/thr")) == 200
+    for t in range(8):
+        for i in range(25):
+            assert open(f"/hilbert/proc/thr/{t}-{i}", "rb").read() == bytes([t]) * (1000 + 997 * i), (t, i)
+
+@case("threads reading the same file concurrently")
+def _():
+    data = os.urandom(300000)
+    open("/hilbert/proc/shared.bin", "wb").write(data)
+    bad = []
+    def rd():
+        for _ in range(10):
+            if open("/hilbert/proc/shared.bin", "rb").read() != data: bad.append(1)
+    ts = [threading.Thread(target=rd) for _ in range(4)]
+    [t.start() for t in ts]; [t.join() for t in ts]
+    assert not bad
+PY
+is "$(hl cat /hilbert/proc/forked.txt 2>&1 | cut -c1-10)" "from child" "the forked child's file persisted"
+
+hl_pytap HOSTDIR="$HL_TMP/host" <<'PY'
+import os, mmap
+from hltest import case
+host = os.environ["HOSTDIR"]
+os.makedirs("/hilbert/mm", exist_ok=True)
+payload = bytes(range(256)) * 400          # 100 KiB: above the inline limit
+
+@case("mmap MAP_SHARED read-only of a committed file")
+def _():
+    open("/hilbert/mm/ro", "wb").write(payload)
+    with open("/hilbert/mm/ro", "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        assert len(m) == len(payload) and m[:] == payload and m[1000:1010] == payload[1000:1010]
+
+@case("mmap MAP_SHARED writable: changes reach the file (same process, after close)")
+def _():
+    open("/hilbert/mm/rw", "wb").write(payload)
+    with open("/hilbert/mm/rw", "r+b") as f:
+        m = mmap.mmap(f.fileno(), 0)
+        m[0:5] = b"HELLO"; m[-5:] = b"WORLD"; m.flush(); m.close()
+    d = open("/hilbert/mm/rw", "rb").read()
+    assert d[:5] == b"HELLO" and d[-5:] == b"WORLD" and d[5:-5] == payload[5:-5]
+
+@case("mmap MAP_PRIVATE: copy-on-write changes never reach the file")
+def _():
+    open("/hilbert/mm/priv", "wb").write(payload)
+    with open("/hilbert/mm/priv", "r+b") as f:
+        m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+        m[0:4] = b"PRIV"; assert m[0:4] == b"PRIV"; m.close()
+    assert open("/hilbert/mm/priv", "rb").read() == payload
+
+@case("mmap of a file grown with ftruncate, written through the map")
+def _():
+    fd = os.open("/hilbert/mm/grown", os.O_RDWR | os.O_CREAT, 0o644)
+    os.ftruncate(fd, 1 << 20)
+    m = mmap.mmap(fd, 1 << 20)
+    m[(1 << 20) - 3:] = b"end"; m[0:5] = b"start"; m.close(); os.close(fd)
+    d = open("/hilbert/mm/grown", "rb").read()
+    assert len(d) == 1 << 20 and d[:5] == b"start" and d[-3:] == b"end" and d[5:-3].count(0) == len(d) - 8
+
+@case("os.sendfile host → prefix and prefix → host")
+def _():
+    src = os.path.join(host, "sf-src"); open(src, "wb").write(payload * 3)
+    i = os.open(src, os.O_RDONLY); o = os.open("/hilbert/mm/sf", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    n = 0
+    while n < len(payload) * 3:
+        k = os.sendfile(o, i, n, len(payload) * 3 - n); assert k > 0; n += k
+    os.close(i); os.close(o)
+    assert open("/hilbert/mm/sf", "rb").read() == payload * 3
+    i = os.open("/hilbert/mm/sf", os.O_RDONLY); o = os.open(os.path.join(host, "sf-back"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    n = 0
+    while True:
+        k = os.sendfile(o, i, None, 65536)
+        if k == 0: break
+        n += k
+    os.close(i); os.close(o)
+    assert open(os.path.join(host, "sf-back"), "rb").read() == payload * 3
+
+@case("os.copy_file_range host → prefix, prefix → host, prefix → prefix")
+def _():
+    def cfr(a, b):
+        i = os.open(a, os.O_RDONLY); o = os.open(b, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        while os.copy_file_range(i, o, 1 << 20) > 0: pass
+        os.close(i); os.close(o)
+    src = os.path.join(host, "cfr-src"); open(src, "wb").write(payload * 5)
+    cfr(src, "/hilbert/mm/cfr"); assert open("/hilbert/mm/cfr", "rb").read() == payload * 5
+    cfr("/hilbert/mm/cfr", os.path.join(host, "cfr-back")); assert open(os.path.join(host, "cfr-back"), "rb").read() == payload * 5
+    cfr("/hilbert/mm/cfr", "/hilbert/mm/cfr2"); assert open("/hilbert/mm/cfr2", "rb").read() == payload * 5
+
+@case("os.stat ino == os.fstat ino; st_dev equal; inode numbers unique across 300 files")
+def _():
+    os.makedirs("/hilbert/ino")
+    inos = {}
+    for i in range(300):
+        p = f"/hilbert/ino/{i}"
+        with open(p, "w") as f:
+            f.write("x" * i)
+        fd = os.open(p, os.O_RDONLY)
+        a, b = os.stat(p), os.fstat(fd); os.close(fd)
+        assert a.st_ino == b.st_ino and a.st_dev == b.st_dev, (p, a, b)
+        inos[a.st_ino] = p
+    assert len(inos) == 300
+    assert os.stat("/hilbert/ino").st_ino not in inos
+    fd = os.open("/hilbert/ino/5", os.O_WRONLY | os.O_APPEND)
+    assert os.fstat(fd).st_ino == os.stat("/hilbert/ino/5").st_ino; os.close(fd)
+    assert os.stat("/hilbert/ino/7").st_ino == [k for k, v in inos.items() if v.endswith("/7")][0]
+PY
+
+done_testing
