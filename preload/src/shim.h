@@ -264,6 +264,7 @@ int sh_take_redirect(vpath *v);
     vpath v;                                                                         \
     v.host = (p);                                                                    \
     if (sh_pass()) return REALCALL;                                                  \
+    int _saved_errno = errno;                                                        \
     for (int _k = sh_route(&v, kind, dirfd, p);;) {                                  \
         if (_k == SH_VIRT) break;                                                    \
         if (_k == SH_ERR) return SH_FAILVAL(REALCALL);                           \
@@ -274,6 +275,7 @@ int sh_take_redirect(vpath *v);
         if (_k == SH_HOST) errno = ENOENT;                                           \
         return _r;                                                                   \
     }                                                                                \
+    errno = _saved_errno;                                                            \
     sh_debug(__func__, v.buf)
 
 /* After an engine call: retry on the host on -HL_REDIRECT, else errno convention. */

@@ -93,7 +93,11 @@ EXPORT int utimensat(int d, const char *p, const struct timespec t[2], int fl) {
     if (!p) return REAL(utimensat)(d, p, t, fl);
     return do_utimens(d, p, t, fl);
 }
-EXPORT int futimens(int fd, const struct timespec t[2]) { return utimensat(fd, NULL, t, 0); }
+EXPORT int futimens(int fd, const struct timespec t[2]) {
+    hl_loc loc;
+    if (likely(!sh_fd_loc(fd, &loc))) return REAL(futimens)(fd, t);
+    return utimensat(fd, NULL, t, 0);
+}
 EXPORT int utimes(const char *p, const struct timeval tv[2]) {
     struct timespec ts[2];
     return do_utimens(AT_FDCWD, p, tv2ts(tv, ts), 0);
@@ -104,11 +108,11 @@ EXPORT int lutimes(const char *p, const struct timeval tv[2]) {
 }
 EXPORT int futimesat(int d, const char *p, const struct timeval tv[2]) {
     struct timespec ts[2];
-    return p ? do_utimens(d, p, tv2ts(tv, ts), 0) : utimensat(d, NULL, tv2ts(tv, ts), 0);
+    return p ? do_utimens(d, p, tv2ts(tv, ts), 0) : futimens(d, tv2ts(tv, ts));
 }
 EXPORT int futimes(int fd, const struct timeval tv[2]) {
     struct timespec ts[2];
-    return utimensat(fd, NULL, tv2ts(tv, ts), 0);
+    return futimens(fd, tv2ts(tv, ts));
 }
 EXPORT int utime(const char *p, const struct utimbuf *b) {
     struct timespec ts[2] = {{b ? b->actime : 0, 0}, {b ? b->modtime : 0, 0}};

@@ -25,6 +25,7 @@ static int is_private(int fd) {
 }
 
 EXPORT int dup(int fd) {
+    if (unlikely(is_private(fd))) { errno = EBADF; return -1; }
     int r = REAL(dup)(fd);
     after_dup(fd, r);
     return r;
@@ -45,6 +46,7 @@ EXPORT int dup3(int fd, int nfd, int flags) {
 }
 
 static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg) {
+    if (unlikely(is_private(fd))) { errno = EBADF; return -1; } /* hidden from the application */
     int r = real(fd, cmd, arg);
     if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) after_dup(fd, r);
     return r;

@@ -202,7 +202,9 @@ static int e_start(const hl_shim_services *s, const char *mounts) {
     struct stat st;
     stat(root, &st);
     map_note(st.st_ino, "");
-    int priv = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int tmp = open(shadow, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int priv = fcntl(tmp, F_DUPFD_CLOEXEC, 500);
+    close(tmp);
     s->note_private_fd(priv, 1);
     logf_("start private=%d", priv);
     return 0;
@@ -302,6 +304,8 @@ static ssize_t e_readlink(const hl_loc *loc, char *buf, size_t len) {
 }
 static int e_chmod(const hl_loc *loc, mode_t mode, int fl) {
     RES(loc, !(fl & AT_SYMLINK_NOFOLLOW));
+    struct stat st;
+    if (lstat(full, &st) == 0 && S_ISLNK(st.st_mode)) return -EOPNOTSUPP;
     return SYS(chmod(full, mode));
 }
 static int e_chown(const hl_loc *loc, uid_t u, gid_t g, int fl) {
