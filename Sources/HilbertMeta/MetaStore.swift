@@ -85,8 +85,13 @@ public final class MetaStore: @unchecked Sendable {
     static let cacheMiss = Errno(-1)
     static let cacheLimit = 16384
 
-    /// Why the last `open`/`create` failed (for the CLI and the one stderr line).
-    nonisolated(unsafe) public static var lastOpenError: HilbertError?
+    /// Why the last `open`/`create` on the calling thread failed (for the CLI and the one
+    /// stderr line). Thread-local.
+    public static var lastOpenError: HilbertError? {
+        get { openErrorSlot.value }
+        set { openErrorSlot.value = newValue }
+    }
+    static let openErrorSlot = ThreadLocal<HilbertError>()
 
     /// The explanation of the most recent SQLite failure on this store.
     public var lastError: HilbertError? {
@@ -113,7 +118,7 @@ public final class MetaStore: @unchecked Sendable {
         let conn: Connection
         do throws(Errno) {
             conn = try Connection(path: path, create: true)
-            try Migrations.apply(conn)
+            try Migrations.apply(conn, fresh: true)
             try conn.transaction(immediate: true) { () throws(Errno) in
                 if try conn.scalar("SELECT count(*) FROM hl_setting") ?? 0 > 0 {
                     throw HilbertError.record(conn, .exists, "\(path) already holds a Hilbert volume")
@@ -148,9 +153,13 @@ public final class MetaStore: @unchecked Sendable {
         }
         var connection: Connection?
         do throws(Errno) {
+            // An empty file would silently become an empty database: refuse it untouched.
+            if let st = try? Sys.stat(path), st.st_size == 0 {
+                throw HilbertError.record(nil, .io, "\(path) is empty, not a Hilbert metadata database")
+            }
             let conn = try Connection(path: path, create: false)
             connection = conn
-            try Migrations.apply(conn)
+            try Migrations.apply(conn, fresh: false)
             let format = try conn.transaction(immediate: false) { () throws(Errno) in try readFormat(conn) }
             return MetaStore(conn: conn, format: format)
         } catch {
@@ -158,7 +167,7 @@ public final class MetaStore: @unchecked Sendable {
             if e != .noEntry && e != .access && e != .again && e != .noMemory && e != .noSpace { e = .io }
             if let c = connection, let le = c.lastError {
                 lastOpenError = HilbertError(e, le.message)
-            } else {
+            } else if lastOpenError == nil {
                 lastOpenError = HilbertError(e, "\(path) is not a Hilbert metadata database or is corrupt (\(error))")
             }
             throw e
@@ -401,5 +410,31 @@ extension Timespec {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Timespec(sec: Int64(ts.tv_sec), nsec: UInt32(ts.tv_nsec))
+    }
+}
+
+/// A per-thread optional value (pthread key holding a retained box).
+final class ThreadLocal<T>: @unchecked Sendable {
+    private final class Box { var v: T; init(_ v: T) { self.v = v } }
+    private var key = pthread_key_t()
+    init() {
+        pthread_key_create(&key) { p in
+            if let p { Unmanaged<AnyObject>.fromOpaque(p).release() }
+        }
+    }
+    var value: T? {
+        get {
+            guard let p = pthread_getspecific(key) else { return nil }
+            return (Unmanaged<AnyObject>.fromOpaque(p).takeUnretainedValue() as! Box).v
+        }
+        set {
+            if let p = pthread_getspecific(key) {
+                Unmanaged<AnyObject>.fromOpaque(p).release()
+                pthread_setspecific(key, nil)
+            }
+            if let v = newValue {
+                pthread_setspecific(key, Unmanaged.passRetained(Box(v) as AnyObject).toOpaque())
+            }
+        }
     }
 }

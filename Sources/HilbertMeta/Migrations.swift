@@ -97,8 +97,12 @@ enum Migrations {
 
     /// Apply every migration newer than the database's user_version, each in its own
     /// write transaction. A database newer than this code is refused (EIO, explained).
-    static func apply(_ conn: Connection) throws(Errno) {
+    /// `fresh`: the database is being created (an unversioned database is only accepted then).
+    static func apply(_ conn: Connection, fresh: Bool) throws(Errno) {
         let current = try conn.transaction(immediate: false) { () throws(Errno) in try conn.scalar("PRAGMA user_version") ?? 0 }
+        if current == 0 && !fresh {
+            throw HilbertError.record(conn, .io, "\(conn.path) is not a Hilbert metadata database (no Hilbert schema)")
+        }
         if current > latest {
             throw HilbertError.record(conn, .io, "\(conn.path): metadata schema v\(current) is newer than this Hilbert (v\(latest))")
         }
@@ -116,8 +120,8 @@ enum Migrations {
 
 extension HilbertError {
     /// Remember an explanation on the connection and return the errno to throw.
-    static func record(_ conn: Connection, _ e: Errno, _ message: String) -> Errno {
-        conn.lastError = HilbertError(e, message)
+    static func record(_ conn: Connection?, _ e: Errno, _ message: String) -> Errno {
+        if let conn { conn.lastError = HilbertError(e, message) } else { MetaStore.lastOpenError = HilbertError(e, message) }
         return e
     }
 }

@@ -80,8 +80,25 @@ final class Box<T>: @unchecked Sendable {
         let msg = MetaStore.lastOpenError?.message ?? ""
         #expect(msg.contains("not a Hilbert metadata database"))
         #expect(throws: Errno.noEntry) { _ = try MetaStore.open(path: dir + "/missing.db") }
-        // A foreign SQLite database is refused too.
+        // An empty file is refused and left untouched.
+        let empty = dir + "/empty.db"
+        close(open(empty, O_CREAT | O_WRONLY, 0o644))
+        #expect(throws: Errno.io) { _ = try MetaStore.open(path: empty) }
+        var st = stat()
+        #expect(stat(empty, &st) == 0 && st.st_size == 0)
+        // create never overwrites an existing file.
         #expect(throws: Errno.exists) { _ = try MetaStore.create(path: path, format: testFormat, rootUID: 0, rootGID: 0) }
+    }
+
+    @Test func foreignSQLiteDatabaseIsRefused() throws {
+        let dir = makeTempDir()
+        defer { removeTree(dir) }
+        let path = dir + "/foreign.db"
+        let c = try Connection(path: path, create: true)
+        try c.exec("CREATE TABLE t(x)")
+        c.close()
+        #expect(throws: Errno.io) { _ = try MetaStore.open(path: path) }
+        #expect(MetaStore.lastOpenError?.message.contains("not a Hilbert metadata database") == true)
     }
 
     @Test func createRefusesExistingVolume() throws {
