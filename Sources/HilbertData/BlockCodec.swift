@@ -140,6 +140,13 @@ public enum BlockCodec {
     /// `expectedRawLength`) and raw CRC (and `expectedCRC`). Any mismatch: EIO.
     public static func decode(_ object: UnsafeRawBufferPointer, expectedRawLength: UInt32? = nil, expectedCRC: UInt32? = nil,
                               into out: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        try decodeView(object, expectedRawLength: expectedRawLength, expectedCRC: expectedCRC, into: out, copyStored: true).count
+    }
+
+    /// `decode` returning where the raw bytes are: in `out`, or (when `copyStored` is false
+    /// and the block is stored uncompressed) the verified payload inside `object` itself.
+    static func decodeView(_ object: UnsafeRawBufferPointer, expectedRawLength: UInt32?, expectedCRC: UInt32?,
+                           into out: UnsafeMutableRawBufferPointer, copyStored: Bool) throws(Errno) -> UnsafeRawBufferPointer {
         let h = try parseHeader(object)
         if let e = expectedRawLength, e != h.rawLength {
             throw DataErrors.fail(.io, "block: raw length \(h.rawLength) != expected \(e)")
@@ -166,12 +173,13 @@ public enum BlockCodec {
         let dst = out.baseAddress
         switch h.codec {
         case .none:
-            if rawLength > 0 { dst!.copyMemory(from: payload, byteCount: rawLength) }
             // payload CRC == raw CRC for stored blocks; still compare the header's two fields
             guard h.rawCRC == pcrc else {
                 throw DataErrors.fail(.io, "block: raw checksum mismatch (stored \(hex(h.rawCRC)), computed \(hex(pcrc)))")
             }
-            return rawLength
+            if !copyStored { return UnsafeRawBufferPointer(start: payload, count: rawLength) }
+            if rawLength > 0 { dst!.copyMemory(from: payload, byteCount: rawLength) }
+            return UnsafeRawBufferPointer(start: dst, count: rawLength)
         case .zstd:
             guard let dctx = ThreadState.current.dctx else { throw DataErrors.fail(.noMemory, "block: cannot allocate zstd context") }
             let r = ZSTD_decompressDCtx(dctx, dst, rawLength, payload, payloadLength)
@@ -186,7 +194,7 @@ public enum BlockCodec {
             guard rcrc == h.rawCRC else {
                 throw DataErrors.fail(.io, "block: raw checksum mismatch (stored \(hex(h.rawCRC)), computed \(hex(rcrc)))")
             }
-            return rawLength
+            return UnsafeRawBufferPointer(start: dst, count: rawLength)
         }
     }
 

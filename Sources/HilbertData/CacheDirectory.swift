@@ -103,16 +103,16 @@ public final class CacheDirectory: @unchecked Sendable {
         let shadow = volume + "/shadow"
         do throws(Errno) {
             do throws(Errno) { try Sys.mkdir(shadow, 0o555) } catch where error == .exists {}
-            let fd = try Sys.open(shadow, O_RDONLY | O_DIRECTORY)
-            defer { Sys.close(fd) }
+            let fd = try Sys.openPrivate(shadow, O_RDONLY | O_DIRECTORY)
+            defer { Sys.closePrivate(fd) }
             let st = try Sys.fstat(fd)
             if st.st_mode & 0o7777 != 0o555 && st.st_uid == geteuid() { try Sys.fchmod(fd, 0o555) }
         } catch { throw explain("create", shadow, error) }
         // Probe: can we really create and write files here (EACCES, EROFS, ENOSPC, EDQUOT)?
         let probe = volume + "/tmp/.probe.\(getpid()).\(UInt64.random(in: 0...UInt64.max))"
         do throws(Errno) {
-            let fd = try Sys.open(probe, O_RDWR | O_CREAT | O_EXCL, 0o600)
-            defer { Sys.close(fd); try? Sys.unlink(probe) }
+            let fd = try Sys.openPrivate(probe, O_RDWR | O_CREAT | O_EXCL, 0o600)
+            defer { Sys.closePrivate(fd); try? Sys.unlink(probe) }
             try Sys.pwriteAll(fd, [0], 0)
         } catch { throw explain("write to", volume, error) }
         var fsBytes: Int64 = 0
@@ -149,17 +149,17 @@ public final class CacheDirectory: @unchecked Sendable {
     /// (the copy is just not cached). May run eviction.
     public func installReadCopy(ino: UInt64, version: UInt64, fill: (Int32) throws(Errno) -> Void) throws(Errno) -> Int32 {
         let tmp = tmpDirectory + "/\(ino).\(version).\(getpid()).\(randomHex())"
-        let wfd = try Sys.open(tmp, O_RDWR | O_CREAT | O_EXCL, 0o400)
+        let wfd = try Sys.openPrivate(tmp, O_RDWR | O_CREAT | O_EXCL, 0o400)
         let rfd: Int32
         do throws(Errno) {
             try fill(wfd)
             rfd = try Sys.open(tmp, O_RDONLY)
         } catch {
-            Sys.close(wfd)
+            Sys.closePrivate(wfd)
             try? Sys.unlink(tmp)
             throw error
         }
-        Sys.close(wfd)
+        Sys.closePrivate(wfd)
         let final = readCopyPath(ino: ino, version: version)
         do throws(Errno) {
             do throws(Errno) { try Sys.rename(tmp, final) } catch where error == .noEntry {

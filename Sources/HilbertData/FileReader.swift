@@ -8,6 +8,13 @@ import HilbertSupport
 /// `DataErrors.last`); other store errors (EACCES, …) pass through.
 public func fetchBlock(_ block: StoredBlock, store: ObjectStore, into raw: UnsafeMutableRawBufferPointer,
                        scratch: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+    try fetchBlockView(block, store: store, into: raw, scratch: scratch, copyStored: true).count
+}
+
+/// `fetchBlock` returning where the verified raw bytes are (in `raw`, or inside `scratch`
+/// for uncompressed blocks when `copyStored` is false: one copy fewer).
+func fetchBlockView(_ block: StoredBlock, store: ObjectStore, into raw: UnsafeMutableRawBufferPointer,
+                    scratch: UnsafeMutableRawBufferPointer, copyStored: Bool) throws(Errno) -> UnsafeRawBufferPointer {
     let key = block.key
     guard scratch.count >= Int(block.storedLength) else { throw DataErrors.fail(.invalid, "fetchBlock: scratch buffer too small") }
     let n: Int
@@ -24,8 +31,8 @@ public func fetchBlock(_ block: StoredBlock, store: ObjectStore, into raw: Unsaf
         throw DataErrors.fail(.io, "store \(store.description): object \(key) has \(n) bytes, expected \(block.storedLength)")
     }
     do throws(Errno) {
-        return try BlockCodec.decode(UnsafeRawBufferPointer(start: scratch.baseAddress, count: n),
-                                     expectedRawLength: block.rawLength, expectedCRC: block.crc, into: raw)
+        return try BlockCodec.decodeView(UnsafeRawBufferPointer(start: scratch.baseAddress, count: n),
+                                         expectedRawLength: block.rawLength, expectedCRC: block.crc, into: raw, copyStored: copyStored)
     } catch {
         let reason = DataErrors.last?.message ?? "\(error)"
         throw DataErrors.fail(error, "object \(key): \(reason)")
@@ -86,9 +93,9 @@ public func fetchFile(blocks: [StoredBlock], size: Int64, blockSize: Int, store:
             guard let i else { return }
             let b = blocks[i]
             do throws(Errno) {
-                let n = try fetchBlock(b, store: store, into: raw.whole, scratch: scratch.whole)
+                let bytes = try fetchBlockView(b, store: store, into: raw.whole, scratch: scratch.whole, copyStored: false)
                 do throws(Errno) {
-                    try Sys.pwriteAll(fd, UnsafeRawBufferPointer(start: raw.base, count: n), Int64(b.index) * Int64(blockSize))
+                    try Sys.pwriteAll(fd, bytes, Int64(b.index) * Int64(blockSize))
                 } catch {
                     throw DataErrors.fail(error, "fetchFile: writing block \(b.index): \(error)")
                 }

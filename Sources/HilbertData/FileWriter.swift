@@ -130,8 +130,7 @@ private final class CommitState: @unchecked Sendable {
     }
 
     func worker() {
-        let out = ByteBuffer(capacity: 0)   // sized lazily to the largest job
-        var buf = out
+        var buf = ByteBuffer(capacity: 0)   // sized lazily to the largest job
         monitor.lock()
         while true {
             while queue.isEmpty && !closed { monitor.wait() }

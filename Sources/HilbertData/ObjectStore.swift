@@ -109,18 +109,19 @@ public final class LocalDirectoryStore: ObjectStore, @unchecked Sendable {
         let tmp = tmpDirectory + "/\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         let fd: Int32
         do throws(Errno) {
-            fd = try Sys.open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+            fd = try Sys.openPrivate(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         } catch where error == .noEntry {
             try Sys.mkdirs(tmpDirectory)
-            fd = try Sys.open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+            fd = try Sys.openPrivate(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         }
         do throws(Errno) {
             if data.count > 0 { try Sys.pwriteAll(fd, data, 0) }
             if syncWrites { try Sys.fdatasync(fd) }
+            hl_sys_note_private(fd, 0)
             let rc = hl_sys_close_checked(fd)
             if rc != 0 { throw Errno(rc) }
         } catch {
-            Sys.close(fd)
+            Sys.closePrivate(fd)
             try? Sys.unlink(tmp)
             throw error
         }
@@ -140,8 +141,8 @@ public final class LocalDirectoryStore: ObjectStore, @unchecked Sendable {
 
     public func get(_ key: String) throws(Errno) -> [UInt8] {
         try validateKey(key)
-        let fd = try Sys.open(path(key), O_RDONLY)
-        defer { Sys.close(fd) }
+        let fd = try Sys.openPrivate(path(key), O_RDONLY)
+        defer { Sys.closePrivate(fd) }
         let size = Int(try Sys.fstat(fd).st_size)
         var failure: Errno?
         let out = [UInt8](unsafeUninitializedCapacity: size) { b, count in
@@ -157,8 +158,8 @@ public final class LocalDirectoryStore: ObjectStore, @unchecked Sendable {
 
     public func get(_ key: String, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
         try validateKey(key)
-        let fd = try Sys.open(path(key), O_RDONLY)
-        defer { Sys.close(fd) }
+        let fd = try Sys.openPrivate(path(key), O_RDONLY)
+        defer { Sys.closePrivate(fd) }
         let size = Int(try Sys.fstat(fd).st_size)
         guard size <= buffer.count else { throw Errno.range }
         if size == 0 { return 0 }
@@ -170,8 +171,8 @@ public final class LocalDirectoryStore: ObjectStore, @unchecked Sendable {
     public func getRange(_ key: String, offset: Int, length: Int) throws(Errno) -> [UInt8] {
         try validateKey(key)
         guard offset >= 0, length >= 0 else { throw Errno.invalid }
-        let fd = try Sys.open(path(key), O_RDONLY)
-        defer { Sys.close(fd) }
+        let fd = try Sys.openPrivate(path(key), O_RDONLY)
+        defer { Sys.closePrivate(fd) }
         return try Sys.preadBytes(fd, count: length, offset: Int64(offset))
     }
 
@@ -229,6 +230,10 @@ public final class LocalDirectoryStore: ObjectStore, @unchecked Sendable {
     }
 }
 
+/// Engine-internal fds are opened with `Sys.openPrivate` (moved above the application's
+/// range and hidden from its close/dup2/close_range), so a multi-threaded application can
+/// never close or reuse them under us.
+///
 /// close() whose result matters (NFS reports write errors there): 0 or the errno.
 func hl_sys_close_checked(_ fd: Int32) -> Int32 {
     if hl_sys.close(fd) == 0 { return 0 }
