@@ -107,3 +107,15 @@ final class Box<T>: @unchecked Sendable {
         }
     }
 }
+
+@Suite struct SystemCallTests {
+    @Test func sqliteWorksThroughSys() throws {
+        #expect(SQLiteSystemCalls.routeThroughSys())
+        try withVolume { s, path in
+            _ = try s.mkdir(parent: rootIno, name: b("d"), mode: 0o755, cred: root)
+            let s2 = try MetaStore.open(path: path)
+            #expect(try s2.lookup(parent: rootIno, name: b("d")) != nil)
+            s2.close()
+        }
+    }
+}
