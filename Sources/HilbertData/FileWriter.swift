@@ -214,7 +214,7 @@ func storeBlocks(size: Int64, blockSize: Int, codec: BlockCompression, level: In
                 state.monitor.lock(); state.queue.append(job); state.monitor.broadcast(); state.monitor.unlock()
             }
         } catch {
-            producerError = HilbertError(error, DataErrors.last?.message ?? "storeFile: reading block \(index): \(error)")
+            producerError = HilbertError(error, "storeFile: block \(index) (reading the file or allocating object ids): \(error)")
             state.monitor.lock(); state.free.append(buffer); state.monitor.unlock()
             state.fail(producerError!)
             break

@@ -144,6 +144,7 @@ public final class LocalDirectoryStore: ObjectStore, @unchecked Sendable {
         let fd = try Sys.openPrivate(path(key), O_RDONLY)
         defer { Sys.closePrivate(fd) }
         let size = Int(try Sys.fstat(fd).st_size)
+        if size == 0 { return [] }
         var failure: Errno?
         let out = [UInt8](unsafeUninitializedCapacity: size) { b, count in
             do throws(Errno) {
@@ -173,6 +174,7 @@ public final class LocalDirectoryStore: ObjectStore, @unchecked Sendable {
         guard offset >= 0, length >= 0 else { throw Errno.invalid }
         let fd = try Sys.openPrivate(path(key), O_RDONLY)
         defer { Sys.closePrivate(fd) }
+        if length == 0 { return [] }
         return try Sys.preadBytes(fd, count: length, offset: Int64(offset))
     }
 

@@ -31,6 +31,8 @@ import HilbertSupport
         #expect(try store.getRange("chunks/0/0/1_10000", offset: 100, length: 50) == Array(a[100..<150]))
         #expect(try store.getRange("chunks/0/0/1_10000", offset: 9990, length: 50) == Array(a[9990...]))
         #expect(try store.getRange("chunks/0/0/1_10000", offset: 20_000, length: 5) == [])
+        #expect(try store.getRange("chunks/0/0/1_10000", offset: 5, length: 0) == [])
+        #expect(try store.getRange("chunks/0/0/2_0", offset: 0, length: 10) == [])
         var buf = [UInt8](repeating: 0, count: 10_000)
         let n = try buf.withUnsafeMutableBytes { try store.get("chunks/0/0/1_10000", into: $0) }
         #expect(n == 10_000 && buf == a)
