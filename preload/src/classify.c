@@ -35,10 +35,16 @@ int sh_dir_virtual(int dirfd) {
     return sh_fd_lookup(dirfd, &f) && (f.kind == HL_KIND_DIR || f.kind == HL_KIND_PATH);
 }
 
+static int classify_buf(vpath *v, int dirfd);
+
 /* Full classification of a path we may not have read yet. */
 int sh_classify(vpath *v, int dirfd, const char *p) {
     int r = sh_copy_str(v->buf, p);
     if (r < 0) { errno = -r; return SH_ERR; }
+    return classify_buf(v, dirfd);
+}
+
+static int classify_buf(vpath *v, int dirfd) {
     v->loc.reserved = 0;
     v->loc.dir = 0;
     if (v->buf[0] == '/') {
@@ -81,7 +87,11 @@ int sh_route(vpath *v, int kind, int dirfd, const char *p) {
 /* The real call said ENOENT: the path may be absolute-virtual, or cross a host symlink. */
 int sh_after_enoent(vpath *v, int dirfd, int nofollow) {
     int saved = errno;
-    int k = sh_classify(v, dirfd, v->host);
+    /* The kernel just read the string (ENOENT, not EFAULT): plain access is safe here. */
+    size_t n = strnlen(v->host, PATH_MAX);
+    if (n >= PATH_MAX) return SH_HOST;
+    memcpy(v->buf, v->host, n + 1);
+    int k = classify_buf(v, dirfd);
     if (k != SH_HOST) return k;
     if (!sh_hostlinks || dirfd != AT_FDCWD) { errno = saved; return SH_HOST; }
     char out[PATH_MAX];

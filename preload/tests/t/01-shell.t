@@ -20,6 +20,12 @@ ok "du" hl bash -c 'du -s /hilbert/d2 | grep -q "/hilbert/d2"'
 ok "df" hl bash -c 'df /hilbert | tail -1 | grep -q /hilbert'
 is "rm -r" "gone" hl bash -c 'rm -r /hilbert/d2 && [ ! -e /hilbert/d2 ] && [ ! -e "$0/d2" ] && echo gone' "$BK"
 is "host symlink into the prefix" "hello" hl bash -c 'ln -sfn /hilbert/d "$0/link" && cat "$0/link/f"' "$BK.shadow"
+is "HILBERT_HOST_LINKS=0 disables the check" "fail" hl env HILBERT_HOST_LINKS=0 bash -c 'cat "$0/link/f" 2>/dev/null || echo fail' "$BK.shadow"
+is "bind of a unix socket in the prefix" "refused" hl python3 -c '
+import socket
+s = socket.socket(socket.AF_UNIX)
+try: s.bind("/hilbert"); print("bound")
+except OSError: print("refused")'
 is "prefix never created on the host" "absent" bash -c '[ -e /hilbert ] && echo present || echo absent'
 is "host paths unaffected" "$(cat /etc/hostname)" hl cat /etc/hostname
 is "host ENOENT stays ENOENT" "No such file or directory" hl bash -c 'cat /nonexistent/x 2>&1 | sed "s/.*: //"'
