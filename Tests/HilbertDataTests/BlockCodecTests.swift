@@ -125,7 +125,7 @@ import HilbertSupport
     @Test func contextsArePerThreadAndReused() {
         // Many encodes/decodes from several threads must agree.
         let inputs = (0..<8).map { compressibleBytes(100_000 + $0 * 1000) }
-        final class Box: @unchecked Sendable { var ok = [Bool](repeating: false, count: 4) }
+        final class Box: @unchecked Sendable { let lock = Lock(); var ok = [Bool](repeating: false, count: 4) }
         let box = Box()
         let t = WorkerThreads.start(4) { i in
             var good = true
@@ -135,7 +135,7 @@ import HilbertSupport
                     if (try? BlockCodec.decode(o)) != inp { good = false }
                 }
             }
-            box.ok[i] = good
+            box.lock.withLock { box.ok[i] = good }
         }
         t.join()
         #expect(t.count == 4)
