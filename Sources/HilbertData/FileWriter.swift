@@ -4,7 +4,7 @@ import HilbertSupport
 
 /// One block of a file version as the data layer stores it (field-compatible with
 /// HilbertMeta's BlockRef; the VFS converts). Block `index` covers bytes
-/// [index*blockSize, index*blockSize+rawLength); its object is `objectKey(id:rawLength:)`
+/// [index*blockSize, index*blockSize+rawLength); its object is `objectKey(id:)`
 /// and is `storedLength` bytes (header included). All-zero blocks are holes and have no
 /// StoredBlock at all.
 public struct StoredBlock: Equatable, Hashable, Sendable {
@@ -17,7 +17,7 @@ public struct StoredBlock: Equatable, Hashable, Sendable {
         self.index = index; self.objectID = objectID; self.rawLength = rawLength
         self.storedLength = storedLength; self.crc = crc
     }
-    public var key: String { objectKey(id: objectID, rawLength: rawLength) }
+    public var key: String { objectKey(id: objectID) }
 }
 
 /// Largest accepted block size (objects must fit the header's u32 fields comfortably).
@@ -110,7 +110,7 @@ private final class CommitState: @unchecked Sendable {
 
     /// Encode and put one block (any thread). Records the outcome; caller holds no lock.
     func process(_ job: EncodeJob, _ out: ByteBuffer) {
-        let key = objectKey(id: job.id, rawLength: UInt32(job.bytes.count))
+        let key = objectKey(id: job.id)
         monitor.lock(); attempted.append(key); monitor.unlock()
         let n = BlockCodec.encode(raw: job.bytes, codec: codec, level: level, into: out.whole, rawCRC: job.crc)
         do throws(Errno) {

@@ -47,19 +47,17 @@ extension ObjectStore {
 /// `chunks/<id / 1_000_000>/<id / 1000>/<id>_<rawLength>`, all decimal without zero padding
 /// (e.g. id 1_234_567, 4 MiB → `chunks/1/1234/1234567_4194304`). At most 1000 objects per
 /// leaf directory and 1000 leaf directories per top directory.
-public func objectKey(id: UInt64, rawLength: UInt32) -> String {
-    "chunks/\(id / 1_000_000)/\(id / 1000)/\(id)_\(rawLength)"
+public func objectKey(id: UInt64) -> String {
+    "chunks/\(id / 1_000_000)/\(id / 1000)/\(id)"
 }
 
 /// The inverse of `objectKey`; nil for anything that is not exactly such a key.
-public func parseObjectKey(_ key: String) -> (id: UInt64, rawLength: UInt32)? {
+public func parseObjectKey(_ key: String) -> UInt64? {
     let parts = key.split(separator: "/", omittingEmptySubsequences: false)
-    guard parts.count == 4, parts[0] == "chunks" else { return nil }
-    let leaf = parts[3].split(separator: "_", omittingEmptySubsequences: false)
-    guard leaf.count == 2, let id = decimal(leaf[0]), let raw = decimal(leaf[1]), raw <= UInt64(UInt32.max),
+    guard parts.count == 4, parts[0] == "chunks", let id = decimal(parts[3]),
           let top = decimal(parts[1]), let mid = decimal(parts[2]),
           top == id / 1_000_000, mid == id / 1000 else { return nil }
-    return (id, UInt32(raw))
+    return id
 }
 
 /// Canonical decimal (no sign, no leading zeros except "0").

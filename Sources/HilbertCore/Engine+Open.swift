@@ -1,0 +1,491 @@
+import Glibc
+import CHilbertSys
+import HilbertSupport
+import HilbertMeta
+import HilbertData
+
+/// What the shim records for an fd the engine handed out (hl_file).
+public struct OpenFile: Equatable {
+    public enum Kind: UInt32 { case read = 1, write = 2, directory = 3, path = 4 }
+    public var mount: Int
+    public var kind: Kind
+    public var ino: Ino
+    public init(mount: Int, kind: Kind, ino: Ino) {
+        self.mount = mount; self.kind = kind; self.ino = ino
+    }
+}
+
+// Data plane (DESIGN.md decision 2): every virtual file handed to a program is a real fd.
+// Readers get an immutable local copy (a memfd for inline files, a read copy in the cache
+// directory otherwise); writers share this node's staging file of the inode, each holding
+// flock(LOCK_SH) on its open file description. A commit happens when flock(LOCK_EX|LOCK_NB)
+// on a fresh descriptor succeeds (no writer left anywhere on the node), on fsync and at exit.
+extension Engine {
+    public func open(_ loc: Location, flags: Int32, mode: UInt32) throws(Errno) -> (fd: Int32, file: OpenFile) {
+        let v = try volume(loc.mount)
+        let cred = Credentials.effective()
+        let acc = flags & O_ACCMODE
+        let create = flags & O_CREAT != 0
+        let exclusive = create && flags & O_EXCL != 0
+        let isPath = flags & Int32(HL_O_PATH) != 0
+        if flags & Int32(HL_O_TMPFILE) == Int32(HL_O_TMPFILE) { throw Errno.notSupported }
+        if acc == O_ACCMODE && !isPath { throw Errno.invalid }
+        let follow = flags & O_NOFOLLOW == 0 && !exclusive
+        var attr: Attr
+        switch try resolve(v, loc, followLast: follow, cred: cred) {
+        case .redirect(let host):
+            throw redirect(to: host)
+        case .missing(let parent, let name, let mustBeDir):
+            if !create { throw Errno.noEntry }
+            if mustBeDir || flags & O_DIRECTORY != 0 { throw mustBeDir ? Errno.isDirectory : Errno.invalid }
+            let perm = (mode & 0o7777) & ~umaskValue
+            let made = try v.meta.createFile(parent: parent, name: name, mode: FileType.regular.rawValue | perm,
+                                             cred: cred, exclusive: exclusive)
+            attr = made.attr
+            if made.created {
+                // A new file: writers get a fresh staging file; permission was granted by creating.
+                if isPath { return try placeholder(v, attr, flags: flags) }
+                if acc == O_RDONLY { return try emptyReadCopy(v, attr, flags: flags) }
+                return try openForWrite(v, attr, flags: flags | O_TRUNC, cred: cred, newFile: true)
+            }
+        case .found(_, _, let a):
+            if exclusive { throw Errno.exists }
+            attr = a
+        }
+        if isPath { return try placeholder(v, attr, flags: flags) }
+        if attr.isSymlink { throw Errno.loop }                     // O_NOFOLLOW on a symlink
+        if flags & O_DIRECTORY != 0 && !attr.isDirectory { throw Errno.notDirectory }
+        if attr.isDirectory {
+            if acc != O_RDONLY || create { throw Errno.isDirectory }
+            if !MetaStore.checkAccess(attr, R_OK, cred) { throw Errno.access }
+            let fd = try Sys.open(v.cache.shadowPath, O_RDONLY | O_DIRECTORY | (flags & O_CLOEXEC))
+            return (fd, OpenFile(mount: loc.mount, kind: .directory, ino: attr.ino))
+        }
+        if !attr.isRegular { throw Errno.noDeviceOrAddress }
+        var want: Int32 = 0
+        if acc == O_RDONLY || acc == O_RDWR { want |= R_OK }
+        if acc == O_WRONLY || acc == O_RDWR || flags & O_TRUNC != 0 { want |= W_OK }
+        if !MetaStore.checkAccess(attr, want, cred) { throw Errno.access }
+        if acc == O_RDONLY && flags & O_TRUNC == 0 {
+            return try openForRead(v, attr, flags: flags)
+        }
+        return try openForWrite(v, attr, flags: flags, cred: cred)
+    }
+
+    private func placeholder(_ v: Volume, _ attr: Attr, flags: Int32) throws(Errno) -> (fd: Int32, file: OpenFile) {
+        let path = attr.isDirectory ? v.cache.shadowPath : v.cache.placeholderFilePath
+        let fd = try Sys.open(path, Int32(HL_O_PATH) | (flags & O_CLOEXEC) | (attr.isDirectory ? O_DIRECTORY : 0))
+        return (fd, OpenFile(mount: mountIndex(v), kind: .path, ino: attr.ino))
+    }
+
+    func mountIndex(_ v: Volume) -> Int {
+        mounts.firstIndex(of: v.spec) ?? 0
+    }
+
+    // MARK: readers
+
+    func openForRead(_ v: Volume, _ attrIn: Attr, flags: Int32) throws(Errno) -> (fd: Int32, file: OpenFile) {
+        let file = OpenFile(mount: mountIndex(v), kind: .read, ino: attrIn.ino)
+        let keep = flags & O_CLOEXEC
+        if attrIn.staged {
+            settle(v, attrIn.ino)
+            if let staged = try v.meta.staging(attrIn.ino) {
+                // A writer is live on this node: read its bytes, as a local file system would.
+                if let fd = try? Sys.open(v.cache.stagingPath(staged), O_RDONLY) {
+                    return (handOut(fd, keep), file)
+                }
+            }
+        }
+        var lastError = Errno.io
+        for _ in 0..<4 {
+            let (attr, inline, blocks) = try v.meta.dataLayout(attrIn.ino)
+            do throws(Errno) {
+                if let inline {
+                    return (try memoryCopy(inline, flags: keep), file)
+                }
+                if attr.size == 0 { return (try memoryCopy([], flags: keep), file) }
+                if let fd = v.cache.openReadCopy(ino: attr.ino, version: attr.version) {
+                    return (handOut(fd, keep), file)
+                }
+                let fd = try v.cache.installReadCopy(ino: attr.ino, version: attr.version) { (out: Int32) throws(Errno) in
+                    try fetchFile(blocks: blocks.map(StoredBlock.init), size: Int64(attr.size),
+                                  blockSize: v.format.blockSize, store: v.store, into: out)
+                }
+                return (handOut(fd, keep), file)
+            } catch {
+                // A commit may have replaced the version (and deleted its objects) meanwhile.
+                lastError = error
+                let now = try v.meta.getattr(attrIn.ino)
+                if now.version == attr.version { break }
+            }
+        }
+        Log.error("cannot read \(v.spec.prefix) inode \(attrIn.ino): \(lastError)")
+        throw lastError
+    }
+
+    /// An immutable in-memory copy: a memfd, reopened read-only so the fd's access mode is
+    /// what the program asked for (writes fail with EBADF as on a read-only fd).
+    func memoryCopy(_ bytes: [UInt8], flags: Int32) throws(Errno) -> Int32 {
+        let mfd = try Sys.memfd("hilbert", UInt32(HL_MFD_CLOEXEC))
+        defer { Sys.close(mfd) }
+        if !bytes.isEmpty { try Sys.pwriteAll(mfd, bytes, 0) }
+        if let fd = try? Sys.open("/proc/self/fd/\(mfd)", O_RDONLY) { return handOut(fd, flags) }
+        // No /proc (unusual containers): hand out the memfd itself.
+        let fd = try sysCall { hl_sys_fcntl_int(mfd, F_DUPFD, 3) }
+        if flags & O_CLOEXEC != 0 { _ = hl_sys_fcntl_int(fd, F_SETFD, FD_CLOEXEC) }
+        return fd
+    }
+
+    func emptyReadCopy(_ v: Volume, _ attr: Attr, flags: Int32) throws(Errno) -> (fd: Int32, file: OpenFile) {
+        (try memoryCopy([], flags: flags & O_CLOEXEC), OpenFile(mount: mountIndex(v), kind: .read, ino: attr.ino))
+    }
+
+    // MARK: writers
+
+    func openForWrite(_ v: Volume, _ attr: Attr, flags: Int32, cred: Credentials, newFile: Bool = false) throws(Errno) -> (fd: Int32, file: OpenFile) {
+        let file = OpenFile(mount: mountIndex(v), kind: .write, ino: attr.ino)
+        // Sys.open adds O_CLOEXEC; handOut() clears it again unless the program asked for it.
+        let appFlags = flags & (O_ACCMODE | O_APPEND | O_NONBLOCK | O_SYNC | O_DSYNC)
+        let truncate = flags & O_TRUNC != 0
+        for attempt in 0..<200 {
+            // Join the node's staging file when there is one.
+            if let staged = try v.meta.staging(attr.ino) {
+                let path = v.cache.stagingPath(staged)
+                if let fd = try? Sys.open(path, appFlags) {
+                    if (try? Sys.flock(fd, LOCK_SH | LOCK_NB)) != nil {
+                        // Still the registered staging file? (A settle may have retired it.)
+                        if try v.meta.staging(attr.ino) == staged {
+                            if truncate { try truncateStaging(fd) }
+                            return (handOut(fd, flags), file)
+                        }
+                    }
+                    Sys.close(fd)
+                }
+                backoff(attempt)
+                continue
+            }
+            // Otherwise make one, seeded with the committed content unless truncating.
+            let (path, seedFD) = try v.cache.newStagingFile(ino: attr.ino)
+            let name = String(path[path.index(after: path.lastIndex(of: "/")!)...])
+            var ok = false
+            defer {
+                Sys.close(seedFD)
+                if !ok { try? Sys.unlink(path) }
+            }
+            if !truncate && attr.size > 0 { try seed(v, attr, into: seedFD) }
+            let base: Timespec = truncate && attr.size > 0 && !newFile ? Timespec.now : attr.mtime
+            try Sys.futimens(seedFD, [timespec(tv_sec: Int(attr.atime.sec), tv_nsec: Int(attr.atime.nsec)),
+                                      timespec(tv_sec: Int(base.sec), tv_nsec: Int(base.nsec))])
+            let fd = try Sys.open(path, appFlags)
+            do throws(Errno) {
+                try Sys.flock(fd, LOCK_SH)
+                if try claimStaging(v, attr.ino, name) {
+                    ok = true
+                    return (handOut(fd, flags), file)
+                }
+            } catch {
+                Sys.close(fd)
+                throw error
+            }
+            Sys.close(fd)   // someone registered theirs first: join it
+        }
+        throw Errno.busy
+    }
+
+    private func truncateStaging(_ fd: Int32) throws(Errno) {
+        let st = try Sys.fstat(fd)
+        if st.st_size > 0 { try Sys.ftruncate(fd, 0) }
+    }
+
+    private func backoff(_ attempt: Int) {
+        var ts = timespec(tv_sec: 0, tv_nsec: min(50_000_000, 100_000 * (attempt + 1)))
+        nanosleep(&ts, nil)
+    }
+
+    /// Copy the committed content of a file into a fresh staging file.
+    private func seed(_ v: Volume, _ attr: Attr, into fd: Int32) throws(Errno) {
+        let (current, inline, blocks) = try v.meta.dataLayout(attr.ino)
+        if let inline {
+            try Sys.pwriteAll(fd, inline, 0)
+            return
+        }
+        if let copy = v.cache.openReadCopy(ino: current.ino, version: current.version) {
+            defer { Sys.close(copy) }
+            try copyFile(from: copy, to: fd, size: Int64(current.size))
+            return
+        }
+        try fetchFile(blocks: blocks.map(StoredBlock.init), size: Int64(current.size),
+                      blockSize: v.format.blockSize, store: v.store, into: fd)
+    }
+
+    // MARK: commits
+
+    /// The program closed a write fd: close it, then commit when no writer is left.
+    public func release(fd: Int32, file: OpenFile) throws(Errno) -> Int32 {
+        Sys.close(fd)
+        let v = try volume(file.mount)
+        return settle(v, file.ino)
+    }
+
+    /// fsync/fdatasync: commit the staging file's current content now.
+    public func fsync(fd: Int32, file: OpenFile) throws(Errno) {
+        let v = try volume(file.mount)
+        guard let staged = try v.meta.staging(file.ino) else { return }
+        let rfd = try Sys.open(v.cache.stagingPath(staged), O_RDONLY)
+        defer { Sys.close(rfd) }
+        try commit(v, ino: file.ino, stagingFD: rfd, staged: staged, retire: false)
+    }
+
+    /// Try to commit and retire the node's staging file of `ino`. Returns 0 or -errno of a
+    /// failed commit (the staging file then stays and a later settle retries).
+    @discardableResult
+    func settle(_ v: Volume, _ ino: Ino) -> Int32 {
+        do {
+            guard let staged = try v.meta.staging(ino) else { return 0 }
+            let path = v.cache.stagingPath(staged)
+            let fd: Int32
+            do throws(Errno) {
+                fd = try Sys.open(path, O_RDONLY)
+            } catch {
+                if error == .noEntry { try retireStaging(v, ino, staged) }
+                return 0
+            }
+            defer { Sys.close(fd) }
+            do throws(Errno) {
+                try Sys.flock(fd, LOCK_EX | LOCK_NB)
+            } catch {
+                return 0   // a writer is still there
+            }
+            try commit(v, ino: ino, stagingFD: fd, staged: staged, retire: true)
+            return 0
+        } catch {
+            Log.error("commit of \(v.spec.prefix) inode \(ino) failed: \(error); the data stays in the staging area and is retried")
+            return -error.rawValue
+        }
+    }
+
+    /// Register `name` as the staging file of `ino` unless another process registered one.
+    func claimStaging(_ v: Volume, _ ino: Ino, _ name: String) throws(Errno) -> Bool {
+        try v.meta.withWriteTransaction { () throws(Errno) -> Bool in
+            if try v.meta.staging(ino) != nil { return false }
+            try v.meta.setStaging(ino: ino, file: name)
+            return true
+        }
+    }
+
+    /// Forget the staging row of `ino` if it still names `name`.
+    func retireStaging(_ v: Volume, _ ino: Ino, _ name: String) throws(Errno) {
+        try v.meta.withWriteTransaction { () throws(Errno) in
+            if try v.meta.staging(ino) == name { try v.meta.clearStaging(ino: ino) }
+        }
+    }
+
+    func commit(_ v: Volume, ino: Ino, stagingFD fd: Int32, staged: String, retire: Bool) throws(Errno) {
+        let cred = Credentials.effective()
+        let st = try Sys.fstat(fd)
+        let attr: Attr
+        do throws(Errno) {
+            attr = try v.meta.getattr(ino)
+        } catch {
+            if error == .noEntry {   // the file was removed meanwhile: nothing to keep
+                if retire {
+                    try? retireStaging(v, ino, staged)
+                    try? Sys.unlink(v.cache.stagingPath(staged))
+                }
+                return
+            }
+            throw error
+        }
+        let size = Int64(st.st_size)
+        let mtime = Timespec(sec: Int64(st.st_mtim.tv_sec), nsec: UInt32(st.st_mtim.tv_nsec))
+        if UInt64(size) != attr.size || mtime != attr.mtime {
+            if size <= Int64(v.format.inlineMax) {
+                let bytes = try Sys.preadBytes(fd, count: Int(size), offset: 0)
+                let deleted = try v.meta.withWriteTransaction { () throws(Errno) -> [DeletedObject] in
+                    let d = try v.meta.commitData(ino: ino, size: UInt64(size), mtime: mtime, inline: bytes, blocks: [], cred: cred)
+                    if retire { try retireStaging(v, ino, staged) }
+                    return d
+                }
+                deleteObjects(v, deleted)
+            } else {
+                let previous = try v.meta.dataLayout(ino).blocks
+                let codec: BlockCompression = v.format.compression == "zstd" ? .zstd : .none
+                let stored = try storeFile(fd: fd, size: size, blockSize: v.format.blockSize, codec: codec,
+                                           previous: previous.map(StoredBlock.init), store: v.store,
+                                           allocateIDs: { (n: Int) throws(Errno) -> UInt64 in try v.meta.allocateObjectIDs(count: n) })
+                let deleted: [DeletedObject]
+                do throws(Errno) {
+                    deleted = try v.meta.withWriteTransaction { () throws(Errno) -> [DeletedObject] in
+                        let d = try v.meta.commitData(ino: ino, size: UInt64(size), mtime: mtime, inline: nil,
+                                                      blocks: stored.blocks.map(BlockRef.init), cred: cred)
+                        if retire { try retireStaging(v, ino, staged) }
+                        return d
+                    }
+                } catch {
+                    for id in stored.newObjects { try? v.store.delete(blockObjectKey(id)) }
+                    throw error
+                }
+                deleteObjects(v, deleted)
+            }
+        } else if retire {
+            try retireStaging(v, ino, staged)
+        }
+        if retire { try? Sys.unlink(v.cache.stagingPath(staged)) }
+    }
+
+    /// Size and mtime of a file whose staging file may be ahead of the metadata.
+    func liveAttributes(_ v: Volume, _ attr: Attr) throws(Errno) -> Attr {
+        settle(v, attr.ino)
+        guard let staged = try v.meta.staging(attr.ino) else { return try v.meta.getattr(attr.ino) }
+        var a = try v.meta.getattr(attr.ino)
+        if let st = try? Sys.stat(v.cache.stagingPath(staged)) {
+            a.size = UInt64(st.st_size)
+            a.mtime = Timespec(sec: Int64(st.st_mtim.tv_sec), nsec: UInt32(st.st_mtim.tv_nsec))
+        }
+        return a
+    }
+
+    func syncStagingTimes(_ v: Volume, _ attr: Attr) {
+        guard let staged = try? v.meta.staging(attr.ino) else { return }
+        guard let fd = try? Sys.open(v.cache.stagingPath(staged), O_WRONLY) else { return }
+        defer { Sys.close(fd) }
+        try? Sys.futimens(fd, [timespec(tv_sec: Int(attr.atime.sec), tv_nsec: Int(attr.atime.nsec)),
+                               timespec(tv_sec: Int(attr.mtime.sec), tv_nsec: Int(attr.mtime.nsec))])
+    }
+
+    // MARK: fd identity, exit, exec
+
+    public func fstat(fd: Int32, file: OpenFile) throws(Errno) -> StatResult {
+        let v = try volume(file.mount)
+        var attr = try v.meta.getattr(file.ino)
+        if file.kind == .read || file.kind == .write, let st = try? Sys.fstat(fd) {
+            attr.size = UInt64(st.st_size)
+            if file.kind == .write {
+                attr.mtime = Timespec(sec: Int64(st.st_mtim.tv_sec), nsec: UInt32(st.st_mtim.tv_nsec))
+            }
+        }
+        return statResult(v, attr)
+    }
+
+    /// Process exit: commit what this process wrote (its fds close right after).
+    public func stop(writeFiles: [(fd: Int32, file: OpenFile)]) {
+        var seen = Set<Ino>()
+        for (fd, file) in writeFiles where file.kind == .write {
+            if !seen.insert(file.ino).inserted { continue }
+            do { try fsync(fd: fd, file: file) } catch {
+                Log.error("commit at exit of inode \(file.ino) failed: \(error); the data stays in the staging area")
+            }
+        }
+    }
+
+    /// A real local file holding the current content (for execve and dlopen).
+    public func materialize(_ loc: Location, forExec: Bool) throws(Errno) -> String {
+        let v = try volume(loc.mount)
+        let cred = Credentials.effective()
+        var attr = try existing(v, loc, follow: true, cred: cred).attr
+        if attr.isDirectory { throw Errno.access }
+        if !attr.isRegular { throw Errno.access }
+        if forExec && (!MetaStore.checkAccess(attr, X_OK, cred) || attr.mode & 0o111 == 0) { throw Errno.access }
+        if !forExec && !MetaStore.checkAccess(attr, R_OK, cred) { throw Errno.access }
+        if attr.staged { settle(v, attr.ino); attr = try v.meta.getattr(attr.ino) }
+        let (fd, _) = try openForRead(v, attr, flags: 0)
+        defer { Sys.close(fd) }
+        let path = v.cache.readCopyPath(ino: attr.ino, version: attr.version)
+        if !Sys.exists(path) {
+            // Inline or staged content: put a copy into the cache.
+            let copy = try v.cache.installReadCopy(ino: attr.ino, version: attr.version) { (out: Int32) throws(Errno) in
+                try copyFile(from: fd, to: out, size: Int64(attr.size))
+            }
+            Sys.close(copy)
+        }
+        // Read copies are the user's own (the cache is per user): executable for exec/dlopen.
+        if let pfd = try? Sys.open(path, O_RDONLY) {
+            try? Sys.fchmod(pfd, 0o500)
+            Sys.close(pfd)
+        }
+        return path
+    }
+}
+
+extension Errno {
+    static let noDeviceOrAddress = Errno(ENXIO)
+}
+
+/// Make an fd the engine opened (always O_CLOEXEC) carry the program's FD_CLOEXEC choice.
+func handOut(_ fd: Int32, _ flags: Int32) -> Int32 {
+    if flags & O_CLOEXEC == 0 { _ = hl_sys_fcntl_int(fd, F_SETFD, 0) }
+    return fd
+}
+
+extension StoredBlock {
+    init(_ b: BlockRef) {
+        self.init(index: b.index, objectID: b.objectID, rawLength: b.rawLength, storedLength: b.storedLength, crc: b.crc)
+    }
+}
+
+extension BlockRef {
+    init(_ b: StoredBlock) {
+        self.init(index: b.index, objectID: b.objectID, rawLength: b.rawLength, storedLength: b.storedLength, crc: b.crc)
+    }
+}
+
+extension Timespec {
+    static var now: Timespec {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timespec(sec: Int64(ts.tv_sec), nsec: UInt32(ts.tv_nsec))
+    }
+}
+
+/// Copy `size` bytes between two real fds (kernel copy when possible).
+func copyFile(from src: Int32, to dst: Int32, size: Int64) throws(Errno) {
+    var offset: Int64 = 0
+    var buf = [UInt8](repeating: 0, count: 1 << 20)
+    while offset < size {
+        let want = Int(min(Int64(buf.count), size - offset))
+        var failure: Errno?
+        let n = buf.withUnsafeMutableBytes { b -> Int in
+            do throws(Errno) { return try Sys.preadFully(src, b.baseAddress!, want, offset) } catch { failure = error; return 0 }
+        }
+        if let failure { throw failure }
+        if n == 0 { break }
+        buf.withUnsafeBytes { b in
+            do throws(Errno) { try Sys.pwriteAll(dst, UnsafeRawBufferPointer(rebasing: b[0..<n]), offset) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        offset += Int64(n)
+    }
+}
+
+extension Engine {
+    /// Commit every staging file of the volume that no process writes any more, and delete
+    /// objects whose deletion an earlier process could not finish (hilbert flush / run).
+    public static func flush(_ v: Volume) -> (committed: Int, busy: Int, failed: Int) {
+        var result = (committed: 0, busy: 0, failed: 0)
+        let engine = Engine.shared
+        let staged = (try? v.meta.allStaging()) ?? []
+        for (ino, name) in staged {
+            guard let fd = try? Sys.open(v.cache.stagingPath(name), O_RDONLY) else {
+                // The file is gone (another node's row, or cleaned up): forget the row.
+                try? engine.retireStaging(v, ino, name)
+                continue
+            }
+            defer { Sys.close(fd) }
+            if (try? Sys.flock(fd, LOCK_EX | LOCK_NB)) == nil {
+                result.busy += 1
+                continue
+            }
+            do {
+                try engine.commit(v, ino: ino, stagingFD: fd, staged: name, retire: true)
+                result.committed += 1
+            } catch {
+                Log.error("commit of \(v.spec.prefix) inode \(ino) failed: \(error); the data stays in \(v.cache.stagingPath(name))")
+                result.failed += 1
+            }
+        }
+        if let pending = try? v.meta.pendingDeletions(limit: 10_000), !pending.isEmpty {
+            engine.deleteObjects(v, pending)
+        }
+        return result
+    }
+}

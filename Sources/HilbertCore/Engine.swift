@@ -1,0 +1,107 @@
+import Glibc
+import CHilbertSys
+import HilbertSupport
+import HilbertMeta
+import HilbertData
+
+/// Where a path operation points (see hl_loc in hilbert_abi.h).
+public struct Location {
+    public var mount: Int
+    public var dir: Ino
+    public var path: [UInt8]?
+    public init(mount: Int, dir: Ino, path: [UInt8]?) {
+        self.mount = mount; self.dir = dir; self.path = path
+    }
+}
+
+/// The engine of one process: the mount table, lazily opened volumes, and the file
+/// operations the shim routes here. One instance per process (`Engine.shared`).
+public final class Engine {
+    public static let shared = Engine()
+
+    let lock = Lock()
+    private(set) var mounts: [MountSpec] = []
+    private var volumes: [Volume?] = []
+    private var openErrors: [Errno?] = []
+    private(set) var cacheRoot = ""
+    private var started = false
+    var umaskValue: UInt32 = 0o022
+
+    public init() {}
+
+    /// Idempotent. `mountsText` is HILBERT_MOUNTS as the shim parsed it (nil: the default).
+    public func start(mountsText: String?) throws(HilbertError) {
+        try lock.withLock { () throws(HilbertError) in
+            if started { return }
+            if let text = mountsText, !text.isEmpty {
+                mounts = try Settings.parseMounts(text)
+            } else {
+                mounts = [MountSpec(prefix: Settings.defaultPrefix, metaURL: Settings.defaultMetaURL)]
+            }
+            cacheRoot = Settings.cacheDirectory
+            volumes = Array(repeating: nil, count: mounts.count)
+            openErrors = Array(repeating: nil, count: mounts.count)
+            let m = hl_read_umask()
+            if m >= 0 { umaskValue = UInt32(m) }
+            started = true
+            ForkSafety.install()
+        }
+    }
+
+    /// The volume behind mount `index`, opened on first use. An open failure is reported once
+    /// (one stderr line) and then answered with its errno.
+    func volume(_ index: Int) throws(Errno) -> Volume {
+        lock.lock()
+        defer { lock.unlock() }
+        guard index >= 0, index < volumes.count else { throw Errno.invalid }
+        if let v = volumes[index] { return v }
+        if let e = openErrors[index] { throw e }
+        do {
+            let v = try Volume.open(mounts[index], cacheRoot: cacheRoot, createIfDefault: true)
+            volumes[index] = v
+            return v
+        } catch {
+            Log.error(error.message)
+            openErrors[index] = error.errno
+            throw error.errno
+        }
+    }
+
+    /// Volumes opened so far (for exit-time work and fork handling).
+    func openedVolumes() -> [Volume] {
+        lock.withLock { volumes.compactMap { $0 } }
+    }
+
+    func setUmask(_ mask: UInt32) { umaskValue = mask & 0o777 }
+
+    // Fork: the child must not use the parent's SQLite handle or wait on a lock some other
+    // thread of the parent held at fork time; it reopens lazily.
+    func childAfterFork() {
+        lock.reinitialize()
+        for v in volumes.compactMap({ $0 }) {
+            v.meta.afterForkInChild()
+            v.cache.reinitializeAfterFork()
+        }
+    }
+}
+
+enum ForkSafety {
+    nonisolated(unsafe) static var installed = false
+    static func install() {
+        if installed { return }
+        installed = true
+        pthread_atfork(nil, nil, { Engine.shared.childAfterFork() })
+    }
+}
+
+extension Errno {
+    /// Resolution left the volume; the host path waits in the thread's redirect slot.
+    public static let redirect = Errno(100000)
+}
+
+func redirect(to hostPath: [UInt8]) -> Errno {
+    hostPath.withUnsafeBufferPointer { b in
+        b.baseAddress!.withMemoryRebound(to: CChar.self, capacity: b.count) { hl_redirect_set($0, b.count) }
+    }
+    return .redirect
+}

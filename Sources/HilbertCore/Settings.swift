@@ -1,0 +1,112 @@
+import Glibc
+import CHilbertSys
+import HilbertSupport
+
+/// One entry of the mount table: a path prefix and the metadata URL of its volume.
+public struct MountSpec: Equatable, Sendable {
+    public var prefix: String
+    public var metaURL: String
+    public init(prefix: String, metaURL: String) {
+        self.prefix = MountSpec.normalizePrefix(prefix)
+        self.metaURL = metaURL
+    }
+    static func normalizePrefix(_ p: String) -> String {
+        var s = p
+        while s.count > 1 && s.hasSuffix("/") { s.removeLast() }
+        return s
+    }
+}
+
+/// Where Hilbert keeps things when nobody said otherwise, and how the settings are found.
+///
+/// Precedence, highest first (documented in README "Configuration"):
+///   1. `hilbert run --mount PREFIX=URL` / `--cache DIR` (the CLI exports them as below)
+///   2. environment: HILBERT_MOUNTS="PREFIX=URL;PREFIX=URL", HILBERT_CACHE=DIR
+///   3. config file: $HILBERT_CONFIG, else ${XDG_CONFIG_HOME:-$HOME/.config}/hilbert/config
+///      (lines `mount = PREFIX=URL`, `cache = DIR`; '#' comments) — read by the CLI and the
+///      launchers, which export the environment; the shim and engine read only the environment.
+///   4. embedded default: "/hilbert" → sqlite://${XDG_DATA_HOME:-$HOME/.local/share}/hilbert/default/meta.db
+///      with objects beside it, cache ${XDG_CACHE_HOME:-$HOME/.cache}/hilbert; created on first use.
+public enum Settings {
+    public static let defaultPrefix = "/hilbert"
+
+    public static var home: String {
+        if let h = getEnv("HOME"), !h.isEmpty { return h }
+        if let pw = getpwuid(getuid()), let dir = pw.pointee.pw_dir { return String(cString: dir) }
+        return "/tmp/hilbert-\(getuid())"
+    }
+
+    public static var defaultVolumeDirectory: String {
+        let base = getEnv("XDG_DATA_HOME").flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.local/share"
+        return base + "/hilbert/default"
+    }
+
+    public static var defaultMetaURL: String { "sqlite://" + defaultVolumeDirectory + "/meta.db" }
+
+    public static var cacheDirectory: String {
+        if let c = getEnv("HILBERT_CACHE"), !c.isEmpty { return c }
+        let base = getEnv("XDG_CACHE_HOME").flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.cache"
+        return base + "/hilbert"
+    }
+
+    public static var configFilePath: String {
+        if let c = getEnv("HILBERT_CONFIG"), !c.isEmpty { return c }
+        let base = getEnv("XDG_CONFIG_HOME").flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.config"
+        return base + "/hilbert/config"
+    }
+
+    /// Parse "PREFIX=URL;PREFIX=URL". Empty or malformed entries are errors, not guesses.
+    public static func parseMounts(_ text: String) throws(HilbertError) -> [MountSpec] {
+        var mounts: [MountSpec] = []
+        for raw in text.split(separator: ";", omittingEmptySubsequences: true) {
+            let entry = raw.trimmingSpaces
+            guard let eq = entry.firstIndex(of: "=") else {
+                throw HilbertError(.invalid, "mount entry '\(entry)' is not PREFIX=META-URL")
+            }
+            let prefix = String(entry[..<eq]).trimmingSpaces
+            let url = String(entry[entry.index(after: eq)...]).trimmingSpaces
+            guard prefix.hasPrefix("/"), prefix != "/" else {
+                throw HilbertError(.invalid, "mount prefix '\(prefix)' must be an absolute path other than /")
+            }
+            guard !url.isEmpty else { throw HilbertError(.invalid, "mount '\(prefix)' has no metadata URL") }
+            mounts.append(MountSpec(prefix: prefix, metaURL: url))
+        }
+        return mounts
+    }
+
+    public static func formatMounts(_ mounts: [MountSpec]) -> String {
+        mounts.map { "\($0.prefix)=\($0.metaURL)" }.joined(separator: ";")
+    }
+}
+
+/// A metadata URL, parsed. Only sqlite:// exists for now (postgres:// comes with multi-node).
+public enum MetaURL: Equatable {
+    case sqlite(path: String)
+
+    public init(_ text: String) throws(HilbertError) {
+        if text.hasPrefix("sqlite://") {
+            let path = String(text.dropFirst("sqlite://".count))
+            guard path.hasPrefix("/") else {
+                throw HilbertError(.invalid, "'\(text)': the SQLite path must be absolute (sqlite:///abs/path/meta.db)")
+            }
+            self = .sqlite(path: path)
+        } else if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
+            throw HilbertError(.notSupported, "'\(text)': PostgreSQL metadata is not available in this build yet")
+        } else {
+            throw HilbertError(.invalid, "'\(text)' is not a metadata URL (expected sqlite:///abs/path/meta.db)")
+        }
+    }
+
+    public var sqlitePath: String {
+        switch self { case .sqlite(let p): return p }
+    }
+}
+
+extension StringProtocol {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" || f == "\n" || f == "\r" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\n" || l == "\r" { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,141 @@
+import Glibc
+import CHilbertSys
+import HilbertSupport
+import HilbertMeta
+import HilbertData
+
+/// An opened volume: metadata, object store and this node's cache directory.
+public final class Volume {
+    public let spec: MountSpec
+    public let prefixBytes: [UInt8]
+    public let meta: MetaStore
+    public let format: VolumeFormat
+    public let store: ObjectStore
+    public let cache: CacheDirectory
+    /// Hilbert's own st_dev for this volume: derived from the UUID, with high bits no block
+    /// device uses, so cp/find -xdev/du -x never mistake it for the cache's file system.
+    public let dev: UInt64
+
+    init(spec: MountSpec, meta: MetaStore, cacheRoot: String) throws(HilbertError) {
+        self.spec = spec
+        self.prefixBytes = Array(spec.prefix.utf8)
+        self.meta = meta
+        self.format = meta.format
+        self.store = try Volume.openStore(format)
+        do {
+            self.cache = try CacheDirectory(root: cacheRoot, volumeUUID: format.uuid)
+        } catch {
+            throw HilbertError(error, "cannot use the cache directory \(cacheRoot): \(error)")
+        }
+        var h: UInt64 = 0xcbf29ce484222325
+        for b in format.uuid.utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+        self.dev = 0x4800_0000_0000_0000 | (h & 0x0000_ffff_ffff_ffff)
+    }
+
+    static func openStore(_ format: VolumeFormat) throws(HilbertError) -> ObjectStore {
+        switch format.storage {
+        case "file":
+            return LocalDirectoryStore(root: format.bucket)
+        default:
+            throw HilbertError(.notSupported, "storage '\(format.storage)' is not available in this build")
+        }
+    }
+
+    /// Open the volume of a mount; the embedded default volume is created on first use.
+    public static func open(_ spec: MountSpec, cacheRoot: String, createIfDefault: Bool) throws(HilbertError) -> Volume {
+        let url = try MetaURL(spec.metaURL)
+        let path = url.sqlitePath
+        let meta: MetaStore
+        do {
+            meta = try MetaStore.open(path: path)
+        } catch {
+            if error == .noEntry && createIfDefault && spec.metaURL == Settings.defaultMetaURL {
+                let dir = Settings.defaultVolumeDirectory
+                let options = FormatOptions(metaURL: spec.metaURL, storage: "file", bucket: dir + "/objects",
+                                            name: "default")
+                _ = try Volume.formatVolume(options)
+                do { meta = try MetaStore.open(path: path) } catch {
+                    throw HilbertError(error, "cannot open the new default volume at \(path)")
+                }
+            } else if error == .noEntry {
+                throw HilbertError(error, "no volume at \(spec.metaURL) (mounted on \(spec.prefix)); create it with 'hilbert format \(spec.metaURL)'")
+            } else {
+                let why = MetaStore.lastOpenError.map { "\($0)" } ?? "\(error)"
+                throw HilbertError(error, "cannot open the volume at \(spec.metaURL): \(why)")
+            }
+        }
+        return try Volume(spec: spec, meta: meta, cacheRoot: cacheRoot)
+    }
+}
+
+public struct FormatOptions: Sendable {
+    public var metaURL: String
+    public var storage: String = "file"
+    public var bucket: String
+    public var name: String = "hilbert"
+    public var compression: String = "zstd"
+    public var blockSize: Int = 4 << 20
+    public var inlineMax: Int = 16 << 10
+    public init(metaURL: String, storage: String = "file", bucket: String, name: String = "hilbert",
+                compression: String = "zstd", blockSize: Int = 4 << 20, inlineMax: Int = 16 << 10) {
+        self.metaURL = metaURL; self.storage = storage; self.bucket = bucket; self.name = name
+        self.compression = compression; self.blockSize = blockSize; self.inlineMax = inlineMax
+    }
+}
+
+extension Volume {
+    /// Create a new volume (metadata database + object store directory).
+    public static func formatVolume(_ o: FormatOptions) throws(HilbertError) -> VolumeFormat {
+        let url = try MetaURL(o.metaURL)
+        guard o.storage == "file" else {
+            throw HilbertError(.notSupported, "storage '\(o.storage)' is not available in this build (use --storage file)")
+        }
+        guard o.bucket.hasPrefix("/") else {
+            throw HilbertError(.invalid, "--bucket must be an absolute directory for --storage file")
+        }
+        guard o.compression == "zstd" || o.compression == "none" else {
+            throw HilbertError(.invalid, "--compress must be zstd or none")
+        }
+        guard o.blockSize >= 64 << 10, o.blockSize <= 64 << 20, o.blockSize & (o.blockSize - 1) == 0 else {
+            throw HilbertError(.invalid, "--block-size must be a power of two between 64K and 64M")
+        }
+        guard o.inlineMax >= 0, o.inlineMax <= 1 << 20 else {
+            throw HilbertError(.invalid, "--inline-max must be between 0 and 1M")
+        }
+        let path = url.sqlitePath
+        let dir = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        do {
+            if !dir.isEmpty { try Sys.mkdirs(dir, 0o700) }
+            try Sys.mkdirs(o.bucket, 0o700)
+        } catch {
+            throw HilbertError(error, "cannot create \(dir.isEmpty ? o.bucket : dir): \(error)")
+        }
+        let format = VolumeFormat(name: o.name, uuid: newUUID(), storage: o.storage, bucket: o.bucket,
+                                  compression: o.compression, blockSize: o.blockSize, inlineMax: o.inlineMax)
+        do {
+            _ = try MetaStore.create(path: path, format: format, rootUID: geteuid(), rootGID: getegid())
+        } catch let e as Errno {
+            if e == .exists { throw HilbertError(e, "a volume already exists at \(o.metaURL)") }
+            throw HilbertError(e, "cannot create the volume at \(o.metaURL): \(e)")
+        } catch let e as HilbertError {
+            throw e
+        } catch {
+            throw HilbertError(.io, "cannot create the volume at \(o.metaURL): \(error)")
+        }
+        return format
+    }
+}
+
+/// A random RFC 4122 version 4 UUID from the kernel's random source.
+func newUUID() -> String {
+    var rng = SystemRandomNumberGenerator()
+    var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40
+    bytes[8] = (bytes[8] & 0x3f) | 0x80
+    let hex = bytes.map { b -> String in
+        let s = String(b, radix: 16)
+        return s.count == 1 ? "0" + s : s
+    }
+    return hex[0..<4].joined() + "-" + hex[4..<6].joined() + "-" + hex[6..<8].joined() + "-" +
+        hex[8..<10].joined() + "-" + hex[10..<16].joined()
+}

@@ -1,0 +1,183 @@
+import Glibc
+import HilbertCore
+import HilbertSupport
+
+/// Options shared by commands that act on mounted volumes.
+struct MountOptions {
+    var mounts: [String] = []
+    var cache: String?
+}
+
+/// Finds the shim and engine, computes the mount table and the child environment, spawns,
+/// waits and finally commits whatever the job left in staging.
+enum Launcher {
+    /// Directory holding libhilbert-preload.so and libHilbertEngine.so: $HILBERT_LIB, else
+    /// ../lib next to this executable (install layout; `make` builds the same layout in out/).
+    static func libraryDirectory() throws -> String {
+        if let d = getEnv("HILBERT_LIB"), !d.isEmpty { return d }
+        var buf = [CChar](repeating: 0, count: 4097)
+        let n = readlink("/proc/self/exe", &buf, 4096)
+        guard n > 0 else { throw CLIError("cannot find my own executable (/proc/self/exe)") }
+        let exe = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let bin = String(exe[..<(exe.lastIndex(of: "/") ?? exe.startIndex)])
+        let root = String(bin[..<(bin.lastIndex(of: "/") ?? bin.startIndex)])
+        return root + "/lib"
+    }
+
+    static func shimPath() throws -> String {
+        let lib = try libraryDirectory()
+        let shim = lib + "/libhilbert-preload.so"
+        guard access(shim, R_OK) == 0 else {
+            throw CLIError("the Hilbert preload library is missing: \(shim) (is Hilbert installed with 'make install'?)")
+        }
+        return shim
+    }
+
+    /// Mount table by precedence: --mount, HILBERT_MOUNTS, config file, embedded default.
+    static func mountTable(_ options: MountOptions) throws -> [MountSpec] {
+        do {
+            if !options.mounts.isEmpty { return try Settings.parseMounts(options.mounts.joined(separator: ";")) }
+            if let env = getEnv("HILBERT_MOUNTS"), !env.isEmpty { return try Settings.parseMounts(env) }
+            if let file = try ConfigFile.load() , !file.mounts.isEmpty { return file.mounts }
+        } catch let e as HilbertError {
+            throw CLIError(e.message)
+        }
+        return [MountSpec(prefix: Settings.defaultPrefix, metaURL: Settings.defaultMetaURL)]
+    }
+
+    static func cacheDirectory(_ options: MountOptions) throws -> String {
+        if let c = options.cache { return c }
+        if let c = getEnv("HILBERT_CACHE"), !c.isEmpty { return c }
+        if let file = try ConfigFile.load(), let c = file.cache { return c }
+        return Settings.cacheDirectory
+    }
+
+    /// The environment for a job: ours plus LD_PRELOAD (prepended, existing entries kept).
+    static func environment(mounts: [MountSpec], cache: String, extra: [String: String] = [:]) throws -> [String] {
+        let shim = try shimPath()
+        var env: [String: String] = [:]
+        var order: [String] = []
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let eq = s.firstIndex(of: "=") {
+                let k = String(s[..<eq])
+                if env[k] == nil { order.append(k) }
+                env[k] = String(s[s.index(after: eq)...])
+            }
+            p += 1
+        }
+        func set(_ k: String, _ v: String) {
+            if env[k] == nil { order.append(k) }
+            env[k] = v
+        }
+        set("HILBERT_MOUNTS", Settings.formatMounts(mounts))
+        set("HILBERT_CACHE", cache)
+        let existing = (env["LD_PRELOAD"] ?? "").split(whereSeparator: { $0 == ":" || $0 == " " })
+            .map(String.init).filter { !$0.hasSuffix("/libhilbert-preload.so") }
+        set("LD_PRELOAD", ([shim] + existing).joined(separator: ":"))
+        for (k, v) in extra { set(k, v) }
+        return order.map { "\($0)=\(env[$0]!)" }
+    }
+
+    /// Spawn argv with env, wait, return a shell-style exit status.
+    static func spawnAndWait(_ argv: [String], env: [String]) throws -> Int32 {
+        var pid: pid_t = 0
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGINT)
+        sigaddset(&defaults, SIGQUIT)
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF))
+        let cargv = argv.map { strdup($0) } + [nil]
+        let cenv = env.map { strdup($0) } + [nil]
+        defer {
+            cargv.forEach { free($0) }
+            cenv.forEach { free($0) }
+        }
+        // The terminal's ^C goes to the job; we only wait for it.
+        let oldInt = signal(SIGINT, SIG_IGN)
+        let oldQuit = signal(SIGQUIT, SIG_IGN)
+        defer {
+            signal(SIGINT, oldInt)
+            signal(SIGQUIT, oldQuit)
+        }
+        let rc = posix_spawnp(&pid, argv[0], nil, &attr, cargv, cenv)
+        if rc != 0 {
+            throw CLIError("cannot run '\(argv[0])': \(String(cString: strerror(rc)))")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            if errno != EINTR { throw CLIError("waitpid failed: \(String(cString: strerror(errno)))") }
+        }
+        if status & 0x7f == 0 { return (status >> 8) & 0xff }
+        return 128 + (status & 0x7f)
+    }
+
+    /// Commit staging files no process writes any more (after a job, or in an epilogue).
+    static func flush(mounts: [MountSpec], cache: String, quiet: Bool) -> Int {
+        var failures = 0
+        for m in mounts {
+            do {
+                let v = try Volume.open(m, cacheRoot: cache, createIfDefault: false)
+                let r = Engine.flush(v)
+                failures += r.failed
+                if !quiet && (r.committed > 0 || r.failed > 0 || r.busy > 0) {
+                    print("\(m.prefix): committed \(r.committed), still being written \(r.busy), failed \(r.failed)")
+                }
+            } catch {
+                if error.errno != .noEntry {
+                    Log.error(error.message)
+                    failures += 1
+                }
+            }
+        }
+        return failures
+    }
+}
+
+/// The optional config file: `mount = PREFIX=URL` (repeatable) and `cache = DIR`.
+struct ConfigFile {
+    var mounts: [MountSpec] = []
+    var cache: String?
+
+    static func load() throws -> ConfigFile? {
+        let path = Settings.configFilePath
+        guard let f = fopen(path, "r") else { return nil }
+        defer { fclose(f) }
+        var config = ConfigFile()
+        var line: UnsafeMutablePointer<CChar>?
+        var cap = 0
+        var number = 0
+        defer { free(line) }
+        while getline(&line, &cap, f) > 0 {
+            number += 1
+            var text = String(cString: line!)
+            if let hash = text.firstIndex(of: "#") { text = String(text[..<hash]) }
+            let parts = text.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: " \t\r\n") }
+            if parts.count == 1 && parts[0].isEmpty { continue }
+            guard parts.count == 2 else { throw CLIError("\(path):\(number): expected 'key = value'") }
+            switch parts[0] {
+            case "mount":
+                do { config.mounts += try Settings.parseMounts(parts[1]) } catch {
+                    throw CLIError("\(path):\(number): \(error.message)")
+                }
+            case "cache": config.cache = parts[1]
+            default: throw CLIError("\(path):\(number): unknown setting '\(parts[0])' (known: mount, cache)")
+            }
+        }
+        return config
+    }
+}
+
+extension StringProtocol {
+    func trimmingCharacters(in set: String) -> String {
+        var s = Substring(self)
+        while let f = s.first, set.contains(f) { s.removeFirst() }
+        while let l = s.last, set.contains(l) { s.removeLast() }
+        return String(s)
+    }
+}
