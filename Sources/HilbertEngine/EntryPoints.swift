@@ -202,7 +202,7 @@ private func makeAPI() -> hl_engine_api {
     t.readdir = { mount, dir, cookie, buf, len in
         run { () throws(Errno) -> Int in
             guard let buf, let cookie else { throw Errno.fault }
-            let header = MemoryLayout<hl_dirent>.size
+            let header = hl_dirent_name_offset()
             let entries = try engine.readdir(mount: Int(mount), dir: dir, after: cookie.pointee,
                                              limit: max(1, len / (header + 24)))
             var used = 0

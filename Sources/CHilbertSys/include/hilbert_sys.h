@@ -62,3 +62,6 @@ enum {
     HL_RENAME_NOREPLACE = 1,
     HL_RENAME_EXCHANGE = 2,
 };
+
+/* offsetof(hl_dirent, name): Swift cannot compute it for a flexible array member. */
+static inline size_t hl_dirent_name_offset(void) { return offsetof(hl_dirent, name); }
