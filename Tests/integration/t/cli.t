@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The CLI: format options, run (exit status, default volume), status, flush, env.
+. "$(dirname "$0")/../lib.sh"
+hl_setup
+
+is "$(hl sh -c 'exit 7' 2>&1; echo $?)" "7" "hilbert run passes the exit status through"
+is "$(hl sh -c 'kill -TERM $$' >/dev/null 2>&1; echo $?)" "143" "hilbert run reports death by signal as 128+N"
+is "$(echo piped | hl cat 2>&1)" "piped" "stdin passes through hilbert run"
+is "$(hl env 2>&1 | grep -c '^LD_PRELOAD=.*libhilbert-preload.so')" "1" "run puts the shim into LD_PRELOAD"
+like "$(hl env 2>&1 | grep '^HILBERT_MOUNTS=')" "^HILBERT_MOUNTS=/hilbert=sqlite://$HL_META" "run sets HILBERT_MOUNTS"
+like "$(hl env 2>&1 | grep '^HILBERT_CACHE=')" "^HILBERT_CACHE=$HL_CACHE" "run sets HILBERT_CACHE"
+
+ok "status of the test volume" "$HILBERT" status "$HL_URL"
+like "$("$HILBERT" status "$HL_URL" 2>&1)" "." "status prints something"
+out=$("$HILBERT" env 2>&1); like "$out" "LD_PRELOAD" "hilbert env mentions LD_PRELOAD"
+ok "hilbert flush with nothing staged" env HILBERT_MOUNTS="/hilbert=$HL_URL" HILBERT_CACHE="$HL_CACHE" "$HILBERT" flush
+
+# format options
+ok "format --compress none --block-size 1M --inline-max 4K" hl_format v2 --compress none --block-size 1M --inline-max 4K
+ok "format --compress zstd" hl_format v3 --compress zstd
+out=$(hl_format v2 2>&1); rc=$?
+isnt "$rc" "0" "format refuses an existing volume"
+out=$("$HILBERT" format "sqlite://$HL_TMP/v4/meta.db" 2>&1); rc=$?
+isnt "$rc" "0" "format without --bucket fails"
+out=$("$HILBERT" format "relative/meta.db" --bucket "$HL_TMP/v5/objects" 2>&1); rc=$?
+isnt "$rc" "0" "format of a non-sqlite URL fails"
+out=$("$HILBERT" run --mount "/hilbert=sqlite://$HL_TMP/v2/meta.db" --cache "$HL_TMP/c2" -- bash -c 'head -c 3000000 /dev/urandom > /hilbert/r; head -c 3000 /dev/urandom > /hilbert/s; cat /hilbert/r /hilbert/s | wc -c' 2>&1)
+is "$out" "3003000" "volume with 1M blocks, no compression, 4K inline: write and read"
+is "$(find "$HL_TMP/v2/objects" -type f | wc -l)" "3" "3 MB file in 1 MiB blocks → 3 objects; 3000-byte file inline"
+out=$("$HILBERT" run --mount "/hilbert=sqlite://$HL_TMP/v3/meta.db" --cache "$HL_TMP/c3" -- bash -c 'yes hilbert | head -c 8000000 > /hilbert/z; wc -c < /hilbert/z' 2>&1)
+is "$out" "8000000" "zstd volume: write and read a compressible file"
+sz=$(du -sb "$HL_TMP/v3/objects" | cut -f1)
+if [ "$sz" -lt 1000000 ] 2>/dev/null; then pass "zstd volume stores 8 MB of text in < 1 MB ($sz bytes)"; else fail "zstd volume stores 8 MB of text compressed" "objects use $sz bytes"; fi
+
+# two mounts in one run
+out=$("$HILBERT" run --mount "/hilbert=$HL_URL" --mount "/h2=sqlite://$HL_TMP/v3/meta.db" --cache "$HL_TMP/c4" -- bash -c 'echo one > /hilbert/one; echo two > /h2/two; ls /hilbert/one /h2/two; cp /hilbert/one /h2/one-copy; cat /h2/one-copy; ls /h2 | tr "\n" " "' 2>&1)
+is "$out" $'/hilbert/one\n/h2/two\none\none-copy two z ' "two mounts in one run, copy between volumes"
+
+# default volume (no --mount): under the isolated XDG dirs
+out=$("$HILBERT" run -- bash -c 'echo default > /hilbert/dflt && cat /hilbert/dflt' 2>&1)
+is "$out" "default" "no --mount: /hilbert maps to the default volume (created on first use)"
+like "$(find "$XDG_DATA_HOME/hilbert/default" -maxdepth 2 2>/dev/null | head -20)" "default" "the default volume lives under \$XDG_DATA_HOME/hilbert/default"
+ok "the default cache lives under \$XDG_CACHE_HOME/hilbert" test -d "$XDG_CACHE_HOME/hilbert"
+is "$("$HILBERT" run -- cat /hilbert/dflt 2>&1)" "default" "the default volume persists across runs"
+is "$(hl ls /hilbert/dflt 2>&1 | grep -c dflt)" "0" "the test volume is separate from the default one"
+
+done_testing
