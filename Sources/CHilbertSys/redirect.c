@@ -39,3 +39,9 @@ int hl_read_umask(void) {
     while (*p >= '0' && *p <= '7') mask = mask * 8 + (*p++ - '0');
     return mask;
 }
+
+static int (*umask_hook)(void);
+
+void hl_sys_set_umask_hook(int (*hook)(void)) { umask_hook = hook; }
+
+int hl_sys_tracked_umask(void) { return umask_hook ? umask_hook() : -1; }

@@ -35,7 +35,10 @@ extension Engine {
     }
 
     func statResult(_ v: Volume, _ attr: Attr) -> StatResult {
-        StatResult(attr: attr, dev: v.dev, blocks: (attr.size + 511) / 512, blksize: UInt32(min(v.format.blockSize, 1 << 20)))
+        var a = attr
+        // Directories look like a small ext4 directory (du, ls -l and tar expect a size).
+        if a.isDirectory { a.size = 4096 }
+        return StatResult(attr: a, dev: v.dev, blocks: (a.size + 511) / 512, blksize: UInt32(min(v.format.blockSize, 1 << 20)))
     }
 
     public func stat(_ loc: Location, noFollow: Bool) throws(Errno) -> StatResult {
@@ -69,7 +72,7 @@ extension Engine {
         let v = try volume(loc.mount)
         let cred = Credentials.effective()
         let (p, n) = try creationTarget(v, loc, cred: cred, allowDirectorySlash: true)
-        _ = try v.meta.mkdir(parent: p, name: n, mode: (mode & 0o7777) & ~umaskValue, cred: cred)
+        _ = try v.meta.mkdir(parent: p, name: n, mode: (mode & 0o7777) & ~umask, cred: cred)
     }
 
     public func mknod(_ loc: Location, mode: UInt32, rdev: UInt64) throws(Errno) {
@@ -78,7 +81,7 @@ extension Engine {
         let (p, n) = try creationTarget(v, loc, cred: cred, allowDirectorySlash: false)
         var type = mode & 0o170000
         if type == 0 { type = FileType.regular.rawValue }
-        let perm = (mode & 0o7777) & ~umaskValue
+        let perm = (mode & 0o7777) & ~umask
         if type == FileType.regular.rawValue {
             _ = try v.meta.createFile(parent: p, name: n, mode: type | perm, cred: cred, exclusive: true)
         } else if type == FileType.directory.rawValue {

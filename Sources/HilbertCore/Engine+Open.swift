@@ -22,6 +22,21 @@ public struct OpenFile: Equatable {
 // on a fresh descriptor succeeds (no writer left anywhere on the node), on fsync and at exit.
 extension Engine {
     public func open(_ loc: Location, flags: Int32, mode: UInt32) throws(Errno) -> (fd: Int32, file: OpenFile) {
+        // open(2) is atomic: when the inode we resolved vanished before we could read it (a
+        // rename replaced it, an unlink removed it), resolve again instead of failing.
+        var attempt = 0
+        while true {
+            do throws(Errno) {
+                return try openOnce(loc, flags: flags, mode: mode)
+            } catch {
+                attempt += 1
+                if error != .stale { throw error }
+                if attempt >= 8 { throw Errno.noEntry }
+            }
+        }
+    }
+
+    private func openOnce(_ loc: Location, flags: Int32, mode: UInt32) throws(Errno) -> (fd: Int32, file: OpenFile) {
         let v = try volume(loc.mount)
         let cred = Credentials.effective()
         let acc = flags & O_ACCMODE
@@ -38,7 +53,7 @@ extension Engine {
         case .missing(let parent, let name, let mustBeDir):
             if !create { throw Errno.noEntry }
             if mustBeDir || flags & O_DIRECTORY != 0 { throw mustBeDir ? Errno.isDirectory : Errno.invalid }
-            let perm = (mode & 0o7777) & ~umaskValue
+            let perm = (mode & 0o7777) & ~umask
             let made = try v.meta.createFile(parent: parent, name: name, mode: FileType.regular.rawValue | perm,
                                              cred: cred, exclusive: exclusive)
             attr = made.attr
@@ -52,6 +67,17 @@ extension Engine {
             if exclusive { throw Errno.exists }
             attr = a
         }
+        do throws(Errno) {
+            return try openResolved(v, loc, attr, flags: flags, cred: cred)
+        } catch {
+            throw error == .noEntry ? Errno.stale : error   // the inode vanished meanwhile
+        }
+    }
+
+    private func openResolved(_ v: Volume, _ loc: Location, _ attr: Attr, flags: Int32, cred: Credentials) throws(Errno) -> (fd: Int32, file: OpenFile) {
+        let acc = flags & O_ACCMODE
+        let create = flags & O_CREAT != 0
+        let isPath = flags & Int32(HL_O_PATH) != 0
         if isPath { return try placeholder(v, attr, flags: flags) }
         if attr.isSymlink { throw Errno.loop }                     // O_NOFOLLOW on a symlink
         if flags & O_DIRECTORY != 0 && !attr.isDirectory { throw Errno.notDirectory }
@@ -97,6 +123,7 @@ extension Engine {
             }
         }
         var lastError = Errno.io
+        DataErrors.last = nil
         for _ in 0..<4 {
             let (attr, inline, blocks) = try v.meta.dataLayout(attrIn.ino)
             do throws(Errno) {
@@ -119,7 +146,8 @@ extension Engine {
                 if now.version == attr.version { break }
             }
         }
-        Log.error("cannot read \(v.spec.prefix) inode \(attrIn.ino): \(lastError)")
+        let why = DataErrors.last.map { $0.message } ?? "\(lastError)"
+        Log.error("cannot read \(v.spec.prefix) inode \(attrIn.ino): \(why)")
         throw lastError
     }
 
@@ -259,7 +287,8 @@ extension Engine {
             try commit(v, ino: ino, stagingFD: fd, staged: staged, retire: true)
             return 0
         } catch {
-            Log.error("commit of \(v.spec.prefix) inode \(ino) failed: \(error); the data stays in the staging area and is retried")
+            let why = DataErrors.last.map { $0.message } ?? "\(error)"
+            Log.error("commit of \(v.spec.prefix) inode \(ino) failed: \(why); the data stays in the staging area and is retried")
             return -error.rawValue
         }
     }

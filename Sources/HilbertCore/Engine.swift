@@ -33,6 +33,9 @@ public final class Engine {
     public func start(mountsText: String?) throws(HilbertError) {
         try lock.withLock { () throws(HilbertError) in
             if started { return }
+            // Inside a program, SQLite's descriptors must be engine-private: high numbers the
+            // program's dup2/close cannot clobber (bash `exec 3>file` would corrupt the DB).
+            SQLiteSystemCalls.routeThroughSys()
             if let text = mountsText, !text.isEmpty {
                 mounts = try Settings.parseMounts(text)
             } else {
@@ -72,7 +75,11 @@ public final class Engine {
         lock.withLock { volumes.compactMap { $0 } }
     }
 
-    func setUmask(_ mask: UInt32) { umaskValue = mask & 0o777 }
+    /// The program's umask now: as it last set it (tracked by the shim), else as inherited.
+    var umask: UInt32 {
+        let tracked = hl_sys_tracked_umask()
+        return tracked >= 0 ? UInt32(tracked) : umaskValue
+    }
 
     // Fork: the child must not use the parent's SQLite handle or wait on a lock some other
     // thread of the parent held at fork time; it reopens lazily.

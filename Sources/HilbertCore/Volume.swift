@@ -112,15 +112,12 @@ extension Volume {
         }
         let format = VolumeFormat(name: o.name, uuid: newUUID(), storage: o.storage, bucket: o.bucket,
                                   compression: o.compression, blockSize: o.blockSize, inlineMax: o.inlineMax)
-        do {
-            _ = try MetaStore.create(path: path, format: format, rootUID: geteuid(), rootGID: getegid())
-        } catch let e as Errno {
-            if e == .exists { throw HilbertError(e, "a volume already exists at \(o.metaURL)") }
-            throw HilbertError(e, "cannot create the volume at \(o.metaURL): \(e)")
-        } catch let e as HilbertError {
-            throw e
+        do throws(Errno) {
+            try MetaStore.create(path: path, format: format, rootUID: geteuid(), rootGID: getegid()).close()
         } catch {
-            throw HilbertError(.io, "cannot create the volume at \(o.metaURL): \(error)")
+            if error == .exists { throw HilbertError(error, "a volume already exists at \(o.metaURL)") }
+            let why = MetaStore.lastOpenError.map { $0.message } ?? "\(error)"
+            throw HilbertError(error, "cannot create the volume at \(o.metaURL): \(why)")
         }
         return format
     }

@@ -66,6 +66,8 @@ private func makeAPI() -> hl_engine_api {
     t.start = { svc, mounts in
         if let svc, let real = svc.pointee.real {
             hl_sys_install(real, svc.pointee.note_private_fd)
+            let hasUmask = Int(svc.pointee.size) >= MemoryLayout<hl_shim_services>.offset(of: \hl_shim_services.current_umask)! + 8
+            if hasUmask { hl_sys_set_umask_hook(svc.pointee.current_umask) }
         }
         do throws(HilbertError) {
             try engine.start(mountsText: mounts.map { String(cString: $0) })

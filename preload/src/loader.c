@@ -63,6 +63,7 @@ static void load(void) {
     svc.real = &real_table;
     svc.note_private_fd = sh_note_private_fd;
     svc.shim_path = self;
+    svc.current_umask = sh_current_umask;
     sh_engine_loaded = 1;
     int r = api->start(&svc, sh_mounts_env);
     if (r < 0) {

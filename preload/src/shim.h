@@ -113,6 +113,7 @@ typedef int (*sh_nftw_fn)(const char *, const struct stat *, int, void *);
     X(__xmknodat, int, (int, int, const char *, mode_t, dev_t *))                    \
     X(mkfifo, int, (const char *, mode_t))                                           \
     X(mkfifoat, int, (int, const char *, mode_t))                                    \
+    X(umask, mode_t, (mode_t))                                                       \
     X(chmod, int, (const char *, mode_t))                                            \
     X(fchmod, int, (int, mode_t))                                                    \
     X(fchmodat, int, (int, const char *, mode_t, int))                               \
@@ -317,6 +318,7 @@ void sh_fd_clear(int fd);
 uint64_t *sh_fd_cookie(int fd);
 int sh_fd_max(void);
 void sh_note_private_fd(int fd, int on);
+int sh_current_umask(void);
 void sh_fd_after_dup(int oldfd, int newfd);
 static inline int sh_fd_lookup(int fd, hl_file *out) {
     if (likely(sh_nrec == 0)) return 0;

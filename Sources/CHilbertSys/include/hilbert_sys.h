@@ -65,3 +65,8 @@ enum {
 
 /* offsetof(hl_dirent, name): Swift cannot compute it for a flexible array member. */
 static inline size_t hl_dirent_name_offset(void) { return offsetof(hl_dirent, name); }
+
+/* The shim's umask tracker (hl_shim_services.current_umask), when the shim has one. */
+void hl_sys_set_umask_hook(int (*hook)(void));
+/* The program's umask as last set through umask(2), or -1 when unknown. */
+int hl_sys_tracked_umask(void);

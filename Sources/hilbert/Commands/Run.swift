@@ -33,6 +33,11 @@ extension Hilbert {
             let table = try Launcher.mountTable(opts)
             let cacheDir = try Launcher.cacheDirectory(opts)
             let env = try Launcher.environment(mounts: table, cache: cacheDir)
+            // A command stored under a prefix must be exec'd by a shimmed process (this one
+            // is not): let a shell under the shim exec it.
+            if table.contains(where: { argv[0] == $0.prefix || argv[0].hasPrefix($0.prefix + "/") }) {
+                argv = ["/bin/sh", "-c", "exec \"$0\" \"$@\""] + argv
+            }
             let status = try Launcher.spawnAndWait(argv, env: env)
             _ = Launcher.flush(mounts: table, cache: cacheDir, quiet: true)
             throw ExitCode(status)

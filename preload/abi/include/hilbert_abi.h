@@ -94,6 +94,9 @@ typedef struct hl_shim_services {
      * The shim hides them from the application's close/close_range/closefrom/dup2. */
     void (*note_private_fd)(int fd, int on);
     const char *shim_path;              /* absolute path of the loaded shim object */
+    /* The umask the program last set with umask(2) (the shim wraps it), or -1 when the
+     * program has not called umask since it started (the engine then reads it once). */
+    int (*current_umask)(void);
 } hl_shim_services;
 
 /* Where a path operation points.
