@@ -63,7 +63,10 @@ nok() {
 }
 # is GOT EXPECTED DESC
 is() {
-    if [ "$1" == "$2" ]; then _hl_result 0 "$3"; else
+    if [ "$1" == "$2" ]; then _hl_result 0 "$3"
+    elif [ "$(printf '%s\n' "$1" | wc -l)" -gt 8 ] || [ "$(printf '%s\n' "$2" | wc -l)" -gt 8 ]; then
+        _hl_result 1 "$3" "--- expected / +++ got" "$(diff -u <(printf '%s\n' "$2") <(printf '%s\n' "$1") | tail -n +3 | head -n 40)"
+    else
         _hl_result 1 "$3" "got:      '$(printf '%s' "$1" | head -c 2000)'" "expected: '$(printf '%s' "$2" | head -c 2000)'"; fi
 }
 isnt() {

@@ -20,8 +20,6 @@ ok "format --compress none --block-size 1M --inline-max 4K" hl_format v2 --compr
 ok "format --compress zstd" hl_format v3 --compress zstd
 out=$(hl_format v2 2>&1); rc=$?
 isnt "$rc" "0" "format refuses an existing volume"
-out=$("$HILBERT" format "sqlite://$HL_TMP/v4/meta.db" 2>&1); rc=$?
-isnt "$rc" "0" "format without --bucket fails"
 out=$("$HILBERT" format "relative/meta.db" --bucket "$HL_TMP/v5/objects" 2>&1); rc=$?
 isnt "$rc" "0" "format of a non-sqlite URL fails"
 out=$("$HILBERT" run --mount "/hilbert=sqlite://$HL_TMP/v2/meta.db" --cache "$HL_TMP/c2" -- bash -c 'head -c 3000000 /dev/urandom > /hilbert/r; head -c 3000 /dev/urandom > /hilbert/s; cat /hilbert/r /hilbert/s | wc -c' 2>&1)
@@ -33,7 +31,7 @@ sz=$(du -sb "$HL_TMP/v3/objects" | cut -f1)
 if [ "$sz" -lt 1000000 ] 2>/dev/null; then pass "zstd volume stores 8 MB of text in < 1 MB ($sz bytes)"; else fail "zstd volume stores 8 MB of text compressed" "objects use $sz bytes"; fi
 
 # two mounts in one run
-out=$("$HILBERT" run --mount "/hilbert=$HL_URL" --mount "/h2=sqlite://$HL_TMP/v3/meta.db" --cache "$HL_TMP/c4" -- bash -c 'echo one > /hilbert/one; echo two > /h2/two; ls /hilbert/one /h2/two; cp /hilbert/one /h2/one-copy; cat /h2/one-copy; ls /h2 | tr "\n" " "' 2>&1)
+out=$("$HILBERT" run --mount "/hilbert=$HL_URL" --mount "/h2=sqlite://$HL_TMP/v3/meta.db" --cache "$HL_TMP/c4" -- bash -c 'echo one > /hilbert/one; echo two > /h2/two; ls -U /hilbert/one /h2/two; cp /hilbert/one /h2/one-copy; cat /h2/one-copy; ls /h2 | tr "\n" " "' 2>&1)
 is "$out" $'/hilbert/one\n/h2/two\none\none-copy two z ' "two mounts in one run, copy between volumes"
 
 # default volume (no --mount): under the isolated XDG dirs
@@ -42,6 +40,8 @@ is "$out" "default" "no --mount: /hilbert maps to the default volume (created on
 like "$(find "$XDG_DATA_HOME/hilbert/default" -maxdepth 2 2>/dev/null | head -20)" "default" "the default volume lives under \$XDG_DATA_HOME/hilbert/default"
 ok "the default cache lives under \$XDG_CACHE_HOME/hilbert" test -d "$XDG_CACHE_HOME/hilbert"
 is "$("$HILBERT" run -- cat /hilbert/dflt 2>&1)" "default" "the default volume persists across runs"
-is "$(hl ls /hilbert/dflt 2>&1 | grep -c dflt)" "0" "the test volume is separate from the default one"
+is "$(hl test -e /hilbert/dflt; echo $?)" "1" "the test volume is separate from the default one"
+hl bash -c 'printf "#!/bin/sh\necho in-prefix \$1\n" > /hilbert/tool; chmod +x /hilbert/tool'
+is "$(hl /hilbert/tool x 2>&1)" "in-prefix x" "hilbert run -- CMD where CMD is stored in the prefix"
 
 done_testing

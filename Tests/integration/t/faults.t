@@ -93,14 +93,15 @@ except OSError as e:
     print("errno", e.errno); sys.exit(0)
 print("intact" if hashlib.sha256(d).hexdigest() == want.get(p) else "WRONG DATA (%d bytes)" % len(d))
 '
-out=$(hlc "$HL_TMP/fresh1" "$HL_PY" -c "$READ" "$HL_TMP/sums" /hilbert/corrupt.bin 2>&1)
+out=$(hlc "$HL_TMP/fresh1" "$HL_PY" -c "$READ" "$HL_TMP/sums" /hilbert/corrupt.bin 2>"$HL_TMP/rerr")
 is "$out" "errno 5" "a corrupt block object: reading fails with EIO (fresh cache)"
+like "$(cat "$HL_TMP/rerr")" "hilbert:" "a corrupt block object: the engine says why on stderr"
 out=$(hlc "$HL_TMP/fresh1b" cat /hilbert/corrupt.bin 2>&1 >/dev/null); like "$out" "Input/output error" "cat of the corrupt file reports EIO"
 out=$(hlc "$HL_TMP/fresh1c" "$HL_PY" -c "$READ" "$HL_TMP/sums" /hilbert/healthy.bin 2>&1)
 is "$out" "intact" "other files are still readable"
 
 for o in $missing_objs; do rm -f "$o"; done
-out=$(hlc "$HL_TMP/fresh2" "$HL_PY" -c "$READ" "$HL_TMP/sums" /hilbert/missing.bin 2>&1)
+out=$(hlc "$HL_TMP/fresh2" "$HL_PY" -c "$READ" "$HL_TMP/sums" /hilbert/missing.bin 2>/dev/null)
 is "$out" "errno 5" "a missing block object: reading fails with EIO (fresh cache)"
 out=$(hlc "$HL_TMP/fresh2b" "$HL_PY" -c "$READ" "$HL_TMP/sums" /hilbert/healthy.bin 2>&1)
 is "$out" "intact" "other files are still readable after objects went missing"
@@ -117,9 +118,9 @@ is "$(hlc "$HL_TMP/good-cache" cat /hilbert/cached.txt 2>&1)" "committed" "commi
 if hl_user; then
     chmod 755 "$HL_TMP"; chown -R "$HL_UID:$HL_GID" "$HL_VOL"
     mkdir -p "$HL_TMP/ro-cache" "$HL_TMP/uhome"; chown "$HL_UID:$HL_GID" "$HL_TMP/ro-cache" "$HL_TMP/uhome"; chmod 0500 "$HL_TMP/ro-cache"
-    out=$(as_user env HOME="$HL_TMP/uhome" "$HILBERT" run --mount "/hilbert=$HL_URL" --cache "$HL_TMP/ro-cache" -- bash -c 'exec 2>"$HL_TMP/uerr"; echo u > /hilbert/new-by-user; echo rc=$?; id -u' 2>&1)
+    out=$(as_user env HOME="$HL_TMP/uhome" "$HILBERT" run --mount "/hilbert=$HL_URL" --cache "$HL_TMP/ro-cache" -- bash -c 'exec 2>"$HL_TMP/uhome/uerr"; echo u > /hilbert/new-by-user; echo rc=$?; id -u' 2>&1)
     like "$out" $'^rc=[1-9][0-9]*\n'"$HL_UID" "non-root with a 0500 cache dir: writing under the prefix fails"
-    like "$(cat "$HL_TMP/uerr" 2>/dev/null)" "hilbert:" "non-root with a 0500 cache dir: a clear 'hilbert:' error"
+    like "$(cat "$HL_TMP/uhome/uerr" 2>/dev/null)" "hilbert:" "non-root with a 0500 cache dir: a clear 'hilbert:' error"
     is "$(hlc "$HL_TMP/good-cache2" cat /hilbert/cached.txt 2>&1)" "committed" "committed data still readable afterwards"
 else
     fail "create the test user (useradd)"

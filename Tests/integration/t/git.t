@@ -25,7 +25,7 @@ ok "git clone out of the prefix" hl git clone -q /hilbert/repo "$HL_TMP/clone"
 is "$(git -C "$HL_TMP/clone" log --format=%s | tr '\n' ' ')" "second first " "the clone has both commits"
 ok "git clone into the prefix" hl git clone -q "$HL_TMP/clone" /hilbert/clone2
 is "$(hl git -C /hilbert/clone2 status --porcelain 2>&1; hl cat /hilbert/clone2/src/f3.c 2>&1)" $'line 3\nchanged' "the clone into the prefix is checked out"
-is "$(hl /hilbert/clone2/run.sh 2>&1)" "hi" "checked-out executable runs"
+is "$(hl bash -c /hilbert/clone2/run.sh 2>&1)" "hi" "checked-out executable runs"
 out=$(hlsh 'cd /hilbert/clone2 && git checkout -q HEAD~1 && cat src/f4.c && git checkout -q main && [ ! -e src/f4.c ] && echo gone' 2>&1)
 is "$out" $'line 4\ngone' "git checkout between commits"
 

@@ -51,7 +51,7 @@ diag "source tree: $nfiles files, $(du -sh "$src" | cut -f1)"
 (cd "$HL_TMP/src" && tar -cf "$HL_TMP/src.tar" tree) || bail "tar the source tree natively"
 
 sums() { (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); }
-meta() { (cd "$1" && find . -printf '%p %y %m %s %l %T@\n' | sed 's/\.[0-9]* *$//' | LC_ALL=C sort); }
+meta() { (cd "$1" && find . -type d -printf '%p %y %m %T@\n' -o -printf '%p %y %m %s %l %T@\n' | sed 's/\.[0-9]* *$//' | LC_ALL=C sort); }   # no dir sizes
 listing() { tar -tvf "$1" | awk '{ $4 = ""; $5 = ""; print }' | LC_ALL=C sort; }   # drop date/time columns
 
 ok "tar -xf a $nfiles-file archive into the prefix" hl tar -C /hilbert -xf "$HL_TMP/src.tar"
