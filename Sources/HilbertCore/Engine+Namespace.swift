@@ -34,11 +34,17 @@ extension Engine {
         }
     }
 
-    func statResult(_ v: Volume, _ attr: Attr) -> StatResult {
+    func statResult(_ v: Volume, _ attr: Attr, allocated: UInt64? = nil) -> StatResult {
         var a = attr
         // Directories look like a small ext4 directory (du, ls -l and tar expect a size).
         if a.isDirectory { a.size = 4096 }
-        return StatResult(attr: a, dev: v.dev, blocks: (a.size + 511) / 512, blksize: UInt32(min(v.format.blockSize, 1 << 20)))
+        var bytes = allocated ?? a.size
+        // Block-stored files may have holes: count what is stored (st_blocks as on a local
+        // file system, so du, cp --sparse and tar --sparse see them).
+        if allocated == nil && a.isRegular && a.size > UInt64(v.format.inlineMax) && !a.staged {
+            bytes = min(a.size, (try? v.meta.allocatedBytes(a.ino)) ?? a.size)
+        }
+        return StatResult(attr: a, dev: v.dev, blocks: (bytes + 511) / 512, blksize: UInt32(min(v.format.blockSize, 1 << 20)))
     }
 
     public func stat(_ loc: Location, noFollow: Bool) throws(Errno) -> StatResult {

@@ -61,7 +61,8 @@ extension Engine {
                 // A new file: writers get a fresh staging file; permission was granted by creating.
                 if isPath { return try placeholder(v, attr, flags: flags) }
                 if acc == O_RDONLY { return try emptyReadCopy(v, attr, flags: flags) }
-                return try openForWrite(v, attr, flags: flags | O_TRUNC, cred: cred, newFile: true)
+                // No O_TRUNC here: a concurrent writer may already have joined the new file.
+                return try openForWrite(v, attr, flags: flags, cred: cred, newFile: true)
             }
         case .found(_, _, let a):
             if exclusive { throw Errno.exists }

@@ -54,6 +54,19 @@ extension MetaStore {
         }
     }
 
+    /// Bytes of `ino` that are stored (inline bytes or the raw length of non-hole blocks):
+    /// what st_blocks reports, so sparse files look sparse to du, cp and tar.
+    public func allocatedBytes(_ ino: Ino) throws(Errno) -> UInt64 {
+        try read { () throws(Errno) -> UInt64 in
+            let s = try conn.prepare("SELECT coalesce(sum(raw_len), 0) FROM hl_block WHERE ino=?1 AND object_id != 0")
+            defer { s.reset() }
+            s.bind(1, ino)
+            let blocks = try s.step() ? s.uint64(0) : 0
+            if blocks > 0 { return blocks }
+            return UInt64(try inlineData(ino)?.count ?? 0)
+        }
+    }
+
     // MARK: committing
 
     /// Replace the content description of a regular file atomically: `inline` XOR `blocks`
