@@ -1,6 +1,7 @@
 import Glibc
 import CSQLite
 import HilbertSupport
+import CHilbertSys
 
 /// An object no metadata references any more: delete it from the object store after the
 /// transaction that released it committed, then call `forgetDeletions`.
@@ -62,6 +63,32 @@ final class RecursiveLock: @unchecked Sendable {
 struct EdgeKey: Hashable {
     var parent: Ino
     var name: [UInt8]
+    // One combine of an FNV-1a digest instead of SipHash over every byte: this is the stat
+    // hot path.
+    func hash(into h: inout Hasher) {
+        h.combine(parent)
+        h.combine(fnv1a(name))
+    }
+}
+
+/// A whole path resolution, remembered while the caches are current.
+struct ResolveKey: Hashable {
+    var base: Ino
+    var followLast: Bool
+    var path: [UInt8]
+    var cred: Credentials
+    func hash(into h: inout Hasher) {
+        h.combine(base)
+        h.combine(fnv1a(path) ^ (followLast ? 1 : 0))
+        h.combine(cred.uid)
+    }
+}
+
+@inline(__always)
+func fnv1a(_ bytes: [UInt8]) -> UInt64 {
+    var h: UInt64 = 0xcbf29ce484222325
+    for b in bytes { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+    return h
 }
 
 /// The metadata of one volume, as seen by one process. Every mutation is one SQLite
@@ -79,7 +106,16 @@ public final class MetaStore: @unchecked Sendable {
     var dentryCache: [EdgeKey: Ino] = [:]
     var attrCache: [Ino: Attr] = [:]
     var linkCache: [Ino: [UInt8]] = [:]
+    var resolveCache: [ResolveKey: Resolution] = [:]
     var cacheDataVersion: Int64 = -1
+    /// The shared change epoch the caches were last validated at, and when (monotonic ns).
+    /// Within `epochTrust` of a validation and at an unchanged epoch the caches are used
+    /// without asking SQLite; the bound covers a writer that died between its commit and
+    /// its bump.
+    let epoch: ChangeEpoch
+    var cacheEpoch: UInt64 = .max
+    var cacheValidatedAt: UInt64 = 0
+    static let epochTrust: UInt64 = 1_000_000_000
     /// Set while answering from the caches alone (no transaction): a miss throws `cacheMiss`.
     var cacheOnly = false
     static let cacheMiss = Errno(-1)
@@ -102,7 +138,12 @@ public final class MetaStore: @unchecked Sendable {
     private init(conn: Connection, format: VolumeFormat) {
         self.conn = conn
         self.format = format
-        conn.onWriteEnd = { [unowned self] in self.clearCaches() }
+        self.epoch = ChangeEpoch(databasePath: conn.path)
+        conn.onWriteEnd = { [unowned self] in
+            self.clearCaches()
+            self.cacheEpoch = .max
+            self.epoch.bump()
+        }
     }
 
     // MARK: opening
@@ -236,6 +277,7 @@ public final class MetaStore: @unchecked Sendable {
         if !dentryCache.isEmpty { dentryCache.removeAll(keepingCapacity: true) }
         if !attrCache.isEmpty { attrCache.removeAll(keepingCapacity: true) }
         if !linkCache.isEmpty { linkCache.removeAll(keepingCapacity: true) }
+        if !resolveCache.isEmpty { resolveCache.removeAll(keepingCapacity: true) }
     }
 
     /// Inside a read transaction: may the caches be used? Drops them when another
@@ -245,7 +287,19 @@ public final class MetaStore: @unchecked Sendable {
     @inline(__always)
     func cacheCurrent() throws(Errno) -> Bool {
         if conn.depth > 0 || attrCache.isEmpty { return false }
-        return try conn.dataVersion() == cacheDataVersion
+        let e = epoch.load()
+        if epoch.available && e == cacheEpoch && hl_monotonic_ns() &- cacheValidatedAt < MetaStore.epochTrust {
+            return true
+        }
+        guard try conn.dataVersion() == cacheDataVersion else { return false }
+        noteValidated(e)
+        return true
+    }
+
+    @inline(__always)
+    func noteValidated(_ e: UInt64) {
+        cacheEpoch = e
+        cacheValidatedAt = hl_monotonic_ns()
     }
 
     /// Try `body` from the caches alone; nil on a miss (then run the transactional path).
@@ -265,6 +319,7 @@ public final class MetaStore: @unchecked Sendable {
     @inline(__always)
     func cacheUsable() throws(Errno) -> Bool {
         if conn.inWriteTransaction { return false }
+        let e = epoch.load()
         let v = try conn.dataVersion()
         if v != cacheDataVersion {
             clearCaches()
@@ -272,6 +327,7 @@ public final class MetaStore: @unchecked Sendable {
         } else if attrCache.count > MetaStore.cacheLimit || dentryCache.count > MetaStore.cacheLimit {
             clearCaches()
         }
+        noteValidated(e)
         return true
     }
 

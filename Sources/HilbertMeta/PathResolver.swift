@@ -19,15 +19,28 @@ extension MetaStore {
                         mountPrefix: [UInt8]) throws(Errno) -> Resolution {
         if path.isEmpty { throw Errno.noEntry }
         lock.lock(); defer { lock.unlock() }
+        let key = ResolveKey(base: base, followLast: followLast, path: path, cred: cred)
+        if try cacheCurrent(), let r = resolveCache[key] { return r }
         if let r = try fromCache({ () throws(Errno) -> Resolution in
             try resolveLocked(from: base, path: path, followLast: followLast, cred: cred,
                               mountPrefix: mountPrefix, useCache: true)
-        }) { return r }
+        }) {
+            remember(key, r)
+            return r
+        }
         return try conn.transaction(immediate: false) { () throws(Errno) -> Resolution in
             let useCache = try cacheUsable()
-            return try resolveLocked(from: base, path: path, followLast: followLast, cred: cred,
-                                     mountPrefix: mountPrefix, useCache: useCache)
+            let r = try resolveLocked(from: base, path: path, followLast: followLast, cred: cred,
+                                      mountPrefix: mountPrefix, useCache: useCache)
+            if useCache { remember(key, r) }
+            return r
         }
+    }
+
+    private func remember(_ key: ResolveKey, _ r: Resolution) {
+        if conn.inWriteTransaction { return }
+        if resolveCache.count >= MetaStore.cacheLimit { resolveCache.removeAll(keepingCapacity: true) }
+        resolveCache[key] = r
     }
 
     func resolveLocked(from base: Ino, path: [UInt8], followLast: Bool, cred: Credentials,
