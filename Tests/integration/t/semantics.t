@@ -201,7 +201,7 @@ except OSError as e: print(e.errno == 40)' 2>&1); is "$out" "True" "O_NOFOLLOW o
 
 # ---------------------------------------------------------------- O_APPEND, O_TRUNC
 hl_pytap <<'PY'
-import os
+import os, time
 from hltest import case
 @case("O_APPEND: every write lands at the end, even after lseek(0)")
 def _():
@@ -229,6 +229,47 @@ def _():
     for k in range(4):
         mine = [int(l.split(b":")[1]) for l in lines if l.startswith(b"%d:" % k)]
         assert mine == list(range(250)), (k, mine[:10])
+@case("4 processes hold one existing file open with O_APPEND at once, each appends: nothing lost (10 rounds)")
+def _():
+    bad = []
+    for rnd in range(10):
+        p = "/hilbert/s/app-held-%d" % rnd
+        open(p, "w").write("start\n")
+        ready_r, ready_w = os.pipe(); go_r, go_w = os.pipe(); kids = []
+        for k in range(4):
+            pid = os.fork()
+            if pid == 0:
+                os.close(go_w); os.close(ready_r)
+                fd = os.open(p, os.O_WRONLY | os.O_APPEND)
+                os.write(ready_w, b"x"); os.read(go_r, 1)
+                os.write(fd, b"writer %d\n" % k); os.close(fd); os._exit(0)
+            kids.append(pid)
+        for _ in range(4): os.read(ready_r, 1)       # all four have it open
+        os.close(go_w)
+        for pid in kids: os.waitpid(pid, 0)
+        for f in (ready_r, ready_w, go_r): os.close(f)
+        lines = sorted(open(p).read().splitlines())
+        if lines != ["start"] + ["writer %d" % k for k in range(4)]: bad.append((rnd, lines))
+    assert not bad, bad[:3]
+@case("4 processes each open+append+close one existing file concurrently: nothing lost (30 rounds)")
+def _():
+    bad = []
+    for rnd in range(30):
+        p = "/hilbert/s/app-race-%d" % rnd
+        open(p, "w").close()
+        r, w = os.pipe(); kids = []
+        for k in range(4):
+            pid = os.fork()
+            if pid == 0:
+                os.close(w); os.read(r, 1)
+                fd = os.open(p, os.O_WRONLY | os.O_APPEND)
+                os.write(fd, b"%d\n" % k); os.close(fd); os._exit(0)
+            kids.append(pid)
+        os.close(r); time.sleep(0.01); os.close(w)
+        for pid in kids: os.waitpid(pid, 0)
+        lines = sorted(open(p).read().splitlines())
+        if lines != ["0", "1", "2", "3"]: bad.append((rnd, lines))
+    assert not bad, "%d of 30 rounds lost appends, e.g. %r" % (len(bad), bad[:3])
 @case("O_TRUNC empties the file; the new content replaces it")
 def _():
     open("/hilbert/s/tr", "w").write("a long old content\n" * 1000)
