@@ -393,6 +393,11 @@ def drive(args):
         sys.exit("bench.py: no hilbert at %s (build with make, or set HILBERT_HOME)" % hilbert)
     work = tempfile.mkdtemp(prefix="hilbert-bench.", dir=args.workdir)
     try:
+        if not args.no_snapshot:
+            # run a private copy: a rebuild overwriting the libraries in place would crash us
+            for sub in ("bin", "lib"):
+                shutil.copytree(os.path.join(home, sub), os.path.join(work, "build", sub), symlinks=True)
+            hilbert = os.path.join(work, "build", "bin", "hilbert")
         vol = os.path.join(work, "vol")
         os.makedirs(vol)
         meta = "sqlite://" + os.path.join(vol, "meta.db")
@@ -434,6 +439,7 @@ def main():
     ap.add_argument("--json", help="also write the results as JSON to this host path")
     ap.add_argument("--workdir", help="driver: where to create the temp dir (default $TMPDIR)")
     ap.add_argument("--keep", action="store_true", help="driver: keep the temp dir")
+    ap.add_argument("--no-snapshot", action="store_true", help="driver: run $HILBERT_HOME in place, not a copy")
     args = ap.parse_args()
     if args.drive:
         return drive(args)
