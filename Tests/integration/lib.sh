@@ -193,6 +193,13 @@ differ() {
 }
 
 # ---------------------------------------------------------------- misc
+# need TOOL[:DEBIAN-PACKAGE]… — bail out (one failed assertion) when a program is missing
+need() {
+    local t
+    for t in "$@"; do
+        command -v "${t%%:*}" >/dev/null 2>&1 || bail "${t%%:*} installed (apt-get install ${t#*:})"
+    done
+}
 # hl_user — a non-root user for permission tests; sets HL_UID HL_GID HL_USER
 hl_user() {
     HL_USER=hltest
