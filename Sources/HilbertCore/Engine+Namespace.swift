@@ -109,10 +109,14 @@ extension Engine {
     public func unlink(_ loc: Location, removeDirectory: Bool) throws(Errno) {
         let v = try volume(loc.mount)
         let cred = Credentials.effective()
+        // rmdir("x/.") is EINVAL and rmdir("x/..") ENOTEMPTY, whatever they resolve to.
+        switch lastComponent(loc.path) {
+        case [0x2e]: throw removeDirectory ? Errno.invalid : Errno.isDirectory
+        case [0x2e, 0x2e]: throw removeDirectory ? Errno.notEmpty : Errno.isDirectory
+        default: break
+        }
         let (p, n, attr) = try existing(v, loc, follow: false, cred: cred)
         if p == 0 { throw removeDirectory ? Errno.busy : Errno.isDirectory }   // the mount root
-        if n == [0x2e] { throw Errno.invalid }
-        if n == [0x2e, 0x2e] { throw Errno.notEmpty }
         let released: Released
         if removeDirectory {
             if !attr.isDirectory { throw Errno.notDirectory }
@@ -126,6 +130,10 @@ extension Engine {
 
     public func rename(_ from: Location, _ to: Location, flags: UInt32) throws(Errno) {
         if from.mount != to.mount { throw Errno.crossDevice }
+        let dots: Set<[UInt8]> = [[0x2e], [0x2e, 0x2e]]
+        if dots.contains(lastComponent(from.path)) || dots.contains(lastComponent(to.path)) {
+            throw Errno.busy   // Linux: rename of "." or ".." is EBUSY
+        }
         let v = try volume(from.mount)
         let cred = Credentials.effective()
         let (sp, sn, sattr) = try existing(v, from, follow: false, cred: cred)
@@ -136,6 +144,7 @@ extension Engine {
         case .found(let p, let n, _):
             if p == 0 { throw Errno.busy }
             if n == [0x2e] || n == [0x2e, 0x2e] { throw Errno.invalid }
+            if flags & UInt32(HL_RENAME_NOREPLACE) != 0 { throw Errno.exists }   // even onto itself
             dp = p; dn = n
         case .missing(let p, let n, let mustBeDir):
             if mustBeDir && !sattr.isDirectory { throw Errno.notDirectory }
@@ -302,7 +311,8 @@ extension Engine {
     func cleanUp(_ v: Volume, _ r: Released) {
         deleteObjects(v, r.objects)
         for f in r.stagingFiles { try? Sys.unlink(v.cache.stagingPath(f)) }
-        for ino in r.destroyed { v.cache.removeReadCopies(ino: ino) }
+        // Read copies exist only for block-stored files; others age out of the cache (LRU).
+        if !r.objects.isEmpty { for ino in r.destroyed { v.cache.removeReadCopies(ino: ino) } }
     }
 
     func deleteObjects(_ v: Volume, _ objects: [DeletedObject]) {
@@ -334,6 +344,14 @@ extension CacheDirectory {
         if !Sys.exists(p), let fd = try? Sys.open(p, O_WRONLY | O_CREAT, 0o400) { Sys.close(fd) }
         return p
     }
+}
+
+/// The last component of a path ([] for none, e.g. "/" or an fd-relative location).
+func lastComponent(_ path: [UInt8]?) -> [UInt8] {
+    guard var p = path?[...] else { return [] }
+    while p.last == 0x2f { p.removeLast() }
+    if let slash = p.lastIndex(of: 0x2f) { return Array(p[(slash + 1)...]) }
+    return Array(p)
 }
 
 /// The store key of a block object (see docs/FORMAT.md).

@@ -32,6 +32,7 @@ extension Engine {
                 attempt += 1
                 if error != .stale { throw error }
                 if attempt >= 8 { throw Errno.noEntry }
+                if let v = try? volume(loc.mount) { v.meta.dropCaches() }
             }
         }
     }
@@ -54,7 +55,15 @@ extension Engine {
             if !create { throw Errno.noEntry }
             if mustBeDir || flags & O_DIRECTORY != 0 { throw mustBeDir ? Errno.isDirectory : Errno.invalid }
             let perm = (mode & 0o7777) & ~umask
-            let made = try v.meta.createFile(parent: parent, name: name, mode: FileType.regular.rawValue | perm,
+            let fileMode = FileType.regular.rawValue | perm
+            if acc != O_RDONLY && !isPath {
+                let made = try createForWrite(v, parent: parent, name: name, mode: fileMode, flags: flags,
+                                              cred: cred, exclusive: exclusive)
+                if let opened = made.opened { return opened }
+                attr = made.attr   // it existed (no O_EXCL): open it like any existing file
+                break
+            }
+            let made = try v.meta.createFile(parent: parent, name: name, mode: fileMode,
                                              cred: cred, exclusive: exclusive)
             attr = made.attr
             if made.created {
@@ -79,9 +88,9 @@ extension Engine {
         let acc = flags & O_ACCMODE
         let create = flags & O_CREAT != 0
         let isPath = flags & Int32(HL_O_PATH) != 0
+        if flags & O_DIRECTORY != 0 && !attr.isDirectory { throw Errno.notDirectory }
         if isPath { return try placeholder(v, attr, flags: flags) }
         if attr.isSymlink { throw Errno.loop }                     // O_NOFOLLOW on a symlink
-        if flags & O_DIRECTORY != 0 && !attr.isDirectory { throw Errno.notDirectory }
         if attr.isDirectory {
             if acc != O_RDONLY || create { throw Errno.isDirectory }
             if !MetaStore.checkAccess(attr, R_OK, cred) { throw Errno.access }
@@ -97,6 +106,44 @@ extension Engine {
             return try openForRead(v, attr, flags: flags)
         }
         return try openForWrite(v, attr, flags: flags, cred: cred)
+    }
+
+    /// Create a new file and register a fresh staging file for it in one transaction (the
+    /// small-file create path: one metadata transaction instead of two). `opened` is nil when
+    /// the name already existed and O_EXCL was not given.
+    private func createForWrite(_ v: Volume, parent: Ino, name: [UInt8], mode: UInt32, flags: Int32,
+                                cred: Credentials, exclusive: Bool) throws(Errno) -> (opened: (fd: Int32, file: OpenFile)?, attr: Attr) {
+        let (path, seedFD) = try v.cache.newStagingFile(ino: 0)
+        let stagedName = String(path[path.index(after: path.lastIndex(of: "/")!)...])
+        var ok = false
+        defer {
+            Sys.close(seedFD)
+            if !ok { try? Sys.unlink(path) }
+        }
+        let fd = try Sys.open(path, writeFlags(flags))
+        var attr: Attr
+        do throws(Errno) {
+            try Sys.flock(fd, LOCK_SH)
+            let made = try v.meta.withWriteTransaction { () throws(Errno) -> (attr: Attr, created: Bool) in
+                let made = try v.meta.createFile(parent: parent, name: name, mode: mode, cred: cred, exclusive: exclusive)
+                if made.created { try v.meta.setStaging(ino: made.attr.ino, file: stagedName) }
+                return made
+            }
+            attr = made.attr
+            guard made.created else {
+                Sys.close(fd)
+                return (nil, attr)
+            }
+            // The staging file's mtime is the file's: unchanged at commit means nothing written.
+            try Sys.futimens(seedFD, [timespec(tv_sec: Int(attr.atime.sec), tv_nsec: Int(attr.atime.nsec)),
+                                      timespec(tv_sec: Int(attr.mtime.sec), tv_nsec: Int(attr.mtime.nsec))])
+        } catch {
+            Sys.close(fd)
+            throw error
+        }
+        ok = true
+        noteStaging(attr.ino, stagedName)
+        return ((handOut(fd, flags), OpenFile(mount: mountIndex(v), kind: .write, ino: attr.ino)), attr)
     }
 
     private func placeholder(_ v: Volume, _ attr: Attr, flags: Int32) throws(Errno) -> (fd: Int32, file: OpenFile) {
@@ -173,12 +220,13 @@ extension Engine {
 
     func openForWrite(_ v: Volume, _ attr: Attr, flags: Int32, cred: Credentials, newFile: Bool = false) throws(Errno) -> (fd: Int32, file: OpenFile) {
         let file = OpenFile(mount: mountIndex(v), kind: .write, ino: attr.ino)
-        // Sys.open adds O_CLOEXEC; handOut() clears it again unless the program asked for it.
-        let appFlags = flags & (O_ACCMODE | O_APPEND | O_NONBLOCK | O_SYNC | O_DSYNC)
+        let appFlags = writeFlags(flags)
         let truncate = flags & O_TRUNC != 0
         for attempt in 0..<200 {
-            // Join the node's staging file when there is one.
-            if let staged = try v.meta.staging(attr.ino) {
+            // Join the node's staging file when there is one (the node row says whether one may
+            // exist; claimStaging double-checks under the write lock).
+            let known = attempt == 0 && !attr.staged ? stagingHint(attr.ino) : try v.meta.staging(attr.ino)
+            if let staged = known {
                 let path = v.cache.stagingPath(staged)
                 if let fd = try? Sys.open(path, appFlags) {
                     if (try? Sys.flock(fd, LOCK_SH | LOCK_NB)) != nil {
@@ -210,6 +258,7 @@ extension Engine {
                 try Sys.flock(fd, LOCK_SH)
                 if try claimStaging(v, attr.ino, name) {
                     ok = true
+                    noteStaging(attr.ino, name)
                     return (handOut(fd, flags), file)
                 }
             } catch {
@@ -269,8 +318,10 @@ extension Engine {
     /// failed commit (the staging file then stays and a later settle retries).
     @discardableResult
     func settle(_ v: Volume, _ ino: Ino) -> Int32 {
-        do {
-            guard let staged = try v.meta.staging(ino) else { return 0 }
+        do throws(Errno) {
+            var hinted = stagingHint(ino)
+            if hinted == nil { hinted = try v.meta.staging(ino) }
+            guard let staged = hinted else { return 0 }
             let path = v.cache.stagingPath(staged)
             let fd: Int32
             do throws(Errno) {
@@ -286,6 +337,7 @@ extension Engine {
                 return 0   // a writer is still there
             }
             try commit(v, ino: ino, stagingFD: fd, staged: staged, retire: true)
+            forgetStaging(ino)
             return 0
         } catch {
             let why = DataErrors.last.map { $0.message } ?? "\(error)"
@@ -387,7 +439,17 @@ extension Engine {
 
     public func fstat(fd: Int32, file: OpenFile) throws(Errno) -> StatResult {
         let v = try volume(file.mount)
-        var attr = try v.meta.getattr(file.ino)
+        var attr: Attr
+        do throws(Errno) {
+            attr = try v.meta.getattr(file.ino)
+        } catch {
+            guard error == .noEntry, let st = try? Sys.fstat(fd) else { throw error }
+            // Unlinked while open: the descriptor still works, as on a local file system.
+            attr = Attr(ino: file.ino, mode: st.st_mode, nlink: 0, uid: st.st_uid, gid: st.st_gid, rdev: 0,
+                        size: UInt64(st.st_size), atime: Timespec(st.st_atim), mtime: Timespec(st.st_mtim),
+                        ctime: Timespec(st.st_ctim), btime: Timespec(st.st_mtim), parent: 0, version: 0, staged: false)
+            return statResult(v, attr, allocated: UInt64(st.st_blocks) * 512)
+        }
         if file.kind == .read || file.kind == .write, let st = try? Sys.fstat(fd) {
             attr.size = UInt64(st.st_size)
             if file.kind == .write {
@@ -441,6 +503,12 @@ extension Errno {
     static let noDeviceOrAddress = Errno(ENXIO)
 }
 
+/// The flags a program's write descriptor on a staging file gets (Sys.open adds O_CLOEXEC;
+/// handOut() clears it again unless the program asked for it).
+func writeFlags(_ flags: Int32) -> Int32 {
+    flags & (O_ACCMODE | O_APPEND | O_NONBLOCK | O_SYNC | O_DSYNC)
+}
+
 /// Make an fd the engine opened (always O_CLOEXEC) carry the program's FD_CLOEXEC choice.
 func handOut(_ fd: Int32, _ flags: Int32) -> Int32 {
     if flags & O_CLOEXEC == 0 { _ = hl_sys_fcntl_int(fd, F_SETFD, 0) }
@@ -460,6 +528,8 @@ extension BlockRef {
 }
 
 extension Timespec {
+    init(_ ts: timespec) { self.init(sec: Int64(ts.tv_sec), nsec: UInt32(ts.tv_nsec)) }
+
     static var now: Timespec {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)

@@ -23,6 +23,9 @@ public final class Engine {
     private(set) var mounts: [MountSpec] = []
     private var volumes: [Volume?] = []
     private var openErrors: [Errno?] = []
+    /// Staging files this process registered, by inode: spares a metadata lookup on the
+    /// close→commit path. A hint only; every decision is re-checked in a transaction.
+    private var stagingHints: [UInt64: String] = [:]
     private(set) var cacheRoot = ""
     private var started = false
     var umaskValue: UInt32 = 0o022
@@ -69,6 +72,10 @@ public final class Engine {
             throw error.errno
         }
     }
+
+    func noteStaging(_ ino: UInt64, _ name: String) { lock.withLock { stagingHints[ino] = name } }
+    func stagingHint(_ ino: UInt64) -> String? { lock.withLock { stagingHints[ino] } }
+    func forgetStaging(_ ino: UInt64) { lock.withLock { _ = stagingHints.removeValue(forKey: ino) } }
 
     /// Volumes opened so far (for exit-time work and fork handling).
     func openedVolumes() -> [Volume] {

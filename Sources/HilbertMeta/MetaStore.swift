@@ -139,6 +139,10 @@ public final class MetaStore: @unchecked Sendable {
         self.conn = conn
         self.format = format
         self.epoch = ChangeEpoch(databasePath: conn.path)
+        // Sized once: growing these dictionaries showed up in cold stat storms.
+        dentryCache.reserveCapacity(MetaStore.cacheLimit)
+        attrCache.reserveCapacity(MetaStore.cacheLimit)
+        resolveCache.reserveCapacity(MetaStore.cacheLimit)
         conn.onWriteEnd = { [unowned self] in
             self.clearCaches()
             self.cacheEpoch = .max
@@ -243,6 +247,15 @@ public final class MetaStore: @unchecked Sendable {
 
     /// In a forked child: re-create the lock and drop (leak) the parent's SQLite handle;
     /// the next call reopens the database.
+    /// Forget every cached answer: the next call asks SQLite (used when a cached answer
+    /// proved stale, e.g. an inode that a rename just replaced).
+    public func dropCaches() {
+        lock.lock(); defer { lock.unlock() }
+        clearCaches()
+        cacheEpoch = .max
+        cacheDataVersion = -1
+    }
+
     public func afterForkInChild() {
         lock.reinitialize()
         conn.abandonAfterFork()
@@ -320,6 +333,9 @@ public final class MetaStore: @unchecked Sendable {
     func cacheUsable() throws(Errno) -> Bool {
         if conn.inWriteTransaction { return false }
         let e = epoch.load()
+        if epoch.available && e == cacheEpoch && hl_monotonic_ns() &- cacheValidatedAt < MetaStore.epochTrust {
+            return true   // nobody wrote since the caches were validated
+        }
         let v = try conn.dataVersion()
         if v != cacheDataVersion {
             clearCaches()
