@@ -142,6 +142,41 @@ like "$r" '"bad": 0, "enoent": 0' "a concurrent reader (another hilbert run) nev
 like "$r" '"good": [1-9]' "the reader read the file"
 diag "rename reader: $r"
 
+# ---------------------------------------------------------------- locks, shared directories
+hl bash -c ': > /hilbert/s/counter; : > /hilbert/s/lock'
+for k in 1 2 3; do
+    hl bash -c 'for i in $(seq 1 30); do flock /hilbert/s/lock bash -c "n=\$(wc -l < /hilbert/s/counter); echo \$((n + 1)) >> /hilbert/s/counter"; done' >"$HL_TMP/flock.$k" 2>&1 &
+done
+wait
+is "$(cat "$HL_TMP"/flock.*)" "" "3 runs x 30 flock-protected read-modify-write cycles: no errors"
+is "$(hl bash -c 'wc -l < /hilbert/s/counter; sort -n /hilbert/s/counter | uniq | wc -l; tail -1 /hilbert/s/counter' 2>&1 | tr '\n' ' ')" "90 90 90 " "flock serialised them: 90 distinct increasing lines"
+out=$(hl "$HL_PY" -c '
+import fcntl, os, time
+fd = os.open("/hilbert/s/lock", os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+pid = os.fork()
+if pid == 0:
+    fd2 = os.open("/hilbert/s/lock", os.O_RDWR)
+    try: fcntl.lockf(fd2, fcntl.LOCK_EX | fcntl.LOCK_NB); print("child got the lock")
+    except OSError as e: print("child blocked", e.errno in (11, 13))
+    os._exit(0)
+os.waitpid(pid, 0)
+fcntl.lockf(fd, fcntl.LOCK_UN)' 2>&1)
+is "$out" "child blocked True" "fcntl (POSIX) lock on a prefix file excludes another process"
+mkdir -p "$HL_TMP/mk"
+for k in 1 2 3 4; do
+    hl "$HL_PY" -c '
+import os, sys
+k = sys.argv[1]
+os.makedirs("/hilbert/s/shared", exist_ok=True)
+for i in range(150):
+    with open("/hilbert/s/shared/%s-%03d" % (k, i), "w") as f: f.write("%s %d\n" % (k, i))
+print("ok")' "$k" >"$HL_TMP/mk/$k" 2>&1 &
+done
+wait
+is "$(cat "$HL_TMP"/mk/* | tr '\n' ' ')" "ok ok ok ok " "4 concurrent runs create 150 files each in one directory"
+is "$(hl bash -c 'ls /hilbert/s/shared | wc -l; cat /hilbert/s/shared/* | sort | md5sum' 2>&1)" "600"$'\n'"$(for k in 1 2 3 4; do for i in $(seq 0 149); do echo "$k $i"; done; done | sort | md5sum)" "all 600 entries listed with the right content"
+
 # ---------------------------------------------------------------- hard links
 hl_pytap <<'PY'
 import os

@@ -42,4 +42,34 @@ c.close()
 print(sqlite3.connect("/hilbert/db/py.db").execute("select count(*), max(v) from k").fetchone())' 2>&1)
 is "$out" "(5000, 4999)" "python sqlite3 module: executemany in a transaction, reopen"
 
+# two writers at once (SQLite's fcntl locks + busy timeout) in separate hilbert runs
+hl sqlite3 /hilbert/db/c.db "CREATE TABLE t(w INTEGER, i INTEGER)"
+for w in 1 2; do
+    hl "$HL_PY" -c '
+import sqlite3, sys
+w = int(sys.argv[1])
+c = sqlite3.connect("/hilbert/db/c.db", timeout=60)
+for i in range(100):
+    with c:
+        c.execute("insert into t values (?, ?)", (w, i))
+print("writer", w, "done")' "$w" >"$HL_TMP/cw.$w" 2>&1 &
+done
+wait
+is "$(cat "$HL_TMP/cw.1" "$HL_TMP/cw.2")" $'writer 1 done\nwriter 2 done' "two concurrent writers (rollback journal), 100 transactions each, finish"
+is "$(hl sqlite3 /hilbert/db/c.db 'SELECT w, count(*), sum(i) FROM t GROUP BY w; PRAGMA integrity_check' 2>&1)" $'1|100|4950\n2|100|4950\nok' "no lost transactions, database intact"
+hl sqlite3 /hilbert/db/cw.db "PRAGMA journal_mode=WAL; CREATE TABLE t(w INTEGER, i INTEGER)" >/dev/null
+for w in 1 2; do
+    hl "$HL_PY" -c '
+import sqlite3, sys
+w = int(sys.argv[1])
+c = sqlite3.connect("/hilbert/db/cw.db", timeout=60)
+for i in range(100):
+    with c:
+        c.execute("insert into t values (?, ?)", (w, i))
+print("writer", w, "done")' "$w" >"$HL_TMP/cww.$w" 2>&1 &
+done
+wait
+is "$(cat "$HL_TMP/cww.1" "$HL_TMP/cww.2")" $'writer 1 done\nwriter 2 done' "two concurrent writers (WAL), 100 transactions each, finish"
+is "$(hl sqlite3 /hilbert/db/cw.db 'SELECT w, count(*), sum(i) FROM t GROUP BY w; PRAGMA integrity_check' 2>&1)" $'1|100|4950\n2|100|4950\nok' "WAL: no lost transactions, database intact"
+
 done_testing
