@@ -393,6 +393,40 @@ def _():
     cfr("/hilbert/mm/cfr", os.path.join(host, "cfr-back")); assert open(os.path.join(host, "cfr-back"), "rb").read() == payload * 5
     cfr("/hilbert/mm/cfr", "/hilbert/mm/cfr2"); assert open("/hilbert/mm/cfr2", "rb").read() == payload * 5
 
+@case("xattrs: setxattr/getxattr/listxattr/removexattr on a prefix file")
+def _():
+    p = "/hilbert/mm/xa"; open(p, "w").write("x")
+    os.setxattr(p, "user.color", b"blue")
+    os.setxattr(p, "user.bin", bytes(range(256)))
+    assert os.getxattr(p, "user.color") == b"blue" and os.getxattr(p, "user.bin") == bytes(range(256))
+    assert sorted(os.listxattr(p)) == ["user.bin", "user.color"], os.listxattr(p)
+    try: os.setxattr(p, "user.color", b"red", os.XATTR_CREATE); assert False
+    except FileExistsError: pass
+    os.removexattr(p, "user.color")
+    assert os.listxattr(p) == ["user.bin"]
+    try: os.getxattr(p, "user.color"); assert False
+    except OSError as e: assert e.errno == 61, e           # ENODATA
+    fd = os.open(p, os.O_RDONLY)
+    assert os.getxattr(fd, "user.bin") == bytes(range(256)); os.close(fd)
+
+@case("os.statvfs of the prefix")
+def _():
+    st = os.statvfs("/hilbert")
+    assert st.f_bsize > 0 and st.f_blocks > 0 and st.f_namemax >= 255, st
+    assert os.statvfs("/hilbert/mm").f_fsid == st.f_fsid
+
+@case("os.utime with nanoseconds, os.chown to another uid (root), os.access")
+def _():
+    p = "/hilbert/mm/ut"; open(p, "w").close()
+    os.utime(p, ns=(1_000_000_001, 2_000_000_002))
+    st = os.stat(p)
+    assert (st.st_atime_ns, st.st_mtime_ns) == (1_000_000_001, 2_000_000_002), (st.st_atime_ns, st.st_mtime_ns)
+    os.chown(p, 1234, 5678)
+    st = os.stat(p)
+    assert (st.st_uid, st.st_gid) == (1234, 5678)
+    os.chmod(p, 0o400)
+    assert os.access(p, os.R_OK) and not os.access(p, os.X_OK)
+
 @case("os.stat ino == os.fstat ino; st_dev equal; inode numbers unique across 300 files")
 def _():
     os.makedirs("/hilbert/ino")
