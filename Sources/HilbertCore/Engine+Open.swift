@@ -249,14 +249,16 @@ extension Engine {
                 Sys.close(seedFD)
                 if !ok { try? Sys.unlink(path) }
             }
-            if !truncate && attr.size > 0 { try seed(v, attr, into: seedFD) }
-            let base: Timespec = truncate && attr.size > 0 && !newFile ? Timespec.now : attr.mtime
-            try Sys.futimens(seedFD, [timespec(tv_sec: Int(attr.atime.sec), tv_nsec: Int(attr.atime.nsec)),
+            // The version the staging file starts from; the claim fails if a commit replaced
+            // it meanwhile (else that commit's data would be lost), and we start over.
+            let current = truncate ? attr : try seed(v, attr, into: seedFD)
+            let base: Timespec = truncate && current.size > 0 && !newFile ? Timespec.now : current.mtime
+            try Sys.futimens(seedFD, [timespec(tv_sec: Int(current.atime.sec), tv_nsec: Int(current.atime.nsec)),
                                       timespec(tv_sec: Int(base.sec), tv_nsec: Int(base.nsec))])
             let fd = try Sys.open(path, appFlags)
             do throws(Errno) {
                 try Sys.flock(fd, LOCK_SH)
-                if try claimStaging(v, attr.ino, name) {
+                if try claimStaging(v, attr.ino, name, basedOn: truncate ? nil : current.version) {
                     ok = true
                     noteStaging(attr.ino, name)
                     return (handOut(fd, flags), file)
@@ -281,19 +283,22 @@ extension Engine {
     }
 
     /// Copy the committed content of a file into a fresh staging file.
-    private func seed(_ v: Volume, _ attr: Attr, into fd: Int32) throws(Errno) {
+    /// Returns the attributes of the version copied.
+    private func seed(_ v: Volume, _ attr: Attr, into fd: Int32) throws(Errno) -> Attr {
         let (current, inline, blocks) = try v.meta.dataLayout(attr.ino)
         if let inline {
             try Sys.pwriteAll(fd, inline, 0)
-            return
+            return current
         }
+        if current.size == 0 { return current }
         if let copy = v.cache.openReadCopy(ino: current.ino, version: current.version) {
             defer { Sys.close(copy) }
             try copyFile(from: copy, to: fd, size: Int64(current.size))
-            return
+            return current
         }
         try fetchFile(blocks: blocks.map(StoredBlock.init), size: Int64(current.size),
                       blockSize: v.format.blockSize, store: v.store, into: fd)
+        return current
     }
 
     // MARK: commits
@@ -347,9 +352,10 @@ extension Engine {
     }
 
     /// Register `name` as the staging file of `ino` unless another process registered one.
-    func claimStaging(_ v: Volume, _ ino: Ino, _ name: String) throws(Errno) -> Bool {
+    func claimStaging(_ v: Volume, _ ino: Ino, _ name: String, basedOn version: UInt64? = nil) throws(Errno) -> Bool {
         try v.meta.withWriteTransaction { () throws(Errno) -> Bool in
             if try v.meta.staging(ino) != nil { return false }
+            if let version, try v.meta.getattr(ino).version != version { return false }
             try v.meta.setStaging(ino: ino, file: name)
             return true
         }
