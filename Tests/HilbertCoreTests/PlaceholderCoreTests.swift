@@ -1,4 +1,0 @@
-import Testing
-@testable import HilbertCore
-
-@Test func placeholderCore() { #expect(Bool(true)) }
