@@ -58,6 +58,35 @@ for v in range(1, 41):
 ' && pass "writer run: 40 versions via rename" || fail "writer run: 40 versions via rename"
 is "$(hl "$HL_PY" -c 'd=open("/hilbert/s/versions","rb").read(); print(d[:6].decode(), len(d), d[6:].count(40))' 2>&1)" "000040 100006 100000" "a later run sees the last version complete"
 
+# a log writer that fsyncs every line while a reader in another run polls the file
+rm -f "$HL_TMP/logdone"
+hl "$HL_PY" -c '
+import os, sys, json
+done = sys.argv[1]
+last = 0; reads = 0; problems = []
+while True:
+    fin = os.path.exists(done)
+    try: d = open("/hilbert/s/log", "rb").read()
+    except FileNotFoundError: d = b""
+    lines = d.split(b"\n")
+    if lines[-1] != b"": problems.append("partial last line %r" % lines[-1][:20])
+    nums = [int(x) for x in lines[:-1]]
+    if nums != list(range(1, len(nums) + 1)): problems.append("not 1..k: %r" % nums[:5])
+    if len(nums) < last: problems.append("went back from %d to %d" % (last, len(nums)))
+    last = max(last, len(nums)); reads += 1
+    if fin: break
+print(json.dumps({"reads": reads, "last": last, "problems": problems[:3]}))' "$HL_TMP/logdone" >"$HL_TMP/logreader" 2>&1 &
+lpid=$!
+hl "$HL_PY" -c '
+import os, time
+fd = os.open("/hilbert/s/log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+for i in range(1, 201):
+    os.write(fd, b"%d\n" % i); os.fsync(fd)
+os.close(fd)'
+touch "$HL_TMP/logdone"; wait $lpid
+like "$(cat "$HL_TMP/logreader")" '"last": 200, "problems": \[\]' "a reader polling a file written line by line with fsync sees only whole, growing versions"
+diag "log reader: $(cat "$HL_TMP/logreader")"
+
 # ---------------------------------------------------------------- O_CREAT|O_EXCL races
 hl_pytap <<'PY'
 import os, time
