@@ -72,5 +72,13 @@ differ "sed -i, sort -o, and in-place editors (rename over)" '
 printf "b\na\nc\n" > f; sed -i s/a/A/ f; cat f; sort -o f f; cat f; ls'
 differ "shell redirection corner cases" '
 echo x > f; exec 3<f; rm f; cat <&3; exec 3<&-; ls; echo y > g; { read l; echo "$l"; } < g; echo z >> g; wc -l < g; : > g; wc -c < g'
+differ "odd file names: spaces, newlines, UTF-8, leading dash, 255 bytes" '
+touch "a b" "$(printf "new\nline")" "ünïcødé €" -- "-dash" "$(printf "%0255d" 0)"; touch "$(printf "%0256d" 0)"; echo rc=$?
+ls | od -c | md5sum; ls -b | sort; for f in *; do printf "[%s]" "$f"; done | md5sum; rm -- -dash "a b"; ls | wc -l'
+differ "deep trees and long paths" '
+p=$(printf "d%02d/" $(seq 1 60)); mkdir -p "$p" && echo deep > "${p}f" && cat "${p}f" && find . -name f | wc -c
+cd "$p" && pwd | sed "s|^$D|D|" | wc -c && cd ../../.. && pwd | sed "s|^$D|D|" | wc -c; cd "$D"; rm -r d01; ls'
+differ "special files" '
+mkfifo fifo && [ -p fifo ] && echo isfifo; (echo through > fifo &) ; cat fifo; stat -c "%F %a" fifo; rm fifo; ls'
 
 done_testing
