@@ -4,7 +4,7 @@
 # patch, split, python imports with __pycache__, a python venv.
 # timeout: 240
 . "$(dirname "$0")/../lib.sh"
-need gcc:gcc make:make zip:zip unzip:unzip xz:xz-utils bzip2:bzip2 perl:perl patch:patch
+need gcc:gcc make:make ar:binutils nm:binutils file:file zip:zip unzip:unzip xz:xz-utils bzip2:bzip2 perl:perl patch:patch
 hl_setup
 
 hl mkdir -p /hilbert/proj/src
