@@ -6,6 +6,15 @@ hl_setup
 is "$(hl sh -c 'exit 7' 2>&1; echo $?)" "7" "hilbert run passes the exit status through"
 is "$(hl sh -c 'kill -TERM $$' >/dev/null 2>&1; echo $?)" "143" "hilbert run reports death by signal as 128+N"
 is "$(echo piped | hl cat 2>&1)" "piped" "stdin passes through hilbert run"
+# signals sent to `hilbert run` itself (not to the process group) reach the command
+marker="hl-signal-$$-$RANDOM"
+"$HILBERT" run --mount "/hilbert=$HL_URL" --cache "$HL_CACHE" -- bash -c "exec -a $marker sleep 300" & rpid=$!
+for i in $(seq 1 50); do pgrep -f "^$marker" >/dev/null && break; sleep 0.1; done
+kill -TERM $rpid; wait $rpid; rc=$?
+for i in $(seq 1 50); do pgrep -f "^$marker" >/dev/null || break; sleep 0.1; done
+left=$(pgrep -f "^$marker")
+is "$rc/${left:+still running}" "143/" "SIGTERM to hilbert run is forwarded: the command ends, status 143"
+[ -n "$left" ] && kill $left
 is "$(hl env 2>&1 | grep -c '^LD_PRELOAD=.*libhilbert-preload.so')" "1" "run puts the shim into LD_PRELOAD"
 like "$(hl env 2>&1 | grep '^HILBERT_MOUNTS=')" "^HILBERT_MOUNTS=/hilbert=sqlite://$HL_META" "run sets HILBERT_MOUNTS"
 like "$(hl env 2>&1 | grep '^HILBERT_CACHE=')" "^HILBERT_CACHE=$HL_CACHE" "run sets HILBERT_CACHE"
