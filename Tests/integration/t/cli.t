@@ -6,6 +6,8 @@ hl_setup
 is "$(hl sh -c 'exit 7' 2>&1; echo $?)" "7" "hilbert run passes the exit status through"
 is "$(hl sh -c 'kill -TERM $$' >/dev/null 2>&1; echo $?)" "143" "hilbert run reports death by signal as 128+N"
 is "$(echo piped | hl cat 2>&1)" "piped" "stdin passes through hilbert run"
+is "$(hl /nonexistent/cmd 2>/dev/null; echo $?)" "127" "a command that does not exist gives 127 (as env/timeout/nice do)"
+is "$(hl /etc/hostname 2>/dev/null; echo $?)" "126" "a command that cannot be executed gives 126"
 # signals sent to `hilbert run` itself (not to the process group) reach the command
 marker="hl-signal-$$-$RANDOM"
 "$HILBERT" run --mount "/hilbert=$HL_URL" --cache "$HL_CACHE" -- bash -c "exec -a $marker sleep 300" & rpid=$!
