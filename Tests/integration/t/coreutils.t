@@ -109,6 +109,10 @@ is "$out" $'5368709120\n5368709128\nTAILDATA' "truncate -s 5G then write past 4 
 out=$(hlsh 'tail -c 8 /hilbert/huge; echo; dd if=/hilbert/huge bs=1M skip=4095 count=2 status=none | tr -d "\0" | wc -c; dd if=/hilbert/huge bs=4 skip=$((5*256*1024*1024 - 1)) count=3 status=none | od -An -c | tr -s " "' 2>&1)
 is "$out" $'TAILDATA\n0\n \\0 \\0 \\0 \\0 T A I L D A T A' "> 4 GiB sparse file read back in a new run (tail, hole, offset > 4 GiB)"
 ok "rm the 5 GiB file" hl rm /hilbert/huge
+out=$(hlsh 'head -c 4194304 /dev/urandom > /hilbert/src4m; dd if=/hilbert/src4m of=/hilbert/direct bs=1M oflag=direct status=none && dd if=/hilbert/direct bs=1M iflag=direct status=none | cmp - /hilbert/src4m && echo direct-ok' 2>&1)
+is "$out" "direct-ok" "dd with O_DIRECT (oflag/iflag=direct) into and out of the prefix"
+out=$(hlsh 'fallocate -l 10M /hilbert/fa && stat -c %s /hilbert/fa && fallocate -p -o 1024 -l 2048 /hilbert/direct && cmp -n 1024 /hilbert/direct /hilbert/src4m && dd if=/hilbert/direct bs=1024 skip=1 count=2 status=none | tr -d "\0" | wc -c && cmp -i 3072 /hilbert/direct /hilbert/src4m && echo rest-same; sync /hilbert/fa && sync -f /hilbert/fa && echo synced' 2>&1)
+is "$out" $'10485760\n0\nrest-same\nsynced' "fallocate -l, fallocate -p (punch hole), sync FILE, sync -f"
 
 # mktemp
 out=$(hlsh 'f=$(mktemp -p /hilbert) && echo "$f" && stat -c %a "$f" && echo x > "$f" && cat "$f"; d=$(mktemp -d -p /hilbert tmp.XXXXXXXX) && stat -c %a "$d"; TMPDIR=/hilbert mktemp' 2>&1)
