@@ -23,3 +23,9 @@ uint64_t hl_monotonic_ns(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
+
+#include <sys/syscall.h>
+
+void hl_sys_start_writeback(int fd) {
+    syscall(SYS_sync_file_range, fd, (off_t)0, (off_t)0, 2 /* SYNC_FILE_RANGE_WRITE */);
+}

@@ -403,6 +403,7 @@ extension Engine {
                                            allocateIDs: { (n: Int) throws(Errno) -> UInt64 in try v.meta.allocateObjectIDs(count: n) })
                 let deleted: [DeletedObject]
                 do throws(Errno) {
+                    try v.store.flush()   // objects durable before metadata points at them
                     deleted = try v.meta.withWriteTransaction { () throws(Errno) -> [DeletedObject] in
                         let d = try v.meta.commitData(ino: ino, size: UInt64(size), mtime: mtime, inline: nil,
                                                       blocks: stored.blocks.map(BlockRef.init), cred: cred)

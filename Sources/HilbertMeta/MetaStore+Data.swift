@@ -45,7 +45,11 @@ extension MetaStore {
 
     /// Attributes, inline data and blocks of `ino` from one consistent snapshot.
     public func dataLayout(_ ino: Ino) throws(Errno) -> (attr: Attr, inline: [UInt8]?, blocks: [BlockRef]) {
-        try read { () throws(Errno) -> (attr: Attr, inline: [UInt8]?, blocks: [BlockRef]) in
+        lock.lock(); defer { lock.unlock() }
+        if try cacheCurrent(), let a = attrCache[ino], let data = inlineCache[ino], a.isRegular {
+            return (a, data, [])
+        }
+        return try read { () throws(Errno) -> (attr: Attr, inline: [UInt8]?, blocks: [BlockRef]) in
             let a = try loadAttr(ino)
             if !a.isRegular { throw a.isDirectory ? Errno.isDirectory : Errno.invalid }
             let inl = try inlineData(ino)

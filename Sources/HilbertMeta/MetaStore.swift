@@ -107,6 +107,16 @@ public final class MetaStore: @unchecked Sendable {
     var attrCache: [Ino: Attr] = [:]
     var linkCache: [Ino: [UInt8]] = [:]
     var resolveCache: [ResolveKey: Resolution] = [:]
+    /// Content of inline files met by a directory prefetch or a data-layout read.
+    var inlineCache: [Ino: [UInt8]] = [:]
+    var inlineCacheBytes = 0
+    static let inlineCacheLimit = 32 << 20
+    /// Consecutive cache misses in one directory: past a few, the following entries are
+    /// prefetched in listing order (metadata read-ahead for stat/open storms).
+    var missParent: Ino = 0
+    var missStreak = 0
+    static let prefetchAfter = 4
+    static let prefetchBatch = 256
     var cacheDataVersion: Int64 = -1
     /// The shared change epoch the caches were last validated at, and when (monotonic ns).
     /// Within `epochTrust` of a validation and at an unchanged epoch the caches are used
@@ -291,6 +301,40 @@ public final class MetaStore: @unchecked Sendable {
         if !attrCache.isEmpty { attrCache.removeAll(keepingCapacity: true) }
         if !linkCache.isEmpty { linkCache.removeAll(keepingCapacity: true) }
         if !resolveCache.isEmpty { resolveCache.removeAll(keepingCapacity: true) }
+        if !inlineCache.isEmpty { inlineCache.removeAll(keepingCapacity: true) }
+        inlineCacheBytes = 0
+    }
+
+    func cacheInline(_ ino: Ino, _ data: [UInt8]) {
+        if inlineCacheBytes + data.count > MetaStore.inlineCacheLimit {
+            inlineCache.removeAll(keepingCapacity: true)
+            inlineCacheBytes = 0
+        }
+        inlineCache[ino] = data
+        inlineCacheBytes += data.count
+    }
+
+    /// Cache the entries of `dir` from `name` on, in listing order, with their attributes
+    /// and inline content: one query instead of one per following lookup.
+    func prefetchEntries(_ dir: Ino, from name: [UInt8]) throws(Errno) {
+        let s = try conn.prepare("""
+            SELECT e.name, n.ino,n.mode,n.nlink,n.uid,n.gid,n.rdev,n.size,n.atime_s,n.atime_ns,n.mtime_s,n.mtime_ns,
+            n.ctime_s,n.ctime_ns,n.btime_s,n.btime_ns,n.parent,n.version,n.staged, i.data
+            FROM hl_edge e JOIN hl_node n ON n.ino = e.ino LEFT JOIN hl_inline i ON i.ino = e.ino
+            WHERE e.parent=?1 AND e.id >= (SELECT id FROM hl_edge WHERE parent=?1 AND name=?2)
+            ORDER BY e.id LIMIT ?3
+            """)
+        defer { s.reset() }
+        s.bind(1, dir)
+        s.bind(2, blob: name)
+        s.bind(3, MetaStore.prefetchBatch)
+        if dentryCache.count + MetaStore.prefetchBatch > MetaStore.cacheLimit { clearCaches() }
+        while try s.step() {
+            let a = MetaStore.readAttr(s, 1)
+            dentryCache[EdgeKey(parent: dir, name: s.blob(0))] = a.ino
+            attrCache[a.ino] = a
+            if !s.isNull(19) { cacheInline(a.ino, s.blob(19)) }
+        }
     }
 
     /// Inside a read transaction: may the caches be used? Drops them when another
@@ -412,6 +456,14 @@ public final class MetaStore: @unchecked Sendable {
     func child(_ dir: Ino, _ name: [UInt8], useCache: Bool) throws(Errno) -> Attr? {
         if useCache, let ino = dentryCache[EdgeKey(parent: dir, name: name)], let a = attrCache[ino] { return a }
         if cacheOnly { throw MetaStore.cacheMiss }
+        if useCache {
+            if dir == missParent { missStreak += 1 } else { missParent = dir; missStreak = 1 }
+            if missStreak >= MetaStore.prefetchAfter {
+                missStreak = 0
+                try prefetchEntries(dir, from: name)
+                if let ino = dentryCache[EdgeKey(parent: dir, name: name)], let a = attrCache[ino] { return a }
+            }
+        }
         let s = try conn.prepare("""
             SELECT n.ino,n.mode,n.nlink,n.uid,n.gid,n.rdev,n.size,n.atime_s,n.atime_ns,n.mtime_s,n.mtime_ns,
             n.ctime_s,n.ctime_ns,n.btime_s,n.btime_ns,n.parent,n.version,n.staged

@@ -104,12 +104,20 @@ EXPORT void closefrom(int lowfd) {
     errno = saved;
 }
 
+/* fsync of a write fd commits it to the store, which is where durability lives: syncing
+ * the node-local staging file as well would write every byte to disk twice. Only when the
+ * commit fails is the staging file synced, so the data is at least safe on this node. */
 static int do_sync(int fd, int (*real)(int)) {
-    int r = real(fd);
     hl_file f;
-    if (r < 0 || likely(!sh_fd_lookup(fd, &f)) || f.kind != HL_KIND_WRITE || sh_guard) return r;
-    SH_ENGINE(E, -1);
-    return sh_ret(ECALL(E->fsync(fd, &f)));
+    if (likely(!sh_fd_lookup(fd, &f)) || f.kind != HL_KIND_WRITE || sh_guard || sh_in_vfork()) return real(fd);
+    SH_ENGINE(E, real(fd));
+    int rc = ECALL(E->fsync(fd, &f));
+    if (rc < 0) {
+        int saved = errno;
+        real(fd);
+        errno = saved;
+    }
+    return sh_ret(rc);
 }
 
 EXPORT int fsync(int fd) { return do_sync(fd, REAL(fsync)); }

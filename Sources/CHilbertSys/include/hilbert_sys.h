@@ -77,3 +77,6 @@ static inline uint64_t hl_counter_load(volatile uint64_t *c) { return __atomic_l
 static inline void hl_counter_bump(volatile uint64_t *c) { __atomic_add_fetch(c, 1, __ATOMIC_ACQ_REL); }
 /* Monotonic clock in nanoseconds (vDSO, no system call). */
 uint64_t hl_monotonic_ns(void);
+
+/* Start writeback of a file's dirty pages without waiting (sync_file_range WRITE). */
+void hl_sys_start_writeback(int fd);
