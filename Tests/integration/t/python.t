@@ -311,6 +311,44 @@ def _():
         for i in range(25):
             assert open(f"/hilbert/proc/thr/{t}-{i}", "rb").read() == bytes([t]) * (1000 + 997 * i), (t, i)
 
+@case("fork while other threads are busy in the prefix: children never deadlock (40 forks)")
+def _():
+    import warnings; warnings.simplefilter("ignore", DeprecationWarning)   # fork with threads
+    os.makedirs("/hilbert/proc/fk", exist_ok=True)
+    stop = []
+    def busy(t):
+        i = 0
+        while not stop:
+            p = "/hilbert/proc/fk/t%d-%d" % (t, i % 20)
+            with open(p, "w") as f: f.write("x" * 100)
+            os.stat(p); os.listdir("/hilbert/proc/fk"); i += 1
+    ts = [threading.Thread(target=busy, args=(t,)) for t in range(3)]
+    [t.start() for t in ts]
+    hung = failed = 0
+    try:
+        for k in range(40):
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    with open("/hilbert/proc/fk/child-%d" % k, "w") as f: f.write("child")
+                    os.stat("/hilbert/proc/fk"); os._exit(0)
+                except BaseException as e:
+                    with open(os.environ["HL_TMP"] + "/fork-child-error", "a") as f: f.write("%d: %r\n" % (k, e))
+                    os._exit(1)
+            deadline = time.time() + 10
+            while True:
+                r, st = os.waitpid(pid, os.WNOHANG)
+                if r: failed += os.waitstatus_to_exitcode(st) != 0; break
+                if time.time() > deadline:
+                    os.kill(pid, 9); os.waitpid(pid, 0); hung += 1; break
+                time.sleep(0.005)
+            if hung >= 2: break
+    finally:
+        stop.append(1); [t.join() for t in ts]
+    errs = open(os.environ["HL_TMP"] + "/fork-child-error").read() if failed else ""
+    assert hung == 0 and failed == 0, "hung %d (stops at 2), failed %d, of %d forks\n%s" % (hung, failed, k + 1, errs[:600])
+    assert len([n for n in os.listdir("/hilbert/proc/fk") if n.startswith("child-")]) == 40
+
 @case("threads reading the same file concurrently")
 def _():
     data = os.urandom(300000)
