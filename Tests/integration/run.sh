@@ -86,7 +86,7 @@ for f in "${files[@]}"; do
     elif [ -z "$plan" ]; then
         n=$((n + 1)); extra="not ok - $name died before done_testing (exit $rc)"
     elif [ "$plan" != $((p + n)) ]; then
-        n=$((n + 1)); extra="not ok - $name planned $plan assertions, ran $((p + n))"
+        extra="not ok - $name planned $plan assertions, ran $((p + n))"; n=$((n + 1))
     elif [ "$rc" != 0 ] && [ "$n" = 0 ]; then
         n=$((n + 1)); extra="not ok - $name exited $rc without a failed assertion"
     fi
