@@ -80,5 +80,21 @@ p=$(printf "d%02d/" $(seq 1 60)); mkdir -p "$p" && echo deep > "${p}f" && cat "$
 cd "$p" && pwd | sed "s|^$D|D|" | wc -c && cd ../../.. && pwd | sed "s|^$D|D|" | wc -c; cd "$D"; rm -r d01; ls'
 differ "special files" '
 mkfifo fifo && [ -p fifo ] && echo isfifo; (echo through > fifo &) ; cat fifo; stat -c "%F %a" fifo; rm fifo; ls'
+differ "big directory: rm -rf of 5000 entries, readdir while unlinking" '
+mkdir big; (cd big && seq -f "file-%05g" 1 5000 | xargs touch); ls big | wc -l; rm -rf big; ls
+mkdir d2; (cd d2 && seq -f "e%04g" 1 3000 | xargs touch)
+python3 -c "
+import os
+n = 0
+for e in os.scandir(\"d2\"):
+    os.unlink(e.path); n += 1
+print(n, os.listdir(\"d2\"))
+seen = {}
+for i in range(2000): open(\"d2/k%d\" % i, \"w\").close()
+for e in os.scandir(\"d2\"):
+    seen[e.name] = seen.get(e.name, 0) + 1
+    if e.name.endswith(\"0\"): os.rename(e.path, e.path + \"x\")
+print(len([k for k in seen if not k.endswith(\"x\")]), max(v for k, v in seen.items() if not k.endswith(\"x\")))
+"'
 
 done_testing
