@@ -84,6 +84,13 @@ is "$out" $'out\nerr' "> file 2>&1"
 out=$(hlsh 'ls /hilbert/missing 2> /hilbert/errlog; cat /hilbert/errlog' 2>&1)
 like "$out" "cannot access '/hilbert/missing'" "2> file captures stderr"
 
+# programs writing to /dev/stdout, /dev/stderr, /dev/fd/N while those point into the prefix
+out=$(hlsh 'python3 -c "open(\"/dev/stdout\", \"w\").write(\"via dev stdout\n\")" > /hilbert/o1; echo first > /hilbert/o2; python3 -c "open(\"/dev/stdout\", \"a\").write(\"second\n\")" >> /hilbert/o2; cp /etc/hostname /dev/stdout > /hilbert/o3; seq 3 | tee /dev/stderr 2>/hilbert/o4 >/dev/null; exec 5>/hilbert/o5; echo fd5 > /dev/fd/5; exec 5>&-' 2>&1)
+is "$out" "" "writing through /dev/stdout, /dev/stderr and /dev/fd/N into prefix files"
+is "$(hlc "$HL_TMP/cache2" cat /hilbert/o1 /hilbert/o2 /hilbert/o3 /hilbert/o4 /hilbert/o5 2>&1)" "via dev stdout"$'\nfirst\nsecond\n'"$(cat /etc/hostname)"$'\n1\n2\n3\nfd5' "… and the data is committed (read on another node)"
+out=$(hlsh 'exec 3</hilbert/o2; cat /dev/fd/3; cat < /dev/stdin' < /dev/null 2>&1)
+is "$out" $'first\nsecond' "reading a prefix file through /dev/fd/N"
+
 # differential: same snippet natively and under /hilbert
 differ "redirections and tests" 'echo a > f; echo b >> f; cat f; [ -f f ] && echo isfile; mkdir dd; [ -d dd ] && echo isdir; cat nosuch; echo rc=$?'
 differ "globbing and cd" 'mkdir -p x/y; touch x/1 x/2 x/y/3; echo x/*; cd x/y; echo $(basename $(pwd)); ls ..; echo ../*'
