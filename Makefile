@@ -26,26 +26,28 @@ quickstart: deps build
 build: shim engine cli
 	@echo "built: $(OUT)/bin/hilbert, $(OUT)/lib/libhilbert-preload.so, $(OUT)/lib/libHilbertEngine.so"
 
+# Files are copied beside their destination and renamed into place: overwriting a shared
+# object that running programs have mapped crashes them.
+PLACE = sh -c 'mkdir -p "$$(dirname "$$2")" && cp "$$1" "$$2.new.$$$$" && mv -f "$$2.new.$$$$" "$$2"' place
+
 shim:
 	$(MAKE) -C preload
-	mkdir -p $(OUT)/lib
-	cp preload/build/libhilbert-preload.so $(OUT)/lib/
+	$(PLACE) preload/build/libhilbert-preload.so $(OUT)/lib/libhilbert-preload.so
 
 engine:
 	$(SWIFT_BUILD) HilbertEngine
 	mkdir -p $(OUT)/lib
-	cp $(RELEASE_DIR)/libHilbertEngine.so $(OUT)/lib/
-	strip --strip-unneeded $(OUT)/lib/libHilbertEngine.so
+	strip --strip-unneeded -o $(OUT)/lib/.libHilbertEngine.so.new $(RELEASE_DIR)/libHilbertEngine.so
+	mv -f $(OUT)/lib/.libHilbertEngine.so.new $(OUT)/lib/libHilbertEngine.so
 
 cli:
 	$(SWIFT) build -c release --product hilbert --static-swift-stdlib
-	mkdir -p $(OUT)/bin
-	cp $(RELEASE_DIR)/hilbert $(OUT)/bin/
+	$(PLACE) $(RELEASE_DIR)/hilbert $(OUT)/bin/hilbert
 
 install: build
-	mkdir -p $(PREFIX)/bin $(PREFIX)/lib
-	cp $(OUT)/bin/hilbert $(PREFIX)/bin/
-	cp $(OUT)/lib/libhilbert-preload.so $(OUT)/lib/libHilbertEngine.so $(PREFIX)/lib/
+	$(PLACE) $(OUT)/bin/hilbert $(PREFIX)/bin/hilbert
+	$(PLACE) $(OUT)/lib/libhilbert-preload.so $(PREFIX)/lib/libhilbert-preload.so
+	$(PLACE) $(OUT)/lib/libHilbertEngine.so $(PREFIX)/lib/libHilbertEngine.so
 	@echo "installed into $(PREFIX)"
 
 test: deps build unit-test shim-test integration-test

@@ -136,15 +136,26 @@ extension Engine {
         }
         let v = try volume(from.mount)
         let cred = Credentials.effective()
-        let (sp, sn, sattr) = try existing(v, from, follow: false, cred: cred)
+        // Linux resolves both parent directories before it looks the source up: an unusable
+        // destination path (ENOTDIR, ENOENT in the middle) wins over a missing source.
+        let source = try resolve(v, from, followLast: false, cred: cred)
+        let target = try resolve(v, to, followLast: false, cred: cred)
+        let (sp, sn, sattr): (Ino, [UInt8], Attr)
+        switch source {
+        case .found(let p, let n, let a): (sp, sn, sattr) = (p, n, a)
+        case .missing: throw Errno.noEntry
+        case .redirect: throw Errno.crossDevice
+        }
         if sp == 0 { throw Errno.busy }
-        if sn == [0x2e] || sn == [0x2e, 0x2e] { throw Errno.invalid }
         let dp: Ino, dn: [UInt8]
-        switch try resolve(v, to, followLast: false, cred: cred) {
-        case .found(let p, let n, _):
+        switch target {
+        case .found(let p, let n, let dattr):
             if p == 0 { throw Errno.busy }
-            if n == [0x2e] || n == [0x2e, 0x2e] { throw Errno.invalid }
             if flags & UInt32(HL_RENAME_NOREPLACE) != 0 { throw Errno.exists }   // even onto itself
+            // The target is the source's parent or one of its ancestors: not empty (Linux
+            // checks this before the file types).
+            if dattr.isDirectory && dattr.ino != sattr.ino && flags & UInt32(HL_RENAME_EXCHANGE) == 0,
+               try isAncestor(v, dattr.ino, of: sp) { throw Errno.notEmpty }
             dp = p; dn = n
         case .missing(let p, let n, let mustBeDir):
             if mustBeDir && !sattr.isDirectory { throw Errno.notDirectory }
@@ -152,6 +163,18 @@ extension Engine {
         case .redirect: throw Errno.crossDevice
         }
         cleanUp(v, try v.meta.rename(parent: sp, name: sn, newParent: dp, newName: dn, flags: flags, cred: cred))
+    }
+
+    /// Is directory `a` equal to `dir` or above it?
+    func isAncestor(_ v: Volume, _ a: Ino, of dir: Ino) throws(Errno) -> Bool {
+        var cur = dir
+        for _ in 0..<4096 {
+            if cur == a { return true }
+            if cur == rootIno { return false }
+            cur = try v.meta.getattr(cur).parent
+            if cur == 0 { return false }
+        }
+        return false
     }
 
     public func link(_ from: Location, _ to: Location, follow: Bool) throws(Errno) {

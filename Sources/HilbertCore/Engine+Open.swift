@@ -97,6 +97,7 @@ extension Engine {
             let fd = try Sys.open(v.cache.shadowPath, O_RDONLY | O_DIRECTORY | (flags & O_CLOEXEC))
             return (fd, OpenFile(mount: loc.mount, kind: .directory, ino: attr.ino))
         }
+        if attr.type == .fifo { return try openFIFO(v, attr, flags: flags, cred: cred) }
         if !attr.isRegular { throw Errno.noDeviceOrAddress }
         var want: Int32 = 0
         if acc == O_RDONLY || acc == O_RDWR { want |= R_OK }
@@ -144,6 +145,26 @@ extension Engine {
         ok = true
         noteStaging(attr.ino, stagedName)
         return ((handOut(fd, flags), OpenFile(mount: mountIndex(v), kind: .write, ino: attr.ino)), attr)
+    }
+
+    /// A FIFO is node-local: every process of the node opening it gets the same kernel FIFO,
+    /// kept in the cache directory under the inode number.
+    private func openFIFO(_ v: Volume, _ attr: Attr, flags: Int32, cred: Credentials) throws(Errno) -> (fd: Int32, file: OpenFile) {
+        let acc = flags & O_ACCMODE
+        var want: Int32 = 0
+        if acc == O_RDONLY || acc == O_RDWR { want |= R_OK }
+        if acc == O_WRONLY || acc == O_RDWR { want |= W_OK }
+        if !MetaStore.checkAccess(attr, want, cred) { throw Errno.access }
+        let dir = v.cache.volumeDirectory + "/fifo"
+        let path = dir + "/\(attr.ino)"
+        if !Sys.exists(path) {
+            try Sys.mkdirs(dir, 0o700)
+            if mkfifo(path, 0o600) != 0 && Errno.current != .exists { throw Errno.current }
+        }
+        // Opening a FIFO blocks until the other end opens, like on a local file system; the
+        // engine lock is not held here.
+        let fd = try Sys.open(path, flags & (O_ACCMODE | O_NONBLOCK))
+        return (handOut(fd, flags), OpenFile(mount: mountIndex(v), kind: .read, ino: attr.ino))
     }
 
     private func placeholder(_ v: Volume, _ attr: Attr, flags: Int32) throws(Errno) -> (fd: Int32, file: OpenFile) {

@@ -88,13 +88,23 @@ public final class Engine {
         return tracked >= 0 ? UInt32(tracked) : umaskValue
     }
 
-    // Fork: the child must not use the parent's SQLite handle or wait on a lock some other
-    // thread of the parent held at fork time; it reopens lazily.
+    // Fork: no other thread may be inside SQLite or hold an engine lock while the child is
+    // created (the child would wait forever); the child drops the parent's SQLite handles and
+    // reopens lazily.
+    func beforeFork() {
+        lock.lock()
+        for v in volumes.compactMap({ $0 }) { v.meta.beforeFork() }
+    }
+    func parentAfterFork() {
+        for v in volumes.compactMap({ $0 }).reversed() { v.meta.afterForkInParent() }
+        lock.unlock()
+    }
     func childAfterFork() {
         lock.reinitialize()
         for v in volumes.compactMap({ $0 }) {
             v.meta.afterForkInChild()
             v.cache.reinitializeAfterFork()
+            (v.store as? LocalDirectoryStore)?.afterForkInChild()
         }
     }
 }
@@ -104,7 +114,9 @@ enum ForkSafety {
     static func install() {
         if installed { return }
         installed = true
-        pthread_atfork(nil, nil, { Engine.shared.childAfterFork() })
+        pthread_atfork({ Engine.shared.beforeFork() },
+                       { Engine.shared.parentAfterFork() },
+                       { Engine.shared.childAfterFork() })
     }
 }
 

@@ -146,6 +146,9 @@ public final class LocalDirectoryStore: ObjectStore, @unchecked Sendable {
         if syncWrites { pending.withLock { unsynced.append(final) } }
     }
 
+    /// In a child after fork: the parent's threads are gone (one may have held the lock).
+    public func afterForkInChild() { pending.reinitialize() }
+
     /// fdatasync every object put since the last flush (their writeback already started).
     public func flush() throws(Errno) {
         let paths = pending.withLock { () -> [String] in

@@ -266,6 +266,11 @@ public final class MetaStore: @unchecked Sendable {
         cacheDataVersion = -1
     }
 
+    /// fork: hold the lock across fork(), so that no other thread of the parent is inside
+    /// SQLite (and its global mutexes) when the child is created.
+    public func beforeFork() { lock.lock() }
+    public func afterForkInParent() { lock.unlock() }
+
     public func afterForkInChild() {
         lock.reinitialize()
         conn.abandonAfterFork()

@@ -2,6 +2,9 @@ import Glibc
 import HilbertCore
 import HilbertSupport
 
+/// The command `hilbert run` waits for (signal handlers cannot capture context).
+nonisolated(unsafe) var forwardTarget: pid_t = 0
+
 /// Options shared by commands that act on mounted volumes.
 struct MountOptions {
     var mounts: [String] = []
@@ -98,17 +101,25 @@ enum Launcher {
             cargv.forEach { free($0) }
             cenv.forEach { free($0) }
         }
-        // The terminal's ^C goes to the job; we only wait for it.
+        // The terminal's ^C goes to the job; we only wait for it. Signals sent to us alone
+        // (kill, a batch system ending the job) are passed on to the command.
         let oldInt = signal(SIGINT, SIG_IGN)
         let oldQuit = signal(SIGQUIT, SIG_IGN)
+        let forwarded = [SIGTERM, SIGHUP, SIGUSR1, SIGUSR2]
+        let oldHandlers = forwarded.map { signal($0, { sig in if forwardTarget > 0 { kill(forwardTarget, sig) } }) }
         defer {
             signal(SIGINT, oldInt)
             signal(SIGQUIT, oldQuit)
+            for (sig, old) in zip(forwarded, oldHandlers) { signal(sig, old) }
+            forwardTarget = 0
         }
         let rc = posix_spawnp(&pid, argv[0], nil, &attr, cargv, cenv)
         if rc != 0 {
-            throw CLIError("cannot run '\(argv[0])': \(String(cString: strerror(rc)))")
+            // As env(1) and shells report it: 127 not found, 126 found but not executable.
+            Log.error("cannot run '\(argv[0])': \(String(cString: strerror(rc)))")
+            return rc == ENOENT ? 127 : 126
         }
+        forwardTarget = pid
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             if errno != EINTR { throw CLIError("waitpid failed: \(String(cString: strerror(errno)))") }

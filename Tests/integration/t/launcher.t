@@ -12,9 +12,10 @@ if [ -x "$HILBERT_HOME/bin/hilbert" ]; then
     cp "$HILBERT_HOME/lib/libhilbert-preload.so" "$HILBERT_HOME/lib/libHilbertEngine.so" "$inst/a/lib/"
     mv "$inst/a" "$inst/moved"
     out=$(env -u HILBERT_LIB -u HILBERT_ENGINE "$inst/moved/bin/hilbert" run --mount "/hilbert=$HL_URL" --cache "$HL_CACHE" -- \
-        bash -c 'echo relocated > /hilbert/reloc; cat /hilbert/reloc; grep -o "[^ ]*libHilbertEngine.so" /proc/self/maps | sort -u' 2>&1)
+        bash -c 'echo relocated > /hilbert/reloc; cat /hilbert/reloc; grep -o "[^ ]*libHilbertEngine.so" /proc/$$/maps | sort -u' 2>&1)
     is "$out" $'relocated\n'"$inst/moved/lib/libHilbertEngine.so" "a moved install finds its shim and loads the engine beside it"
-    ok "make install PREFIX=DIR installs bin/ and lib/" make -s -C "$repo" install PREFIX="$HL_TMP/prefix" >/dev/null
+    make -s -C "$repo" install PREFIX="$HL_TMP/prefix" >"$HL_TMP/install.log" 2>&1
+    ok "make install PREFIX=DIR installs bin/ and lib/" test -x "$HL_TMP/prefix/bin/hilbert" -a -f "$HL_TMP/prefix/lib/libhilbert-preload.so" -a -f "$HL_TMP/prefix/lib/libHilbertEngine.so"
     ok "the installed hilbert runs a job" bash -c "'$HL_TMP/prefix/bin/hilbert' run --mount '/hilbert=$HL_URL' --cache '$HL_CACHE' -- test -f /hilbert/reloc"
 else
     skip "no build in \$HILBERT_HOME"
