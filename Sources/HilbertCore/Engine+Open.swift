@@ -498,6 +498,19 @@ extension Engine {
         }
     }
 
+    /// An engine-private descriptor on the node-local lock file of an inode (the shim takes
+    /// the program's flock/fcntl/lockf locks there).
+    public func lockFile(mount: Int, ino: Ino) throws(Errno) -> Int32 {
+        let v = try volume(mount)
+        let dir = v.cache.volumeDirectory + "/locks"
+        do throws(Errno) {
+            return try Sys.openPrivate(dir + "/\(ino)", O_RDWR | O_CREAT, 0o600)
+        } catch where error == .noEntry {
+            try Sys.mkdirs(dir, 0o700)
+            return try Sys.openPrivate(dir + "/\(ino)", O_RDWR | O_CREAT, 0o600)
+        }
+    }
+
     /// A real local file holding the current content (for execve and dlopen).
     public func materialize(_ loc: Location, forExec: Bool) throws(Errno) -> String {
         let v = try volume(loc.mount)

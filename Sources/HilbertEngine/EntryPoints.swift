@@ -248,6 +248,9 @@ private func makeAPI() -> hl_engine_api {
         }
     }
     t.take_redirect = { buf, len in hl_redirect_take(buf, len) }
+    t.lockfile = { mount, ino in
+        Int32(run { () throws(Errno) -> Int in Int(try engine.lockFile(mount: Int(mount), ino: ino)) })
+    }
     return t
 }
 

@@ -54,7 +54,12 @@ void sh_note_private_fd(int fd, int on) {
 
 /* newfd now refers to oldfd's open file: copy (or drop) the record. */
 void sh_fd_after_dup(int oldfd, int newfd) {
-    hl_file f;
-    if (sh_fd_get(oldfd, &f) && f.kind != SH_KIND_PRIVATE) sh_fd_set(newfd, &f);
-    else sh_fd_clear(newfd);
+    hl_file f, replaced;
+    if (sh_fd_get(newfd, &replaced) && replaced.kind != SH_KIND_PRIVATE) sh_lock_on_close(newfd, &replaced);
+    if (sh_fd_get(oldfd, &f) && f.kind != SH_KIND_PRIVATE) {
+        sh_fd_set(newfd, &f);
+        sh_lock_after_dup(oldfd, newfd);
+    } else {
+        sh_fd_clear(newfd);
+    }
 }

@@ -189,6 +189,7 @@ typedef int (*sh_nftw_fn)(const char *, const struct stat *, int, void *);
     X(lseek64, off_t, (int, off_t, int))                                             \
     X(ftruncate64, int, (int, off_t))                                                \
     X(flock, int, (int, int))                                                        \
+    X(lockf, int, (int, int, off_t))                                                 \
     X(mmap64, void *, (void *, size_t, int, int, int, off_t))                        \
     X(munmap, int, (void *, size_t))                                                 \
     X(mremap, void *, (void *, size_t, size_t, int, ...))                            \
@@ -320,6 +321,10 @@ int sh_fd_max(void);
 void sh_note_private_fd(int fd, int on);
 int sh_current_umask(void);
 void sh_fd_after_dup(int oldfd, int newfd);
+/* ---- wrap_lock.c ---- */
+void sh_lock_after_dup(int oldfd, int newfd);
+void sh_lock_on_close(int fd, const hl_file *f);
+int sh_lock_fcntl(int fd, int cmd, void *arg, int *rc);
 static inline int sh_fd_lookup(int fd, hl_file *out) {
     if (likely(sh_nrec == 0)) return 0;
     return sh_fd_get(fd, out);

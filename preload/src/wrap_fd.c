@@ -7,6 +7,7 @@ EXPORT int close(int fd) {
     if (likely(!sh_fd_lookup(fd, &f)) || sh_guard) return REAL(close)(fd);
     if (f.kind == SH_KIND_PRIVATE) { errno = EBADF; return -1; }
     if (sh_in_vfork()) return REAL(close)(fd);
+    sh_lock_on_close(fd, &f);
     sh_fd_clear(fd);
     if (f.kind == HL_KIND_WRITE) {
         const hl_engine_api *E = sh_engine();
@@ -47,7 +48,9 @@ EXPORT int dup3(int fd, int nfd, int flags) {
 
 static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg) {
     if (unlikely(is_private(fd))) { errno = EBADF; return -1; } /* hidden from the application */
-    int r = real(fd, cmd, arg);
+    int r;
+    if (unlikely(sh_nrec) && sh_lock_fcntl(fd, cmd, arg, &r)) return r;
+    r = real(fd, cmd, arg);
     if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) after_dup(fd, r);
     return r;
 }
@@ -82,6 +85,7 @@ static int range(unsigned first, unsigned last, int flags, int from) {
             if (fd > lo && REAL(close_range)(lo, fd - 1, flags) < 0) r = -1;
             lo = fd + 1;
         } else if (!(flags & CLOSE_RANGE_CLOEXEC) && !vf) {
+            sh_lock_on_close((int)fd, &f);
             sh_fd_clear((int)fd);
         }
     }

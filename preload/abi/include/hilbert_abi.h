@@ -213,6 +213,10 @@ typedef struct hl_engine_api {
     ssize_t (*materialize)(const hl_loc *loc, int for_exec, char *buf, size_t len);
     /* After -HL_REDIRECT: the host path to retry, NUL-terminated; returns the length. */
     ssize_t (*take_redirect)(char *buf, size_t len);
+    /* A new engine-private O_RDWR fd on the node-local lock file of an inode: the shim
+     * redirects flock/fcntl/lockf locks of engine fds to it, because the fds programs get
+     * are private copies whose kernel locks would not exclude other processes. */
+    int (*lockfile)(int32_t mount, uint64_t ino);
 } hl_engine_api;
 
 /* The engine's only exported symbol. */
