@@ -21,13 +21,12 @@ extension MetaStore {
         lock.lock(); defer { lock.unlock() }
         let key = ResolveKey(base: base, followLast: followLast, path: path, cred: cred)
         if try cacheCurrent(), let r = resolveCache[key] { return r }
+        // Answered from the entry caches: cheap enough that remembering the whole path too
+        // would only cost an insert per lookup (stat storms touch each path once).
         if let r = try fromCache({ () throws(Errno) -> Resolution in
             try resolveLocked(from: base, path: path, followLast: followLast, cred: cred,
                               mountPrefix: mountPrefix, useCache: true)
-        }) {
-            remember(key, r)
-            return r
-        }
+        }) { return r }
         return try conn.transaction(immediate: false) { () throws(Errno) -> Resolution in
             let useCache = try cacheUsable()
             let r = try resolveLocked(from: base, path: path, followLast: followLast, cred: cred,
