@@ -62,7 +62,7 @@ integration-test: build
 	HILBERT_HOME=$(OUT) bash Tests/integration/run.sh
 
 bench: build
-	HILBERT_HOME=$(OUT) python3 Tests/bench/bench.py
+	HILBERT_HOME=$(OUT) python3 Tests/bench/bench.py --drive
 
 clean:
 	$(MAKE) -C preload clean

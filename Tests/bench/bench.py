@@ -376,12 +376,33 @@ def render(r):
                % (ex["with"] - ex["without"], ex["without"], ex["with"]))
     out.append("- stat storm with the shim / without: %.3f (target ≥ 0.95: %s)"
                % (ratio, "met" if ratio >= 0.95 else "NOT met"))
-    out.append("- MB = MiB (2^20 bytes); ratio > 1 means the prefix is faster%s"
-               % ("; --quick sizes" if r["quick"] else ""))
+    out.append("- MB = MiB (2^20 bytes); ratio > 1 means the prefix is faster%s%s"
+               % ("; --quick sizes" if r["quick"] else "",
+                  "; medians of %d runs" % r["runs"] if r.get("runs", 1) > 1 else ""))
     out.append("")
     out.append("Machine:")
     out.extend("- %s: %s" % (k, v) for k, v in r["info"])
     return "\n".join(out)
+
+
+def median(xs):
+    xs = sorted(xs)
+    m = len(xs) // 2
+    return xs[m] if len(xs) % 2 else (xs[m - 1] + xs[m]) / 2
+
+
+def combine(results):
+    """Median of every number over repeated runs (a shared VM is noisy run to run)."""
+    if len(results) == 1:
+        return results[0]
+    r = dict(results[0])
+    r["rows"] = [(name, unit, median([x["rows"][i][2] for x in results]), median([x["rows"][i][3] for x in results]))
+                 for i, (name, unit, _, _) in enumerate(results[0]["rows"])]
+    r["native_write_nofsync"] = median([x["native_write_nofsync"] for x in results])
+    r["exec"] = {k: median([x["exec"][k] for x in results]) for k in ("with", "without")}
+    r["stat"] = {k: median([x["stat"][k] for x in results]) for k in ("with", "without")}
+    r["runs"] = len(results)
+    return r
 
 
 # ------------------------------------------------------------------ driver mode
@@ -412,17 +433,22 @@ def drive(args):
                        stdout=sys.stderr)
         native = os.path.join(work, "native")
         os.makedirs(native)
-        cmd = [hilbert, "run", "--mount", "/hilbert=" + meta, "--cache", os.path.join(work, "cache"), "--",
-               sys.executable, os.path.abspath(__file__), "--native", native, "--virtual", "/hilbert/bench",
-               "--json", os.path.join(work, "result.json")]
-        if args.quick:
-            cmd.append("--quick")
-        r = subprocess.run(cmd, env=env)
-        if r.returncode != 0:
-            sys.exit("bench.py: measure run failed with status %d" % r.returncode)
-        with open(os.path.join(work, "result.json")) as f:
-            res = json.load(f)
-        print(render(res))
+        results = []
+        for run in range(args.repeat):
+            if args.repeat > 1:
+                log("run %d of %d" % (run + 1, args.repeat))
+            out = os.path.join(work, "result%d.json" % run)
+            cmd = [hilbert, "run", "--mount", "/hilbert=" + meta, "--cache", os.path.join(work, "cache"), "--",
+                   sys.executable, os.path.abspath(__file__), "--native", native, "--virtual", "/hilbert/bench",
+                   "--json", out]
+            if args.quick:
+                cmd.append("--quick")
+            r = subprocess.run(cmd, env=env)
+            if r.returncode != 0:
+                sys.exit("bench.py: measure run failed with status %d" % r.returncode)
+            with open(out) as f:
+                results.append(json.load(f))
+        print(render(combine(results)))
     finally:
         if args.keep:
             log("kept", work)
@@ -439,6 +465,7 @@ def main():
     ap.add_argument("--json", help="also write the results as JSON to this host path")
     ap.add_argument("--workdir", help="driver: where to create the temp dir (default $TMPDIR)")
     ap.add_argument("--keep", action="store_true", help="driver: keep the temp dir")
+    ap.add_argument("--repeat", type=int, default=3, help="driver: runs to take the median of (default 3)")
     ap.add_argument("--no-snapshot", action="store_true", help="driver: run $HILBERT_HOME in place, not a copy")
     args = ap.parse_args()
     if args.drive:
