@@ -204,7 +204,7 @@ extension Engine {
                     return (handOut(fd, keep), file)
                 }
                 let fd = try v.cache.installReadCopy(ino: attr.ino, version: attr.version) { (out: Int32) throws(Errno) in
-                    try fetchFile(blocks: blocks.map(StoredBlock.init), size: Int64(attr.size),
+                    try fetchFile(blocks: blocks, size: Int64(attr.size),
                                   blockSize: v.format.blockSize, store: v.store, into: out)
                 }
                 return (handOut(fd, keep), file)
@@ -317,7 +317,7 @@ extension Engine {
             try copyFile(from: copy, to: fd, size: Int64(current.size))
             return current
         }
-        try fetchFile(blocks: blocks.map(StoredBlock.init), size: Int64(current.size),
+        try fetchFile(blocks: blocks, size: Int64(current.size),
                       blockSize: v.format.blockSize, store: v.store, into: fd)
         return current
     }
@@ -420,14 +420,14 @@ extension Engine {
                 let previous = try v.meta.dataLayout(ino).blocks
                 let codec: BlockCompression = v.format.compression == "zstd" ? .zstd : .none
                 let stored = try storeFile(fd: fd, size: size, blockSize: v.format.blockSize, codec: codec,
-                                           previous: previous.map(StoredBlock.init), store: v.store,
+                                           previous: previous, store: v.store,
                                            allocateIDs: { (n: Int) throws(Errno) -> UInt64 in try v.meta.allocateObjectIDs(count: n) })
                 let deleted: [DeletedObject]
                 do throws(Errno) {
                     try v.store.flush()   // objects durable before metadata points at them
                     deleted = try v.meta.withWriteTransaction { () throws(Errno) -> [DeletedObject] in
                         let d = try v.meta.commitData(ino: ino, size: UInt64(size), mtime: mtime, inline: nil,
-                                                      blocks: stored.blocks.map(BlockRef.init), cred: cred)
+                                                      blocks: stored.blocks, cred: cred)
                         if retire { try retireStaging(v, ino, staged) }
                         return d
                     }
@@ -556,17 +556,6 @@ func handOut(_ fd: Int32, _ flags: Int32) -> Int32 {
     return fd
 }
 
-extension StoredBlock {
-    init(_ b: BlockRef) {
-        self.init(index: b.index, objectID: b.objectID, rawLength: b.rawLength, storedLength: b.storedLength, crc: b.crc)
-    }
-}
-
-extension BlockRef {
-    init(_ b: StoredBlock) {
-        self.init(index: b.index, objectID: b.objectID, rawLength: b.rawLength, storedLength: b.storedLength, crc: b.crc)
-    }
-}
 
 extension Timespec {
     init(_ ts: timespec) { self.init(sec: Int64(ts.tv_sec), nsec: UInt32(ts.tv_nsec)) }

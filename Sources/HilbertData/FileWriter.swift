@@ -2,21 +2,11 @@ import Glibc
 import CHilbertSys
 import HilbertSupport
 
-/// One block of a file version as the data layer stores it (field-compatible with
-/// HilbertMeta's BlockRef; the VFS converts). Block `index` covers bytes
-/// [index*blockSize, index*blockSize+rawLength); its object is `objectKey(id:)`
-/// and is `storedLength` bytes (header included). All-zero blocks are holes and have no
-/// StoredBlock at all.
-public struct StoredBlock: Equatable, Hashable, Sendable {
-    public var index: UInt32
-    public var objectID: UInt64
-    public var rawLength: UInt32
-    public var storedLength: UInt32
-    public var crc: UInt32           // CRC-32C of the raw bytes
-    public init(index: UInt32, objectID: UInt64, rawLength: UInt32, storedLength: UInt32, crc: UInt32) {
-        self.index = index; self.objectID = objectID; self.rawLength = rawLength
-        self.storedLength = storedLength; self.crc = crc
-    }
+/// The data layer's name for a block (the same type the metadata records).
+public typealias StoredBlock = BlockRef
+
+extension BlockRef {
+    /// The object holding this block: `objectKey(id:)`.
     public var key: String { objectKey(id: objectID) }
 }
 

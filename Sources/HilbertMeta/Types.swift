@@ -64,20 +64,6 @@ public struct DirEntry: Equatable, Sendable {
     }
 }
 
-/// One block of a file's current version: block `index` covers bytes
-/// [index*blockSize, index*blockSize+rawLength). objectID 0 means a hole (all zeros).
-public struct BlockRef: Equatable, Hashable, Sendable {
-    public var index: UInt32
-    public var objectID: UInt64
-    public var rawLength: UInt32
-    public var storedLength: UInt32
-    public var crc: UInt32           // CRC-32C of the raw bytes
-    public init(index: UInt32, objectID: UInt64, rawLength: UInt32, storedLength: UInt32, crc: UInt32) {
-        self.index = index; self.objectID = objectID; self.rawLength = rawLength
-        self.storedLength = storedLength; self.crc = crc
-    }
-}
-
 /// The volume's settings, written once by `hilbert format` (table hl_setting).
 public struct VolumeFormat: Equatable, Sendable {
     public var name: String

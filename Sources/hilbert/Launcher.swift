@@ -1,3 +1,4 @@
+import ArgumentParser
 import Glibc
 import HilbertCore
 import HilbertSupport
@@ -6,8 +7,11 @@ import HilbertSupport
 nonisolated(unsafe) var forwardTarget: pid_t = 0
 
 /// Options shared by commands that act on mounted volumes.
-struct MountOptions {
+struct MountOptions: ParsableArguments {
+    @Option(name: .customLong("mount"), help: "PREFIX=META-URL (repeatable); default: $HILBERT_MOUNTS, the config file, or /hilbert on the default volume.")
     var mounts: [String] = []
+
+    @Option(help: "Node-local cache directory (default: $HILBERT_CACHE, the config file, or ~/.cache/hilbert).")
     var cache: String?
 }
 

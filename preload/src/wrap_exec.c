@@ -2,6 +2,19 @@
  * Everything here may run in a vfork child: no malloc, no table mutation. */
 #include "shim.h"
 
+/* cand = dir + "/" + file for a PATH search ("" means the current directory); 0 when it
+ * does not fit in PATH_MAX. */
+static int path_candidate(char cand[PATH_MAX], const char *dir, size_t dl, const char *file, size_t fl) {
+    if (dl + fl + 3 > PATH_MAX) return 0;
+    size_t n = 0;
+    if (dl == 0) cand[n++] = '.';
+    memcpy(cand + n, dir, dl);
+    n += dl;
+    cand[n++] = '/';
+    memcpy(cand + n, file, fl + 1);
+    return 1;
+}
+
 extern char **environ;
 #define SBUF 32768
 
@@ -237,13 +250,7 @@ EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
         const char *e = strchr(p, ':');
         size_t dl = e ? (size_t)(e - p) : strlen(p);
         char cand[PATH_MAX];
-        if (dl + fl + 2 <= sizeof cand) {
-            size_t n = 0;
-            if (dl == 0) cand[n++] = '.';
-            memcpy(cand + n, p, dl);
-            n += dl;
-            cand[n++] = '/';
-            memcpy(cand + n, file, fl + 1);
+        if (path_candidate(cand, p, dl, file, fl)) {
             sh_execve(cand, argv, envp);
             if (errno == ENOEXEC) {
                 file = cand;
@@ -365,13 +372,7 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file, const void *fa, const void
         const char *e = strchr(p, ':');
         size_t dl = e ? (size_t)(e - p) : strlen(p);
         char cand[PATH_MAX];
-        if (dl + fl + 3 <= sizeof cand) {
-            size_t n = 0;
-            if (dl == 0) cand[n++] = '.';
-            memcpy(cand + n, p, dl);
-            n += dl;
-            cand[n++] = '/';
-            memcpy(cand + n, file, fl + 1);
+        if (path_candidate(cand, p, dl, file, fl)) {
             int saved = errno;
             if (access(cand, X_OK) == 0) return posix_spawn(pid, cand, fa, attr, argv, envp);
             errno = saved;

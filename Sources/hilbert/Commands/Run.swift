@@ -16,11 +16,7 @@ extension Hilbert {
               hilbert run --mount /data=sqlite:///scratch/me/vol/meta.db -- tar -C /data -xf input.tar
             """)
 
-        @Option(name: .customLong("mount"), help: "PREFIX=META-URL (repeatable); default: configuration or /hilbert on the default volume.")
-        var mounts: [String] = []
-
-        @Option(help: "Node-local cache directory (default: $HILBERT_CACHE or ~/.cache/hilbert).")
-        var cache: String?
+        @OptionGroup var volumes: MountOptions
 
         @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.")
         var command: [String] = []
@@ -29,7 +25,7 @@ extension Hilbert {
             var argv = command
             if argv.first == "--" { argv.removeFirst() }
             guard !argv.isEmpty else { throw CLIError("no command given (usage: hilbert run [--mount P=URL] -- CMD ARGS…)") }
-            let opts = MountOptions(mounts: mounts, cache: cache)
+            let opts = volumes
             let table = try Launcher.mountTable(opts)
             let cacheDir = try Launcher.cacheDirectory(opts)
             let env = try Launcher.environment(mounts: table, cache: cacheDir)
@@ -55,14 +51,10 @@ extension Hilbert {
               hilbert shell --mount /data=sqlite:///scratch/me/vol/meta.db
             """)
 
-        @Option(name: .customLong("mount"), help: "PREFIX=META-URL (repeatable).")
-        var mounts: [String] = []
-
-        @Option(help: "Node-local cache directory.")
-        var cache: String?
+        @OptionGroup var volumes: MountOptions
 
         func run() throws {
-            let opts = MountOptions(mounts: mounts, cache: cache)
+            let opts = volumes
             let table = try Launcher.mountTable(opts)
             let cacheDir = try Launcher.cacheDirectory(opts)
             let shell = getenv("SHELL").map { String(cString: $0) } ?? "/bin/bash"
@@ -90,14 +82,10 @@ extension Hilbert {
               hilbert flush --mount /data=sqlite:///scratch/me/vol/meta.db
             """)
 
-        @Option(name: .customLong("mount"), help: "PREFIX=META-URL (repeatable).")
-        var mounts: [String] = []
-
-        @Option(help: "Node-local cache directory.")
-        var cache: String?
+        @OptionGroup var volumes: MountOptions
 
         func run() throws {
-            let opts = MountOptions(mounts: mounts, cache: cache)
+            let opts = volumes
             let failures = Launcher.flush(mounts: try Launcher.mountTable(opts), cache: try Launcher.cacheDirectory(opts), quiet: false)
             if failures > 0 { throw ExitCode(1) }
         }
@@ -112,14 +100,10 @@ extension Hilbert {
               hilbert env --mount /data=sqlite:///scratch/me/vol/meta.db
             """)
 
-        @Option(name: .customLong("mount"), help: "PREFIX=META-URL (repeatable).")
-        var mounts: [String] = []
-
-        @Option(help: "Node-local cache directory.")
-        var cache: String?
+        @OptionGroup var volumes: MountOptions
 
         func run() throws {
-            let opts = MountOptions(mounts: mounts, cache: cache)
+            let opts = volumes
             let table = try Launcher.mountTable(opts)
             let cacheDir = try Launcher.cacheDirectory(opts)
             let shim = try Launcher.shimPath()

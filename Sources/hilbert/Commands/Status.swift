@@ -17,11 +17,10 @@ extension Hilbert {
         @Argument(help: "Metadata URL of the volume (default: the mount table).")
         var metaURL: String?
 
-        @Option(help: "Node-local cache directory.")
-        var cache: String?
+        @OptionGroup var volumes: MountOptions
 
         func run() throws {
-            let opts = MountOptions(mounts: [], cache: cache)
+            let opts = volumes
             let table = try metaURL.map { [MountSpec(prefix: "(none)", metaURL: $0)] } ?? Launcher.mountTable(opts)
             let cacheDir = try Launcher.cacheDirectory(opts)
             var failed = false
