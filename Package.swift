@@ -10,6 +10,8 @@ import PackageDescription
 // CLI link otherwise). No Foundation below the CLI.
 
 let staticSQLite: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-Bstatic", "-Xlinker", "-lsqlite3", "-Xlinker", "-Bdynamic"])]
+// The hot paths (stat/open storms) spent measurable time in dynamic exclusivity checks.
+let fastSwift: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
 let staticZstd: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-Bstatic", "-Xlinker", "-lzstd", "-Xlinker", "-Bdynamic"])]
 
 let package = Package(
@@ -27,12 +29,13 @@ let package = Package(
         .systemLibrary(name: "CZstd", path: "Sources/CZstd"),
         .target(name: "CHilbertSys", dependencies: ["CHilbertABI"],
                 cSettings: [.unsafeFlags(["-O2"])]),
-        .target(name: "HilbertSupport", dependencies: ["CHilbertSys"]),
+        .target(name: "HilbertSupport", dependencies: ["CHilbertSys"], swiftSettings: fastSwift),
         .target(name: "HilbertMeta", dependencies: ["HilbertSupport", "CSQLite"],
-                linkerSettings: staticSQLite),
+                swiftSettings: fastSwift, linkerSettings: staticSQLite),
         .target(name: "HilbertData", dependencies: ["HilbertSupport", "CZstd", "CHilbertSys"],
-                linkerSettings: staticZstd),
-        .target(name: "HilbertCore", dependencies: ["HilbertMeta", "HilbertData", "CHilbertABI"]),
+                swiftSettings: fastSwift, linkerSettings: staticZstd),
+        .target(name: "HilbertCore", dependencies: ["HilbertMeta", "HilbertData", "CHilbertABI"],
+                swiftSettings: fastSwift),
         .target(name: "HilbertEngine", dependencies: ["HilbertCore", "CHilbertABI"],
                 exclude: ["exports.map"],
                 linkerSettings: [.unsafeFlags([
