@@ -45,3 +45,9 @@ static int (*umask_hook)(void);
 void hl_sys_set_umask_hook(int (*hook)(void)) { umask_hook = hook; }
 
 int hl_sys_tracked_umask(void) { return umask_hook ? umask_hook() : -1; }
+
+static unsigned long (*cred_hook)(void);
+
+void hl_sys_set_cred_hook(unsigned long (*hook)(void)) { cred_hook = hook; }
+
+unsigned long hl_sys_cred_generation(void) { return cred_hook ? cred_hook() : 0; }

@@ -101,6 +101,7 @@ public final class Engine {
     }
     func childAfterFork() {
         lock.reinitialize()
+        CredentialCache.afterForkInChild()
         for v in volumes.compactMap({ $0 }) {
             v.meta.afterForkInChild()
             v.cache.reinitializeAfterFork()

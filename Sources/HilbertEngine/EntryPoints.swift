@@ -68,6 +68,8 @@ private func makeAPI() -> hl_engine_api {
             hl_sys_install(real, svc.pointee.note_private_fd)
             let hasUmask = Int(svc.pointee.size) >= MemoryLayout<hl_shim_services>.offset(of: \hl_shim_services.current_umask)! + 8
             if hasUmask { hl_sys_set_umask_hook(svc.pointee.current_umask) }
+            let hasCreds = Int(svc.pointee.size) >= MemoryLayout<hl_shim_services>.offset(of: \hl_shim_services.cred_generation)! + 8
+            if hasCreds { hl_sys_set_cred_hook(svc.pointee.cred_generation) }
         }
         do throws(HilbertError) {
             try engine.start(mountsText: mounts.map { String(cString: $0) })

@@ -64,6 +64,7 @@ static void load(void) {
     svc.note_private_fd = sh_note_private_fd;
     svc.shim_path = self;
     svc.current_umask = sh_current_umask;
+    svc.cred_generation = sh_cred_generation;
     sh_engine_loaded = 1;
     int r = api->start(&svc, sh_mounts_env);
     if (r < 0) {

@@ -114,6 +114,18 @@ typedef int (*sh_nftw_fn)(const char *, const struct stat *, int, void *);
     X(mkfifo, int, (const char *, mode_t))                                           \
     X(mkfifoat, int, (int, const char *, mode_t))                                    \
     X(umask, mode_t, (mode_t))                                                       \
+    X(setuid, int, (uid_t))                                                          \
+    X(seteuid, int, (uid_t))                                                         \
+    X(setgid, int, (gid_t))                                                          \
+    X(setegid, int, (gid_t))                                                         \
+    X(setreuid, int, (uid_t, uid_t))                                                 \
+    X(setregid, int, (gid_t, gid_t))                                                 \
+    X(setresuid, int, (uid_t, uid_t, uid_t))                                         \
+    X(setresgid, int, (gid_t, gid_t, gid_t))                                         \
+    X(setgroups, int, (size_t, const gid_t *))                                       \
+    X(initgroups, int, (const char *, gid_t))                                        \
+    X(setfsuid, int, (uid_t))                                                        \
+    X(setfsgid, int, (gid_t))                                                        \
     X(chmod, int, (const char *, mode_t))                                            \
     X(fchmod, int, (int, mode_t))                                                    \
     X(fchmodat, int, (int, const char *, mode_t, int))                               \
@@ -320,6 +332,7 @@ uint64_t *sh_fd_cookie(int fd);
 int sh_fd_max(void);
 void sh_note_private_fd(int fd, int on);
 int sh_current_umask(void);
+unsigned long sh_cred_generation(void);
 void sh_fd_after_dup(int oldfd, int newfd);
 /* ---- wrap_lock.c ---- */
 void sh_lock_after_dup(int oldfd, int newfd);

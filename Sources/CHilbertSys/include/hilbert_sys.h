@@ -80,3 +80,7 @@ uint64_t hl_monotonic_ns(void);
 
 /* Start writeback of a file's dirty pages without waiting (sync_file_range WRITE). */
 void hl_sys_start_writeback(int fd);
+
+/* The shim's credential-change counter (hl_shim_services.cred_generation); 0 without one. */
+void hl_sys_set_cred_hook(unsigned long (*hook)(void));
+unsigned long hl_sys_cred_generation(void);

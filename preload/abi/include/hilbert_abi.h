@@ -97,6 +97,9 @@ typedef struct hl_shim_services {
     /* The umask the program last set with umask(2) (the shim wraps it), or -1 when the
      * program has not called umask since it started (the engine then reads it once). */
     int (*current_umask)(void);
+    /* A counter the shim bumps whenever the program changes its uid/gid/groups through
+     * libc: the engine re-reads its credentials only when it moved. */
+    unsigned long (*cred_generation)(void);
 } hl_shim_services;
 
 /* Where a path operation points.
