@@ -33,6 +33,7 @@ PLACE = sh -c 'mkdir -p "$$(dirname "$$2")" && cp "$$1" "$$2.new.$$$$" && mv -f 
 shim:
 	$(MAKE) -C preload
 	$(PLACE) preload/build/libhilbert-preload.so $(OUT)/lib/libhilbert-preload.so
+	$(PLACE) preload/build/libhilbert-preload-compat.so $(OUT)/lib/libhilbert-preload-compat.so
 
 engine:
 	$(SWIFT_BUILD) HilbertEngine
@@ -47,6 +48,7 @@ cli:
 install: build
 	$(PLACE) $(OUT)/bin/hilbert $(PREFIX)/bin/hilbert
 	$(PLACE) $(OUT)/lib/libhilbert-preload.so $(PREFIX)/lib/libhilbert-preload.so
+	$(PLACE) $(OUT)/lib/libhilbert-preload-compat.so $(PREFIX)/lib/libhilbert-preload-compat.so
 	$(PLACE) $(OUT)/lib/libHilbertEngine.so $(PREFIX)/lib/libHilbertEngine.so
 	@echo "installed into $(PREFIX)"
 

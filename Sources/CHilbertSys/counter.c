@@ -29,3 +29,16 @@ uint64_t hl_monotonic_ns(void) {
 void hl_sys_start_writeback(int fd) {
     syscall(SYS_sync_file_range, fd, (off_t)0, (off_t)0, 2 /* SYNC_FILE_RANGE_WRITE */);
 }
+
+#include <gnu/libc-version.h>
+#include <stdlib.h>
+
+int hl_glibc_version(void) {
+    const char *v = gnu_get_libc_version();
+    if (!v) return 0;
+    char *end;
+    long major = strtol(v, &end, 10);
+    if (*end != '.') return 0;
+    long minor = strtol(end + 1, NULL, 10);
+    return (int)(major * 1000 + minor);
+}

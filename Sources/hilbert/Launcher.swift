@@ -1,4 +1,5 @@
 import ArgumentParser
+import CHilbertSys
 import Glibc
 import HilbertCore
 import HilbertSupport
@@ -31,9 +32,12 @@ enum Launcher {
         return root + "/lib"
     }
 
+    /// The shim for this machine: the default build needs glibc >= 2.34 (dlsym in libc);
+    /// older C libraries get the compat build, which also loads libdl.so.2.
     static func shimPath() throws -> String {
         let lib = try libraryDirectory()
-        let shim = lib + "/libhilbert-preload.so"
+        let modern = glibcAtLeast(2, 34)
+        let shim = lib + (modern ? "/libhilbert-preload.so" : "/libhilbert-preload-compat.so")
         guard access(shim, R_OK) == 0 else {
             throw CLIError("the Hilbert preload library is missing: \(shim) (is Hilbert installed with 'make install'?)")
         }
@@ -81,7 +85,7 @@ enum Launcher {
         set("HILBERT_MOUNTS", Settings.formatMounts(mounts))
         set("HILBERT_CACHE", cache)
         let existing = (env["LD_PRELOAD"] ?? "").split(whereSeparator: { $0 == ":" || $0 == " " })
-            .map(String.init).filter { !$0.hasSuffix("/libhilbert-preload.so") }
+            .map(String.init).filter { !$0.hasSuffix("/libhilbert-preload.so") && !$0.hasSuffix("/libhilbert-preload-compat.so") }
         set("LD_PRELOAD", ([shim] + existing).joined(separator: ":"))
         for (k, v) in extra { set(k, v) }
         return order.map { "\($0)=\(env[$0]!)" }
@@ -152,6 +156,11 @@ enum Launcher {
         }
         return failures
     }
+}
+
+/// The running C library's version is at least major.minor.
+func glibcAtLeast(_ major: Int, _ minor: Int) -> Bool {
+    Int(hl_glibc_version()) >= major * 1000 + minor
 }
 
 /// The optional config file: `mount = PREFIX=URL` (repeatable) and `cache = DIR`.

@@ -84,3 +84,6 @@ void hl_sys_start_writeback(int fd);
 /* The shim's credential-change counter (hl_shim_services.cred_generation); 0 without one. */
 void hl_sys_set_cred_hook(unsigned long (*hook)(void));
 unsigned long hl_sys_cred_generation(void);
+
+/* The running glibc's version (major * 1000 + minor), 0 if unknown. */
+int hl_glibc_version(void);

@@ -21,6 +21,16 @@ else
     skip "no build in \$HILBERT_HOME"
 fi
 
+# two shim builds: the default takes dlsym from libc (glibc >= 2.34), compat also needs libdl
+if [ -f "$HILBERT_HOME/lib/libhilbert-preload-compat.so" ]; then
+    is "$(readelf -d "$HILBERT_HOME/lib/libhilbert-preload.so" | grep -c 'NEEDED.*libdl')" "0" "the default shim does not load libdl.so.2"
+    out=$(env LD_PRELOAD="$HILBERT_HOME/lib/libhilbert-preload-compat.so" HILBERT_MOUNTS="/hilbert=$HL_URL" HILBERT_CACHE="$HL_CACHE" \
+        bash -c 'echo compat > /hilbert/compat; cat /hilbert/compat' 2>&1)
+    is "$out" "compat" "the compat shim (libdl.so.2, any glibc >= 2.17) serves the prefix too"
+else
+    skip "no compat shim in \$HILBERT_HOME"
+fi
+
 # hilbert shell: an interactive shell with the prefix visible and a marked prompt
 out=$(printf 'echo inside > /hilbert/from-shell\ncat /hilbert/from-shell\nexit 3\n' | \
     SHELL=/bin/bash "$HILBERT" shell --mount "/hilbert=$HL_URL" --cache "$HL_CACHE" 2>"$HL_TMP/shell.err"; echo "rc=$?")
