@@ -46,8 +46,11 @@ extension MetaStore {
     /// Attributes, inline data and blocks of `ino` from one consistent snapshot.
     public func dataLayout(_ ino: Ino) throws(Errno) -> (attr: Attr, inline: [UInt8]?, blocks: [BlockRef]) {
         lock.lock(); defer { lock.unlock() }
-        if try cacheCurrent(), let a = attrCache[ino], let data = inlineCache[ino], a.isRegular {
-            return (a, data, [])
+        if try cacheCurrent(), let a = attrCache[ino], a.isRegular {
+            if let data = inlineCache[ino] { return (a, data, []) }
+            // The attributes are current; a small file needs just its bytes (one statement,
+            // no explicit transaction). Block-stored files take the consistent path below.
+            if let data = try inlineData(ino) { return (a, data, []) }
         }
         return try read { () throws(Errno) -> (attr: Attr, inline: [UInt8]?, blocks: [BlockRef]) in
             let a = try loadAttr(ino)

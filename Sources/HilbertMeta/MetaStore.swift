@@ -324,8 +324,8 @@ public final class MetaStore: @unchecked Sendable {
     func prefetchEntries(_ dir: Ino, from name: [UInt8]) throws(Errno) {
         let s = try conn.prepare("""
             SELECT e.name, n.ino,n.mode,n.nlink,n.uid,n.gid,n.rdev,n.size,n.atime_s,n.atime_ns,n.mtime_s,n.mtime_ns,
-            n.ctime_s,n.ctime_ns,n.btime_s,n.btime_ns,n.parent,n.version,n.staged, i.data
-            FROM hl_edge e JOIN hl_node n ON n.ino = e.ino LEFT JOIN hl_inline i ON i.ino = e.ino
+            n.ctime_s,n.ctime_ns,n.btime_s,n.btime_ns,n.parent,n.version,n.staged
+            FROM hl_edge e JOIN hl_node n ON n.ino = e.ino
             WHERE e.parent=?1 AND e.id >= (SELECT id FROM hl_edge WHERE parent=?1 AND name=?2)
             ORDER BY e.id LIMIT ?3
             """)
@@ -338,7 +338,6 @@ public final class MetaStore: @unchecked Sendable {
             let a = MetaStore.readAttr(s, 1)
             dentryCache[EdgeKey(parent: dir, name: s.blob(0))] = a.ino
             attrCache[a.ino] = a
-            if !s.isNull(19) { cacheInline(a.ino, s.blob(19)) }
         }
     }
 
