@@ -48,6 +48,17 @@ extension MetaStore {
         lock.lock(); defer { lock.unlock() }
         if try cacheCurrent(), let a = attrCache[ino], a.isRegular {
             if let data = inlineCache[ino] { return (a, data, []) }
+            if let found = lastFound, found.ino == ino, a.size <= UInt64(format.inlineMax) {
+                if found.parent == inlineMissParent { inlineMissStreak += 1 } else {
+                    inlineMissParent = found.parent
+                    inlineMissStreak = 1
+                }
+                if inlineMissStreak >= MetaStore.prefetchAfter {
+                    inlineMissStreak = 0
+                    try prefetchInline(found.parent, from: found.name)
+                    if let data = inlineCache[ino] { return (a, data, []) }
+                }
+            }
             // The attributes are current; a small file needs just its bytes (one statement,
             // no explicit transaction). Block-stored files take the consistent path below.
             if let data = try inlineData(ino) { return (a, data, []) }

@@ -117,6 +117,11 @@ public final class MetaStore: @unchecked Sendable {
     var missStreak = 0
     static let prefetchAfter = 4
     static let prefetchBatch = 256
+    /// The last regular file `resolve` found, and consecutive small-file reads in one
+    /// directory: past a few, the following files' bytes are read ahead too.
+    var lastFound: (ino: Ino, parent: Ino, name: [UInt8])?
+    var inlineMissParent: Ino = 0
+    var inlineMissStreak = 0
     var cacheDataVersion: Int64 = -1
     /// The shared change epoch the caches were last validated at, and when (monotonic ns).
     /// Within `epochTrust` of a validation and at an unchanged epoch the caches are used
@@ -317,6 +322,20 @@ public final class MetaStore: @unchecked Sendable {
         }
         inlineCache[ino] = data
         inlineCacheBytes += data.count
+    }
+
+    /// Cache the content of the small files of `dir` from `name` on, in listing order.
+    func prefetchInline(_ dir: Ino, from name: [UInt8]) throws(Errno) {
+        let s = try conn.prepare("""
+            SELECT e.ino, i.data FROM hl_edge e JOIN hl_inline i ON i.ino = e.ino
+            WHERE e.parent=?1 AND e.id >= (SELECT id FROM hl_edge WHERE parent=?1 AND name=?2)
+            ORDER BY e.id LIMIT ?3
+            """)
+        defer { s.reset() }
+        s.bind(1, dir)
+        s.bind(2, blob: name)
+        s.bind(3, MetaStore.prefetchBatch)
+        while try s.step() { cacheInline(s.uint64(0), s.blob(1)) }
     }
 
     /// Cache the entries of `dir` from `name` on, in listing order, with their attributes

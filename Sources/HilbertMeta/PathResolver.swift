@@ -19,6 +19,13 @@ extension MetaStore {
                         mountPrefix: [UInt8]) throws(Errno) -> Resolution {
         if path.isEmpty { throw Errno.noEntry }
         lock.lock(); defer { lock.unlock() }
+        let r = try resolveCached(from: base, path: path, followLast: followLast, cred: cred, mountPrefix: mountPrefix)
+        if case .found(let p, let n, let a) = r, a.isRegular { lastFound = (a.ino, p, n) }
+        return r
+    }
+
+    private func resolveCached(from base: Ino, path: [UInt8], followLast: Bool, cred: Credentials,
+                               mountPrefix: [UInt8]) throws(Errno) -> Resolution {
         let key = ResolveKey(base: base, followLast: followLast, path: path, cred: cred)
         if try cacheCurrent(), let r = resolveCache[key] { return r }
         // Answered from the entry caches: cheap enough that remembering the whole path too

@@ -188,16 +188,16 @@ def spawn_wait(path, argv, env):
     return st
 
 
-def exec_cost(n, shim, rounds=3):
+def exec_cost(n, shim, rounds=5):
     """ms per posix_spawn+wait of /bin/true with and without the shim in LD_PRELOAD.
-    Rounds alternate between the two; the best round of each counts."""
+    Rounds alternate between the two (and which goes first); the best round of each counts."""
     envs = (("without", env_with_shim(None)), ("with", env_with_shim(shim)))
     out = {"with": float("inf"), "without": float("inf")}
     for label, e in envs:
         for _ in range(5):                         # warm up
             spawn_wait("/bin/true", ["true"], e)
-    for _ in range(rounds):
-        for label, e in envs:
+    for r in range(rounds):
+        for label, e in (envs if r % 2 == 0 else envs[::-1]):
             t = now()
             for _ in range(n):
                 st = spawn_wait("/bin/true", ["true"], e)
@@ -221,12 +221,14 @@ print(n / dt, int(shim))
 """
 
 
-def stat_storm(n, paths, shim, rounds=3):
-    """os.stat of native files in a child process, with and without the shim; best of rounds."""
+def stat_storm(n, paths, shim, rounds=5):
+    """os.stat of native files in a child process, with and without the shim; best of rounds
+    (alternating which goes first: the VM's speed drifts)."""
     best = {"with": 0.0, "without": 0.0}
     loaded = {}
-    for _ in range(rounds):
-        for label, e in (("without", env_with_shim(None)), ("with", env_with_shim(shim))):
+    pair = (("without", env_with_shim(None)), ("with", env_with_shim(shim)))
+    for r in range(rounds):
+        for label, e in (pair if r % 2 == 0 else pair[::-1]):
             r = subprocess.run([sys.executable, "-c", STAT_CHILD, str(n)] + paths, env=e,
                                capture_output=True, text=True)
             if r.returncode != 0:
