@@ -324,10 +324,14 @@ public final class MetaStore: @unchecked Sendable {
         inlineCacheBytes += data.count
     }
 
-    /// Cache the content of the small files of `dir` from `name` on, in listing order.
-    func prefetchInline(_ dir: Ino, from name: [UInt8]) throws(Errno) {
+    static let prefetchColumns = "e.name," + nodeColumns.split(separator: ",").map { "n." + $0 }.joined(separator: ",")
+
+    /// Run a read-ahead query over the entries of `dir` from `name` on, in listing order:
+    /// `columns` and `join` select what is read; `row` caches each result row.
+    private func readAhead(_ dir: Ino, from name: [UInt8], columns: String, join: String,
+                           row: (Statement) -> Void) throws(Errno) {
         let s = try conn.prepare("""
-            SELECT e.ino, i.data FROM hl_edge e JOIN hl_inline i ON i.ino = e.ino
+            SELECT \(columns) FROM hl_edge e \(join)
             WHERE e.parent=?1 AND e.id >= (SELECT id FROM hl_edge WHERE parent=?1 AND name=?2)
             ORDER BY e.id LIMIT ?3
             """)
@@ -335,25 +339,21 @@ public final class MetaStore: @unchecked Sendable {
         s.bind(1, dir)
         s.bind(2, blob: name)
         s.bind(3, MetaStore.prefetchBatch)
-        while try s.step() { cacheInline(s.uint64(0), s.blob(1)) }
+        while try s.step() { row(s) }
     }
 
-    /// Cache the entries of `dir` from `name` on, in listing order, with their attributes
-    /// and inline content: one query instead of one per following lookup.
+    /// Cache the content of the small files of `dir` from `name` on.
+    func prefetchInline(_ dir: Ino, from name: [UInt8]) throws(Errno) {
+        try readAhead(dir, from: name, columns: "e.ino, i.data", join: "JOIN hl_inline i ON i.ino = e.ino") { s in
+            cacheInline(s.uint64(0), s.blob(1))
+        }
+    }
+
+    /// Cache the entries of `dir` from `name` on with their attributes: one query instead
+    /// of one per following lookup.
     func prefetchEntries(_ dir: Ino, from name: [UInt8]) throws(Errno) {
-        let s = try conn.prepare("""
-            SELECT e.name, n.ino,n.mode,n.nlink,n.uid,n.gid,n.rdev,n.size,n.atime_s,n.atime_ns,n.mtime_s,n.mtime_ns,
-            n.ctime_s,n.ctime_ns,n.btime_s,n.btime_ns,n.parent,n.version,n.staged
-            FROM hl_edge e JOIN hl_node n ON n.ino = e.ino
-            WHERE e.parent=?1 AND e.id >= (SELECT id FROM hl_edge WHERE parent=?1 AND name=?2)
-            ORDER BY e.id LIMIT ?3
-            """)
-        defer { s.reset() }
-        s.bind(1, dir)
-        s.bind(2, blob: name)
-        s.bind(3, MetaStore.prefetchBatch)
         if dentryCache.count + MetaStore.prefetchBatch > MetaStore.cacheLimit { clearCaches() }
-        while try s.step() {
+        try readAhead(dir, from: name, columns: MetaStore.prefetchColumns, join: "JOIN hl_node n ON n.ino = e.ino") { s in
             let a = MetaStore.readAttr(s, 1)
             dentryCache[EdgeKey(parent: dir, name: s.blob(0))] = a.ino
             attrCache[a.ino] = a
