@@ -42,3 +42,31 @@ int hl_glibc_version(void) {
     long minor = strtol(end + 1, NULL, 10);
     return (int)(major * 1000 + minor);
 }
+
+#include <stdio.h>
+
+int hl_sys_memory_copy(const void *data, size_t len) {
+    int mfd = hl_sys_memfd("hilbert", 1 /* MFD_CLOEXEC */);
+    if (mfd < 0) return -errno;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = hl_sys.pwrite64(mfd, (const char *)data + done, len - done, (off_t)done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            int e = n < 0 ? errno : EIO;
+            hl_sys.close(mfd);
+            return -e;
+        }
+        done += (size_t)n;
+    }
+    char path[40];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", mfd);
+    int fd = hl_sys.open(path, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0) {
+        int moved = hl_sys.fcntl(mfd, F_DUPFD_CLOEXEC, 3);
+        hl_sys.close(mfd);
+        return moved < 0 ? -errno : moved;
+    }
+    hl_sys.close(mfd);
+    return fd;
+}

@@ -223,14 +223,9 @@ extension Engine {
     /// An immutable in-memory copy: a memfd, reopened read-only so the fd's access mode is
     /// what the program asked for (writes fail with EBADF as on a read-only fd).
     func memoryCopy(_ bytes: [UInt8], flags: Int32) throws(Errno) -> Int32 {
-        let mfd = try Sys.memfd("hilbert", UInt32(HL_MFD_CLOEXEC))
-        defer { Sys.close(mfd) }
-        if !bytes.isEmpty { try Sys.pwriteAll(mfd, bytes, 0) }
-        if let fd = try? Sys.open("/proc/self/fd/\(mfd)", O_RDONLY) { return handOut(fd, flags) }
-        // No /proc (unusual containers): hand out the memfd itself.
-        let fd = try sysCall { hl_sys_fcntl_int(mfd, F_DUPFD, 3) }
-        if flags & O_CLOEXEC != 0 { _ = hl_sys_fcntl_int(fd, F_SETFD, FD_CLOEXEC) }
-        return fd
+        let fd = bytes.withUnsafeBytes { hl_sys_memory_copy($0.baseAddress, $0.count) }
+        if fd < 0 { throw Errno(-fd) }
+        return handOut(fd, flags)
     }
 
     func emptyReadCopy(_ v: Volume, _ attr: Attr, flags: Int32) throws(Errno) -> (fd: Int32, file: OpenFile) {

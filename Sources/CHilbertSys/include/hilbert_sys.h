@@ -87,3 +87,7 @@ unsigned long hl_sys_cred_generation(void);
 
 /* The running glibc's version (major * 1000 + minor), 0 if unknown. */
 int hl_glibc_version(void);
+
+/* An immutable in-memory copy of `data`: a memfd filled and reopened read-only through
+ * /proc/self/fd (the memfd itself when /proc is missing). Returns an O_CLOEXEC fd or -errno. */
+int hl_sys_memory_copy(const void *data, size_t len);
