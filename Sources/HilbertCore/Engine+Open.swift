@@ -339,31 +339,44 @@ extension Engine {
     /// failed commit (the staging file then stays and a later settle retries).
     @discardableResult
     func settle(_ v: Volume, _ ino: Ino) -> Int32 {
+        var staged = stagingHint(ino)
         do throws(Errno) {
-            var hinted = stagingHint(ino)
-            if hinted == nil { hinted = try v.meta.staging(ino) }
-            guard let staged = hinted else { return 0 }
-            let path = v.cache.stagingPath(staged)
+            if staged == nil { staged = try v.meta.staging(ino) }
+        } catch {
+            return -error.rawValue
+        }
+        guard let staged else { return 0 }
+        if case .failed(let e) = settle(v, ino, staged) { return -e.rawValue }
+        return 0
+    }
+
+    enum SettleOutcome { case gone, busy, committed, failed(Errno) }
+
+    /// Commit and retire staging file `staged` of `ino` if no writer holds it any more.
+    func settle(_ v: Volume, _ ino: Ino, _ staged: String) -> SettleOutcome {
+        do throws(Errno) {
             let fd: Int32
             do throws(Errno) {
-                fd = try Sys.open(path, O_RDONLY)
+                fd = try Sys.open(v.cache.stagingPath(staged), O_RDONLY)
             } catch {
+                // Gone (retired by another process, or a row without its file): forget the row.
                 if error == .noEntry { try retireStaging(v, ino, staged) }
-                return 0
+                forgetStaging(ino)
+                return .gone
             }
             defer { Sys.close(fd) }
             do throws(Errno) {
                 try Sys.flock(fd, LOCK_EX | LOCK_NB)
             } catch {
-                return 0   // a writer is still there
+                return .busy   // a writer is still there
             }
             try commit(v, ino: ino, stagingFD: fd, staged: staged, retire: true)
             forgetStaging(ino)
-            return 0
+            return .committed
         } catch {
             let why = DataErrors.last.map { $0.message } ?? "\(error)"
-            Log.error("commit of \(v.spec.prefix) inode \(ino) failed: \(why); the data stays in the staging area and is retried")
-            return -error.rawValue
+            Log.error("commit of \(v.spec.prefix) inode \(ino) failed: \(why); the data stays in \(v.cache.stagingPath(staged)) and is retried")
+            return .failed(error)
         }
     }
 
@@ -588,24 +601,12 @@ extension Engine {
     public static func flush(_ v: Volume) -> (committed: Int, busy: Int, failed: Int) {
         var result = (committed: 0, busy: 0, failed: 0)
         let engine = Engine.shared
-        let staged = (try? v.meta.allStaging()) ?? []
-        for (ino, name) in staged {
-            guard let fd = try? Sys.open(v.cache.stagingPath(name), O_RDONLY) else {
-                // The file is gone (another node's row, or cleaned up): forget the row.
-                try? engine.retireStaging(v, ino, name)
-                continue
-            }
-            defer { Sys.close(fd) }
-            if (try? Sys.flock(fd, LOCK_EX | LOCK_NB)) == nil {
-                result.busy += 1
-                continue
-            }
-            do {
-                try engine.commit(v, ino: ino, stagingFD: fd, staged: name, retire: true)
-                result.committed += 1
-            } catch {
-                Log.error("commit of \(v.spec.prefix) inode \(ino) failed: \(error); the data stays in \(v.cache.stagingPath(name))")
-                result.failed += 1
+        for (ino, name) in (try? v.meta.allStaging()) ?? [] {
+            switch engine.settle(v, ino, name) {
+            case .gone: break
+            case .busy: result.busy += 1
+            case .committed: result.committed += 1
+            case .failed: result.failed += 1
             }
         }
         if let pending = try? v.meta.pendingDeletions(limit: 10_000), !pending.isEmpty {

@@ -14,6 +14,35 @@ struct MountOptions: ParsableArguments {
 
     @Option(help: "Node-local cache directory (default: $HILBERT_CACHE, the config file, or ~/.cache/hilbert).")
     var cache: String?
+
+    /// The mount table and cache directory, each by precedence: flags, environment, config
+    /// file (read at most once), embedded default.
+    func resolve() throws -> (mounts: [MountSpec], cache: String) {
+        var loaded: ConfigFile??
+        func config() throws -> ConfigFile? {
+            if loaded == nil { loaded = .some(try ConfigFile.load()) }
+            return loaded!
+        }
+        var table = [MountSpec(prefix: Settings.defaultPrefix, metaURL: Settings.defaultMetaURL)]
+        do {
+            if !mounts.isEmpty {
+                table = try Settings.parseMounts(mounts.joined(separator: ";"))
+            } else if let env = getEnv("HILBERT_MOUNTS"), !env.isEmpty {
+                table = try Settings.parseMounts(env)
+            } else if let file = try config(), !file.mounts.isEmpty {
+                table = file.mounts
+            }
+        } catch let e as HilbertError {
+            throw CLIError(e.message)
+        }
+        var dir = Settings.cacheDirectory   // HILBERT_CACHE, else the XDG default
+        if let c = cache {
+            dir = c
+        } else if getEnv("HILBERT_CACHE").map({ $0.isEmpty }) ?? true, let c = try config()?.cache {
+            dir = c
+        }
+        return (table, dir)
+    }
 }
 
 /// Finds the shim and engine, computes the mount table and the child environment, spawns,
@@ -42,25 +71,6 @@ enum Launcher {
             throw CLIError("the Hilbert preload library is missing: \(shim) (is Hilbert installed with 'make install'?)")
         }
         return shim
-    }
-
-    /// Mount table by precedence: --mount, HILBERT_MOUNTS, config file, embedded default.
-    static func mountTable(_ options: MountOptions) throws -> [MountSpec] {
-        do {
-            if !options.mounts.isEmpty { return try Settings.parseMounts(options.mounts.joined(separator: ";")) }
-            if let env = getEnv("HILBERT_MOUNTS"), !env.isEmpty { return try Settings.parseMounts(env) }
-            if let file = try ConfigFile.load() , !file.mounts.isEmpty { return file.mounts }
-        } catch let e as HilbertError {
-            throw CLIError(e.message)
-        }
-        return [MountSpec(prefix: Settings.defaultPrefix, metaURL: Settings.defaultMetaURL)]
-    }
-
-    static func cacheDirectory(_ options: MountOptions) throws -> String {
-        if let c = options.cache { return c }
-        if let c = getEnv("HILBERT_CACHE"), !c.isEmpty { return c }
-        if let file = try ConfigFile.load(), let c = file.cache { return c }
-        return Settings.cacheDirectory
     }
 
     /// The environment for a job: ours plus LD_PRELOAD (prepended, existing entries kept).
@@ -136,6 +146,14 @@ enum Launcher {
         return 128 + (status & 0x7f)
     }
 
+    /// Run a job: the command with the prefix(es) visible, then commit what it left staged.
+    static func runJob(_ argv: [String], mounts: [MountSpec], cache: String, extra: [String: String] = [:]) throws -> Int32 {
+        let env = try environment(mounts: mounts, cache: cache, extra: extra)
+        let status = try spawnAndWait(argv, env: env)
+        _ = flush(mounts: mounts, cache: cache, quiet: true)
+        return status
+    }
+
     /// Commit staging files no process writes any more (after a job, or in an epilogue).
     static func flush(mounts: [MountSpec], cache: String, quiet: Bool) -> Int {
         var failures = 0
@@ -181,7 +199,7 @@ struct ConfigFile {
             number += 1
             var text = String(cString: line!)
             if let hash = text.firstIndex(of: "#") { text = String(text[..<hash]) }
-            let parts = text.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: " \t\r\n") }
+            let parts = text.split(separator: "=", maxSplits: 1).map { $0.trimmingSpaces }
             if parts.count == 1 && parts[0].isEmpty { continue }
             guard parts.count == 2 else { throw CLIError("\(path):\(number): expected 'key = value'") }
             switch parts[0] {
@@ -197,11 +215,3 @@ struct ConfigFile {
     }
 }
 
-extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s.removeFirst() }
-        while let l = s.last, set.contains(l) { s.removeLast() }
-        return String(s)
-    }
-}

@@ -25,18 +25,13 @@ extension Hilbert {
             var argv = command
             if argv.first == "--" { argv.removeFirst() }
             guard !argv.isEmpty else { throw CLIError("no command given (usage: hilbert run [--mount P=URL] -- CMD ARGS…)") }
-            let opts = volumes
-            let table = try Launcher.mountTable(opts)
-            let cacheDir = try Launcher.cacheDirectory(opts)
-            let env = try Launcher.environment(mounts: table, cache: cacheDir)
+            let (table, cacheDir) = try volumes.resolve()
             // A command stored under a prefix must be exec'd by a shimmed process (this one
             // is not): let a shell under the shim exec it.
             if table.contains(where: { argv[0] == $0.prefix || argv[0].hasPrefix($0.prefix + "/") }) {
                 argv = ["/bin/sh", "-c", "exec \"$0\" \"$@\""] + argv
             }
-            let status = try Launcher.spawnAndWait(argv, env: env)
-            _ = Launcher.flush(mounts: table, cache: cacheDir, quiet: true)
-            throw ExitCode(status)
+            throw ExitCode(try Launcher.runJob(argv, mounts: table, cache: cacheDir))
         }
     }
 
@@ -54,19 +49,14 @@ extension Hilbert {
         @OptionGroup var volumes: MountOptions
 
         func run() throws {
-            let opts = volumes
-            let table = try Launcher.mountTable(opts)
-            let cacheDir = try Launcher.cacheDirectory(opts)
+            let (table, cacheDir) = try volumes.resolve()
             let shell = getenv("SHELL").map { String(cString: $0) } ?? "/bin/bash"
             // bash rereads PS1 from its rc files, so the marker is re-applied before each prompt.
             let marker = "(hilbert) "
             var extra = ["HILBERT_SHELL": "1", "PS1": marker + "\\u@\\h:\\w\\$ "]
             extra["PROMPT_COMMAND"] = "case \"$PS1\" in \"\(marker)\"*) ;; *) PS1=\"\(marker)$PS1\";; esac"
-            let env = try Launcher.environment(mounts: table, cache: cacheDir, extra: extra)
             print("Hilbert shell: \(table.map { $0.prefix }.joined(separator: ", ")) mounted. Type 'exit' to leave.")
-            let status = try Launcher.spawnAndWait([shell, "-i"], env: env)
-            _ = Launcher.flush(mounts: table, cache: cacheDir, quiet: true)
-            throw ExitCode(status)
+            throw ExitCode(try Launcher.runJob([shell, "-i"], mounts: table, cache: cacheDir, extra: extra))
         }
     }
 
@@ -85,8 +75,8 @@ extension Hilbert {
         @OptionGroup var volumes: MountOptions
 
         func run() throws {
-            let opts = volumes
-            let failures = Launcher.flush(mounts: try Launcher.mountTable(opts), cache: try Launcher.cacheDirectory(opts), quiet: false)
+            let (table, cacheDir) = try volumes.resolve()
+            let failures = Launcher.flush(mounts: table, cache: cacheDir, quiet: false)
             if failures > 0 { throw ExitCode(1) }
         }
     }
@@ -103,9 +93,7 @@ extension Hilbert {
         @OptionGroup var volumes: MountOptions
 
         func run() throws {
-            let opts = volumes
-            let table = try Launcher.mountTable(opts)
-            let cacheDir = try Launcher.cacheDirectory(opts)
+            let (table, cacheDir) = try volumes.resolve()
             let shim = try Launcher.shimPath()
             print("export HILBERT_MOUNTS=\(shellQuote(Settings.formatMounts(table)))")
             print("export HILBERT_CACHE=\(shellQuote(cacheDir))")

@@ -20,9 +20,8 @@ extension Hilbert {
         @OptionGroup var volumes: MountOptions
 
         func run() throws {
-            let opts = volumes
-            let table = try metaURL.map { [MountSpec(prefix: "(none)", metaURL: $0)] } ?? Launcher.mountTable(opts)
-            let cacheDir = try Launcher.cacheDirectory(opts)
+            let (mounted, cacheDir) = try volumes.resolve()
+            let table = metaURL.map { [MountSpec(prefix: "(none)", metaURL: $0)] } ?? mounted
             var failed = false
             for m in table {
                 do {
