@@ -49,7 +49,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "HilbertMetaTests", dependencies: ["HilbertMeta"]),
-        .testTarget(name: "HilbertDataTests", dependencies: ["HilbertData"]),
+        .testTarget(name: "HilbertDataTests", dependencies: ["HilbertData", "CHilbertSys"]),
         .testTarget(name: "HilbertCoreTests", dependencies: ["HilbertCore"]),
     ],
     // The engine shares process-global state with C (the real-function table, fork

@@ -334,7 +334,9 @@ extension Engine {
     func cleanUp(_ v: Volume, _ r: Released) {
         deleteObjects(v, r.objects)
         for f in r.stagingFiles { try? Sys.unlink(v.cache.stagingPath(f)) }
-        // Read copies exist only for block-stored files; others age out of the cache (LRU).
+        // The last version's copy is removed by name (one unlink; inline files have no other);
+        // files with objects may have older versions cached too: scan for those.
+        for f in r.lastVersions { try? Sys.unlink(v.cache.readCopyPath(ino: f.ino, version: f.version)) }
         if !r.objects.isEmpty { for ino in r.destroyed { v.cache.removeReadCopies(ino: ino) } }
     }
 

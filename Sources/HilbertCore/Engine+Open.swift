@@ -191,6 +191,14 @@ extension Engine {
                 }
             }
         }
+        // The common case first: a read copy of the version we resolved (the metadata caches
+        // are current as of the shared change epoch). Small copies are not marked as used:
+        // they are cheap to make again from inline data.
+        if !attrIn.staged, attrIn.size > 0,
+           let fd = v.cache.openReadCopy(ino: attrIn.ino, version: attrIn.version,
+                                         touch: attrIn.size > UInt64(v.format.inlineMax), cloexec: keep != 0) {
+            return (fd, file)
+        }
         var lastError = Errno.io
         DataErrors.last = nil
         for _ in 0..<4 {
@@ -370,7 +378,12 @@ extension Engine {
             } catch {
                 return .busy   // a writer is still there
             }
-            try commit(v, ino: ino, stagingFD: fd, staged: staged, retire: true)
+            do throws(Errno) {
+                try commit(v, ino: ino, stagingFD: fd, staged: staged, retire: true)
+            } catch where error == .stale {
+                forgetStaging(ino)   // another process committed and retired it first
+                return .gone
+            }
             forgetStaging(ino)
             return .committed
         } catch {
@@ -397,6 +410,17 @@ extension Engine {
         }
     }
 
+    /// Inside a write transaction: is `name` still the registered staging file of `ino`? A
+    /// settler may hold an fd on a staging file that another process already committed and
+    /// retired (it opened the path just before); committing that content again would undo
+    /// every commit made since, so it is refused with ESTALE.
+    private func requireRegistered(_ v: Volume, _ ino: Ino, _ name: String) throws(Errno) {
+        if try v.meta.staging(ino) != name { throw Errno.stale }
+    }
+
+    /// Commit the content of staging file `staged` (open as `fd`) as the file's new version;
+    /// with `retire`, also forget the staging row and keep the file as the read copy.
+    /// ESTALE: `staged` is no longer the registered staging file (nothing was changed).
     func commit(_ v: Volume, ino: Ino, stagingFD fd: Int32, staged: String, retire: Bool) throws(Errno) {
         let cred = Credentials.effective()
         let st = try Sys.fstat(fd)
@@ -415,40 +439,55 @@ extension Engine {
         }
         let size = Int64(st.st_size)
         let mtime = Timespec(sec: Int64(st.st_mtim.tv_sec), nsec: UInt32(st.st_mtim.tv_nsec))
+        typealias Committed = (released: [DeletedObject], version: UInt64)
+        var version = attr.version
         if UInt64(size) != attr.size || mtime != attr.mtime {
             if size <= Int64(v.format.inlineMax) {
                 let bytes = try Sys.preadBytes(fd, count: Int(size), offset: 0)
-                let deleted = try v.meta.withWriteTransaction { () throws(Errno) -> [DeletedObject] in
+                let done = try v.meta.withWriteTransaction { () throws(Errno) -> Committed in
+                    try requireRegistered(v, ino, staged)
                     let d = try v.meta.commitData(ino: ino, size: UInt64(size), mtime: mtime, inline: bytes, blocks: [], cred: cred)
-                    if retire { try retireStaging(v, ino, staged) }
+                    if retire { try v.meta.clearStaging(ino: ino) }
                     return d
                 }
-                deleteObjects(v, deleted)
+                version = done.version
+                deleteObjects(v, done.released)
             } else {
                 let previous = try v.meta.dataLayout(ino).blocks
                 let codec: BlockCompression = v.format.compression == "zstd" ? .zstd : .none
                 let stored = try storeFile(fd: fd, size: size, blockSize: v.format.blockSize, codec: codec,
                                            previous: previous, store: v.store,
                                            allocateIDs: { (n: Int) throws(Errno) -> UInt64 in try v.meta.allocateObjectIDs(count: n) })
-                let deleted: [DeletedObject]
+                let done: Committed
                 do throws(Errno) {
                     try v.store.flush()   // objects durable before metadata points at them
-                    deleted = try v.meta.withWriteTransaction { () throws(Errno) -> [DeletedObject] in
+                    done = try v.meta.withWriteTransaction { () throws(Errno) -> Committed in
+                        try requireRegistered(v, ino, staged)
                         let d = try v.meta.commitData(ino: ino, size: UInt64(size), mtime: mtime, inline: nil,
                                                       blocks: stored.blocks, cred: cred)
-                        if retire { try retireStaging(v, ino, staged) }
+                        if retire { try v.meta.clearStaging(ino: ino) }
                         return d
                     }
                 } catch {
                     for id in stored.newObjects { try? v.store.delete(blockObjectKey(id)) }
                     throw error
                 }
-                deleteObjects(v, deleted)
+                version = done.version
+                deleteObjects(v, done.released)
             }
         } else if retire {
-            try retireStaging(v, ino, staged)
+            try v.meta.withWriteTransaction { () throws(Errno) in
+                try requireRegistered(v, ino, staged)
+                try v.meta.clearStaging(ino: ino)
+            }
         }
-        if retire { try? Sys.unlink(v.cache.stagingPath(staged)) }
+        // A retired staging file holds exactly the committed version (no writer is left, and
+        // flock(LOCK_EX) also fails while a MAP_SHARED mapping of it exists): keep it as that
+        // version's read copy.
+        if retire {
+            v.cache.adoptReadCopy(stagingPath: v.cache.stagingPath(staged), ino: ino, version: version,
+                                  bytes: Int64(st.st_blocks) * 512)
+        }
     }
 
     /// Size and mtime of a file whose staging file may be ahead of the metadata.

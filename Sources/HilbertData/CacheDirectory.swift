@@ -14,8 +14,11 @@ import HilbertSupport
 /// Directories are created 0700: the cache holds file contents, so it is per user; another
 /// uid pointed at the same root gets a clear EACCES. A missing root is created.
 ///
-/// Eviction: read copies are evicted least-recently-used first (mtime, refreshed by every
-/// `openReadCopy`) when they occupy more than `capacityBytes` or the file system has less
+/// A committed staging file becomes the read copy of the version it committed (`adoptReadCopy`):
+/// data written on this node is read back from the cache, not from the store.
+///
+/// Eviction: read copies are evicted least-recently-used first (mtime, refreshed by
+/// `openReadCopy(touch: true)`) when they occupy more than `capacityBytes` or the file system has less
 /// than `minFreeRatio` free. Default capacity: min(10 GiB, 10% of the file system's size).
 /// `installReadCopy` checks free space (one statvfs) on every install and scans `files/`
 /// after every `evictEveryBytes` installed by this process. Sizes are allocated bytes.
@@ -34,6 +37,7 @@ public final class CacheDirectory: @unchecked Sendable {
 
     private let lock = Lock()
     private var installedSinceScan: Int64 = 0
+    private var adoptedSinceSpaceCheck: Int64 = 0
 
     public static let defaultCapacityLimit: Int64 = 10 << 30
 
@@ -55,7 +59,7 @@ public final class CacheDirectory: @unchecked Sendable {
         return CacheDirectory(p, capacityBytes: capacityBytes, minFreeRatio: minFreeRatio)
     }
 
-    private struct Prepared { var root: String; var volume: String; var fsBytes: Int64 }
+    private struct Prepared { var root: String; var volume: String; var fsBytes: Int64; var full: Bool }
 
     private init(_ p: Prepared, capacityBytes: Int64?, minFreeRatio: Double) {
         root = p.root
@@ -67,6 +71,10 @@ public final class CacheDirectory: @unchecked Sendable {
         let tenth = p.fsBytes > 0 ? p.fsBytes / 10 : CacheDirectory.defaultCapacityLimit
         self.capacityBytes = capacityBytes ?? min(CacheDirectory.defaultCapacityLimit, tenth)
         self.minFreeRatio = minFreeRatio
+        if p.full {
+            Log.debug("cache: \(p.volume) is full; evicting read copies")
+            evictIfNeeded()
+        }
     }
 
     private static func prepare(root rootIn: String, volumeUUID: String) throws(HilbertError) -> Prepared {
@@ -108,16 +116,21 @@ public final class CacheDirectory: @unchecked Sendable {
             let st = try Sys.fstat(fd)
             if st.st_mode & 0o7777 != 0o555 && st.st_uid == geteuid() { try Sys.fchmod(fd, 0o555) }
         } catch { throw explain("create", shadow, error) }
-        // Probe: can we really create and write files here (EACCES, EROFS, ENOSPC, EDQUOT)?
+        // Probe: can we really create and write files here (EACCES, EROFS)? A full file
+        // system (ENOSPC, EDQUOT) is not fatal: committed data stays readable, read copies
+        // are evicted right away, and writes report ENOSPC themselves.
         let probe = volume + "/tmp/.probe.\(getpid()).\(UInt64.random(in: 0...UInt64.max))"
+        var full = false
         do throws(Errno) {
             let fd = try Sys.openPrivate(probe, O_RDWR | O_CREAT | O_EXCL, 0o600)
             defer { Sys.closePrivate(fd); try? Sys.unlink(probe) }
             try Sys.pwriteAll(fd, [0], 0)
+        } catch where error == .noSpace || error == .quota {
+            full = true
         } catch { throw explain("write to", volume, error) }
         var fsBytes: Int64 = 0
         if let vfs = try? Sys.statvfs(volume) { fsBytes = Int64(vfs.f_blocks) * Int64(vfs.f_frsize) }
-        return Prepared(root: root, volume: volume, fsBytes: fsBytes)
+        return Prepared(root: root, volume: volume, fsBytes: fsBytes, full: full)
     }
 
     /// After fork, in the child.
@@ -134,12 +147,40 @@ public final class CacheDirectory: @unchecked Sendable {
         filesDirectory + "/" + CacheDirectory.shard(ino) + "/\(ino).\(version)"
     }
 
-    /// An O_RDONLY|O_CLOEXEC fd on the cached copy of (ino, version), or nil when absent.
-    /// Marks the copy as recently used.
-    public func openReadCopy(ino: UInt64, version: UInt64) -> Int32? {
-        guard let fd = try? Sys.open(readCopyPath(ino: ino, version: version), O_RDONLY) else { return nil }
-        try? Sys.touch(fd)
+    /// An O_RDONLY fd on the cached copy of (ino, version), or nil when absent; O_CLOEXEC
+    /// unless `cloexec` is false (an fd for the program that did not ask for it). `touch`
+    /// marks the copy as recently used (one more system call: callers skip it for copies
+    /// that are cheap to make again).
+    public func openReadCopy(ino: UInt64, version: UInt64, touch: Bool = true, cloexec: Bool = true) -> Int32? {
+        let path = readCopyPath(ino: ino, version: version)
+        guard let fd = try? Sys.openForProgram(path, cloexec ? O_RDONLY | O_CLOEXEC : O_RDONLY) else { return nil }
+        if touch { try? Sys.touch(fd) }
         return fd
+    }
+
+    /// Make the retired staging file `stagingPath` (no writer left, content committed as
+    /// `version`) the read copy of (ino, version), and drop the copy of the version before.
+    /// Renaming takes no new space, so no free-space check here; the bytes count toward the
+    /// next eviction scan. On failure the staging file is removed.
+    public func adoptReadCopy(stagingPath: String, ino: UInt64, version: UInt64, bytes: Int64) {
+        // Keeping a copy costs space the file system may not have: look every MiB adopted.
+        let look: Bool = lock.withLock {
+            adoptedSinceSpaceCheck += bytes
+            if bytes < 1 << 20 && adoptedSinceSpaceCheck < 1 << 20 { return false }
+            adoptedSinceSpaceCheck = 0
+            return true
+        }
+        if look && freeSpaceLow() {
+            try? Sys.unlink(stagingPath)
+            return
+        }
+        let final = readCopyPath(ino: ino, version: version)
+        do throws(Errno) { try renameIntoPlace(stagingPath, final) } catch {
+            try? Sys.unlink(stagingPath)
+            return
+        }
+        if version > 1 { try? Sys.unlink(readCopyPath(ino: ino, version: version - 1)) }
+        if scanDue(after: bytes) { evictIfNeeded() }
     }
 
     /// Install the read copy of (ino, version): `fill` writes it through the given O_RDWR fd
@@ -161,12 +202,7 @@ public final class CacheDirectory: @unchecked Sendable {
         }
         Sys.closePrivate(wfd)
         let final = readCopyPath(ino: ino, version: version)
-        do throws(Errno) {
-            do throws(Errno) { try Sys.rename(tmp, final) } catch where error == .noEntry {
-                do throws(Errno) { try Sys.mkdir(parentDirectory(final), 0o700) } catch where error == .exists {}
-                try Sys.rename(tmp, final)
-            }
-        } catch {
+        do throws(Errno) { try renameIntoPlace(tmp, final) } catch {
             Log.debug("cache: cannot install \(final): \(error)")
             try? Sys.unlink(tmp)
         }
@@ -175,13 +211,24 @@ public final class CacheDirectory: @unchecked Sendable {
         return rfd
     }
 
+    /// rename(2) into files/<shard>/, creating the shard directory on first use.
+    private func renameIntoPlace(_ from: String, _ final: String) throws(Errno) {
+        do throws(Errno) { try Sys.rename(from, final) } catch where error == .noEntry {
+            do throws(Errno) { try Sys.mkdir(parentDirectory(final), 0o700) } catch where error == .exists {}
+            try Sys.rename(from, final)
+        }
+    }
+
     private func noteInstalled(_ bytes: Int64) {
-        let scan: Bool = lock.withLock {
+        if scanDue(after: bytes) || freeSpaceLow() { evictIfNeeded() }
+    }
+
+    private func scanDue(after bytes: Int64) -> Bool {
+        lock.withLock {
             installedSinceScan += bytes
             if installedSinceScan >= evictEveryBytes { installedSinceScan = 0; return true }
             return false
         }
-        if scan || freeSpaceLow() { evictIfNeeded() }
     }
 
     private func freeSpaceLow() -> Bool {

@@ -89,14 +89,15 @@ extension MetaStore {
 
     /// Replace the content description of a regular file atomically: `inline` XOR `blocks`
     /// (blocks must have distinct indices). Objects no longer referenced go to hl_delobj and
-    /// are returned (delete them from the store, then `forgetDeletions`); object ids kept at
-    /// any index stay. Sets size, mtime (default now), ctime = now, version += 1, clears
-    /// S_ISUID/S_ISGID when a non-root user wrote, and updates the usage counters.
+    /// are returned (delete them from the store, then `forgetDeletions`) with the new version;
+    /// object ids kept at any index stay. Sets size, mtime (default now), ctime = now,
+    /// version += 1, clears S_ISUID/S_ISGID when a non-root user wrote, and updates the usage
+    /// counters.
     @discardableResult
     public func commitData(ino: Ino, size: UInt64, mtime: Timespec? = nil, inline: [UInt8]?, blocks: [BlockRef],
-                           cred: Credentials) throws(Errno) -> [DeletedObject] {
+                           cred: Credentials) throws(Errno) -> (released: [DeletedObject], version: UInt64) {
         if inline != nil && !blocks.isEmpty { throw Errno.invalid }
-        return try write { () throws(Errno) -> [DeletedObject] in
+        return try write { () throws(Errno) -> (released: [DeletedObject], version: UInt64) in
             var a = try loadAttr(ino)
             if !a.isRegular { throw a.isDirectory ? Errno.isDirectory : Errno.invalid }
             let oldInline = try inlineData(ino)
@@ -146,7 +147,7 @@ extension MetaStore {
             a.version += 1
             a.mode = MetaStore.modeAfterWrite(a.mode, cred)
             try writeAttr(a)
-            return released
+            return (released, a.version)
         }
     }
 

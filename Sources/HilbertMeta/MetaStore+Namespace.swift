@@ -287,6 +287,7 @@ extension MetaStore {
                 if try st.step() { released.stagingFiles.append(st.text(0)) }
             }
             try exec1("DELETE FROM hl_staging WHERE ino=?1", ino)
+            released.lastVersions.append(FileVersion(ino: ino, version: a.version))
         } else if a.isSymlink {
             try exec1("DELETE FROM hl_symlink WHERE ino=?1", ino)
         }

@@ -22,8 +22,16 @@ public struct Released: Equatable, Sendable {
     public var stagingFiles: [String] = []
     /// Inodes destroyed (last link gone).
     public var destroyed: [Ino] = []
+    /// The last version of each destroyed regular file (its read copy can go).
+    public var lastVersions: [FileVersion] = []
     public init() {}
     public var isEmpty: Bool { objects.isEmpty && stagingFiles.isEmpty && destroyed.isEmpty }
+}
+
+public struct FileVersion: Equatable, Sendable {
+    public var ino: Ino
+    public var version: UInt64
+    public init(ino: Ino, version: UInt64) { self.ino = ino; self.version = version }
 }
 
 /// Low-level usage counters for statfs.

@@ -10,6 +10,11 @@ public enum Sys {
     public static func openat(_ dirfd: Int32, _ path: String, _ flags: Int32, _ mode: mode_t = 0o644) throws(Errno) -> Int32 {
         try sysCall { hl_sys_openat(dirfd, path, flags | O_CLOEXEC, mode) }
     }
+    /// Open an fd that goes straight to the program: `flags` as given (O_CLOEXEC only when
+    /// the program asked for it), which saves the fcntl that clearing it again would cost.
+    public static func openForProgram(_ path: String, _ flags: Int32) throws(Errno) -> Int32 {
+        try sysCall { hl_sys_open(path, flags, 0) }
+    }
     /// Open an fd the engine keeps for itself: moved high, CLOEXEC, hidden from the app.
     public static func openPrivate(_ path: String, _ flags: Int32, _ mode: mode_t = 0o644) throws(Errno) -> Int32 {
         try sysCall { hl_sys_open_private(path, flags, mode) }

@@ -91,6 +91,29 @@ import HilbertMeta
         #expect(throws: Errno.redirect) { _ = try EngineTests.engine.stat(loc("/../etc"), noFollow: false) }
     }
 
+    /// A settler that opened a staging file just before another process committed and retired
+    /// it must not commit that old content again over newer versions.
+    @Test func aStaleSettlerCommitsNothing() throws {
+        let e = EngineTests.engine
+        let v = try e.volume(0)
+        let (fd, file) = try e.open(loc("/race"), flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        _ = Array("0\n".utf8).withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        let name = try #require(try v.meta.staging(file.ino))
+        let staleFD = try Sys.open(v.cache.stagingPath(name), O_RDONLY)   // opened before the commit
+        defer { Sys.close(staleFD) }
+        _ = try e.release(fd: fd, file: file)                              // commits and retires it
+        try write("/race", Array("1\n".utf8), flags: O_WRONLY | O_APPEND)
+        let before = try v.meta.getattr(file.ino)
+        #expect(throws: Errno.stale) {
+            try e.commit(v, ino: file.ino, stagingFD: staleFD, staged: name, retire: true)
+        }
+        #expect(try v.meta.getattr(file.ino).version == before.version)
+        #expect(try read("/race") == Array("0\n1\n".utf8))
+        // The committed content is kept as the read copy of its version.
+        let copy = try #require(v.cache.openReadCopy(ino: file.ino, version: before.version))
+        Sys.close(copy)
+    }
+
     @Test func aKilledWriterIsCommittedByTheNextAccess() throws {
         let e = EngineTests.engine
         let (fd, _) = try e.open(loc("/orphan"), flags: O_WRONLY | O_CREAT, mode: 0o644)

@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 import HilbertSupport
+import CHilbertSys
 @testable import HilbertData
 
 @Suite struct CacheDirectoryTests {
@@ -90,6 +91,33 @@ import HilbertSupport
         cache.capacityBytes = 0
         cache.evictIfNeeded()
         #expect(try Sys.listDirectory(cache.stagingDirectory).count == 2)
+    }
+
+    @Test func adoptedStagingFileBecomesTheReadCopy() throws {
+        let dir = TempDir()
+        let cache = try CacheDirectory(root: dir.path, volumeUUID: "v")
+        let old = try cache.installReadCopy(ino: 9, version: 3) { (w: Int32) throws(Errno) in try Sys.pwriteAll(w, [1], 0) }
+        Sys.close(old)
+        let staged = try cache.newStagingFile(ino: 9)
+        try Sys.pwriteAll(staged.fd, [7, 8, 9], 0)
+        Sys.close(staged.fd)
+        cache.adoptReadCopy(stagingPath: staged.path, ino: 9, version: 4, bytes: 4096)
+        #expect(!Sys.exists(staged.path))
+        #expect(cache.openReadCopy(ino: 9, version: 3) == nil)          // the version before is gone
+        let fd = try #require(cache.openReadCopy(ino: 9, version: 4, touch: false, cloexec: false))
+        #expect(try readAll(fd: fd) == [7, 8, 9])
+        #expect(hl_sys_fcntl_int(fd, F_GETFD, 0) & FD_CLOEXEC == 0)
+        Sys.close(fd)
+        let ce = try #require(cache.openReadCopy(ino: 9, version: 4))
+        #expect(hl_sys_fcntl_int(ce, F_GETFD, 0) & FD_CLOEXEC != 0)
+        Sys.close(ce)
+        // With the file system short of space the staging file is dropped, not kept.
+        cache.minFreeRatio = 1.0
+        let next = try cache.newStagingFile(ino: 9)
+        Sys.close(next.fd)
+        cache.adoptReadCopy(stagingPath: next.path, ino: 9, version: 5, bytes: 2 << 20)
+        #expect(!Sys.exists(next.path))
+        #expect(cache.openReadCopy(ino: 9, version: 5) == nil)
     }
 
     @Test func evictionIsLRU() throws {

@@ -19,7 +19,7 @@ import HilbertSupport
             #expect(try s.allocateObjectIDs(count: 1) == first + 3)
             let b0 = BlockRef(index: 0, objectID: first, rawLength: 4096, storedLength: 100, crc: 1)
             let b1 = BlockRef(index: 1, objectID: first + 1, rawLength: 10, storedLength: 10, crc: 2)
-            var del = try s.commitData(ino: f.ino, size: 4106, inline: nil, blocks: [b0, b1], cred: alice)
+            var del = try s.commitData(ino: f.ino, size: 4106, inline: nil, blocks: [b0, b1], cred: alice).released
             #expect(del.isEmpty)
             l = try s.dataLayout(f.ino)
             #expect(l.inline == nil && l.blocks == [b0, b1] && l.attr.version == 2)
@@ -27,7 +27,7 @@ import HilbertSupport
             #expect(u.logicalBytes == 4106 && u.storedBytes == 110 && u.objects == 2)
             // New version: block 0 reused, block 1 replaced.
             let b1n = BlockRef(index: 1, objectID: first + 2, rawLength: 20, storedLength: 20, crc: 3)
-            del = try s.commitData(ino: f.ino, size: 4116, mtime: Timespec(sec: 42, nsec: 0), inline: nil, blocks: [b0, b1n], cred: alice)
+            del = try s.commitData(ino: f.ino, size: 4116, mtime: Timespec(sec: 42, nsec: 0), inline: nil, blocks: [b0, b1n], cred: alice).released
             #expect(del == [DeletedObject(objectID: first + 1, storedLength: 10)])
             l = try s.dataLayout(f.ino)
             #expect(l.blocks == [b0, b1n] && l.attr.mtime == Timespec(sec: 42, nsec: 0))

@@ -315,10 +315,10 @@ def _():
         lines = sorted(open(p).read().splitlines())
         if lines != ["start"] + ["writer %d" % k for k in range(4)]: bad.append((rnd, lines))
     assert not bad, bad[:3]
-@case("4 processes each open+append+close one existing file concurrently: nothing lost (30 rounds)")
+@case("4 processes each open+append+close one existing file concurrently: nothing lost (100 rounds)")
 def _():
     bad = []
-    for rnd in range(30):
+    for rnd in range(100):
         p = "/hilbert/s/app-race-%d" % rnd
         open(p, "w").close()
         r, w = os.pipe(); kids = []
@@ -333,7 +333,7 @@ def _():
         for pid in kids: os.waitpid(pid, 0)
         lines = sorted(open(p).read().splitlines())
         if lines != ["0", "1", "2", "3"]: bad.append((rnd, lines))
-    assert not bad, "%d of 30 rounds lost appends, e.g. %r" % (len(bad), bad[:3])
+    assert not bad, "%d of 100 rounds lost appends, e.g. %r" % (len(bad), bad[:3])
 @case("O_TRUNC empties the file; the new content replaces it")
 def _():
     open("/hilbert/s/tr", "w").write("a long old content\n" * 1000)

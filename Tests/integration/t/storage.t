@@ -31,6 +31,23 @@ for v in 1 2 3; do
     out=$(hlc "$B" "$HL_PY" -c 'd = open("/hilbert/shared", "rb").read(); e = open("/hilbert/bigshared", "rb").read(); print(len(d), set(d), len(e), set(e))' 2>&1)
     is "$out" "100000 {$v} 9437184 {$v}" "node B sees version $v written by node A (no stale cache)"
 done
+
+# written data stays in the writer's cache as the read copy of the version committed
+ncopies() { find "$1" -path '*/files/*' -type f | wc -l; }
+is "$(ncopies "$A")" "2" "node A keeps one read copy per file it wrote (older versions dropped)"
+hlc "$A" "$HL_PY" -c "open('/hilbert/ab', 'wb').write(b'A' * 100000)"
+hlc "$B" "$HL_PY" -c "open('/hilbert/ab', 'wb').write(b'B' * 100000)"
+is "$(hlc "$A" "$HL_PY" -c 'd = open("/hilbert/ab", "rb").read(); print(len(d), set(d))')" "100000 {66}" \
+    "node A reads node B's rewrite, not the copy of its own older version"
+hl rm /hilbert/ab
+for v in 4 5 6; do
+    hl "$HL_PY" -c "open('/hilbert/local', 'wb').write(b'$v' * 5000)"
+    is "$(hl cat /hilbert/local | head -c 3)" "$v$v$v" "a rewrite on the same node is read back (version $v)"
+done
+ino=$(hl stat -c %i /hilbert/local)
+is "$(find "$HL_CACHE" -path '*/files/*' -name "$ino.*" | wc -l)" "1" "the same-node rewrites leave one read copy"
+hl rm /hilbert/local
+is "$(find "$HL_CACHE" -path '*/files/*' -name "$ino.*" | wc -l)" "0" "removing the file removes its read copy"
 hlc "$A" "$HL_PY" -c '
 with open("/hilbert/bigshared", "r+b") as f:
     f.seek(5 << 20); f.write(b"X" * 10)'
