@@ -1,6 +1,8 @@
 /* Per-fd records of engine fds. Reads are lock-free (and async-signal-safe); updates take a
- * spinlock. The array lives in .bss, so untouched pages cost nothing. */
+ * spinlock. The array (2 MiB) is mapped on the first record: a process that never touches a
+ * prefix maps nothing (and cannot fault in a transparent huge page of zeros). */
 #include "shim.h"
+#include <sys/mman.h>
 
 typedef struct {
     volatile uint32_t kind;
@@ -9,25 +11,38 @@ typedef struct {
     uint64_t cookie; /* getdents64 position of DIR fds */
 } rec;
 
-static rec table[SH_MAXFD];
+static rec *volatile table;
 volatile int sh_nrec;
 static volatile int maxfd = -1;
 static volatile int lock;
 
+/* Called with the lock held. NULL when the mapping fails (the record is then not kept, as for
+ * fds beyond SH_MAXFD). */
+static rec *table_for_update(void) {
+    if (table) return table;
+    void *m = mmap(NULL, sizeof(rec) * SH_MAXFD, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    __atomic_store_n(&table, (rec *)m, __ATOMIC_RELEASE);
+    return table;
+}
+
 int sh_fd_get(int fd, hl_file *out) {
-    if (fd < 0 || fd >= SH_MAXFD) return 0;
-    uint32_t k = __atomic_load_n(&table[fd].kind, __ATOMIC_ACQUIRE);
+    rec *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+    if (!t || fd < 0 || fd >= SH_MAXFD) return 0;
+    uint32_t k = __atomic_load_n(&t[fd].kind, __ATOMIC_ACQUIRE);
     if (k == HL_KIND_NONE) return 0;
     out->kind = k;
-    out->mount = table[fd].mount;
-    out->ino = table[fd].ino;
+    out->mount = t[fd].mount;
+    out->ino = t[fd].ino;
     return 1;
 }
 
 static void put(int fd, uint32_t kind, int32_t mount, uint64_t ino) {
     if (fd < 0 || fd >= SH_MAXFD) return;
     sh_lock(&lock);
-    rec *r = &table[fd];
+    rec *t = table_for_update();
+    if (!t) { sh_unlock(&lock); return; }
+    rec *r = &t[fd];
     uint32_t old = r->kind;
     __atomic_store_n(&r->kind, HL_KIND_NONE, __ATOMIC_RELEASE);
     r->mount = mount;
@@ -42,9 +57,13 @@ static void put(int fd, uint32_t kind, int32_t mount, uint64_t ino) {
 
 void sh_fd_set(int fd, const hl_file *f) { put(fd, f->kind, f->mount, f->ino); }
 void sh_fd_clear(int fd) {
-    if (fd >= 0 && fd < SH_MAXFD && table[fd].kind != HL_KIND_NONE) put(fd, HL_KIND_NONE, 0, 0);
+    rec *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+    if (t && fd >= 0 && fd < SH_MAXFD && t[fd].kind != HL_KIND_NONE) put(fd, HL_KIND_NONE, 0, 0);
 }
-uint64_t *sh_fd_cookie(int fd) { return fd >= 0 && fd < SH_MAXFD ? &table[fd].cookie : NULL; }
+uint64_t *sh_fd_cookie(int fd) {
+    rec *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+    return t && fd >= 0 && fd < SH_MAXFD ? &t[fd].cookie : NULL;
+}
 int sh_fd_max(void) { return maxfd; }
 
 void sh_note_private_fd(int fd, int on) {

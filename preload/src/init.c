@@ -110,8 +110,12 @@ __attribute__((constructor)) static void sh_ctor(void) {
     if (!sh_inited) sh_init();
 }
 
-/* A vfork child shares our memory: it must not touch tables or call the engine. */
+/* A vfork child shares our memory: it must not touch tables or call the engine. Such a child
+ * can only exist after the vfork trampoline or the clone wrapper set the flag. */
+volatile int sh_shared_memory_child;
+
 int sh_in_vfork(void) {
+    if (likely(!__atomic_load_n(&sh_shared_memory_child, __ATOMIC_RELAXED))) return 0;
     return (pid_t)syscall(SYS_getpid) != sh_pid;
 }
 

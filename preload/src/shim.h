@@ -194,6 +194,7 @@ typedef int (*sh_nftw_fn)(const char *, const struct stat *, int, void *);
     X(fdatasync, int, (int))                                                         \
     X(fork, pid_t, (void))                                                           \
     X(vfork, pid_t, (void))                                                          \
+    X(clone, int, (int (*)(void *), void *, int, void *, ...))                       \
     X(read, ssize_t, (int, void *, size_t))                                          \
     X(write, ssize_t, (int, const void *, size_t))                                   \
     X(pread64, ssize_t, (int, void *, size_t, off_t))                                \
@@ -236,6 +237,9 @@ static inline int sh_pass(void) {
     return sh_guard | sh_disabled;
 }
 int sh_in_vfork(void);
+/* Set once this process made a child that shares its memory (a real vfork, or clone with
+ * CLONE_VM and no CLONE_THREAD); until then sh_in_vfork() needs no system call. */
+extern volatile int sh_shared_memory_child;
 void sh_debug(const char *op, const char *path);
 void sh_lock(volatile int *l);
 void sh_unlock(volatile int *l);

@@ -13,6 +13,7 @@ vfork:
     mov sh_real_vfork_fn(%rip), %rax
     test %rax, %rax
     jz 2f
+    movl $1, sh_shared_memory_child(%rip)
     jmp *%rax
 1:  mov sh_real_fork_fn(%rip), %rax
     test %rax, %rax

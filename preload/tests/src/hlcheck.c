@@ -8,6 +8,8 @@
 #include <fts.h>
 #include <ftw.h>
 #include <glob.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,13 +304,35 @@ static void forks(void) {
     CHECK(system("exit 3") == 3 << 8, "system status");
 }
 
+static int clone_child(void *arg) {
+    close(*(int *)arg);   /* the child's own descriptor; the parent's record must survive */
+    _exit(0);
+}
+
+/* A child made by clone(CLONE_VM) shares our memory: its close() must not drop the parent's
+ * record of the descriptor. */
+static void clone_vm(void) {
+    struct stat a, b;
+    int fd = open(P("f"), O_RDONLY);
+    CHECK(fd >= 0 && stat(P("f"), &a) == 0, "open/stat");
+    static char stack[64 * 1024];
+    pid_t p = clone(clone_child, stack + sizeof stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &fd);
+    CHECK(p > 0, "clone");
+    int status;
+    CHECK(waitpid(p, &status, 0) == p && WIFEXITED(status) && WEXITSTATUS(status) == 0, "clone child");
+    CHECK(fstat(fd, &b) == 0 && b.st_ino == a.st_ino && b.st_dev == a.st_dev, "record lost by the child's close");
+    char buf[16] = "";
+    CHECK(pread(fd, buf, sizeof buf - 1, 0) == 6 && !strcmp(buf, "hello\n"), "still readable");
+    close(fd);
+}
+
 int main(int argc, char **argv) {
     name = argv[1];
     dir = argc > 2 ? argv[2] : "/hilbert";
     struct { const char *n; void (*f)(void); } cases[] = {
         {"efault", efault}, {"errno", errno_kept}, {"no-engine", no_engine}, {"fdident", fdident},
         {"dirfd", dirfd_at}, {"cwd", cwd}, {"walks", walks}, {"misc", misc},
-        {"private-fd", private_fd}, {"forks", forks},
+        {"private-fd", private_fd}, {"forks", forks}, {"clone-vm", clone_vm},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         if (strcmp(cases[i].n, name)) continue;
