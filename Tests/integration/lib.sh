@@ -73,8 +73,16 @@ isnt() {
     if [ "$1" != "$2" ]; then _hl_result 0 "$3"; else _hl_result 1 "$3" "got '$1', expected anything else"; fi
 }
 # like GOT EXTENDED-REGEX DESC — line by line; a regex containing a newline is matched
-# against the whole text (grep -z: ^/$ are the text's ends, . matches a newline)
-_hl_match() { if [[ $2 == *$'\n'* ]]; then printf '%s' "$1" | grep -Ezq -- "$2"; else printf '%s' "$1" | grep -Eq -- "$2"; fi; }
+# against the whole text: newlines in text and regex become \001 first (grep would read a
+# newline in a pattern as "either line", so a multi-line regex must be one line), so ^/$ are
+# the text's ends and . also matches a line break.
+_hl_match() {
+    if [[ $2 == *$'\n'* ]]; then
+        printf '%s' "$1" | tr '\n' '\001' | grep -Eq -- "$(printf '%s' "$2" | tr '\n' '\001')"
+    else
+        printf '%s' "$1" | grep -Eq -- "$2"
+    fi
+}
 like() {
     if _hl_match "$1" "$2"; then _hl_result 0 "$3"; else
         _hl_result 1 "$3" "got:       '$(printf '%s' "$1" | head -c 2000)'" "expected to match: /$2/"; fi

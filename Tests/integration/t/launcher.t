@@ -34,7 +34,7 @@ fi
 # hilbert shell: an interactive shell with the prefix visible and a marked prompt
 out=$(printf 'echo inside > /hilbert/from-shell\ncat /hilbert/from-shell\nexit 3\n' | \
     SHELL=/bin/bash "$HILBERT" shell --mount "/hilbert=$HL_URL" --cache "$HL_CACHE" 2>"$HL_TMP/shell.err"; echo "rc=$?")
-like "$out" $'inside\nrc=3' "hilbert shell runs commands with the prefix visible and returns the shell's status"
+like "$out" $'^inside\nHilbert shell: /hilbert mounted\\. Type \'exit\' to leave\\.\nrc=3$' "hilbert shell runs commands with the prefix visible, says what is mounted, and returns the shell's status"
 like "$(cat "$HL_TMP/shell.err")" "\\(hilbert\\)" "the shell's prompt is marked (hilbert)"
 
 # dlopen of a shared library stored in the prefix
