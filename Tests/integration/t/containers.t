@@ -83,6 +83,11 @@ like "$out" "^FAIL engine \(from HILBERT_ENGINE\): /nonexistent/libHilbertEngine
 notengine=$(ls /usr/lib/x86_64-linux-gnu/libz.so.1 /lib/x86_64-linux-gnu/libz.so.1 2>/dev/null | head -1)
 out=$(U env HILBERT_ENGINE="$notengine" "$HILBERT" doctor 2>&1)
 like "$out" "^FAIL engine loads but lacks hilbert_engine_api" "hilbert doctor: a library that is not an engine"
+# an engine whose ELF asks for a glibc from the future (the version string patched in .dynstr)
+python3 -c 'import sys; b=open(sys.argv[1],"rb").read(); open(sys.argv[2],"wb").write(b.replace(sys.argv[3].encode(), b"GLIBC_2.99"))' \
+    "$HILBERT_HOME/lib/libHilbertEngine.so" "$HL_TMP/future.so" "$floor"
+out=$(U env HILBERT_ENGINE="$HL_TMP/future.so" "$HILBERT" doctor 2>&1); rc=$?
+like "$out$rc" "^FAIL engine \(from HILBERT_ENGINE\): $HL_TMP/future.so, needs GLIBC_2.99 and GLIBCXX_.*: this C library is glibc 2\.[0-9]+, older than 2.99"$'.*\n.*1$' "hilbert doctor: an engine above this glibc's version fails the floor check"
 out=$(U "$HILBERT" doctor --mount "/x=sqlite://$HL_TMP/none/meta.db" --cache /etc/hostname/c 2>&1)
 like "$out" "^FAIL mount /x .*no such volume" "hilbert doctor: a missing volume"
 like "$out" "^FAIL cache directory /etc/hostname/c: /etc/hostname is not a directory" "hilbert doctor: an unusable cache directory"
