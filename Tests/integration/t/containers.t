@@ -10,8 +10,12 @@ hl_setup
 if [ "$(id -u)" != 0 ]; then skip "containers.t needs root (packages, debootstrap, a test user)"; done_testing; fi
 rootfs_sh="$HL_REPO/Tests/cluster/container-rootfs.sh"
 out=$(sh "$rootfs_sh" deps 2>&1) || bail "container packages installed" "$out"
+# both suites at once: a cold debootstrap spends most of its time waiting for the mirror
+sh "$rootfs_sh" ensure bookworm >"$HL_TMP/ensure-bookworm" 2>&1 & e1=$!
+sh "$rootfs_sh" ensure bullseye >"$HL_TMP/ensure-bullseye" 2>&1 & e2=$!
+wait $e1 || bail "a bookworm root file system (debootstrap)" "$(cat "$HL_TMP/ensure-bookworm")"
+wait $e2 || bail "a bullseye root file system (debootstrap)" "$(cat "$HL_TMP/ensure-bullseye")"
 for s in bookworm bullseye; do
-    out=$(sh "$rootfs_sh" ensure $s 2>&1) || bail "a $s root file system (debootstrap)" "$out"
     out=$(sh "$rootfs_sh" unpack $s "$HL_TMP/$s" 2>&1) || bail "unpack the $s root file system" "$out"
 done
 CONT="$HILBERT_HOME/bin/hilbert-container"
@@ -47,6 +51,16 @@ is "$out" "unset $HILBERT_HOME/lib/libhilbert-preload-compat.so"$'\nfrom-host' "
 is "$(inside bookworm sh -c 'echo "$HOME $PWD"; test -d /var/tmp -a -e /proc/self' 2>&1)" "$UH $HL_TMP" "default binds: HOME and the working directory"
 out=$(U "$CONT" --engine bwrap --bind "$UH:/mnt/extra" "$HL_TMP/bookworm" -- sh -c 'touch /mnt/extra/bound && echo ok' 2>&1)
 is "$out$(test -f "$UH/bound" && echo +host)" "ok+host" "--bind SRC:DST binds through APPTAINER_BINDPATH"
+# a volume from the config file (no HILBERT_MOUNTS: hilbert-container asks `hilbert env`) whose
+# objects live outside every default bind: the object directory is read from the volume
+BKT=$(mktemp -d /opt/hilbert-it-objects.XXXXXX) && at_cleanup "rm -rf '$BKT'"
+mkdir -p "$HL_TMP/v2" && chown "$HL_UID:$HL_GID" "$HL_TMP/v2" "$BKT"
+printf 'mount = /hilbert=sqlite://%s/v2/meta.db\n' "$HL_TMP" > "$UH/config"
+V2() { as_user env HOME="$UH" USER="$HL_USER" HILBERT_CONFIG="$UH/config" HILBERT_CACHE="$UC" "$@"; }
+out=$(V2 "$HILBERT" format "sqlite://$HL_TMP/v2/meta.db" --bucket "$BKT/objects" 2>&1) || bail "format a volume with a separate bucket" "$out"
+out=$(V2 "$CONT" --engine bwrap "$HL_TMP/bookworm" -- sh -c 'seq 1 20000 > /hilbert/big && wc -l < /hilbert/big' 2>&1)
+is "$out" "20000" "a volume from the config file, objects outside the default binds: written inside"
+is "$(find "$BKT/objects" -type f | wc -l | tr -d ' ')$(V2 "$HILBERT" run -- sh -c 'tail -n 1 /hilbert/big')" "120000" "its block went to the separate object directory and reads back outside"
 is "$(inside bookworm "$HILBERT_HOME/bin/hilbert" doctor >/dev/null 2>&1; echo $?)" "0" "hilbert doctor runs and passes inside the bookworm image"
 
 # ---------------------------------------------------------------- bullseye (glibc 2.31)
