@@ -31,8 +31,11 @@ URL="sqlite://$UV/meta.db"
 U() { as_user env HOME="$UH" USER="$HL_USER" LOGNAME="$HL_USER" HILBERT_MOUNTS="/hilbert=$URL" HILBERT_CACHE="$UC" "$@"; }
 out=$(U "$HILBERT" format "$URL" --bucket "$UV/objects" 2>&1) || bail "format a volume as $HL_USER" "$out"
 inside() { local r=$1; shift; U "$CONT" --engine bwrap "$HL_TMP/$r" -- "$@"; }
+# lines joined with ~ (lib.sh's `like` hands a pattern with a newline to grep, which reads
+# each line of it as a separate alternative)
+flat() { printf '%s' "$1" | tr '\n' '~'; }
 
-like "$("$CONT" --help)" $'Usage: hilbert-container.*Examples:\n.*--engine bwrap' "hilbert-container --help explains usage with examples"
+like "$(flat "$("$CONT" --help)")" 'Usage: hilbert-container.*~Examples:~.*--engine bwrap' "hilbert-container --help explains usage with examples"
 
 # ---------------------------------------------------------------- bookworm (glibc 2.36)
 out=$(inside bookworm sh -c 'mkdir -p /hilbert/c && echo from-bookworm > /hilbert/c/in.txt && cut -d. -f1 /etc/debian_version' 2>&1)
@@ -63,6 +66,22 @@ is "$out" "20000" "a volume from the config file, objects outside the default bi
 is "$(find "$BKT/objects" -type f | wc -l | tr -d ' ')$(V2 "$HILBERT" run -- sh -c 'tail -n 1 /hilbert/big')" "120000" "its block went to the separate object directory and reads back outside"
 is "$(inside bookworm "$HILBERT_HOME/bin/hilbert" doctor >/dev/null 2>&1; echo $?)" "0" "hilbert doctor runs and passes inside the bookworm image"
 
+# the apptainer and singularity command lines (Apptainer itself is not installable here: a
+# stand-in on PATH prints what it was given)
+mkdir -p "$HL_TMP/fake"
+for e in apptainer singularity; do
+    printf '#!/bin/sh\necho "$0 $*"; env | grep -E "^(APPTAINER|SINGULARITY)(ENV_|_BINDPATH)" | sort\n' > "$HL_TMP/fake/$e"
+    chmod 755 "$HL_TMP/fake/$e"
+done
+out=$(PATH="$HL_TMP/fake:$PATH" APPTAINER_BINDPATH=/site HILBERT_MOUNTS="/hilbert=$URL" HILBERT_CACHE="$UC" "$CONT" --cleanenv img.sif -- cat /hilbert/x 2>&1)
+is "$out" "$HL_TMP/fake/apptainer exec --cleanenv img.sif cat /hilbert/x
+APPTAINERENV_HILBERT_CACHE=$UC
+APPTAINERENV_HILBERT_MOUNTS=/hilbert=$URL
+APPTAINERENV_LD_PRELOAD=$HILBERT_HOME/lib/libhilbert-preload-compat.so
+APPTAINER_BINDPATH=/site,$HILBERT_HOME,$UC,$UV" "apptainer exec: binds appended to APPTAINER_BINDPATH, variables as APPTAINERENV_"
+out=$(PATH="$HL_TMP/fake:$PATH" HILBERT_MOUNTS="/hilbert=$URL" HILBERT_CACHE="$UC" "$CONT" --engine singularity img.sif -- true 2>&1)
+like "$(flat "$out")" "singularity exec img\.sif true~.*SINGULARITYENV_LD_PRELOAD=[^~]*compat\.so~SINGULARITY_BINDPATH=$HILBERT_HOME," "singularity exec: SINGULARITYENV_ and SINGULARITY_BINDPATH"
+
 # ---------------------------------------------------------------- bullseye (glibc 2.31)
 is "$(inside bullseye sh -c 'cut -d. -f1 /etc/debian_version; grep -q "libhilbert-preload-compat.so" /proc/self/maps && echo shim-loaded' 2>&1)" \
     $'11\nshim-loaded' "bullseye: the compat shim loads"
@@ -75,10 +94,10 @@ like "$out" "^hilbert: cannot load engine: .*GLIBC_2\.3[4-9].* not found.*; virt
 like "$out" "ls: cannot access '/hilbert/c/in.txt': Function not implemented" "bullseye: the errno is ENOSYS (Function not implemented)"
 out=$(U env APPTAINERENV_LD_PRELOAD="$HILBERT_HOME/lib/libhilbert-preload.so" APPTAINER_BINDPATH="$HILBERT_HOME" \
     "$EMU" "$HL_TMP/bullseye" sh -c 'echo unreachable' 2>&1; echo "rc=$?")
-like "$out" "^sh: symbol lookup error: .*libhilbert-preload.so: undefined symbol: dlsym, version GLIBC_2.2.5"$'\n'"rc=127$" \
+like "$(flat "$out")" "^sh: symbol lookup error: .*libhilbert-preload.so: undefined symbol: dlsym, version GLIBC_2\.2\.5~rc=127$" \
     "control: the default shim kills a bullseye process at its first wrapped call (why the compat shim is used)"
 out=$(inside bullseye "$HILBERT_HOME/bin/hilbert" doctor 2>&1; echo "rc=$?")
-like "$out" "hilbert: .*version .GLIBC_2\.3[2-9]' not found"$'.*\n'"rc=1$" "the hilbert CLI cannot run below its glibc floor (documented: run the doctor on the host)"
+like "$(flat "$out")" "hilbert: .*version .GLIBC_2\.3[2-9]' not found.*~rc=1$" "the hilbert CLI cannot run below its glibc floor (documented: run the doctor on the host)"
 
 # ---------------------------------------------------------------- hilbert doctor on the host
 out=$(U "$HILBERT" doctor 2>&1); rc=$?
@@ -101,7 +120,7 @@ like "$out" "^FAIL engine loads but lacks hilbert_engine_api" "hilbert doctor: a
 python3 -c 'import sys; b=open(sys.argv[1],"rb").read(); open(sys.argv[2],"wb").write(b.replace(sys.argv[3].encode(), b"GLIBC_2.99"))' \
     "$HILBERT_HOME/lib/libHilbertEngine.so" "$HL_TMP/future.so" "$floor"
 out=$(U env HILBERT_ENGINE="$HL_TMP/future.so" "$HILBERT" doctor 2>&1); rc=$?
-like "$out$rc" "^FAIL engine \(from HILBERT_ENGINE\): $HL_TMP/future.so, needs GLIBC_2.99 and GLIBCXX_.*: this C library is glibc 2\.[0-9]+, older than 2.99"$'.*\n.*1$' "hilbert doctor: an engine above this glibc's version fails the floor check"
+like "$(flat "$out")~$rc" "~FAIL engine \(from HILBERT_ENGINE\): $HL_TMP/future\.so, needs GLIBC_2\.99 and GLIBCXX_[^~]*: this C library is glibc 2\.[0-9]+, older than 2\.99~.*~1$" "hilbert doctor: an engine above this glibc's version fails the floor check"
 out=$(U "$HILBERT" doctor --mount "/x=sqlite://$HL_TMP/none/meta.db" --cache /etc/hostname/c 2>&1)
 like "$out" "^FAIL mount /x .*no such volume" "hilbert doctor: a missing volume"
 like "$out" "^FAIL cache directory /etc/hostname/c: /etc/hostname is not a directory" "hilbert doctor: an unusable cache directory"
