@@ -44,9 +44,13 @@ engine:
 cli:
 	$(SWIFT) build -c release --product hilbert --static-swift-stdlib
 	$(PLACE) $(RELEASE_DIR)/hilbert $(OUT)/bin/hilbert
+	$(PLACE) wrappers/hilbert-container $(OUT)/bin/hilbert-container
+	$(PLACE) wrappers/hilbert-apptainer-bwrap $(OUT)/bin/hilbert-apptainer-bwrap
 
 install: build
 	$(PLACE) $(OUT)/bin/hilbert $(PREFIX)/bin/hilbert
+	$(PLACE) $(OUT)/bin/hilbert-container $(PREFIX)/bin/hilbert-container
+	$(PLACE) $(OUT)/bin/hilbert-apptainer-bwrap $(PREFIX)/bin/hilbert-apptainer-bwrap
 	$(PLACE) $(OUT)/lib/libhilbert-preload.so $(PREFIX)/lib/libhilbert-preload.so
 	$(PLACE) $(OUT)/lib/libhilbert-preload-compat.so $(PREFIX)/lib/libhilbert-preload-compat.so
 	$(PLACE) $(OUT)/lib/libHilbertEngine.so $(PREFIX)/lib/libHilbertEngine.so
