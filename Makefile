@@ -1,10 +1,12 @@
 # Hilbert — build, install, test.
 #   make                      release build into out/ (bin/hilbert, lib/libhilbert-preload.so, lib/libHilbertEngine.so)
-#   make install PREFIX=DIR   relocatable install: DIR/bin, DIR/lib (the shim finds the engine beside itself)
+#   make install PREFIX=DIR   relocatable install: DIR/bin, DIR/lib (the shim finds the engine beside itself),
+#                             DIR/modulefiles/{hilbert,hilbert-cli}/VERSION[.lua] (module use DIR/modulefiles)
 #   make test                 Swift unit tests, shim tests, integration tests with real programs
 #   make bench                the benchmark (prefix vs. a native directory, same run)
 
 PREFIX ?= /usr/local
+VERSION := $(shell cat VERSION)
 SWIFT ?= swift
 OUT := $(CURDIR)/out
 SWIFT_BUILD := $(SWIFT) build -c release --product
@@ -50,7 +52,14 @@ install: build
 	$(PLACE) $(OUT)/lib/libhilbert-preload.so $(PREFIX)/lib/libhilbert-preload.so
 	$(PLACE) $(OUT)/lib/libhilbert-preload-compat.so $(PREFIX)/lib/libhilbert-preload-compat.so
 	$(PLACE) $(OUT)/lib/libHilbertEngine.so $(PREFIX)/lib/libHilbertEngine.so
-	@echo "installed into $(PREFIX)"
+	$(PLACE) wrappers/hilbert-launch $(PREFIX)/bin/hilbert-launch
+	chmod 755 $(PREFIX)/bin/hilbert-launch
+	for m in hilbert hilbert-cli; do \
+	    $(PLACE) modulefiles/hilbert.tcl $(PREFIX)/modulefiles/$$m/$(VERSION) && \
+	    $(PLACE) modulefiles/hilbert.lua $(PREFIX)/modulefiles/$$m/$(VERSION).lua && \
+	    printf '#%%Module\nset ModulesVersion "%s"\n' "$(VERSION)" > $(PREFIX)/modulefiles/$$m/.version || exit 1; \
+	done
+	@echo "installed into $(PREFIX) (module use $(PREFIX)/modulefiles)"
 
 test: deps build unit-test shim-test integration-test
 
