@@ -44,9 +44,18 @@ else
     conflict("hilbert-cli")
 end
 
+-- setenv NAME VALUE unless the user set NAME before loading. The marker variable tells
+-- unload whose value it is (the Tcl file does the same).
+local function set_default(name, value)
+    local mark = "__HILBERT_DEFAULT_" .. name
+    if os.getenv(name) == nil or os.getenv(mark) ~= nil then
+        setenv(name, value)
+        setenv(mark, "1")
+    end
+end
+
 prepend_path("PATH", root .. "/bin")
--- pushenv restores the previous value (or absence) on unload.
-pushenv("HILBERT_CACHE", cache)
+set_default("HILBERT_CACHE", cache)
 
 if not cli_only then
     prepend_path("LD_PRELOAD", root .. "/lib/libhilbert-preload.so")
@@ -56,6 +65,6 @@ if not cli_only then
         append_path{prefix .. "_BINDPATH", root, delim = ","}
         append_path{prefix .. "_BINDPATH", cache, delim = ","}
         prepend_path(prefix .. "ENV_LD_PRELOAD", root .. "/lib/libhilbert-preload-compat.so")
-        pushenv(prefix .. "ENV_HILBERT_CACHE", cache)
+        set_default(prefix .. "ENV_HILBERT_CACHE", cache)
     end
 end

@@ -46,9 +46,19 @@ if {$cli_only} {
     conflict hilbert-cli
 }
 
+# setenv NAME VALUE unless the user set NAME before loading. The marker variable tells
+# unload whose value it is (pushenv would do, but Lmod does not undo it for Tcl files).
+proc set_default {name value} {
+    global env
+    set mark __HILBERT_DEFAULT_$name
+    if {![info exists env($name)] || [info exists env($mark)]} {
+        setenv $name $value
+        setenv $mark 1
+    }
+}
+
 prepend-path PATH $root/bin
-# pushenv restores the previous value (or absence) on unload.
-pushenv HILBERT_CACHE $cache
+set_default HILBERT_CACHE $cache
 
 if {!$cli_only} {
     prepend-path LD_PRELOAD $root/lib/libhilbert-preload.so
@@ -58,6 +68,6 @@ if {!$cli_only} {
         append-path -d , ${prefix}_BINDPATH $root
         append-path -d , ${prefix}_BINDPATH $cache
         prepend-path ${prefix}ENV_LD_PRELOAD $root/lib/libhilbert-preload-compat.so
-        pushenv ${prefix}ENV_HILBERT_CACHE $cache
+        set_default ${prefix}ENV_HILBERT_CACHE $cache
     }
 }
