@@ -12,7 +12,7 @@ OUT := $(CURDIR)/out
 SWIFT_BUILD := $(SWIFT) build -c release --product
 RELEASE_DIR = $(shell $(SWIFT) build -c release --show-bin-path)
 
-.PHONY: all deps build shim engine cli install quickstart test unit-test shim-test integration-test bench clean
+.PHONY: all deps build shim engine cli install install-files quickstart test unit-test shim-test integration-test bench clean
 
 all: build
 
@@ -48,6 +48,10 @@ cli:
 	$(PLACE) $(RELEASE_DIR)/hilbert $(OUT)/bin/hilbert
 
 install: build
+	$(MAKE) --no-print-directory install-files PREFIX=$(PREFIX)
+
+# The copy step alone, from an existing build (tests: make install-files OUT=$HILBERT_HOME).
+install-files:
 	$(PLACE) $(OUT)/bin/hilbert $(PREFIX)/bin/hilbert
 	$(PLACE) $(OUT)/lib/libhilbert-preload.so $(PREFIX)/lib/libhilbert-preload.so
 	$(PLACE) $(OUT)/lib/libhilbert-preload-compat.so $(PREFIX)/lib/libhilbert-preload-compat.so

@@ -10,7 +10,8 @@ hl_setup
 need gcc:gcc make:make
 
 inst="$HL_TMP/inst"
-make -s -C "$HL_REPO" install PREFIX="$inst" >"$HL_TMP/install.log" 2>&1 ||
+# install-files: the install step of `make install`, from the build under test (no rebuild)
+make -s -C "$HL_REPO" install-files PREFIX="$inst" OUT="$HILBERT_HOME" >"$HL_TMP/install.log" 2>&1 ||
     bail "make install PREFIX=$inst" "$(tail -5 "$HL_TMP/install.log")"
 v=$(cat "$HL_REPO/VERSION")
 for f in bin/hilbert-launch modulefiles/hilbert/$v modulefiles/hilbert/$v.lua modulefiles/hilbert/.version \
