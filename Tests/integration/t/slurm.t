@@ -72,8 +72,7 @@ done
 # srun --export=NONE: tasks get neither PATH nor LD_PRELOAD; hilbert-launch by absolute path fixes it
 cat >"$u/jobs/none.sh" <<JOB
 #!/bin/bash -l
-export TMPDIR="$u/tmp-none" HILBERT_MOUNTS="/hilbert=$url"
-mkdir -p "\$TMPDIR"
+export HILBERT_MOUNTS="/hilbert=$url"
 module use "$inst/modulefiles"
 module load hilbert || exit 3
 mkdir -p /hilbert/none || exit 4
@@ -83,6 +82,8 @@ srun --export=NONE -n 1 "$inst/bin/hilbert-launch" /usr/bin/env > "$u/jobs/launc
 srun --export=NONE -n 2 "$inst/bin/hilbert-launch" /bin/sh -c 'echo "launched \$SLURM_PROCID" > /hilbert/none/launch-\$SLURM_PROCID'; echo "launch-rc=\$?"
 JOB
 chmod 755 "$u/jobs/none.sh"; chown "$HL_UID:$HL_GID" "$u/jobs/none.sh"
+# --export=NONE tasks here get no TMPDIR, so hilbert-launch's cache is /tmp/hilbert-$USER
+[ -e "/tmp/hilbert-$HL_USER" ] || at_cleanup "rm -rf '/tmp/hilbert-$HL_USER'"
 out=$(HL_SLURM_HOME="$u/home" "$slurm" job -u "$HL_USER" -- -n 2 -D "$u/jobs" -o "$u/jobs/none.out" "$u/jobs/none.sh" 2>&1)
 like "$out" "JobState=COMPLETED" "export=NONE: the batch job ran" || diag "$(tail -n 15 "$u/jobs/none.out" 2>&1)"
 env_none=$(cat "$u/jobs/none-env.txt" 2>&1)
@@ -93,6 +94,8 @@ like "$(read_vol /hilbert/none/plain-0)" "No such file" "export=NONE: ... and no
 env_launch=$(cat "$u/jobs/launch-env.txt" 2>&1)
 like "$env_launch" "^LD_PRELOAD=$inst/lib/libhilbert-preload.so" "export=NONE + hilbert-launch: the task has the shim"
 like "$env_launch" "^PATH=.*/usr/bin" "export=NONE + hilbert-launch: the task has a PATH"
+tmp=$(printf '%s\n' "$env_none" | sed -n 's/^TMPDIR=//p')
+like "$env_launch" "^HILBERT_CACHE=${tmp:-/tmp}/hilbert-$HL_USER\$" "export=NONE + hilbert-launch: the cache defaults to \${TMPDIR:-/tmp}/hilbert-\$USER"
 like "$(cat "$u/jobs/none.out")" "^launch-rc=0" "export=NONE + hilbert-launch: both ranks succeed"
 is "$(read_vol /hilbert/none/launch-0; read_vol /hilbert/none/launch-1)" $'launched 0\nlaunched 1' \
     "export=NONE + hilbert-launch: both ranks' files are in the volume (checked outside the job)"
