@@ -1,16 +1,18 @@
 # Hilbert — build, install, test.
 #   make                      release build into out/ (bin/hilbert, lib/libhilbert-preload.so, lib/libHilbertEngine.so)
-#   make install PREFIX=DIR   relocatable install: DIR/bin, DIR/lib (the shim finds the engine beside itself)
+#   make install PREFIX=DIR   relocatable install: DIR/bin, DIR/lib (the shim finds the engine beside itself),
+#                             DIR/modulefiles/{hilbert,hilbert-cli}/VERSION[.lua] (module use DIR/modulefiles)
 #   make test                 Swift unit tests, shim tests, integration tests with real programs
 #   make bench                the benchmark (prefix vs. a native directory, same run)
 
 PREFIX ?= /usr/local
+VERSION := $(shell cat VERSION)
 SWIFT ?= swift
 OUT := $(CURDIR)/out
 SWIFT_BUILD := $(SWIFT) build -c release --product
 RELEASE_DIR = $(shell $(SWIFT) build -c release --show-bin-path)
 
-.PHONY: all deps build shim engine cli install quickstart test unit-test shim-test integration-test bench clean
+.PHONY: all deps build shim engine cli install install-files quickstart test unit-test shim-test integration-test bench clean
 
 all: build
 
@@ -48,13 +50,24 @@ cli:
 	$(PLACE) wrappers/hilbert-apptainer-bwrap $(OUT)/bin/hilbert-apptainer-bwrap
 
 install: build
+	$(MAKE) --no-print-directory install-files PREFIX=$(PREFIX)
+
+# The copy step alone, from an existing build (tests: make install-files OUT=$HILBERT_HOME).
+install-files:
 	$(PLACE) $(OUT)/bin/hilbert $(PREFIX)/bin/hilbert
 	$(PLACE) $(OUT)/bin/hilbert-container $(PREFIX)/bin/hilbert-container
 	$(PLACE) $(OUT)/bin/hilbert-apptainer-bwrap $(PREFIX)/bin/hilbert-apptainer-bwrap
 	$(PLACE) $(OUT)/lib/libhilbert-preload.so $(PREFIX)/lib/libhilbert-preload.so
 	$(PLACE) $(OUT)/lib/libhilbert-preload-compat.so $(PREFIX)/lib/libhilbert-preload-compat.so
 	$(PLACE) $(OUT)/lib/libHilbertEngine.so $(PREFIX)/lib/libHilbertEngine.so
-	@echo "installed into $(PREFIX)"
+	$(PLACE) wrappers/hilbert-launch $(PREFIX)/bin/hilbert-launch
+	chmod 755 $(PREFIX)/bin/hilbert-launch
+	for m in hilbert hilbert-cli; do \
+	    $(PLACE) modulefiles/hilbert.tcl $(PREFIX)/modulefiles/$$m/$(VERSION) && \
+	    $(PLACE) modulefiles/hilbert.lua $(PREFIX)/modulefiles/$$m/$(VERSION).lua && \
+	    printf '#%%Module\nset ModulesVersion "%s"\n' "$(VERSION)" > $(PREFIX)/modulefiles/$$m/.version || exit 1; \
+	done
+	@echo "installed into $(PREFIX) (module use $(PREFIX)/modulefiles)"
 
 test: deps build unit-test shim-test integration-test
 
