@@ -38,7 +38,7 @@ shim:
 	$(PLACE) preload/build/libhilbert-preload-compat.so $(OUT)/lib/libhilbert-preload-compat.so
 
 engine:
-	$(SWIFT_BUILD) HilbertEngine
+	$(SWIFT_BUILD) HilbertEngine --static-swift-stdlib
 	mkdir -p $(OUT)/lib
 	strip --strip-unneeded -o $(OUT)/lib/.libHilbertEngine.so.new $(RELEASE_DIR)/libHilbertEngine.so
 	mv -f $(OUT)/lib/.libHilbertEngine.so.new $(OUT)/lib/libHilbertEngine.so
