@@ -41,9 +41,12 @@ static char *P(const char *rel) {
     return b;
 }
 
+/* An address the kernel refuses to read or write (EFAULT). It stays reserved PROT_NONE:
+ * an unmapped hole would be reused by the next mapping (loading the engine maps several),
+ * and the "bad" buffer would then be some library's memory. */
 static void *unmapped(void) {
-    void *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    munmap(p, 4096);
+    static void *p;
+    if (!p) p = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return p;
 }
 
