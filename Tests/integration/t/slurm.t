@@ -11,6 +11,8 @@
 need setpriv:util-linux nsenter:util-linux make:make
 hl_user || bail "create the test user"
 slurm="$HL_REPO/Tests/cluster/slurm.sh"
+# A cluster of this run's own: two test runs on one machine must not take each other's down.
+export HL_SLURM_DIR="/run/hilbert-test-slurm.$$" HL_SLURM_NS="hilbert-test-slurm.$$"
 at_cleanup "'$slurm' down"
 trap 'hl_cleanup; exit 1' TERM INT
 
