@@ -70,6 +70,62 @@ static int classify_buf(vpath *v, int dirfd) {
     return SH_VIRT;
 }
 
+/* Skip leading "./" and "../" components (and extra slashes); *ups counts the "..". */
+static const char *skip_dots(const char *p, int *ups) {
+    for (;;) {
+        while (*p == '/') p++;
+        if (p[0] == '.' && (p[1] == '/' || !p[1])) p += 1;
+        else if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || !p[2])) { p += 2; (*ups)++; }
+        else return p;
+    }
+}
+
+/* Is the first real component of a relative path a component of some mount prefix? Only
+ * then can the path reach a prefix from a host directory (cheap filter for the ENOENT path). */
+static int rel_may_reach(const char *rel) {
+    int ups = 0;
+    rel = skip_dots(rel, &ups);
+    size_t n = strcspn(rel, "/");
+    if (n == 0) return 0;
+    for (int i = 0; i < sh_nmounts; i++)
+        for (const char *c = sh_prefix[i]; *c;) {
+            while (*c == '/') c++;
+            size_t m = strcspn(c, "/");
+            if (m == n && !memcmp(c, rel, n)) return 1;
+            c += m;
+        }
+    return 0;
+}
+
+/* The absolute path of `rel` against the host directory dirfd (AT_FDCWD: the host cwd), with
+ * its leading "." and ".." applied to the directory's canonical path; 0 or -1. */
+static int host_dir_join(int dirfd, const char *rel, char *out) {
+    char dir[PATH_MAX];
+    if (dirfd == AT_FDCWD) {
+        if (!REAL(getcwd)(dir, sizeof dir)) return -1;
+    } else {
+        char link[32] = "/proc/self/fd/";
+        *sh_utoa(link + 14, (unsigned)dirfd) = 0;
+        ssize_t t = REAL(readlink)(link, dir, sizeof dir - 1);
+        if (t <= 0) return -1;
+        dir[t] = 0;
+    }
+    if (dir[0] != '/') return -1;
+    int ups = 0;
+    rel = skip_dots(rel, &ups);
+    size_t len = strlen(dir);
+    while (ups-- > 0) {
+        while (len > 1 && dir[len - 1] != '/') len--;
+        if (len > 1) len--;
+    }
+    dir[len] = 0;
+    if (len + 1 + strlen(rel) >= PATH_MAX) return -1;
+    memcpy(out, dir, len);
+    out[len] = '/';
+    strcpy(out + len + 1, rel);
+    return 0;
+}
+
 /* First step of SH_ROUTE. SH_HOST means "do the real call first". */
 int sh_route(vpath *v, int kind, int dirfd, const char *p) {
     if (sh_dir_virtual(dirfd)) return sh_classify(v, dirfd, p);
@@ -80,11 +136,20 @@ int sh_route(vpath *v, int kind, int dirfd, const char *p) {
     if (got == 0) { errno = EFAULT; return SH_ERR; }
     head[got] = 0;
     if (sh_match_abs(head, NULL) >= 0) return sh_classify(v, dirfd, p);
-    if (memchr(head, 0, got) || got == sizeof head - 1) return SH_HOST;
+    if (memchr(head, 0, got) || got == sizeof head - 1) {
+        /* mkdirat(fd of "/", "hilbert") must not create the prefix on the host either */
+        char abs[PATH_MAX];
+        if (head[0] != '/' && memchr(head, 0, got) && rel_may_reach(head) && host_dir_join(dirfd, head, abs) == 0 &&
+            sh_match_abs(abs, NULL) >= 0)
+            return sh_classify(v, AT_FDCWD, abs);
+        return SH_HOST;
+    }
     return sh_classify(v, dirfd, p);
 }
 
-/* The real call said ENOENT: the path may be absolute-virtual, or cross a host symlink. */
+/* The real call said ENOENT: the path may be absolute-virtual, relative to a host directory
+ * above a prefix (openat(fd of "/", "hilbert/x"), or chdir("/") then "hilbert/x"), or cross a
+ * host symlink. */
 int sh_after_enoent(vpath *v, int dirfd, int nofollow) {
     int saved = errno;
     /* The kernel just read the string (ENOENT, not EFAULT): plain access is safe here. */
@@ -93,7 +158,16 @@ int sh_after_enoent(vpath *v, int dirfd, int nofollow) {
     memcpy(v->buf, v->host, n + 1);
     int k = classify_buf(v, dirfd);
     if (k != SH_HOST) return k;
-    if (!sh_hostlinks || dirfd != AT_FDCWD) { errno = saved; return SH_HOST; }
+    if (v->buf[0] && v->buf[0] != '/' && rel_may_reach(v->buf)) {
+        char abs[PATH_MAX];
+        if (host_dir_join(dirfd, v->buf, abs) == 0) {
+            memcpy(v->buf, abs, strlen(abs) + 1);
+            dirfd = AT_FDCWD;
+            k = classify_buf(v, dirfd);
+            if (k != SH_HOST) return k;
+        }
+    }
+    if (!sh_hostlinks || (dirfd != AT_FDCWD && v->buf[0] != '/')) { errno = saved; return SH_HOST; }
     char out[PATH_MAX];
     int r = sh_hostlink(v->buf, nofollow, out);
     if (r < 0) return SH_ERR;

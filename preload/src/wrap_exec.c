@@ -193,7 +193,14 @@ static const char *prepare(vpath *v, const char *path, char *const **argvp, char
     vpath iv;
     if (sh_classify(&iv, AT_FDCWD, ibuf) == SH_VIRT) {
         n = ECALL(E->materialize(&iv.loc, 1, host, PATH_MAX));
-        if (n < 0) { errno = n == -HL_REDIRECT ? ENOEXEC : (int)-n; return NULL; }
+        if (n == -HL_REDIRECT) {
+            /* the interpreter is a symlink out of the prefix (a venv's bin/python3 ->
+             * /usr/bin/python3): exec its host target; argv[0] keeps the virtual name */
+            if (sh_take_redirect(&iv) < 0) return NULL;
+            sh_strlcpy(host, iv.host, PATH_MAX);
+            return host;
+        }
+        if (n < 0) { errno = (int)-n; return NULL; }
         return host;
     }
     return ibuf;

@@ -156,6 +156,38 @@ static void dirfd_at(void) {
     close(p);
 }
 
+/* Relative paths from a host directory above the prefix (rsync >= 3.4 walks "/" with
+ * O_PATH|O_NOFOLLOW dirfds, then fchdir): openat(fd of "/", "hilbert/..."), chdir("/") then
+ * "hilbert/...", and a leading ".." from a host directory. */
+static void hostdir(void) {
+    char top[256], rel[4096], up[4096];
+    size_t n = strcspn(dir + 1, "/");
+    snprintf(top, sizeof top, "%.*s", (int)n, dir + 1); /* "hilbert" */
+    snprintf(rel, sizeof rel, "%s/f", dir + 1);           /* "hilbert/t/f" */
+    snprintf(up, sizeof up, "../%s", rel);                  /* "../hilbert/t/f" from /tmp */
+    int root = open("/", O_RDONLY | O_PATH | O_DIRECTORY | O_CLOEXEC);
+    CHECK(root >= 0, "open / O_PATH");
+    struct stat st;
+    CHECK(fstatat(root, top, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode), "fstatat(fd of /, %s)", top);
+    CHECK(fstatat(root, rel, &st, 0) == 0 && S_ISREG(st.st_mode), "fstatat(fd of /, %s)", rel);
+    int m = openat(root, top, O_RDONLY | O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+    CHECK(m >= 0, "openat(fd of /, %s, O_PATH|O_NOFOLLOW|O_DIRECTORY)", top);
+    CHECK(mkdirat(root, top, 0755) < 0 && errno == EEXIST, "mkdirat(fd of /, %s) is EEXIST, not a host dir", top);
+    CHECK(m >= 0 && fchdir(m) == 0, "fchdir into it");
+    char cwd[4096];
+    CHECK(getcwd(cwd, sizeof cwd) && !strcmp(cwd + 1, top), "getcwd %s", cwd);
+    int tmp = open("/tmp", O_RDONLY | O_DIRECTORY);
+    int f = openat(tmp, up, O_RDONLY);
+    char b[8] = {0};
+    CHECK(f >= 0 && read(f, b, 5) == 5 && !memcmp(b, "hello", 5), "openat(fd of /tmp, %s) reads", up);
+    if (f >= 0) close(f);
+    CHECK(chdir("/") == 0 && stat(rel, &st) == 0 && S_ISREG(st.st_mode), "chdir / then stat %s", rel);
+    CHECK(stat("nothere/x", &st) < 0 && errno == ENOENT, "a genuine relative ENOENT stays");
+    close(tmp);
+    if (m >= 0) close(m);
+    close(root);
+}
+
 static void cwd(void) {
     char buf[4096], small[4];
     CHECK(chdir(dir) == 0, "chdir");
@@ -334,7 +366,7 @@ int main(int argc, char **argv) {
     dir = argc > 2 ? argv[2] : "/hilbert";
     struct { const char *n; void (*f)(void); } cases[] = {
         {"efault", efault}, {"errno", errno_kept}, {"no-engine", no_engine}, {"fdident", fdident},
-        {"dirfd", dirfd_at}, {"cwd", cwd}, {"walks", walks}, {"misc", misc},
+        {"dirfd", dirfd_at}, {"hostdir", hostdir}, {"cwd", cwd}, {"walks", walks}, {"misc", misc},
         {"private-fd", private_fd}, {"forks", forks}, {"clone-vm", clone_vm},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
