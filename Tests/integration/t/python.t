@@ -268,6 +268,18 @@ def _():
     open("/hilbert/proc/tool", "w").write("#!/bin/sh\necho tool $1\n"); os.chmod("/hilbert/proc/tool", 0o755)
     assert subprocess.run(["/hilbert/proc/tool", "x"], capture_output=True, text=True).stdout == "tool x\n"
 
+@case("a write leaves ctime == mtime after the commit (not the later commit time)")
+def _():
+    p = "/hilbert/proc/ct"
+    open(p, "wb").write(b"foo")
+    time.sleep(0.01)
+    with open(p, "ab", 0) as f:
+        f.write(b"bar"); time.sleep(0.05)
+    st = os.stat(p)
+    assert st.st_ctime_ns == st.st_mtime_ns, (st.st_ctime_ns, st.st_mtime_ns)
+    os.chmod(p, 0o644)
+    assert os.stat(p).st_ctime_ns > st.st_mtime_ns
+
 @case("os.fork: the child writes a file, the parent reads it after waitpid")
 def _():
     pid = os.fork()
