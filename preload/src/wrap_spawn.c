@@ -1,5 +1,7 @@
 /* system / popen / pclose. glibc's versions spawn /bin/sh with the unmodified environment,
- * so with virtual state (cwd, inherited fds) we spawn through our posix_spawn instead. */
+ * so with virtual state (cwd, inherited fds) we spawn through our posix_spawn instead.
+ * posix_spawn_file_actions_addopen of a virtual path: glibc's spawn child opens it with an
+ * internal open the shim never sees, so the file is opened here instead (see below). */
 #include "shim.h"
 #include <signal.h>
 #include <spawn.h>
@@ -104,4 +106,77 @@ EXPORT int pclose(FILE *fp) {
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) return -1;
     return status;
+}
+
+/* addopen of a virtual path (absolute, or relative to a virtual cwd): the file is opened now,
+ * close-on-exec, through the shim, and the action becomes "dup2 that fd to the target". The
+ * fd stays open until the actions are destroyed. An open that fails is remembered and
+ * posix_spawn(p) with these actions fails with its errno, as glibc's would. */
+typedef struct sopen { const void *fa; int fd, err; struct sopen *next; } sopen;
+static sopen *olist;
+static volatile int olock;
+
+EXPORT int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *fa, int fd, const char *path, int oflag,
+                                            mode_t mode) {
+    if (sh_pass() || !path || fd < 0) return REAL(posix_spawn_file_actions_addopen)(fa, fd, path, oflag, mode);
+    int saved = errno;
+    vpath v;
+    v.host = path;
+    int k = sh_route(&v, (oflag & O_CREAT) ? SH_CREATE : SH_LOOKUP, AT_FDCWD, path);
+    errno = saved;
+    if (k != SH_VIRT) return REAL(posix_spawn_file_actions_addopen)(fa, fd, path, oflag, mode);
+    sopen *e = malloc(sizeof *e);
+    if (!e) return ENOMEM;
+    int of = open(path, oflag | O_CLOEXEC, mode);
+    e->err = of < 0 ? errno : 0;
+    int r = of < 0 ? 0 : REAL(posix_spawn_file_actions_adddup2)(fa, of, fd);
+    if (r) {
+        close(of);
+        free(e);
+        errno = saved;
+        return r;
+    }
+    e->fa = fa;
+    e->fd = of;
+    sh_lock(&olock);
+    e->next = olist;
+    olist = e;
+    sh_unlock(&olock);
+    errno = saved;
+    return 0;
+}
+
+int sh_spawn_actions_error(const void *fa) {
+    if (!fa || !olist) return 0;
+    int err = 0;
+    sh_lock(&olock);
+    for (sopen *e = olist; e && !err; e = e->next)
+        if (e->fa == fa) err = e->err;
+    sh_unlock(&olock);
+    return err;
+}
+
+EXPORT int posix_spawn_file_actions_destroy(posix_spawn_file_actions_t *fa) {
+    sopen *mine = NULL;
+    sh_lock(&olock);
+    for (sopen **e = &olist; *e;) {
+        if ((*e)->fa == fa) {
+            sopen *x = *e;
+            *e = x->next;
+            x->next = mine;
+            mine = x;
+        } else {
+            e = &(*e)->next;
+        }
+    }
+    sh_unlock(&olock);
+    int saved = errno;
+    while (mine) {
+        sopen *x = mine;
+        mine = x->next;
+        if (x->fd >= 0) close(x->fd);
+        free(x);
+    }
+    errno = saved;
+    return REAL(posix_spawn_file_actions_destroy)(fa);
 }
