@@ -24,6 +24,11 @@ MODULES=${HL_PYSUITE:-"test_io test_subprocess test_compileall test_zipfile test
     test_fileio test_posix test_mmap test_fcntl test_stat test_genericpath test_posixpath
     test_fileinput test_filecmp test_dbm_dumb"}
 JOBS=${HL_PYSUITE_J:-4}
+# Documented limitations (SEMANTICS.md): MODULE → "TEST-ID… | reason". A module whose only
+# failures under Hilbert are exactly these tests is skipped as known; any other failure fails.
+declare -A KNOWN=(
+    [test_pathlib]="test.test_pathlib.PathTest.test_is_socket_true test.test_pathlib.PosixPathTest.test_is_socket_true | bind() of an AF_UNIX socket under a prefix is refused (EOPNOTSUPP)"
+)
 
 # regrtest DIR NAME [RUNNER…] — run all modules with --tempdir DIR and TMPDIR=DIR; the
 # progress log goes to $HL_TMP/NAME.log and the JUnit XML to $HL_TMP/NAME.xml (both native).
@@ -83,6 +88,9 @@ for mod in $MODULES; do
         printf '%s\n' "$native" | sed -n "s/^$mod ! /native: /p" | head -n 20 | sed 's/^/#   /'
     elif [ "$h" = passed ]; then
         pass "$mod passes natively and under Hilbert"
+    elif [ -n "${KNOWN[$mod]:-}" ] && [ "$(printf '%s\n' "$hilbert" | sed -n "s/^$mod ! \([^ ]*\) .*/\1/p" | sort -u)" \
+            = "$(printf '%s\n' ${KNOWN[$mod]%%|*} | sort -u)" ]; then
+        skip "known: $mod: ${KNOWN[$mod]#*| } (${KNOWN[$mod]%% |*})"
     else
         fail "$mod passes natively and under Hilbert" "under Hilbert: $h" \
             "$(printf '%s\n' "$hilbert" | sed -n "s/^$mod ! //p" | head -n 40)"
