@@ -45,9 +45,33 @@ EXPORT int system(const char *cmd) {
     return status;
 }
 
-typedef struct pent { FILE *fp; pid_t pid; struct pent *next; } pent;
-static pent *plist;
-static volatile int plock;
+/* A locked list of entries keyed by a pointer (popen streams, addopen descriptors). */
+typedef struct kent { const void *key; int val, err; struct kent *next; } kent;
+typedef struct klist { kent *head; volatile int lock; } klist;
+static void kpush(klist *l, kent *e, const void *key, int val, int err) {
+    e->key = key;
+    e->val = val;
+    e->err = err;
+    sh_lock(&l->lock);
+    e->next = l->head;
+    l->head = e;
+    sh_unlock(&l->lock);
+}
+/* Unlink and return the first entry with `key`, or NULL. */
+static kent *ktake(klist *l, const void *key) {
+    kent *found = NULL;
+    sh_lock(&l->lock);
+    for (kent **e = &l->head; *e; e = &(*e)->next) {
+        if ((*e)->key == key) {
+            found = *e;
+            *e = found->next;
+            break;
+        }
+    }
+    sh_unlock(&l->lock);
+    return found;
+}
+static klist popens;
 
 EXPORT FILE *popen(const char *cmd, const char *mode) {
     if (sh_pass() || !sh_has_virtual_state()) return REAL(popen)(cmd, mode);
@@ -59,16 +83,16 @@ EXPORT FILE *popen(const char *cmd, const char *mode) {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, theirs, rd ? 1 : 0);
-    sh_lock(&plock);
-    for (pent *e = plist; e; e = e->next) /* POSIX: close other popen streams in the child */
-        posix_spawn_file_actions_addclose(&fa, fileno(e->fp));
-    sh_unlock(&plock);
+    sh_lock(&popens.lock);
+    for (kent *e = popens.head; e; e = e->next) /* POSIX: close other popen streams in the child */
+        posix_spawn_file_actions_addclose(&fa, fileno((FILE *)e->key));
+    sh_unlock(&popens.lock);
     char *argv[] = {"sh", "-c", (char *)cmd, NULL};
     pid_t pid;
     int err = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     REAL(close)(theirs);
-    pent *ent = err ? NULL : malloc(sizeof *ent);
+    kent *ent = err ? NULL : malloc(sizeof *ent);
     FILE *fp = ent ? fdopen(mine, rd ? "r" : "w") : NULL;
     if (!fp) {
         int e = err ? err : errno;
@@ -78,28 +102,14 @@ EXPORT FILE *popen(const char *cmd, const char *mode) {
         return NULL;
     }
     if (!cloexec) REAL(fcntl)(mine, F_SETFD, 0);
-    ent->fp = fp;
-    ent->pid = pid;
-    sh_lock(&plock);
-    ent->next = plist;
-    plist = ent;
-    sh_unlock(&plock);
+    kpush(&popens, ent, fp, pid, 0);
     return fp;
 }
 
 EXPORT int pclose(FILE *fp) {
-    pent *found = NULL;
-    sh_lock(&plock);
-    for (pent **e = &plist; *e; e = &(*e)->next) {
-        if ((*e)->fp == fp) {
-            found = *e;
-            *e = found->next;
-            break;
-        }
-    }
-    sh_unlock(&plock);
+    kent *found = ktake(&popens, fp);
     if (!found) return REAL(pclose)(fp);
-    pid_t pid = found->pid;
+    pid_t pid = found->val;
     free(found);
     fclose(fp);
     int status;
@@ -112,9 +122,7 @@ EXPORT int pclose(FILE *fp) {
  * close-on-exec, through the shim, and the action becomes "dup2 that fd to the target". The
  * fd stays open until the actions are destroyed. An open that fails is remembered and
  * posix_spawn(p) with these actions fails with its errno, as glibc's would. */
-typedef struct sopen { const void *fa; int fd, err; struct sopen *next; } sopen;
-static sopen *olist;
-static volatile int olock;
+static klist opens; /* key: the actions, val: our fd or -1, err: the open's errno */
 
 EXPORT int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *fa, int fd, const char *path, int oflag,
                                             mode_t mode) {
@@ -125,10 +133,10 @@ EXPORT int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *fa, int 
     int k = sh_route(&v, (oflag & O_CREAT) ? SH_CREATE : SH_LOOKUP, AT_FDCWD, path);
     errno = saved;
     if (k != SH_VIRT) return REAL(posix_spawn_file_actions_addopen)(fa, fd, path, oflag, mode);
-    sopen *e = malloc(sizeof *e);
+    kent *e = malloc(sizeof *e);
     if (!e) return ENOMEM;
     int of = open(path, oflag | O_CLOEXEC, mode);
-    e->err = of < 0 ? errno : 0;
+    int oerr = of < 0 ? errno : 0;
     int r = of < 0 ? 0 : REAL(posix_spawn_file_actions_adddup2)(fa, of, fd);
     if (r) {
         close(of);
@@ -136,45 +144,25 @@ EXPORT int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *fa, int 
         errno = saved;
         return r;
     }
-    e->fa = fa;
-    e->fd = of;
-    sh_lock(&olock);
-    e->next = olist;
-    olist = e;
-    sh_unlock(&olock);
+    kpush(&opens, e, fa, of, oerr);
     errno = saved;
     return 0;
 }
 
 int sh_spawn_actions_error(const void *fa) {
-    if (!fa || !olist) return 0;
+    if (!fa || !opens.head) return 0;
     int err = 0;
-    sh_lock(&olock);
-    for (sopen *e = olist; e && !err; e = e->next)
-        if (e->fa == fa) err = e->err;
-    sh_unlock(&olock);
+    sh_lock(&opens.lock);
+    for (kent *e = opens.head; e && !err; e = e->next)
+        if (e->key == fa) err = e->err;
+    sh_unlock(&opens.lock);
     return err;
 }
 
 EXPORT int posix_spawn_file_actions_destroy(posix_spawn_file_actions_t *fa) {
-    sopen *mine = NULL;
-    sh_lock(&olock);
-    for (sopen **e = &olist; *e;) {
-        if ((*e)->fa == fa) {
-            sopen *x = *e;
-            *e = x->next;
-            x->next = mine;
-            mine = x;
-        } else {
-            e = &(*e)->next;
-        }
-    }
-    sh_unlock(&olock);
     int saved = errno;
-    while (mine) {
-        sopen *x = mine;
-        mine = x->next;
-        if (x->fd >= 0) close(x->fd);
+    for (kent *x; (x = ktake(&opens, fa));) {
+        if (x->val >= 0) close(x->val);
         free(x);
     }
     errno = saved;
