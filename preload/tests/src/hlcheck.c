@@ -41,10 +41,10 @@ static char *P(const char *rel) {
     return b;
 }
 
+/* An address no access can reach: a PROT_NONE page kept mapped (an address merely unmapped
+ * here could be reused by a later mmap, e.g. when the first virtual call loads the engine). */
 static void *unmapped(void) {
-    void *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    munmap(p, 4096);
-    return p;
+    return mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 }
 
 static int engine_loaded(void) {
