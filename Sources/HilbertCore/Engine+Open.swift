@@ -438,7 +438,10 @@ extension Engine {
             throw error
         }
         let size = Int64(st.st_size)
-        let mtime = Timespec(sec: Int64(st.st_mtim.tv_sec), nsec: UInt32(st.st_mtim.tv_nsec))
+        let mtime = Timespec(st.st_mtim)
+        // The kernel moved the staging file's ctime with every write: the content changed then,
+        // not now (a later commit would leave ctime after mtime, unlike a local file system).
+        let ctime = Timespec(st.st_ctim)
         typealias Committed = (released: [DeletedObject], version: UInt64)
         var version = attr.version
         if UInt64(size) != attr.size || mtime != attr.mtime {
@@ -446,7 +449,7 @@ extension Engine {
                 let bytes = try Sys.preadBytes(fd, count: Int(size), offset: 0)
                 let done = try v.meta.withWriteTransaction { () throws(Errno) -> Committed in
                     try requireRegistered(v, ino, staged)
-                    let d = try v.meta.commitData(ino: ino, size: UInt64(size), mtime: mtime, inline: bytes, blocks: [], cred: cred)
+                    let d = try v.meta.commitData(ino: ino, size: UInt64(size), mtime: mtime, ctime: ctime, inline: bytes, blocks: [], cred: cred)
                     if retire { try v.meta.clearStaging(ino: ino) }
                     return d
                 }
@@ -463,7 +466,7 @@ extension Engine {
                     try v.store.flush()   // objects durable before metadata points at them
                     done = try v.meta.withWriteTransaction { () throws(Errno) -> Committed in
                         try requireRegistered(v, ino, staged)
-                        let d = try v.meta.commitData(ino: ino, size: UInt64(size), mtime: mtime, inline: nil,
+                        let d = try v.meta.commitData(ino: ino, size: UInt64(size), mtime: mtime, ctime: ctime, inline: nil,
                                                       blocks: stored.blocks, cred: cred)
                         if retire { try v.meta.clearStaging(ino: ino) }
                         return d
@@ -490,15 +493,12 @@ extension Engine {
         }
     }
 
-    /// Size and mtime of a file whose staging file may be ahead of the metadata.
+    /// Size, mtime and ctime of a file whose staging file may be ahead of the metadata.
     func liveAttributes(_ v: Volume, _ attr: Attr) throws(Errno) -> Attr {
         settle(v, attr.ino)
         guard let staged = try v.meta.staging(attr.ino) else { return try v.meta.getattr(attr.ino) }
         var a = try v.meta.getattr(attr.ino)
-        if let st = try? Sys.stat(v.cache.stagingPath(staged)) {
-            a.size = UInt64(st.st_size)
-            a.mtime = Timespec(sec: Int64(st.st_mtim.tv_sec), nsec: UInt32(st.st_mtim.tv_nsec))
-        }
+        if let st = try? Sys.stat(v.cache.stagingPath(staged)) { a.takeStaging(st) }
         return a
     }
 
@@ -526,10 +526,7 @@ extension Engine {
             return statResult(v, attr, allocated: UInt64(st.st_blocks) * 512)
         }
         if file.kind == .read || file.kind == .write, let st = try? Sys.fstat(fd) {
-            attr.size = UInt64(st.st_size)
-            if file.kind == .write {
-                attr.mtime = Timespec(sec: Int64(st.st_mtim.tv_sec), nsec: UInt32(st.st_mtim.tv_nsec))
-            }
+            if file.kind == .write { attr.takeStaging(st) } else { attr.size = UInt64(st.st_size) }
         }
         return statResult(v, attr)
     }
@@ -652,5 +649,15 @@ extension Engine {
             engine.deleteObjects(v, pending)
         }
         return result
+    }
+}
+
+extension Attr {
+    /// The live size, mtime and ctime of a file from its staging file (`st`), which is ahead of
+    /// the metadata while writers have it open; ctime never moves backwards.
+    mutating func takeStaging(_ st: stat) {
+        size = UInt64(st.st_size)
+        mtime = Timespec(st.st_mtim)
+        ctime = max(ctime, Timespec(st.st_ctim))
     }
 }

@@ -90,12 +90,13 @@ extension MetaStore {
     /// Replace the content description of a regular file atomically: `inline` XOR `blocks`
     /// (blocks must have distinct indices). Objects no longer referenced go to hl_delobj and
     /// are returned (delete them from the store, then `forgetDeletions`) with the new version;
-    /// object ids kept at any index stay. Sets size, mtime (default now), ctime = now,
+    /// object ids kept at any index stay. Sets size, mtime (default now), ctime (default now;
+    /// a given ctime, the time the content last changed, never moves it backwards),
     /// version += 1, clears S_ISUID/S_ISGID when a non-root user wrote, and updates the usage
     /// counters.
     @discardableResult
-    public func commitData(ino: Ino, size: UInt64, mtime: Timespec? = nil, inline: [UInt8]?, blocks: [BlockRef],
-                           cred: Credentials) throws(Errno) -> (released: [DeletedObject], version: UInt64) {
+    public func commitData(ino: Ino, size: UInt64, mtime: Timespec? = nil, ctime: Timespec? = nil,
+                           inline: [UInt8]?, blocks: [BlockRef], cred: Credentials) throws(Errno) -> (released: [DeletedObject], version: UInt64) {
         if inline != nil && !blocks.isEmpty { throw Errno.invalid }
         return try write { () throws(Errno) -> (released: [DeletedObject], version: UInt64) in
             var a = try loadAttr(ino)
@@ -143,7 +144,7 @@ extension MetaStore {
             try addCounter("used_bytes", Int64(size) - Int64(a.size))
             a.size = size
             a.mtime = mtime ?? t
-            a.ctime = t
+            a.ctime = ctime.map { max($0, a.ctime) } ?? t
             a.version += 1
             a.mode = MetaStore.modeAfterWrite(a.mode, cred)
             try writeAttr(a)

@@ -178,6 +178,9 @@ typedef int (*sh_nftw_fn)(const char *, const struct stat *, int, void *);
                          char *const[], char *const[]))                              \
     X(posix_spawnp, int, (pid_t *, const char *, const void *, const void *,         \
                           char *const[], char *const[]))                             \
+    X(posix_spawn_file_actions_addopen, int, (void *, int, const char *, int, mode_t))  \
+    X(posix_spawn_file_actions_adddup2, int, (void *, int, int))                     \
+    X(posix_spawn_file_actions_destroy, int, (void *))                               \
     X(system, int, (const char *))                                                   \
     X(popen, FILE *, (const char *, const char *))                                   \
     X(pclose, int, (FILE *))                                                         \
@@ -243,6 +246,9 @@ extern volatile int sh_shared_memory_child;
 void sh_debug(const char *op, const char *path);
 void sh_lock(volatile int *l);
 void sh_unlock(volatile int *l);
+
+/* ---- wrap_spawn.c ---- */
+int sh_spawn_actions_error(const void *fa); /* a deferred error of a virtual addopen, or 0 */
 
 /* ---- safe.c: copying through possibly bad user pointers ---- */
 int sh_copy_str(char *dst, const char *src);          /* 0, -EFAULT, -ENAMETOOLONG */

@@ -334,6 +334,8 @@ EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
 EXPORT int posix_spawn(pid_t *pid, const char *path, const void *fa, const void *attr,
                        char *const argv[], char *const envp[]) {
     if (sh_pass()) return REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
+    int fa_err = sh_spawn_actions_error(fa);
+    if (fa_err) return fa_err;
     char *env[count(envp) + sh_env_extra() + 2];
     char sbuf[SBUF];
     sh_build_env(envp, env, sizeof env / sizeof env[0], sbuf, sizeof sbuf);
@@ -368,6 +370,8 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file, const void *fa, const void
     const char *path = getenv("PATH");
     if (sh_pass() || strchr(file, '/') || !path_has_virtual(path)) {
         if (sh_pass() || strchr(file, '/')) return posix_spawn(pid, file, fa, attr, argv, envp);
+        int fa_err = sh_spawn_actions_error(fa);
+        if (fa_err) return fa_err;
         char *env[count(envp) + sh_env_extra() + 2];
         char sbuf[SBUF];
         sh_build_env(envp, env, sizeof env / sizeof env[0], sbuf, sizeof sbuf);

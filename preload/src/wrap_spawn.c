@@ -1,5 +1,7 @@
 /* system / popen / pclose. glibc's versions spawn /bin/sh with the unmodified environment,
- * so with virtual state (cwd, inherited fds) we spawn through our posix_spawn instead. */
+ * so with virtual state (cwd, inherited fds) we spawn through our posix_spawn instead.
+ * posix_spawn_file_actions_addopen of a virtual path: glibc's spawn child opens it with an
+ * internal open the shim never sees, so the file is opened here instead (see below). */
 #include "shim.h"
 #include <signal.h>
 #include <spawn.h>
@@ -43,9 +45,33 @@ EXPORT int system(const char *cmd) {
     return status;
 }
 
-typedef struct pent { FILE *fp; pid_t pid; struct pent *next; } pent;
-static pent *plist;
-static volatile int plock;
+/* A locked list of entries keyed by a pointer (popen streams, addopen descriptors). */
+typedef struct kent { const void *key; int val, err; struct kent *next; } kent;
+typedef struct klist { kent *head; volatile int lock; } klist;
+static void kpush(klist *l, kent *e, const void *key, int val, int err) {
+    e->key = key;
+    e->val = val;
+    e->err = err;
+    sh_lock(&l->lock);
+    e->next = l->head;
+    l->head = e;
+    sh_unlock(&l->lock);
+}
+/* Unlink and return the first entry with `key`, or NULL. */
+static kent *ktake(klist *l, const void *key) {
+    kent *found = NULL;
+    sh_lock(&l->lock);
+    for (kent **e = &l->head; *e; e = &(*e)->next) {
+        if ((*e)->key == key) {
+            found = *e;
+            *e = found->next;
+            break;
+        }
+    }
+    sh_unlock(&l->lock);
+    return found;
+}
+static klist popens;
 
 EXPORT FILE *popen(const char *cmd, const char *mode) {
     if (sh_pass() || !sh_has_virtual_state()) return REAL(popen)(cmd, mode);
@@ -57,16 +83,16 @@ EXPORT FILE *popen(const char *cmd, const char *mode) {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, theirs, rd ? 1 : 0);
-    sh_lock(&plock);
-    for (pent *e = plist; e; e = e->next) /* POSIX: close other popen streams in the child */
-        posix_spawn_file_actions_addclose(&fa, fileno(e->fp));
-    sh_unlock(&plock);
+    sh_lock(&popens.lock);
+    for (kent *e = popens.head; e; e = e->next) /* POSIX: close other popen streams in the child */
+        posix_spawn_file_actions_addclose(&fa, fileno((FILE *)e->key));
+    sh_unlock(&popens.lock);
     char *argv[] = {"sh", "-c", (char *)cmd, NULL};
     pid_t pid;
     int err = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     REAL(close)(theirs);
-    pent *ent = err ? NULL : malloc(sizeof *ent);
+    kent *ent = err ? NULL : malloc(sizeof *ent);
     FILE *fp = ent ? fdopen(mine, rd ? "r" : "w") : NULL;
     if (!fp) {
         int e = err ? err : errno;
@@ -76,32 +102,69 @@ EXPORT FILE *popen(const char *cmd, const char *mode) {
         return NULL;
     }
     if (!cloexec) REAL(fcntl)(mine, F_SETFD, 0);
-    ent->fp = fp;
-    ent->pid = pid;
-    sh_lock(&plock);
-    ent->next = plist;
-    plist = ent;
-    sh_unlock(&plock);
+    kpush(&popens, ent, fp, pid, 0);
     return fp;
 }
 
 EXPORT int pclose(FILE *fp) {
-    pent *found = NULL;
-    sh_lock(&plock);
-    for (pent **e = &plist; *e; e = &(*e)->next) {
-        if ((*e)->fp == fp) {
-            found = *e;
-            *e = found->next;
-            break;
-        }
-    }
-    sh_unlock(&plock);
+    kent *found = ktake(&popens, fp);
     if (!found) return REAL(pclose)(fp);
-    pid_t pid = found->pid;
+    pid_t pid = found->val;
     free(found);
     fclose(fp);
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) return -1;
     return status;
+}
+
+/* addopen of a virtual path (absolute, or relative to a virtual cwd): the file is opened now,
+ * close-on-exec, through the shim, and the action becomes "dup2 that fd to the target". The
+ * fd stays open until the actions are destroyed. An open that fails is remembered and
+ * posix_spawn(p) with these actions fails with its errno, as glibc's would. */
+static klist opens; /* key: the actions, val: our fd or -1, err: the open's errno */
+
+EXPORT int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *fa, int fd, const char *path, int oflag,
+                                            mode_t mode) {
+    if (sh_pass() || !path || fd < 0) return REAL(posix_spawn_file_actions_addopen)(fa, fd, path, oflag, mode);
+    int saved = errno;
+    vpath v;
+    v.host = path;
+    int k = sh_route(&v, (oflag & O_CREAT) ? SH_CREATE : SH_LOOKUP, AT_FDCWD, path);
+    errno = saved;
+    if (k != SH_VIRT) return REAL(posix_spawn_file_actions_addopen)(fa, fd, path, oflag, mode);
+    kent *e = malloc(sizeof *e);
+    if (!e) return ENOMEM;
+    int of = open(path, oflag | O_CLOEXEC, mode);
+    int oerr = of < 0 ? errno : 0;
+    int r = of < 0 ? 0 : REAL(posix_spawn_file_actions_adddup2)(fa, of, fd);
+    if (r) {
+        close(of);
+        free(e);
+        errno = saved;
+        return r;
+    }
+    kpush(&opens, e, fa, of, oerr);
+    errno = saved;
+    return 0;
+}
+
+int sh_spawn_actions_error(const void *fa) {
+    if (!fa || !opens.head) return 0;
+    int err = 0;
+    sh_lock(&opens.lock);
+    for (kent *e = opens.head; e && !err; e = e->next)
+        if (e->key == fa) err = e->err;
+    sh_unlock(&opens.lock);
+    return err;
+}
+
+EXPORT int posix_spawn_file_actions_destroy(posix_spawn_file_actions_t *fa) {
+    int saved = errno;
+    for (kent *x; (x = ktake(&opens, fa));) {
+        if (x->val >= 0) close(x->val);
+        free(x);
+    }
+    errno = saved;
+    return REAL(posix_spawn_file_actions_destroy)(fa);
 }

@@ -268,6 +268,33 @@ def _():
     open("/hilbert/proc/tool", "w").write("#!/bin/sh\necho tool $1\n"); os.chmod("/hilbert/proc/tool", 0o755)
     assert subprocess.run(["/hilbert/proc/tool", "x"], capture_output=True, text=True).stdout == "tool x\n"
 
+@case("os.posix_spawn file actions open prefix paths (absolute, relative to the cwd, failing)")
+def _():
+    os.chdir("/hilbert/proc")
+    acts = [(os.POSIX_SPAWN_OPEN, 1, "spawned.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+            (os.POSIX_SPAWN_OPEN, 0, "/hilbert/proc/in.txt", os.O_RDONLY, 0)]
+    pid = os.posix_spawn("/bin/sh", ["sh", "-c", "tr a-z A-Z; echo done"], os.environ, file_actions=acts)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    assert open("/hilbert/proc/spawned.txt").read() == "TO CHILD\ndone\n", open("/hilbert/proc/spawned.txt").read()
+    assert os.stat("/hilbert/proc/spawned.txt").st_mode & 0o777 == 0o600
+    try:
+        os.posix_spawnp("true", ["true"], os.environ, file_actions=[(os.POSIX_SPAWN_OPEN, 0, "missing", os.O_RDONLY, 0)])
+        assert False, "spawned with a missing file"
+    except FileNotFoundError: pass
+    os.chdir("/")
+
+@case("a write leaves ctime == mtime after the commit (not the later commit time)")
+def _():
+    p = "/hilbert/proc/ct"
+    open(p, "wb").write(b"foo")
+    time.sleep(0.01)
+    with open(p, "ab", 0) as f:
+        f.write(b"bar"); time.sleep(0.05)
+    st = os.stat(p)
+    assert st.st_ctime_ns == st.st_mtime_ns, (st.st_ctime_ns, st.st_mtime_ns)
+    os.chmod(p, 0o644)
+    assert os.stat(p).st_ctime_ns > st.st_mtime_ns
+
 @case("os.fork: the child writes a file, the parent reads it after waitpid")
 def _():
     pid = os.fork()
