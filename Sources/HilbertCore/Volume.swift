@@ -12,9 +12,16 @@ public final class Volume {
     public let format: VolumeFormat
     public let store: ObjectStore
     public let cache: CacheDirectory
-    /// Hilbert's own st_dev for this volume: derived from the UUID, with high bits no block
-    /// device uses, so cp/find -xdev/du -x never mistake it for the cache's file system.
+    /// Hilbert's own st_dev for this volume, derived from the UUID: major 16384-32767 (above
+    /// the kernel's 12-bit majors, so cp/find -xdev/du -x never mistake it for a real file
+    /// system) and a 20-bit minor, so major() and minor() fit a C int as for real devices
+    /// (Python's os.makedev rejects larger ones).
     public let dev: UInt64
+
+    /// glibc's makedev() encoding of a dev_t.
+    static func deviceNumber(major: UInt64, minor: UInt64) -> UInt64 {
+        ((major & 0xfff) << 8) | ((major & ~0xfff) << 32) | (minor & 0xff) | ((minor & ~0xff) << 12)
+    }
 
     init(spec: MountSpec, meta: MetaStore, cacheRoot: String) throws(HilbertError) {
         self.spec = spec
@@ -29,7 +36,7 @@ public final class Volume {
         }
         var h: UInt64 = 0xcbf29ce484222325
         for b in format.uuid.utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
-        self.dev = 0x4800_0000_0000_0000 | (h & 0x0000_ffff_ffff_ffff)
+        self.dev = Volume.deviceNumber(major: 0x4000 | ((h >> 20) & 0x3fff), minor: h & 0xfffff)
     }
 
     static func openStore(_ format: VolumeFormat) throws(HilbertError) -> ObjectStore {

@@ -509,6 +509,13 @@ def _():
     fd = os.open("/hilbert/ino/5", os.O_WRONLY | os.O_APPEND)
     assert os.fstat(fd).st_ino == os.stat("/hilbert/ino/5").st_ino; os.close(fd)
     assert os.stat("/hilbert/ino/7").st_ino == [k for k, v in inos.items() if v.endswith("/7")][0]
+@case("st_dev is a device number like a real one (os.major/minor/makedev round trip), not a host device's")
+def _():
+    d = os.stat("/hilbert").st_dev
+    major, minor = os.major(d), os.minor(d)
+    assert os.makedev(major, minor) == d, (hex(d), major, minor)
+    assert 4096 <= major < 1 << 31 and minor < 1 << 20, (major, minor)
+    assert d != os.stat("/").st_dev and d != os.stat("/tmp").st_dev
 PY
 
 done_testing
