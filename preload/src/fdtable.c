@@ -14,7 +14,7 @@ typedef struct {
 static rec *volatile table;
 volatile int sh_nrec;
 static volatile int maxfd = -1;
-static volatile int lock;
+volatile int sh_fdtable_lock;
 
 /* Called with the lock held. NULL when the mapping fails (the record is then not kept, as for
  * fds beyond SH_MAXFD). */
@@ -39,9 +39,9 @@ int sh_fd_get(int fd, hl_file *out) {
 
 static void put(int fd, uint32_t kind, int32_t mount, uint64_t ino) {
     if (fd < 0 || fd >= SH_MAXFD) return;
-    sh_lock(&lock);
+    sh_lock(&sh_fdtable_lock);
     rec *t = table_for_update();
-    if (!t) { sh_unlock(&lock); return; }
+    if (!t) { sh_unlock(&sh_fdtable_lock); return; }
     rec *r = &t[fd];
     uint32_t old = r->kind;
     __atomic_store_n(&r->kind, HL_KIND_NONE, __ATOMIC_RELEASE);
@@ -52,7 +52,7 @@ static void put(int fd, uint32_t kind, int32_t mount, uint64_t ino) {
     if (old == HL_KIND_NONE && kind != HL_KIND_NONE) sh_nrec++;
     if (old != HL_KIND_NONE && kind == HL_KIND_NONE) sh_nrec--;
     if (kind != HL_KIND_NONE && fd > maxfd) maxfd = fd;
-    sh_unlock(&lock);
+    sh_unlock(&sh_fdtable_lock);
 }
 
 void sh_fd_set(int fd, const hl_file *f) { put(fd, f->kind, f->mount, f->ino); }

@@ -73,8 +73,28 @@ static void parse_fds(const char *s) {
     }
 }
 
+static volatile int *fork_lock(int i) {
+    switch (i) {
+    case 0: return &sh_fdtable_lock;
+    case 1: return &sh_dirreg_lock;
+    case 2: return &sh_fts_lock;
+    case 3: return &sh_lockfile_lock;
+    case 4: return sh_spawn_lock(0);
+    case 5: return sh_spawn_lock(1);
+    default: return NULL;
+    }
+}
+
+/* No critical section holds one of these locks while taking another, so any order is safe. */
+static void atfork_prepare(void) {
+    for (int i = 0; fork_lock(i); i++) sh_lock(fork_lock(i));
+}
+static void atfork_parent(void) {
+    for (int i = 0; fork_lock(i); i++) sh_unlock(fork_lock(i));
+}
 static void atfork_child(void) {
     sh_pid = (pid_t)syscall(SYS_getpid);
+    for (int i = 0; fork_lock(i); i++) sh_unlock(fork_lock(i));
 }
 
 void sh_init(void) {
@@ -97,7 +117,7 @@ void sh_init(void) {
     else sh_mounts_env = NULL;
     if (sh_nmounts == 0) add_prefix("/hilbert", 8);
     if (!sh_disabled) {
-        pthread_atfork(NULL, NULL, atfork_child);
+        pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
         if ((d = getenv("HILBERT_CWD"))) parse_cwd(d);
         if ((d = getenv("HILBERT_FDS"))) parse_fds(d);
     }

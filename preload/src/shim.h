@@ -246,6 +246,10 @@ extern volatile int sh_shared_memory_child;
 void sh_debug(const char *op, const char *path);
 void sh_lock(volatile int *l);
 void sh_unlock(volatile int *l);
+/* The shim's global spinlocks: init.c holds them all across fork(), so a child never inherits
+ * one that another thread of the parent held (it would spin forever). */
+extern volatile int sh_fdtable_lock, sh_dirreg_lock, sh_fts_lock, sh_lockfile_lock;
+volatile int *sh_spawn_lock(int which); /* 0: popen streams, 1: addopen descriptors */
 
 /* ---- wrap_spawn.c ---- */
 int sh_spawn_actions_error(const void *fa); /* a deferred error of a virtual addopen, or 0 */

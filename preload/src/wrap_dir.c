@@ -17,7 +17,8 @@ typedef struct vdir {
 } vdir;
 
 static vdir *volatile reg[NREG];
-static volatile int nreg, reglock, reghigh;
+static volatile int nreg, reghigh;
+volatile int sh_dirreg_lock;
 
 static vdir *find(DIR *d) {
     if (likely(nreg == 0) || !d) return NULL;
@@ -28,25 +29,25 @@ static vdir *find(DIR *d) {
 int sh_is_vdir(DIR *d) { return find(d) != NULL; }
 
 static int enroll(vdir *v) {
-    sh_lock(&reglock);
+    sh_lock(&sh_dirreg_lock);
     for (int i = 0; i < NREG; i++) {
         if (!reg[i]) {
             reg[i] = v;
             if (i >= reghigh) reghigh = i + 1;
             nreg++;
-            sh_unlock(&reglock);
+            sh_unlock(&sh_dirreg_lock);
             return 0;
         }
     }
-    sh_unlock(&reglock);
+    sh_unlock(&sh_dirreg_lock);
     return -EMFILE;
 }
 
 static void unenroll(vdir *v) {
-    sh_lock(&reglock);
+    sh_lock(&sh_dirreg_lock);
     for (int i = 0; i < reghigh; i++)
         if (reg[i] == v) { reg[i] = NULL; nreg--; }
-    sh_unlock(&reglock);
+    sh_unlock(&sh_dirreg_lock);
 }
 
 DIR *sh_vopendir_fd(int fd, const hl_file *f) {

@@ -21,15 +21,15 @@ typedef struct vent {
 #define KIDS(x) (VENT(x)->kids)
 
 static vfts *streams;
-static volatile int slock;
+volatile int sh_fts_lock;
 
 static vfts *find(void *p) {
     vfts *r = NULL;
     if (likely(!streams) || !p) return NULL;
-    sh_lock(&slock);
+    sh_lock(&sh_fts_lock);
     for (vfts *s = streams; s; s = s->next)
         if (s == p) r = s;
-    sh_unlock(&slock);
+    sh_unlock(&sh_fts_lock);
     return r;
 }
 
@@ -139,10 +139,10 @@ static void *vopen(char *const *argv, int opts, int (*cmp)(const FTSENT **, cons
     }
     s->root->fts_link = NULL;
     KIDS(s->root) = sort(s, head);
-    sh_lock(&slock);
+    sh_lock(&sh_fts_lock);
     s->next = streams;
     streams = s;
-    sh_unlock(&slock);
+    sh_unlock(&sh_fts_lock);
     return s;
 }
 
@@ -224,10 +224,10 @@ EXPORT int fts_set(FTS *f, FTSENT *e, int instr) {
 EXPORT int fts_close(FTS *f) {
     vfts *s = find(f);
     if (!s) return REAL(fts_close)(f);
-    sh_lock(&slock);
+    sh_lock(&sh_fts_lock);
     for (vfts **p = &streams; *p; p = &(*p)->next)
         if (*p == s) { *p = s->next; break; }
-    sh_unlock(&slock);
+    sh_unlock(&sh_fts_lock);
     free_tree(KIDS(s->root));
     free_list(s->root);
     free(s);

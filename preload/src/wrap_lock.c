@@ -13,7 +13,7 @@
 static int ofd_lock[SH_MAXFD];      /* app fd → lock fd + 1 (0: none) */
 static int lock_refs[SH_MAXFD];     /* lock fd → number of app fds sharing it */
 static struct { int32_t mount; uint64_t ino; int fd; } proc_lock[MAX_PROC_LOCKS];
-static volatile int lk;
+volatile int sh_lockfile_lock;
 
 static void close_lock_fd(int lfd) {
     sh_note_private_fd(lfd, 0);
@@ -36,41 +36,41 @@ static int ofd_lock_fd(int fd, const hl_file *f) {
     if (cur) return cur - 1;
     int lfd = open_lock_fd(f);
     if (lfd < 0) return -1;
-    sh_lock(&lk);
+    sh_lock(&sh_lockfile_lock);
     if (ofd_lock[fd]) {                 /* another thread won */
         cur = ofd_lock[fd] - 1;
-        sh_unlock(&lk);
+        sh_unlock(&sh_lockfile_lock);
         close_lock_fd(lfd);
         return cur;
     }
     ofd_lock[fd] = lfd + 1;
     lock_refs[lfd] = 1;
-    sh_unlock(&lk);
+    sh_unlock(&sh_lockfile_lock);
     return lfd;
 }
 
 /* The process's record-lock fd for the inode behind fd. */
 static int proc_lock_fd(const hl_file *f) {
-    sh_lock(&lk);
+    sh_lock(&sh_lockfile_lock);
     for (int i = 0; i < MAX_PROC_LOCKS; i++)
         if (proc_lock[i].fd && proc_lock[i].mount == f->mount && proc_lock[i].ino == f->ino) {
             int r = proc_lock[i].fd - 1;
-            sh_unlock(&lk);
+            sh_unlock(&sh_lockfile_lock);
             return r;
         }
-    sh_unlock(&lk);
+    sh_unlock(&sh_lockfile_lock);
     int lfd = open_lock_fd(f);
     if (lfd < 0) return -1;
-    sh_lock(&lk);
+    sh_lock(&sh_lockfile_lock);
     for (int i = 0; i < MAX_PROC_LOCKS; i++)
         if (!proc_lock[i].fd) {
             proc_lock[i].mount = f->mount;
             proc_lock[i].ino = f->ino;
             proc_lock[i].fd = lfd + 1;
-            sh_unlock(&lk);
+            sh_unlock(&sh_lockfile_lock);
             return lfd;
         }
-    sh_unlock(&lk);
+    sh_unlock(&sh_lockfile_lock);
     close_lock_fd(lfd);
     errno = ENOLCK;
     return -1;
@@ -79,17 +79,17 @@ static int proc_lock_fd(const hl_file *f) {
 /* newfd now shares oldfd's open file description. */
 void sh_lock_after_dup(int oldfd, int newfd) {
     if (oldfd < 0 || oldfd >= SH_MAXFD || newfd < 0 || newfd >= SH_MAXFD) return;
-    sh_lock(&lk);
+    sh_lock(&sh_lockfile_lock);
     int l = ofd_lock[oldfd];
     if (l) lock_refs[l - 1]++;
     ofd_lock[newfd] = l;
-    sh_unlock(&lk);
+    sh_unlock(&sh_lockfile_lock);
 }
 
 /* fd (a record of inode f) is going away. */
 void sh_lock_on_close(int fd, const hl_file *f) {
     int close_ofd = -1, close_proc = -1;
-    sh_lock(&lk);
+    sh_lock(&sh_lockfile_lock);
     if (fd >= 0 && fd < SH_MAXFD && ofd_lock[fd]) {
         int l = ofd_lock[fd] - 1;
         ofd_lock[fd] = 0;
@@ -100,7 +100,7 @@ void sh_lock_on_close(int fd, const hl_file *f) {
             close_proc = proc_lock[i].fd - 1;
             proc_lock[i].fd = 0;
         }
-    sh_unlock(&lk);
+    sh_unlock(&sh_lockfile_lock);
     if (close_ofd >= 0) close_lock_fd(close_ofd);
     if (close_proc >= 0) close_lock_fd(close_proc);
 }

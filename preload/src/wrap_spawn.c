@@ -124,6 +124,8 @@ EXPORT int pclose(FILE *fp) {
  * posix_spawn(p) with these actions fails with its errno, as glibc's would. */
 static klist opens; /* key: the actions, val: our fd or -1, err: the open's errno */
 
+volatile int *sh_spawn_lock(int which) { return which ? &opens.lock : &popens.lock; }
+
 EXPORT int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *fa, int fd, const char *path, int oflag,
                                             mode_t mode) {
     if (sh_pass() || !path || fd < 0) return REAL(posix_spawn_file_actions_addopen)(fa, fd, path, oflag, mode);

@@ -8,6 +8,7 @@
 #include <fts.h>
 #include <ftw.h>
 #include <glob.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -361,13 +362,49 @@ static void clone_vm(void) {
     close(fd);
 }
 
+static volatile int churn_stop;
+static void *churn(void *arg) {
+    int fd = *(int *)arg;
+    while (!churn_stop) {            /* dup and close: the fd table's lock taken all the time */
+        int d = dup(fd);
+        if (d >= 0) close(d);
+    }
+    return NULL;
+}
+
+/* fork() while another thread keeps updating the shim's tables: every child can still open
+ * a virtual file (a lock inherited in the held state would make it spin forever). */
+static void fork_locks(void) {
+    int fd = open(P("f"), O_RDONLY);
+    CHECK(fd >= 0, "open");
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, churn, &fd) == 0, "thread");
+    int hung = 0;
+    for (int k = 0; k < 300 && !hung; k++) {
+        pid_t p = fork();
+        if (p == 0) {
+            alarm(5);
+            int c = open(P("f"), O_RDONLY);
+            _exit(c >= 0 && close(c) == 0 ? 0 : 1);
+        }
+        int status;
+        CHECK(waitpid(p, &status, 0) == p, "waitpid");
+        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) hung = 1;
+        else CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d status %d", k, status);
+    }
+    churn_stop = 1;
+    pthread_join(t, NULL);
+    CHECK(!hung, "a child hung on a lock held by another thread at fork time");
+    close(fd);
+}
+
 int main(int argc, char **argv) {
     name = argv[1];
     dir = argc > 2 ? argv[2] : "/hilbert";
     struct { const char *n; void (*f)(void); } cases[] = {
         {"efault", efault}, {"errno", errno_kept}, {"no-engine", no_engine}, {"fdident", fdident},
         {"dirfd", dirfd_at}, {"hostdir", hostdir}, {"cwd", cwd}, {"walks", walks}, {"misc", misc},
-        {"private-fd", private_fd}, {"forks", forks}, {"clone-vm", clone_vm},
+        {"private-fd", private_fd}, {"forks", forks}, {"clone-vm", clone_vm}, {"fork-locks", fork_locks},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         if (strcmp(cases[i].n, name)) continue;
