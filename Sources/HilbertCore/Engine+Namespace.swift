@@ -97,6 +97,32 @@ extension Engine {
         }
     }
 
+    /// bind/connect of an AF_UNIX socket at `loc`: the socket inode lives in the metadata, the
+    /// kernel socket behind it in the node's cache directory (`sock/<ino>`), so processes of
+    /// one node meet as on a local file system (like FIFOs).
+    public func socketPath(_ loc: Location, create: Bool, mode: UInt32) throws(Errno) -> String {
+        let v = try volume(loc.mount)
+        let cred = Credentials.effective()
+        let ino: Ino
+        if create {
+            do throws(Errno) {
+                let (p, n) = try creationTarget(v, loc, cred: cred, allowDirectorySlash: false)
+                ino = try v.meta.mknod(parent: p, name: n, mode: FileType.socket.rawValue | ((mode & 0o777) & ~umask),
+                                       rdev: 0, cred: cred).ino
+            } catch where error == .exists {
+                throw Errno(EADDRINUSE)   // bind(2) on an existing name
+            }
+        } else {
+            let attr = try existing(v, loc, follow: true, cred: cred).attr
+            if attr.type != .socket { throw Errno(ECONNREFUSED) }
+            if !MetaStore.checkAccess(attr, W_OK, cred) { throw Errno.access }
+            ino = attr.ino
+        }
+        let dir = v.cache.volumeDirectory + "/sock"
+        if !Sys.exists(dir) { try Sys.mkdirs(dir, 0o700) }
+        return dir + "/\(ino)"
+    }
+
     public func symlink(target: [UInt8], _ loc: Location) throws(Errno) {
         if target.isEmpty { throw Errno.noEntry }
         if target.count >= 4096 { throw Errno.nameTooLong }
@@ -337,6 +363,7 @@ extension Engine {
         // The last version's copy is removed by name (one unlink; inline files have no other);
         // files with objects may have older versions cached too: scan for those.
         for f in r.lastVersions { try? Sys.unlink(v.cache.readCopyPath(ino: f.ino, version: f.version)) }
+        for ino in r.sockets { try? Sys.unlink(v.cache.volumeDirectory + "/sock/\(ino)") }
         if !r.objects.isEmpty { for ino in r.destroyed { v.cache.removeReadCopies(ino: ino) } }
     }
 

@@ -253,6 +253,12 @@ private func makeAPI() -> hl_engine_api {
     t.lockfile = { mount, ino in
         Int32(run { () throws(Errno) -> Int in Int(try engine.lockFile(mount: Int(mount), ino: ino)) })
     }
+    t.socketpath = { loc, create, mode, buf, len in
+        run { () throws(Errno) -> Int in
+            let path = try engine.socketPath(location(loc), create: create != 0, mode: UInt32(mode))
+            return try copyOut(Array(path.utf8), buf.map { UnsafeMutableRawPointer($0) }, len, terminate: true)
+        }
+    }
     return t
 }
 

@@ -290,6 +290,8 @@ extension MetaStore {
             released.lastVersions.append(FileVersion(ino: ino, version: a.version))
         } else if a.isSymlink {
             try exec1("DELETE FROM hl_symlink WHERE ino=?1", ino)
+        } else if a.type == .socket {
+            released.sockets.append(ino)
         }
         try exec1("DELETE FROM hl_xattr WHERE ino=?1", ino)
         try exec1("DELETE FROM hl_node WHERE ino=?1", ino)

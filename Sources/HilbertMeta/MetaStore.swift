@@ -24,6 +24,8 @@ public struct Released: Equatable, Sendable {
     public var destroyed: [Ino] = []
     /// The last version of each destroyed regular file (its read copy can go).
     public var lastVersions: [FileVersion] = []
+    /// Destroyed socket inodes (their node-local kernel sockets can go).
+    public var sockets: [Ino] = []
     public init() {}
     public var isEmpty: Bool { objects.isEmpty && stagingFiles.isEmpty && destroyed.isEmpty }
 }

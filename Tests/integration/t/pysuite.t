@@ -26,9 +26,7 @@ MODULES=${HL_PYSUITE:-"test_io test_subprocess test_compileall test_zipfile test
 JOBS=${HL_PYSUITE_J:-4}
 # Documented limitations (SEMANTICS.md): MODULE → "TEST-ID… | reason". A module whose only
 # failures under Hilbert are exactly these tests is skipped as known; any other failure fails.
-declare -A KNOWN=(
-    [test_pathlib]="test.test_pathlib.PathTest.test_is_socket_true test.test_pathlib.PosixPathTest.test_is_socket_true | bind() of an AF_UNIX socket under a prefix is refused (EOPNOTSUPP)"
-)
+declare -A KNOWN=()
 
 # regrtest DIR NAME [RUNNER…] — run all modules with --tempdir DIR and TMPDIR=DIR; the
 # progress log goes to $HL_TMP/NAME.log and the JUnit XML to $HL_TMP/NAME.xml (both native).

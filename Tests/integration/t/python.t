@@ -509,6 +509,49 @@ def _():
     fd = os.open("/hilbert/ino/5", os.O_WRONLY | os.O_APPEND)
     assert os.fstat(fd).st_ino == os.stat("/hilbert/ino/5").st_ino; os.close(fd)
     assert os.stat("/hilbert/ino/7").st_ino == [k for k, v in inos.items() if v.endswith("/7")][0]
+@case("AF_UNIX sockets under the prefix: bind, listen, connect from another process, stat, EADDRINUSE, ECONNREFUSED, relative bind")
+def _():
+    import errno, socket, stat, subprocess, sys
+    os.makedirs("/hilbert/sock", exist_ok=True)
+    p = "/hilbert/sock/srv"
+    old = os.umask(0o022)
+    srv = socket.socket(socket.AF_UNIX); srv.bind(p); srv.listen(1)
+    os.umask(old)
+    st = os.stat(p)
+    assert stat.S_ISSOCK(st.st_mode) and st.st_mode & 0o777 == 0o755, oct(st.st_mode)
+    client = subprocess.Popen([sys.executable, "-c",
+        "import socket; c = socket.socket(socket.AF_UNIX); c.connect(%r); c.sendall(b'ping'); print(c.recv(10).decode())" % p],
+        stdout=subprocess.PIPE, text=True)
+    conn, _ = srv.accept(); conn.sendall(conn.recv(10).upper()); conn.close()
+    assert client.communicate(timeout=30)[0].strip() == "PING"
+    try:
+        socket.socket(socket.AF_UNIX).bind(p); assert False, "bind on an existing name"
+    except OSError as e: assert e.errno == errno.EADDRINUSE, e
+    assert stat.S_ISSOCK(os.stat(p).st_mode), "a refused bind must leave the existing socket"
+    try:
+        os.open(p, os.O_RDONLY); assert False, "open of a socket"
+    except OSError as e: assert e.errno == errno.ENXIO, e
+    srv.close(); os.unlink(p)
+    try:
+        socket.socket(socket.AF_UNIX).connect(p); assert False, "connect to a removed socket"
+    except OSError as e: assert e.errno == errno.ENOENT, e
+    open("/hilbert/sock/plain", "w").close()
+    try:
+        socket.socket(socket.AF_UNIX).connect("/hilbert/sock/plain"); assert False, "connect to a regular file"
+    except OSError as e: assert e.errno == errno.ECONNREFUSED, e
+    cwd = os.getcwd(); os.chdir("/hilbert/sock")
+    try:
+        s = socket.socket(socket.AF_UNIX); s.bind("rel"); s.listen(1)
+        c = socket.socket(socket.AF_UNIX); c.connect("/hilbert/sock/rel"); c.close(); s.close()
+        assert stat.S_ISSOCK(os.lstat("rel").st_mode)
+        os.unlink("rel")
+    finally:
+        os.chdir(cwd)
+    cache = os.environ.get("HL_CACHE") or os.path.join(os.environ["HL_TMP"], "cache")
+    for n in os.listdir(cache):
+        d = os.path.join(cache, n, "sock")
+        if os.path.isdir(d):
+            assert os.listdir(d) == [], "kernel sockets of removed names remain: %r" % os.listdir(d)
 @case("st_dev is a device number like a real one (os.major/minor/makedev round trip), not a host device's")
 def _():
     d = os.stat("/hilbert").st_dev

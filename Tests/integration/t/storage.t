@@ -48,6 +48,17 @@ ino=$(hl stat -c %i /hilbert/local)
 is "$(find "$HL_CACHE" -path '*/files/*' -name "$ino.*" | wc -l)" "1" "the same-node rewrites leave one read copy"
 hl rm /hilbert/local
 is "$(find "$HL_CACHE" -path '*/files/*' -name "$ino.*" | wc -l)" "0" "removing the file removes its read copy"
+
+# AF_UNIX sockets: the kernel socket lives in the cache; a cache path longer than sun_path
+# (108 bytes) is reached through /proc/self/fd of its directory
+long="$HL_TMP/$(printf 'c%.0s' $(seq 1 100))"
+out=$(hlc "$long" "$HL_PY" -c '
+import socket
+s = socket.socket(socket.AF_UNIX); s.bind("/hilbert/longsock"); s.listen(1)
+c = socket.socket(socket.AF_UNIX); c.connect("/hilbert/longsock"); a, _ = s.accept()
+c.sendall(b"via a long cache path"); print(a.recv(100).decode())' 2>&1)
+is "$out" "via a long cache path" "AF_UNIX bind/connect under the prefix with a cache path longer than sun_path"
+hl rm /hilbert/longsock
 hlc "$A" "$HL_PY" -c '
 with open("/hilbert/bigshared", "r+b") as f:
     f.seek(5 << 20); f.write(b"X" * 10)'

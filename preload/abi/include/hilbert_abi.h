@@ -220,6 +220,12 @@ typedef struct hl_engine_api {
      * redirects flock/fcntl/lockf locks of engine fds to it, because the fds programs get
      * are private copies whose kernel locks would not exclude other processes. */
     int (*lockfile)(int32_t mount, uint64_t ino);
+    /* AF_UNIX sockets under a prefix are node-local kernel sockets. bind (`create` = 1) makes
+     * a socket inode at loc (mode & ~umask; -EADDRINUSE when the name exists); connect
+     * (`create` = 0) checks that loc is a socket the caller may write (-ECONNREFUSED for
+     * another file type). Both write the host path of the inode's kernel socket in the
+     * node's cache directory, NUL-terminated, and return its length. */
+    ssize_t (*socketpath)(const hl_loc *loc, int create, mode_t mode, char *buf, size_t len);
 } hl_engine_api;
 
 /* The engine's only exported symbol. */
