@@ -69,20 +69,23 @@ static int unix_at(int fd, vpath *v, int create, int (*real)(int, const struct s
     return sh_ret(rc);
 }
 
-EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len) {
-    static int (*real)(int, const struct sockaddr *, socklen_t);
-    if (!real) real = (int (*)(int, const struct sockaddr *, socklen_t))sh_resolve("bind", (void **)&real);
+typedef int (*sockaddr_fn)(int, const struct sockaddr *, socklen_t);
+
+static int route(int fd, const struct sockaddr *addr, socklen_t len, int create, sockaddr_fn real) {
     vpath v;
     int k = virtual_unix_path(addr, len, &v);
     if (k < 0) return -1;
-    return k ? unix_at(fd, &v, 1, real) : real(fd, addr, len);
+    return k ? unix_at(fd, &v, create, real) : real(fd, addr, len);
+}
+
+EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len) {
+    static sockaddr_fn real;
+    if (!real) real = (sockaddr_fn)sh_resolve("bind", (void **)&real);
+    return route(fd, addr, len, 1, real);
 }
 
 EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
-    static int (*real)(int, const struct sockaddr *, socklen_t);
-    if (!real) real = (int (*)(int, const struct sockaddr *, socklen_t))sh_resolve("connect", (void **)&real);
-    vpath v;
-    int k = virtual_unix_path(addr, len, &v);
-    if (k < 0) return -1;
-    return k ? unix_at(fd, &v, 0, real) : real(fd, addr, len);
+    static sockaddr_fn real;
+    if (!real) real = (sockaddr_fn)sh_resolve("connect", (void **)&real);
+    return route(fd, addr, len, 0, real);
 }
