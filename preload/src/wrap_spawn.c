@@ -131,8 +131,10 @@ EXPORT int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *fa, int 
     if (sh_pass() || !path || fd < 0) return REAL(posix_spawn_file_actions_addopen)(fa, fd, path, oflag, mode);
     int saved = errno;
     vpath v;
-    v.host = path;
-    int k = sh_route(&v, (oflag & O_CREAT) ? SH_CREATE : SH_LOOKUP, AT_FDCWD, path);
+    /* No real call comes first here (the child's open is glibc-internal), so the path is
+     * classified in full: absolute prefix paths whatever the cwd, relative ones in a virtual
+     * cwd. A bad pointer is left to glibc (it copies the path with strdup). */
+    int k = sh_classify(&v, AT_FDCWD, path);
     errno = saved;
     if (k != SH_VIRT) return REAL(posix_spawn_file_actions_addopen)(fa, fd, path, oflag, mode);
     kent *e = malloc(sizeof *e);

@@ -282,6 +282,13 @@ def _():
         assert False, "spawned with a missing file"
     except FileNotFoundError: pass
     os.chdir("/")
+    r, w = os.pipe()   # an absolute prefix path read-only, from a host working directory
+    pid = os.posix_spawn("/bin/cat", ["cat"], os.environ,
+                         file_actions=[(os.POSIX_SPAWN_OPEN, 0, "/hilbert/proc/in.txt", os.O_RDONLY, 0),
+                                       (os.POSIX_SPAWN_DUP2, w, 1)])
+    os.close(w)
+    got = b"".join(iter(lambda: os.read(r, 4096), b"")); os.close(r)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0 and got == b"to child\n", got
 
 @case("a write leaves ctime == mtime after the commit (not the later commit time)")
 def _():
