@@ -194,10 +194,13 @@ extension Engine {
         // The common case first: a read copy of the version we resolved (the metadata caches
         // are current as of the shared change epoch). Small copies are not marked as used:
         // they are cheap to make again from inline data.
-        if !attrIn.staged, attrIn.size > 0,
-           let fd = v.cache.openReadCopy(ino: attrIn.ino, version: attrIn.version,
-                                         touch: attrIn.size > UInt64(v.format.inlineMax), cloexec: keep != 0) {
-            return (fd, file)
+        var triedVersion: UInt64?
+        if !attrIn.staged, attrIn.size > 0 {
+            if let fd = v.cache.openReadCopy(ino: attrIn.ino, version: attrIn.version,
+                                             touch: attrIn.size > UInt64(v.format.inlineMax), cloexec: keep != 0) {
+                return (fd, file)
+            }
+            triedVersion = attrIn.version
         }
         var lastError = Errno.io
         DataErrors.last = nil
@@ -208,7 +211,7 @@ extension Engine {
                     return (try memoryCopy(inline, flags: keep), file)
                 }
                 if attr.size == 0 { return (try memoryCopy([], flags: keep), file) }
-                if let fd = v.cache.openReadCopy(ino: attr.ino, version: attr.version) {
+                if attr.version != triedVersion, let fd = v.cache.openReadCopy(ino: attr.ino, version: attr.version) {
                     return (handOut(fd, keep), file)
                 }
                 let fd = try v.cache.installReadCopy(ino: attr.ino, version: attr.version) { (out: Int32) throws(Errno) in

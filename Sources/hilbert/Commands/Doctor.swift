@@ -61,7 +61,7 @@ extension Hilbert {
             let (mounts, cache) = try volumes.resolve()
             for m in mounts { checkMount(m, report) }
             let cacheProblem = directoryProblem(cache)
-            report(cacheProblem == nil, "cache directory \(cache): \(cacheProblem ?? (exists(cache) ? "writable" : "will be created on first use"))")
+            report(cacheProblem == nil, "cache directory \(cache): \(cacheProblem ?? (Sys.exists(cache) ? "writable" : "will be created on first use"))")
             if failed > 0 { throw ExitCode(1) }
         }
 
@@ -105,7 +105,7 @@ extension Hilbert {
                 return
             }
             let path = url.sqlitePath
-            if !exists(path) && m.metaURL == Settings.defaultMetaURL {
+            if !Sys.exists(path) && m.metaURL == Settings.defaultMetaURL {
                 let dir = Settings.defaultVolumeDirectory
                 let problem = directoryProblem(dir)
                 report(problem == nil, "\(head): the default volume \(problem ?? "will be created on first use in \(dir)")")
@@ -123,16 +123,11 @@ extension Hilbert {
                 problem = "the metadata directory \(dbDir) is not writable (\(String(cString: strerror(errno))))"
             } else if f.storage == "file" {
                 if let p = directoryProblem(f.bucket) { problem = "objects \(f.bucket): \(p)" }
-                else if !exists(f.bucket) { problem = "objects \(f.bucket): no such directory" }
+                else if !Sys.exists(f.bucket) { problem = "objects \(f.bucket): no such directory" }
             }
             report(problem == nil, "\(head): volume '\(f.name)', objects \(f.storage) \(f.bucket)" + (problem.map { ": " + $0 } ?? ""))
         }
     }
-}
-
-private func exists(_ path: String) -> Bool {
-    var st = stat()
-    return stat(path, &st) == 0
 }
 
 /// Why `dir` cannot be used as a writable directory (nil: it can, or it can be created:
