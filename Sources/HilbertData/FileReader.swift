@@ -54,8 +54,8 @@ public func fetchBlock(_ block: StoredBlock, store: ObjectStore) throws(Errno) -
 
 /// Materialize path: make `fd` hold the `size`-byte file described by `blocks`.
 /// The file is truncated to 0 then to `size` (holes stay sparse and read as zeros), then
-/// each block is fetched, verified and pwritten at index*blockSize (two threads when there
-/// are several blocks). Never writes zeros for a missing or corrupt block: that is EIO
+/// each block is fetched, verified and pwritten at index*blockSize (by the store's
+/// `concurrency` threads when there are several blocks). Never writes zeros for a missing or corrupt block: that is EIO
 /// (reason in `DataErrors.last`). Block lists that do not fit `size`/`blockSize` are EIO.
 public func fetchFile(blocks: [StoredBlock], size: Int64, blockSize: Int, store: ObjectStore, into fd: Int32) throws(Errno) {
     guard blockSize > 0, blockSize <= maxBlockSize, size >= 0 else {
@@ -106,7 +106,7 @@ public func fetchFile(blocks: [StoredBlock], size: Int64, blockSize: Int, store:
             }
         }
     }
-    let threads = blocks.count >= 3 ? WorkerThreads.start(pipelineWorkers - 1, work) : WorkerThreads()
+    let threads = blocks.count >= 3 ? WorkerThreads.start(min(pipelineWorkers(store), blocks.count) - 1, work) : WorkerThreads()
     work(threads.count)        // the calling thread is a worker too
     threads.join()
     if let f = state.failure { throw DataErrors.fail(f.errno, f.message) }

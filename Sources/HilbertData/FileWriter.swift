@@ -13,11 +13,10 @@ extension BlockRef {
 /// Largest accepted block size (objects must fit the header's u32 fields comfortably).
 public let maxBlockSize = 64 << 20
 
-/// Blocks in flight in the commit pipeline (bounded memory: this many raw buffers plus one
-/// encode buffer per worker).
-let pipelineDepth = 4
-/// Worker threads for encode+put (the target machines have 2 cores).
-let pipelineWorkers = 2
+/// Worker threads for encode+put: the store's `concurrency` (2 for a local directory: the
+/// target machines have 2 cores; more for remote stores, whose puts wait on the network).
+/// Blocks in flight are bounded by workers + 2 raw buffers plus one encode buffer per worker.
+func pipelineWorkers(_ store: ObjectStore) -> Int { max(1, min(64, store.concurrency)) }
 /// Object ids are requested from `allocateIDs` in batches of at most this many.
 let idBatch = 16
 
@@ -28,7 +27,7 @@ let idBatch = 16
 /// - A block whose index, raw length and CRC-32C equal a block of `previous` reuses that
 ///   object (no upload), so appends and small edits of big files upload only what changed.
 /// - Other blocks are encoded (`codec`, zstd `level`) and put under `objectKey`, by two
-///   worker threads while the calling thread reads ahead (at most `pipelineDepth` blocks
+///   `pipelineWorkers(store)` threads while the calling thread reads ahead (at most workers + 2 blocks
 ///   in flight).
 /// - `allocateIDs(n)` returns the first of `n` fresh consecutive object ids; it is only
 ///   called on the calling thread, in batches of up to 16; ids of a batch that end up
@@ -156,10 +155,11 @@ func storeBlocks(size: Int64, blockSize: Int, codec: BlockCompression, level: In
     for b in previous { prev[b.index] = b }
 
     let state = CommitState(store: store, codec: codec, level: level)
-    let depth = min(pipelineDepth, count)
+    let workers = pipelineWorkers(store)
+    let depth = min(workers + 2, count)
     for _ in 0..<depth { state.free.append(ByteBuffer(capacity: min(blockSize, Int(size)))) }
     // Few blocks: encode on this thread, no pipeline.
-    let threads = count >= 3 ? WorkerThreads.start(pipelineWorkers, { _ in state.worker() }) : WorkerThreads()
+    let threads = count >= 3 ? WorkerThreads.start(workers, { _ in state.worker() }) : WorkerThreads()
     let inlineOut = threads.count == 0 ? ByteBuffer(capacity: BlockCodec.maxEncodedSize(rawLength: min(blockSize, Int(size)))) : nil
 
     var reused: [StoredBlock] = []

@@ -20,14 +20,33 @@ public protocol ObjectStore: AnyObject, Sendable {
     /// The object's size, or nil when missing.
     func head(_ key: String) throws(Errno) -> Int?
     /// All objects whose key starts with `prefix`, sorted by key.
-    func list(prefix: String) throws(Errno) -> [(key: String, size: Int)]
+    func list(prefix: String) throws(Errno) -> [ObjectInfo]
+    /// Remove many objects (missing ones are success); stores with a batch call use it.
+    func delete(keys: [String]) throws(Errno)
     /// Make every object put so far durable (stores that sync per put: nothing to do).
     func flush() throws(Errno)
+    /// How many transfers the data pipelines keep in flight against this store: CPU-bound
+    /// local stores want one per core, remote stores many more (latency, not CPU, limits them).
+    var concurrency: Int { get }
     var description: String { get }
+}
+
+/// One listed object. `modified` is seconds since the epoch (0 when the store cannot tell).
+public struct ObjectInfo: Equatable, Sendable {
+    public var key: String
+    public var size: Int
+    public var modified: Int64
+    public init(key: String, size: Int, modified: Int64 = 0) {
+        self.key = key; self.size = size; self.modified = modified
+    }
 }
 
 extension ObjectStore {
     public func flush() throws(Errno) {}
+    public var concurrency: Int { 2 }
+    public func delete(keys: [String]) throws(Errno) {
+        for k in keys { try delete(k) }
+    }
 
     public func put(_ key: String, _ bytes: [UInt8]) throws(Errno) {
         var failure: Errno?
@@ -217,11 +236,11 @@ public final class LocalDirectoryStore: ObjectStore, @unchecked Sendable {
         }
     }
 
-    public func list(prefix: String) throws(Errno) -> [(key: String, size: Int)] {
+    public func list(prefix: String) throws(Errno) -> [ObjectInfo] {
         // Start at the deepest directory the prefix names completely.
         var base = ""
         if let slash = prefix.lastIndex(of: "/") { base = String(prefix[..<slash]) }
-        var out: [(key: String, size: Int)] = []
+        var out: [ObjectInfo] = []
         let start = base.isEmpty ? root : root + "/" + base
         do throws(Errno) {
             try walk(dir: start, rel: base, prefix: prefix, into: &out)
@@ -232,7 +251,7 @@ public final class LocalDirectoryStore: ObjectStore, @unchecked Sendable {
         return out
     }
 
-    private func walk(dir: String, rel: String, prefix: String, into out: inout [(key: String, size: Int)]) throws(Errno) {
+    private func walk(dir: String, rel: String, prefix: String, into out: inout [ObjectInfo]) throws(Errno) {
         for e in try Sys.listDirectoryTyped(dir) {
             if rel.isEmpty && e.name.hasPrefix(".") { continue }      // .tmp and friends
             let key = rel.isEmpty ? e.name : rel + "/" + e.name
@@ -241,15 +260,17 @@ public final class LocalDirectoryStore: ObjectStore, @unchecked Sendable {
             let full = dir + "/" + e.name
             var type = e.type
             var size = -1
+            var modified: Int64 = 0
             if type == UInt8(DT_UNKNOWN) || type == UInt8(DT_REG) {
                 guard let st = try? Sys.lstat(full) else { continue }      // raced with a delete
                 type = (st.st_mode & S_IFMT) == S_IFDIR ? UInt8(DT_DIR) : (st.st_mode & S_IFMT) == S_IFREG ? UInt8(DT_REG) : UInt8(DT_UNKNOWN)
                 size = Int(st.st_size)
+                modified = Int64(st.st_mtim.tv_sec)
             }
             if type == UInt8(DT_DIR) {
                 do throws(Errno) { try walk(dir: full, rel: key, prefix: prefix, into: &out) } catch where error == .noEntry {}
             } else if type == UInt8(DT_REG) && key.hasPrefix(prefix) {
-                out.append((key, size))
+                out.append(ObjectInfo(key: key, size: size, modified: modified))
             }
         }
     }
@@ -307,8 +328,8 @@ public final class MemoryStore: ObjectStore, @unchecked Sendable {
         try validateKey(key)
         return lock.withLock { objects[key]?.count }
     }
-    public func list(prefix: String) throws(Errno) -> [(key: String, size: Int)] {
-        lock.withLock { objects.filter { $0.key.hasPrefix(prefix) }.map { (key: $0.key, size: $0.value.count) } }
+    public func list(prefix: String) throws(Errno) -> [ObjectInfo] {
+        lock.withLock { objects.filter { $0.key.hasPrefix(prefix) }.map { ObjectInfo(key: $0.key, size: $0.value.count) } }
             .sorted { $0.key < $1.key }
     }
 }
@@ -413,5 +434,6 @@ public final class FaultyStore: ObjectStore, @unchecked Sendable {
         try inner.delete(key)
     }
     public func head(_ key: String) throws(Errno) -> Int? { try inner.head(key) }
-    public func list(prefix: String) throws(Errno) -> [(key: String, size: Int)] { try inner.list(prefix: prefix) }
+    public func list(prefix: String) throws(Errno) -> [ObjectInfo] { try inner.list(prefix: prefix) }
+    public var concurrency: Int { inner.concurrency }
 }
