@@ -26,7 +26,7 @@ let idBatch = 16
 /// - All-zero blocks are holes: no object, no entry in `blocks`.
 /// - A block whose index, raw length and CRC-32C equal a block of `previous` reuses that
 ///   object (no upload), so appends and small edits of big files upload only what changed.
-/// - Other blocks are encoded (`codec`, zstd `level`) and put under `objectKey`, by two
+/// - Other blocks are encoded (`codec`, zstd `level`) and put under `objectKey`, by
 ///   `pipelineWorkers(store)` threads while the calling thread reads ahead (at most workers + 2 blocks
 ///   in flight).
 /// - `allocateIDs(n)` returns the first of `n` fresh consecutive object ids; it is only
