@@ -34,7 +34,11 @@ let package = Package(
                 swiftSettings: fastSwift, linkerSettings: staticSQLite),
         .target(name: "HilbertData", dependencies: ["HilbertSupport", "CZstd", "CHilbertSys"],
                 swiftSettings: fastSwift, linkerSettings: staticZstd),
-        .target(name: "HilbertCore", dependencies: ["HilbertMeta", "HilbertData", "CHilbertABI"],
+        // libcurl is dlopen()ed on first use; only its headers are needed to build.
+        .target(name: "CHilbertHTTP", dependencies: ["CHilbertSys"], cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "HilbertS3", dependencies: ["HilbertSupport", "HilbertData", "CHilbertHTTP", "CHilbertSys"],
+                swiftSettings: fastSwift),
+        .target(name: "HilbertCore", dependencies: ["HilbertMeta", "HilbertData", "HilbertS3", "CHilbertABI"],
                 swiftSettings: fastSwift),
         .target(name: "HilbertEngine", dependencies: ["HilbertCore", "CHilbertABI"],
                 exclude: ["exports.map"],

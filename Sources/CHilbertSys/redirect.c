@@ -51,3 +51,11 @@ static unsigned long (*cred_hook)(void);
 void hl_sys_set_cred_hook(unsigned long (*hook)(void)) { cred_hook = hook; }
 
 unsigned long hl_sys_cred_generation(void) { return cred_hook ? cred_hook() : 0; }
+
+static void (*guard_hook)(int delta);
+
+void hl_sys_set_guard_hook(void (*hook)(int delta)) { guard_hook = hook; }
+
+void hl_sys_guard_thread(int delta) {
+    if (guard_hook) guard_hook(delta);
+}

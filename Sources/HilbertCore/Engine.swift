@@ -105,7 +105,7 @@ public final class Engine {
         for v in volumes.compactMap({ $0 }) {
             v.meta.afterForkInChild()
             v.cache.reinitializeAfterFork()
-            (v.store as? LocalDirectoryStore)?.afterForkInChild()
+            v.store.afterForkInChild()
         }
     }
 }

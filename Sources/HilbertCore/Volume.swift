@@ -28,7 +28,7 @@ public final class Volume {
         self.prefixBytes = Array(spec.prefix.utf8)
         self.meta = meta
         self.format = meta.format
-        self.store = try Volume.openStore(format)
+        self.store = try StoreFactory.open(format)
         do {
             self.cache = try CacheDirectory(root: cacheRoot, volumeUUID: format.uuid)
         } catch {
@@ -37,15 +37,6 @@ public final class Volume {
         var h: UInt64 = 0xcbf29ce484222325
         for b in format.uuid.utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
         self.dev = Volume.deviceNumber(major: 0x4000 | ((h >> 20) & 0x3fff), minor: h & 0xfffff)
-    }
-
-    static func openStore(_ format: VolumeFormat) throws(HilbertError) -> ObjectStore {
-        switch format.storage {
-        case "file":
-            return LocalDirectoryStore(root: format.bucket)
-        default:
-            throw HilbertError(.notSupported, "storage '\(format.storage)' is not available in this build")
-        }
     }
 
     /// Open the volume of a mount; the embedded default volume is created on first use.
@@ -83,6 +74,8 @@ public struct FormatOptions: Sendable {
     public var compression: String = "zstd"
     public var blockSize: Int = 4 << 20
     public var inlineMax: Int = 16 << 10
+    /// Store settings besides the location (S3: region, credentials file path, profile).
+    public var storageOptions: [String: String] = [:]
     public init(metaURL: String, storage: String = "file", bucket: String, name: String = "hilbert",
                 compression: String = "zstd", blockSize: Int = 4 << 20, inlineMax: Int = 16 << 10) {
         self.metaURL = metaURL; self.storage = storage; self.bucket = bucket; self.name = name
@@ -94,10 +87,10 @@ extension Volume {
     /// Create a new volume (metadata database + object store directory).
     public static func formatVolume(_ o: FormatOptions) throws(HilbertError) -> VolumeFormat {
         let url = try MetaURL(o.metaURL)
-        guard o.storage == "file" else {
-            throw HilbertError(.notSupported, "storage '\(o.storage)' is not available in this build (use --storage file)")
+        guard o.storage == "file" || o.storage == "s3" else {
+            throw HilbertError(.notSupported, "storage '\(o.storage)' is not available in this build (use --storage file or s3)")
         }
-        guard o.bucket.hasPrefix("/") else {
+        if o.storage == "file" && !o.bucket.hasPrefix("/") {
             throw HilbertError(.invalid, "--bucket must be an absolute directory for --storage file")
         }
         guard o.compression == "zstd" || o.compression == "none" else {
@@ -111,14 +104,22 @@ extension Volume {
         }
         let path = url.sqlitePath
         let dir = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        var format = VolumeFormat(name: o.name, uuid: newUUID(), storage: o.storage, bucket: o.bucket,
+                                  compression: o.compression, blockSize: o.blockSize, inlineMax: o.inlineMax)
+        format.storageOptions = o.storageOptions.filter { !$0.value.isEmpty }
+        // The store is checked before anything is created: a typo in a bucket URL or missing
+        // credentials leave no half-made volume behind.
+        if o.storage == "s3" {
+            let store = try StoreFactory.open(format)
+            try StoreFactory.requireEmpty(store)
+            try StoreFactory.probe(store)
+        }
         do {
             if !dir.isEmpty { try Sys.mkdirs(dir, 0o700) }
-            try Sys.mkdirs(o.bucket, 0o700)
+            if o.storage == "file" { try Sys.mkdirs(o.bucket, 0o700) }
         } catch {
             throw HilbertError(error, "cannot create \(dir.isEmpty ? o.bucket : dir): \(error)")
         }
-        let format = VolumeFormat(name: o.name, uuid: newUUID(), storage: o.storage, bucket: o.bucket,
-                                  compression: o.compression, blockSize: o.blockSize, inlineMax: o.inlineMax)
         do throws(Errno) {
             try MetaStore.create(path: path, format: format, rootUID: geteuid(), rootGID: getegid()).close()
         } catch {

@@ -102,12 +102,13 @@ private final class CommitState: @unchecked Sendable {
         let key = objectKey(id: job.id)
         monitor.lock(); attempted.append(key); monitor.unlock()
         let n = BlockCodec.encode(raw: job.bytes, codec: codec, level: level, into: out.whole, rawCRC: job.crc)
+        DataErrors.last = nil
         do throws(Errno) {
             try store.put(key, UnsafeRawBufferPointer(start: out.base, count: n))
             let b = StoredBlock(index: job.index, objectID: job.id, rawLength: UInt32(job.bytes.count), storedLength: UInt32(n), crc: job.crc)
             monitor.lock(); stored.append(b); uploaded.append(job.id); monitor.unlock()
         } catch {
-            fail(HilbertError(error, "store \(store.description): put \(key): \(error)"))
+            fail(HilbertError(error, DataErrors.last?.message ?? "store \(store.description): put \(key): \(error)"))
         }
     }
 

@@ -28,6 +28,8 @@ public protocol ObjectStore: AnyObject, Sendable {
     /// How many transfers the data pipelines keep in flight against this store: CPU-bound
     /// local stores want one per core, remote stores many more (latency, not CPU, limits them).
     var concurrency: Int { get }
+    /// In a child after fork: the parent's other threads are gone (one may have held a lock).
+    func afterForkInChild()
     var description: String { get }
 }
 
@@ -44,6 +46,7 @@ public struct ObjectInfo: Equatable, Sendable {
 extension ObjectStore {
     public func flush() throws(Errno) {}
     public var concurrency: Int { 2 }
+    public func afterForkInChild() {}
     public func delete(keys: [String]) throws(Errno) {
         for k in keys { try delete(k) }
     }
@@ -92,7 +95,7 @@ private func decimal(_ s: Substring) -> UInt64? {
 
 /// Keys are relative slash-separated paths of non-empty components other than "." and "..";
 /// the first component must not start with "." (reserved for the store's own files).
-func validateKey(_ key: String) throws(Errno) {
+public func validateKey(_ key: String) throws(Errno) {
     guard !key.isEmpty, key.utf8.count < 1024, !key.utf8.contains(0) else { throw Errno.invalid }
     var first = true
     for c in key.split(separator: "/", omittingEmptySubsequences: false) {
@@ -436,4 +439,5 @@ public final class FaultyStore: ObjectStore, @unchecked Sendable {
     public func head(_ key: String) throws(Errno) -> Int? { try inner.head(key) }
     public func list(prefix: String) throws(Errno) -> [ObjectInfo] { try inner.list(prefix: prefix) }
     public var concurrency: Int { inner.concurrency }
+    public func afterForkInChild() { lock.reinitialize(); inner.afterForkInChild() }
 }

@@ -44,7 +44,9 @@ struct WorkerThreads {
     private var threads: [pthread_t] = []
     var count: Int { threads.count }
 
-    /// Start up to `count` threads running `body(i)`; fewer when pthread_create fails.
+    /// Start up to `count` threads running `body(i)`; fewer when pthread_create fails. The
+    /// threads run with the shim's re-entry guard raised (libc calls of libraries the engine
+    /// uses, e.g. libcurl's sockets, must not be routed like the application's).
     static func start(_ count: Int, _ body: @escaping (Int) -> Void) -> WorkerThreads {
         var w = WorkerThreads()
         for i in 0..<count {
@@ -52,7 +54,9 @@ struct WorkerThreads {
             var tid = pthread_t()
             let rc = pthread_create(&tid, nil, { arg in
                 let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
+                hl_sys_guard_thread(1)
                 b.run()
+                hl_sys_guard_thread(-1)
                 return nil
             }, box)
             if rc == 0 { w.threads.append(tid) } else { Unmanaged<Box>.fromOpaque(box).release() }

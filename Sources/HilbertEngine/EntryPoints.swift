@@ -70,6 +70,8 @@ private func makeAPI() -> hl_engine_api {
             if hasUmask { hl_sys_set_umask_hook(svc.pointee.current_umask) }
             let hasCreds = Int(svc.pointee.size) >= MemoryLayout<hl_shim_services>.offset(of: \hl_shim_services.cred_generation)! + 8
             if hasCreds { hl_sys_set_cred_hook(svc.pointee.cred_generation) }
+            let hasGuard = Int(svc.pointee.size) >= MemoryLayout<hl_shim_services>.offset(of: \hl_shim_services.guard_thread)! + 8
+            if hasGuard { hl_sys_set_guard_hook(svc.pointee.guard_thread) }
         }
         do throws(HilbertError) {
             try engine.start(mountsText: mounts.map { String(cString: $0) })

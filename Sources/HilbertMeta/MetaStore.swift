@@ -248,6 +248,7 @@ public final class MetaStore: @unchecked Sendable {
         [("name", f.name), ("uuid", f.uuid), ("storage", f.storage), ("bucket", f.bucket),
          ("compression", f.compression), ("block_size", String(f.blockSize)),
          ("inline_max", String(f.inlineMax)), ("format_version", String(f.formatVersion))]
+            + f.storageOptions.sorted { $0.key < $1.key }.map { ("storage." + $0.key, $0.value) }
     }
 
     static func readFormat(_ conn: Connection) throws(Errno) -> VolumeFormat {
@@ -260,8 +261,10 @@ public final class MetaStore: @unchecked Sendable {
               let im = d["inline_max"].flatMap({ Int($0) }), let fv = d["format_version"].flatMap({ Int($0) }) else {
             throw HilbertError.record(conn, .io, "\(conn.path) is not a Hilbert metadata database (settings missing)")
         }
-        return VolumeFormat(name: name, uuid: uuid, storage: storage, bucket: bucket, compression: compression,
-                            blockSize: bs, inlineMax: im, formatVersion: fv)
+        var f = VolumeFormat(name: name, uuid: uuid, storage: storage, bucket: bucket, compression: compression,
+                             blockSize: bs, inlineMax: im, formatVersion: fv)
+        for (k, v) in d where k.hasPrefix("storage.") { f.storageOptions[String(k.dropFirst(8))] = v }
+        return f
     }
 
     /// Close the database now (the store is unusable afterwards until reopened lazily).

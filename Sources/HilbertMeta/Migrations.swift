@@ -7,7 +7,9 @@ import HilbertSupport
 ///
 /// - `hl_setting(name TEXT PRIMARY KEY, value TEXT)`: the VolumeFormat, one row per field:
 ///   `name`, `uuid`, `storage`, `bucket`, `compression`, `block_size`, `inline_max`,
-///   `format_version`.
+///   `format_version`, and `storage.<option>` rows for store settings (S3: `storage.region`,
+///   `storage.credentials` — the path of a credentials file, never its content —,
+///   `storage.profile`).
 /// - `hl_node(ino INTEGER PRIMARY KEY, mode, nlink, uid, gid, rdev, size, atime_s, atime_ns,
 ///   mtime_s, mtime_ns, ctime_s, ctime_ns, btime_s, btime_ns, parent, version, staged)`:
 ///   one row per inode. `mode` = S_IFMT type bits | permission bits. `parent` is the physical

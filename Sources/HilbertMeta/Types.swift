@@ -68,8 +68,11 @@ public struct DirEntry: Equatable, Sendable {
 public struct VolumeFormat: Equatable, Sendable {
     public var name: String
     public var uuid: String
-    public var storage: String       // "file" (later "s3")
-    public var bucket: String        // for "file": absolute directory of the object store
+    public var storage: String       // "file" | "s3"
+    public var bucket: String        // "file": absolute directory; "s3": bucket URL (with key prefix)
+    /// Store settings besides the location ("s3": region, credentials file, profile). Never
+    /// a secret: credentials come from the environment or files at run time.
+    public var storageOptions: [String: String] = [:]
     public var compression: String   // "zstd" | "none"
     public var blockSize: Int        // bytes, default 4 MiB
     public var inlineMax: Int        // files up to this size live in metadata, default 16 KiB

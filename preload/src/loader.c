@@ -15,6 +15,8 @@ static char shim_path[PATH_MAX];
 static hl_real_table real_table;
 static hl_shim_services svc;
 
+static void guard_thread(int delta) { sh_guard += delta; }
+
 static void say(const char *a, const char *b, const char *c) {
     char line[PATH_MAX + 512];
     size_t n = sh_strlcpy(line, "hilbert: ", sizeof line);
@@ -65,6 +67,7 @@ static void load(void) {
     svc.shim_path = self;
     svc.current_umask = sh_current_umask;
     svc.cred_generation = sh_cred_generation;
+    svc.guard_thread = guard_thread;
     sh_engine_loaded = 1;
     int r = api->start(&svc, sh_mounts_env);
     if (r < 0) {

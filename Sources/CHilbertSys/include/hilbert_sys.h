@@ -85,6 +85,11 @@ void hl_sys_start_writeback(int fd);
 void hl_sys_set_cred_hook(unsigned long (*hook)(void));
 unsigned long hl_sys_cred_generation(void);
 
+/* The shim's per-thread re-entry guard (hl_shim_services.guard_thread); a no-op without one.
+ * Threads the engine starts raise it for their whole life. */
+void hl_sys_set_guard_hook(void (*hook)(int delta));
+void hl_sys_guard_thread(int delta);
+
 /* The running glibc's version (major * 1000 + minor), 0 if unknown. */
 int hl_glibc_version(void);
 

@@ -100,6 +100,10 @@ typedef struct hl_shim_services {
     /* A counter the shim bumps whenever the program changes its uid/gid/groups through
      * libc: the engine re-reads its credentials only when it moved. */
     unsigned long (*cred_generation)(void);
+    /* Raise (+1) or lower (-1) the calling thread's re-entry guard. The engine raises it in
+     * every thread it starts, so what those threads and the libraries the engine loads
+     * (libcurl, OpenSSL) call in libc goes straight to libc, as on the calling thread. */
+    void (*guard_thread)(int delta);
 } hl_shim_services;
 
 /* Where a path operation points.
