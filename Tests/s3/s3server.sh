@@ -153,7 +153,7 @@ pid, endpoint, timeout = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
 bucket, key, secret, region = (os.environ[k] for k in ("RB", "RK", "RS", "RR"))
 s3 = boto3.client("s3", endpoint_url=endpoint, region_name=region, aws_access_key_id=key,
                   aws_secret_access_key=secret,
-                  config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=15,
+                  config=Config(retries={"total_max_attempts": 1}, connect_timeout=2, read_timeout=15,
                                 s3={"addressing_style": "path"}))
 deadline = time.monotonic() + timeout
 step, last = "ListBuckets", None
