@@ -104,8 +104,12 @@ weed_pid() {
 log_tail() {
     local st=$1
     [ -f "$st/weed.log" ] || return 0
+    if grep -qiE 'error|fatal|panic|flag provided|address already in use' "$st/weed.log"; then
+        echo "s3server: errors in $st/weed.log:" >&2
+        grep -iE 'error|fatal|panic|flag provided|address already in use' "$st/weed.log" | tail -n 10 | sed 's/^/    /' >&2
+    fi
     echo "s3server: last lines of $st/weed.log:" >&2
-    grep -v '^[[:space:]]*$' "$st/weed.log" | tail -n 25 | sed 's/^/    /' >&2
+    grep -v '^[[:space:]]*$' "$st/weed.log" | tail -n 15 | sed 's/^/    /' >&2
 }
 
 # pick_ports — 9 free loopback ports plus an admin port whose +10000 is free too (weed's
