@@ -10,6 +10,7 @@ import hashlib
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -84,11 +85,14 @@ class Proxy:
         return self.control("GET", "stats")[1]
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def client(url, **cfg):
@@ -355,6 +359,7 @@ def main():
         gone = False
         q.stop()
     check("--idle-exit: exits after idle seconds", gone and q.proc.returncode == 0, q.proc.returncode)
+    q.stop()
     bad = subprocess.run([sys.executable, os.path.join(HERE, "faultproxy.py"), "--upstream", UPSTREAM,
                           "--rule", "action=status,colour=red"], capture_output=True, text=True, timeout=20)
     check("--rule with an unknown key is refused", bad.returncode == 2 and "colour" in bad.stderr, bad.stderr)
