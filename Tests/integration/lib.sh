@@ -138,12 +138,23 @@ tap() {
 hl_pytap() { tap hl env PYTHONPATH="$HL_LIB_DIR" "$@" "$HL_PY" -; }
 
 # ---------------------------------------------------------------- volumes
-# hl_format NAME [FORMAT-OPTIONS…] — format the volume $HL_TMP/NAME (meta.db + objects/)
+# hl_format NAME [FORMAT-OPTIONS…] — format the volume $HL_TMP/NAME (meta.db + objects/).
+# With HL_S3_ENV (the env file of a running Tests/s3/s3server.sh), the objects go to that S3
+# server instead, under a key prefix of their own (the whole suite can run against S3:
+# `make integration-test-s3`); tests that look inside the objects directory check hl_on_s3.
 hl_format() {
     local name=$1; shift
     mkdir -p "$HL_TMP/$name"
-    "$HILBERT" format "sqlite://$HL_TMP/$name/meta.db" --bucket "$HL_TMP/$name/objects" "$@"
+    if hl_on_s3; then
+        # shellcheck disable=SC1090
+        . "$HL_S3_ENV"
+        "$HILBERT" format "sqlite://$HL_TMP/$name/meta.db" --storage s3 \
+            --bucket "$S3_ENDPOINT/$S3_BUCKET/it-$(basename "$HL_TMP")-$name" "$@"
+    else
+        "$HILBERT" format "sqlite://$HL_TMP/$name/meta.db" --bucket "$HL_TMP/$name/objects" "$@"
+    fi
 }
+hl_on_s3() { [ -n "${HL_S3_ENV:-}" ]; }
 # hl_setup [FORMAT-OPTIONS…] — the test's default volume; sets HL_VOL, HL_META, HL_URL,
 # HL_OBJECTS, HL_CACHE. Bails out (one failed assertion) when the build or format is missing.
 hl_setup() {
