@@ -1,7 +1,8 @@
 import Glibc
 import HilbertSupport
 
-/// A fresh temporary directory, removed with its files on deinit.
+/// A fresh temporary directory; `remove()` (deferred by the test, which also keeps it
+/// alive to the end) deletes it with its files and one level of subdirectories.
 final class TempDir {
     let path: String
     init() {
@@ -10,9 +11,12 @@ final class TempDir {
         precondition(p != nil, "mkdtemp failed")
         path = String(cString: p!)
     }
-    deinit {
-        for n in (try? Sys.listDirectory(path)) ?? [] { try? Sys.unlink(path + "/" + n) }
-        try? Sys.rmdir(path)
+    func remove() { Self.removeTree(path) }
+    static func removeTree(_ p: String) {
+        for n in (try? Sys.listDirectory(p)) ?? [] {
+            if (try? Sys.unlink(p + "/" + n)) == nil { removeTree(p + "/" + n) }
+        }
+        try? Sys.rmdir(p)
     }
     /// Write `text` to `name` with `mode`; returns the full path.
     @discardableResult
