@@ -3,6 +3,7 @@ import PackageDescription
 
 // Layers (JuiceFS-style): HilbertSupport (errno, the real-syscall facade, logging)
 //   ← HilbertMeta (SQLite metadata)  ← HilbertData (blocks, object store, cache dir)
+//   ← HilbertS3 (pure S3 protocol pieces: digests, SigV4, XML, URLs, credentials, retry)
 //   ← HilbertCore (the VFS the shim talks to) ← HilbertEngine (the C entry table, a .so)
 //                                              ← hilbert (the CLI; never loads the engine)
 // The engine .so links the Swift stdlib, SQLite and zstd statically and exports one symbol.
@@ -55,6 +56,7 @@ let package = Package(
         .testTarget(name: "HilbertMetaTests", dependencies: ["HilbertMeta"]),
         .testTarget(name: "HilbertDataTests", dependencies: ["HilbertData", "CHilbertSys"]),
         .testTarget(name: "HilbertCoreTests", dependencies: ["HilbertCore"]),
+        .testTarget(name: "HilbertS3Tests", dependencies: ["HilbertS3", "HilbertSupport"]),
     ],
     // The engine shares process-global state with C (the real-function table, fork
     // handlers); Swift 5 mode keeps that explicit without strict-concurrency ceremony.

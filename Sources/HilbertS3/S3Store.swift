@@ -1,5 +1,6 @@
 import Glibc
 import CHilbertHTTP
+import CHilbertSys
 import HilbertSupport
 import HilbertData
 
@@ -149,11 +150,15 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
             let body = deleteObjectsBody(keys: batch.map { location.keyPrefix + $0 }, quiet: true)
             var md5 = MD5()
             md5.update(body)
-            let r = try body.withUnsafeBytes { (b: UnsafeRawBufferPointer) throws(Errno) -> S3Response in
-                try send(S3Request(method: "POST", key: nil, query: [("delete", "")],
-                                   headers: [("Content-Type", "application/xml"), ("Content-MD5", base64Encode(md5.finish()))],
-                                   body: b, payloadHash: hexLower(SHA256.hash(b))))
+            let md5Header = base64Encode(md5.finish())
+            let sent = body.withUnsafeBytes { (b: UnsafeRawBufferPointer) -> Result<S3Response, Errno> in
+                do throws(Errno) {
+                    return .success(try send(S3Request(method: "POST", key: nil, query: [("delete", "")],
+                                                       headers: [("Content-Type", "application/xml"), ("Content-MD5", md5Header)],
+                                                       body: b, payloadHash: hexLower(SHA256.hash(b)))))
+                } catch { return .failure(error) }
             }
+            let r = try sent.get()
             if r.status != 200 { throw fail(.io, "DeleteObjects", batch[0], r) }
             let failures: [(key: String, code: String, message: String)]
             do { failures = try parseDeleteResult(r.body) } catch {
@@ -328,7 +333,7 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
                         var req = hl_http_request()
                         req.method = cMethod
                         req.url = cURL
-                        req.headers = hp
+                        req.headers = UnsafePointer(hp)
                         req.nheaders = Int32(lp.count)
                         req.body = rq.body?.baseAddress
                         req.body_len = rq.body?.count ?? 0
@@ -417,12 +422,12 @@ struct S3Response {
 
 private func transportFailure(_ code: Int32) -> TransportFailure {
     switch Int(code) {
-    case Int(HL_CURLE_COULDNT_CONNECT.rawValue), Int(HL_CURLE_COULDNT_RESOLVE_HOST.rawValue), Int(HL_CURLE_SSL_CONNECT_ERROR.rawValue):
+    case HL_CURLE_COULDNT_CONNECT, HL_CURLE_COULDNT_RESOLVE_HOST, HL_CURLE_SSL_CONNECT_ERROR:
         return .connect
-    case Int(HL_CURLE_SEND_ERROR.rawValue), Int(HL_CURLE_RECV_ERROR.rawValue), Int(HL_CURLE_GOT_NOTHING.rawValue):
+    case HL_CURLE_SEND_ERROR, HL_CURLE_RECV_ERROR, HL_CURLE_GOT_NOTHING:
         return .reset
-    case Int(HL_CURLE_OPERATION_TIMEDOUT.rawValue): return .timeout
-    case Int(HL_CURLE_PARTIAL_FILE.rawValue): return .truncated
+    case HL_CURLE_OPERATION_TIMEDOUT: return .timeout
+    case HL_CURLE_PARTIAL_FILE: return .truncated
     default: return .other
     }
 }
@@ -446,8 +451,9 @@ extension String {
 
 func sleepSeconds(_ s: Double) {
     guard s > 0 else { return }
-    var ts = timespec(tv_sec: Int(s), tv_nsec: Int((s - Double(Int(s))) * 1e9))
-    while nanosleep(&ts, &ts) != 0 && errno == EINTR {}
+    var left = timespec(tv_sec: Int(s), tv_nsec: Int((s - Double(Int(s))) * 1e9))
+    var rest = timespec()
+    while nanosleep(&left, &rest) != 0 && errno == EINTR { left = rest }
 }
 
 func formatSeconds(_ s: Double) -> String {

@@ -1,0 +1,92 @@
+/// MD5 (RFC 1321), for Content-MD5 (required by DeleteObjects) and ETag checks only.
+public struct MD5: BlockDigest, Sendable {
+    var h0: UInt32 = 0x67452301, h1: UInt32 = 0xefcdab89, h2: UInt32 = 0x98badcfe, h3: UInt32 = 0x10325476
+    var pending: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+    var pendingCount = 0
+    var totalBytes: UInt64 = 0
+    static var lengthBigEndian: Bool { false }
+
+    public init() {}
+    public mutating func update(_ p: UnsafeRawBufferPointer) { absorb(p) }
+    public mutating func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { absorb($0) } }
+    /// The 16-byte digest; the hasher is spent afterwards.
+    public mutating func finish() -> [UInt8] { finishDigest() }
+    public static func hash(_ bytes: [UInt8]) -> [UInt8] {
+        var h = MD5()
+        h.update(bytes)
+        return h.finish()
+    }
+    public static func hash(_ p: UnsafeRawBufferPointer) -> [UInt8] {
+        var h = MD5()
+        h.update(p)
+        return h.finish()
+    }
+
+    func digestBytes() -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 16)
+        out.withUnsafeMutableBytes { o in
+            for (i, v) in [h0, h1, h2, h3].enumerated() {
+                o.storeBytes(of: v.littleEndian, toByteOffset: i * 4, as: UInt32.self)
+            }
+        }
+        return out
+    }
+
+    /// floor(abs(sin(i + 1)) * 2^32), RFC 1321 section 3.4.
+    static let t: [UInt32] = [
+        0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
+        0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
+        0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
+        0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
+        0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
+        0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
+        0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+        0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
+    ]
+
+    /// The four per-round shift amounts packed one per byte (no array on the hot path).
+    @inline(__always) static func shift(_ packed: UInt32, _ i: Int) -> UInt32 { (packed &>> UInt32((i & 3) &* 8)) & 0xff }
+    @inline(__always) static func rotl(_ x: UInt32, _ n: UInt32) -> UInt32 { (x &<< n) | (x &>> (32 &- n)) }
+
+    mutating func compress(_ p: UnsafeRawPointer, blocks: Int) {
+        var a0 = h0, b0 = h1, c0 = h2, d0 = h3
+        Self.t.withUnsafeBufferPointer { tb in
+            let t = tb.baseAddress!
+            var block = p
+            for _ in 0..<blocks {
+                @inline(__always) func x(_ i: Int) -> UInt32 {
+                    block.loadUnaligned(fromByteOffset: i &* 4, as: UInt32.self).littleEndian
+                }
+                var a = a0, b = b0, c = c0, d = d0
+                // Each round: 16 steps of a = b + rotl(a + f(b,c,d) + X[k] + T[i], s), then rotate (a,b,c,d).
+                for i in 0..<16 {
+                    let f = d ^ (b & (c ^ d))
+                    let s = Self.shift(0x1611_0C07, i)
+                    let n = b &+ Self.rotl(a &+ f &+ x(i) &+ t[i], s)
+                    a = d; d = c; c = b; b = n
+                }
+                for i in 16..<32 {
+                    let f = c ^ (d & (b ^ c))
+                    let s = Self.shift(0x140E_0905, i)
+                    let n = b &+ Self.rotl(a &+ f &+ x((5 &* i &+ 1) & 15) &+ t[i], s)
+                    a = d; d = c; c = b; b = n
+                }
+                for i in 32..<48 {
+                    let f = b ^ c ^ d
+                    let s = Self.shift(0x1710_0B04, i)
+                    let n = b &+ Self.rotl(a &+ f &+ x((3 &* i &+ 5) & 15) &+ t[i], s)
+                    a = d; d = c; c = b; b = n
+                }
+                for i in 48..<64 {
+                    let f = c ^ (b | ~d)
+                    let s = Self.shift(0x150F_0A06, i)
+                    let n = b &+ Self.rotl(a &+ f &+ x((7 &* i) & 15) &+ t[i], s)
+                    a = d; d = c; c = b; b = n
+                }
+                a0 &+= a; b0 &+= b; c0 &+= c; d0 &+= d
+                block += 64
+            }
+        }
+        h0 = a0; h1 = b0; h2 = c0; h3 = d0
+    }
+}
