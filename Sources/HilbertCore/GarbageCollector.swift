@@ -57,6 +57,11 @@ public final class GarbageCollector {
         } catch {
             throw HilbertError(error, "cannot read the metadata of \(meta.path): \(meta.lastError?.message ?? "\(error)")")
         }
+        // An empty listing of a volume with data: the wrong bucket, or a file system that is
+        // not mounted. Deleting (and forgetting pending deletions) then would be wrong.
+        if options.delete && r.referenced.count == 0 && r.missing > 0 {
+            throw HilbertError(.io, "the object store \(store.description) holds none of the \(r.missing) objects the metadata references (wrong location, or not mounted?): nothing deleted")
+        }
         // 3. Classify what nothing references.
         var doomed: [(key: String, size: Int)] = []
         let cutoff = now - options.graceSeconds

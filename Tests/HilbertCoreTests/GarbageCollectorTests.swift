@@ -190,6 +190,17 @@ final class TimedStore: ObjectStore, @unchecked Sendable {
         #expect(r.missing == 1 && missing == [objectKey(id: f.ids[1])])
     }
 
+    @Test func anEmptyStoreUnderAVolumeWithDataIsRefused() throws {
+        let f = try Fixture()
+        try f.write(1)                                            // three pending deletions
+        for k in try f.store.list(prefix: "").map(\.key) { try f.store.delete(k) }
+        #expect(try f.gc().missing == 1, "a report still works")
+        #expect {
+            _ = try f.gc(delete: true)
+        } throws: { e in (e as? HilbertError)?.message.contains("wrong location") == true }
+        #expect(try f.meta.pendingDeletionTotals().count == 3, "no pending deletion forgotten")
+    }
+
     @Test func aStoreThatCannotListFailsClearlyAndDeletesNothing() throws {
         let f = try Fixture()
         f.store.plant(objectKey(id: try f.meta.allocateObjectIDs(count: 1)))
