@@ -172,13 +172,15 @@ public final class LocalDirectoryStore: ObjectStore, @unchecked Sendable {
     public func afterForkInChild() { pending.reinitialize() }
 
     /// fdatasync every object put since the last flush (their writeback already started).
+    /// An object deleted since needs nothing.
     public func flush() throws(Errno) {
         let paths = pending.withLock { () -> [String] in
             defer { unsynced.removeAll(keepingCapacity: true) }
             return unsynced
         }
         for p in paths {
-            let fd = try Sys.openPrivate(p, O_RDONLY)
+            let fd: Int32
+            do throws(Errno) { fd = try Sys.openPrivate(p, O_RDONLY) } catch where error == .noEntry { continue }
             defer { Sys.closePrivate(fd) }
             try Sys.fdatasync(fd)
         }

@@ -162,12 +162,14 @@ extension MetaStore {
 
     // MARK: deletions
 
-    /// Objects released by committed transactions and not yet forgotten (oldest first).
-    public func pendingDeletions(limit: Int = 1000) throws(Errno) -> [DeletedObject] {
+    /// Objects released by committed transactions and not yet forgotten (oldest first), with
+    /// ids above `after` (to page through them).
+    public func pendingDeletions(after: UInt64 = 0, limit: Int = 1000) throws(Errno) -> [DeletedObject] {
         try read { () throws(Errno) -> [DeletedObject] in
-            let s = try conn.prepare("SELECT object_id, stored_len FROM hl_delobj ORDER BY object_id LIMIT ?1")
+            let s = try conn.prepare("SELECT object_id, stored_len FROM hl_delobj WHERE object_id > ?2 ORDER BY object_id LIMIT ?1")
             defer { s.reset() }
             s.bind(1, Int64(limit))
+            s.bind(2, after)
             var out: [DeletedObject] = []
             while try s.step() { out.append(DeletedObject(objectID: s.uint64(0), storedLength: s.uint32(1))) }
             return out

@@ -1,11 +1,14 @@
 import ArgumentParser
+import CHilbertSys
 import HilbertCore
+import HilbertData
+import HilbertMeta
 import HilbertSupport
 
 extension Hilbert {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show a volume's settings and usage.",
+            abstract: "Show a volume's settings, object store reachability and usage.",
             discussion: """
             Without META-URL: every volume of the mount table (configuration or the default).
 
@@ -32,13 +35,19 @@ extension Hilbert {
                     if m.prefix != "(none)" { print("  mounted on:    \(m.prefix)") }
                     print("  metadata:      \(m.metaURL)")
                     print("  object store:  \(f.storage) \(f.bucket)")
+                    let (reachable, access) = probe(v.store, f)
+                    print("  store access:  \(v.store.description) \(access)")
+                    if !reachable { failed = true }
                     print("  blocks:        \(f.blockSize) bytes, compression \(f.compression), inline up to \(f.inlineMax) bytes")
                     print("  cache:         \(v.cache.root)")
                     print("  inodes:        \(u.inodes)")
                     print("  logical bytes: \(u.logicalBytes) (\(human(u.logicalBytes)))")
                     print("  stored bytes:  \(u.storedBytes) (\(human(u.storedBytes)))")
                     print("  objects:       \(u.objects)")
-                    print("  staging files: \(try v.meta.allStaging().count) (not yet committed)")
+                    let pending = try v.meta.pendingDeletionTotals()
+                    print("  pending:       \(pending.count) objects, \(pending.bytes) bytes to delete" +
+                          (pending.count > 0 ? " ('hilbert flush' or 'hilbert gc --delete' finishes them)" : ""))
+                    print("  staging files: \(try v.meta.stagingCount()) (not yet committed)")
                 } catch let e as HilbertError {
                     print("\(m.prefix) → \(m.metaURL): \(e.message)")
                     failed = true
@@ -47,6 +56,21 @@ extension Hilbert {
             if failed { throw ExitCode(1) }
         }
     }
+}
+
+/// Whether the store answers, timed: a `head` of a key no volume uses (object id 0 is never
+/// handed out), which every store can answer cheaply. A directory store whose directory is
+/// gone answers "missing" to everything, so its root must exist too.
+func probe(_ store: ObjectStore, _ f: VolumeFormat) -> (Bool, String) {
+    let start = hl_monotonic_ns()
+    do throws(Errno) {
+        _ = try store.head(objectKey(id: 0))
+    } catch {
+        return (false, "unreachable: \(error)")
+    }
+    let ms = (hl_monotonic_ns() &- start) / 1_000_000
+    if f.storage == "file" && !Sys.exists(f.bucket) { return (false, "unreachable: \(f.bucket) does not exist") }
+    return (true, "reachable (\(ms) ms)")
 }
 
 func human(_ n: UInt64) -> String {

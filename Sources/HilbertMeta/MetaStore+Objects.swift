@@ -1,0 +1,39 @@
+import HilbertSupport
+
+/// Whole-volume views of the object references, for maintenance (gc, status). These read a
+/// consistent snapshot each; none of them is on an engine hot path.
+extension MetaStore {
+    /// The next object id to be handed out (`next_object`): every id the volume ever
+    /// allocated is below it.
+    public func nextObjectID() throws(Errno) -> UInt64 {
+        try read { () throws(Errno) -> UInt64 in UInt64(bitPattern: try counter("next_object")) }
+    }
+
+    /// Call `body` with every object id hl_block references (holes excluded), in ascending
+    /// order, from one read snapshot. Streams: SQLite sorts (spilling to its temporary files
+    /// when large), nothing is collected here. An id appears once per referencing row (an
+    /// object belongs to one block, so once).
+    public func forEachReferencedObjectID(_ body: (UInt64) -> Void) throws(Errno) {
+        try read { () throws(Errno) in
+            let s = try conn.prepare("SELECT object_id FROM hl_block WHERE object_id != 0 ORDER BY object_id")
+            defer { s.reset() }
+            while try s.step() { body(s.uint64(0)) }
+        }
+    }
+
+    /// Rows of hl_delobj (objects released but not yet deleted from the store) and their
+    /// stored bytes.
+    public func pendingDeletionTotals() throws(Errno) -> (count: Int, bytes: UInt64) {
+        try read { () throws(Errno) -> (count: Int, bytes: UInt64) in
+            let s = try conn.prepare("SELECT count(*), coalesce(sum(stored_len), 0) FROM hl_delobj")
+            defer { s.reset() }
+            guard try s.step() else { return (0, 0) }
+            return (Int(s.int64(0)), s.uint64(1))
+        }
+    }
+
+    /// Rows of hl_staging (node-local files with uncommitted data).
+    public func stagingCount() throws(Errno) -> Int {
+        try read { () throws(Errno) -> Int in Int(try conn.scalar("SELECT count(*) FROM hl_staging") ?? 0) }
+    }
+}
