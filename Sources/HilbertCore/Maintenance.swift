@@ -17,22 +17,23 @@ extension Volume {
         }
     }
 
-    /// The object store a volume format names (the same `openStore` the engine uses).
+    /// The object store a volume format names (the same factory the engine uses).
     public static func store(for format: VolumeFormat) throws(HilbertError) -> ObjectStore {
-        try openStore(format)
+        try StoreFactory.open(format)
     }
 
     /// A store named by URL: `file:///abs/dir` or `/abs/dir` is a local directory store;
-    /// `SCHEME://REST` is storage SCHEME with bucket REST, as `hilbert format --storage SCHEME
-    /// --bucket REST` would record it (whatever `openStore` supports).
+    /// `http://`, `https://` and `s3://` URLs are S3 buckets, as `hilbert format --storage s3
+    /// --bucket URL` would record them (credentials and region from the environment).
     public static func store(url: String) throws(HilbertError) -> ObjectStore {
         var storage = "file"
         var bucket = url
         if url.hasPrefix("file://") {
             bucket = String(url.dropFirst("file://".count))
-        } else if let r = url.firstRange(of: "://") {
-            storage = String(url[..<r.lowerBound])
-            bucket = String(url[r.upperBound...])
+        } else if url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix("s3://") {
+            storage = "s3"
+        } else if url.contains("://") {
+            throw HilbertError(.invalid, "'\(url)': not a store URL (a directory, file:///dir, http(s)://host/bucket or s3://bucket)")
         }
         if storage == "file" {
             guard bucket.hasPrefix("/") else {
@@ -42,6 +43,6 @@ extension Volume {
         }
         let format = VolumeFormat(name: "", uuid: "", storage: storage, bucket: bucket, compression: "none",
                                   blockSize: 4 << 20, inlineMax: 0)
-        return try openStore(format)
+        return try StoreFactory.open(format)
     }
 }
