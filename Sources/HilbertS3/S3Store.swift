@@ -315,7 +315,7 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
     }
 
     private func perform(_ rq: S3Request, signer: SigV4Signer, handle: UnsafeMutableRawPointer) throws(Errno) -> S3Response {
-        let path = location.path(forKey: rq.key.map { location.keyPrefix + $0 } ?? nil)
+        let path = location.path(forKey: rq.key)
         let query = SigV4Signer.canonicalQuery(rq.query)
         var headers = [("Host", location.hostHeader)] + rq.headers
         headers += signer.sign(method: rq.method, host: location.hostHeader, canonicalPath: path, query: rq.query,
