@@ -9,8 +9,9 @@ public enum CredentialChain {
         var looked: [String] = []
 
         // (a) a Hilbert credentials file, when one is named: then it must work.
-        let namedBy = file != nil ? "the volume" : "HILBERT_S3_CREDENTIALS"
-        if let path = file ?? set("HILBERT_S3_CREDENTIALS") {
+        let named = file.flatMap { $0.isEmpty ? nil : $0 }
+        let namedBy = named != nil ? "the volume" : "HILBERT_S3_CREDENTIALS"
+        if let path = named ?? set("HILBERT_S3_CREDENTIALS") {
             return try hilbertFile(path, namedBy: namedBy)
         }
         looked.append("a Hilbert credentials file (none named by the volume or HILBERT_S3_CREDENTIALS)")

@@ -44,8 +44,6 @@ public struct MD5: BlockDigest, Sendable {
         0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
     ]
 
-    /// The four per-round shift amounts packed one per byte (no array on the hot path).
-    @inline(__always) static func shift(_ packed: UInt32, _ i: Int) -> UInt32 { (packed &>> UInt32((i & 3) &* 8)) & 0xff }
     @inline(__always) static func rotl(_ x: UInt32, _ n: UInt32) -> UInt32 { (x &<< n) | (x &>> (32 &- n)) }
 
     mutating func compress(_ p: UnsafeRawPointer, blocks: Int) {
@@ -58,30 +56,35 @@ public struct MD5: BlockDigest, Sendable {
                     block.loadUnaligned(fromByteOffset: i &* 4, as: UInt32.self).littleEndian
                 }
                 var a = a0, b = b0, c = c0, d = d0
-                // Each round: 16 steps of a = b + rotl(a + f(b,c,d) + X[k] + T[i], s), then rotate (a,b,c,d).
-                for i in 0..<16 {
-                    let f = d ^ (b & (c ^ d))
-                    let s = Self.shift(0x1611_0C07, i)
-                    let n = b &+ Self.rotl(a &+ f &+ x(i) &+ t[i], s)
-                    a = d; d = c; c = b; b = n
+                // Four steps per pass, roles rotated by argument order; constant shifts.
+                var i = 0
+                while i < 16 {
+                    a = b &+ Self.rotl(a &+ (d ^ (b & (c ^ d))) &+ x(i) &+ t[i], 7)
+                    d = a &+ Self.rotl(d &+ (c ^ (a & (b ^ c))) &+ x(i &+ 1) &+ t[i &+ 1], 12)
+                    c = d &+ Self.rotl(c &+ (b ^ (d & (a ^ b))) &+ x(i &+ 2) &+ t[i &+ 2], 17)
+                    b = c &+ Self.rotl(b &+ (a ^ (c & (d ^ a))) &+ x(i &+ 3) &+ t[i &+ 3], 22)
+                    i &+= 4
                 }
-                for i in 16..<32 {
-                    let f = c ^ (d & (b ^ c))
-                    let s = Self.shift(0x140E_0905, i)
-                    let n = b &+ Self.rotl(a &+ f &+ x((5 &* i &+ 1) & 15) &+ t[i], s)
-                    a = d; d = c; c = b; b = n
+                while i < 32 {
+                    a = b &+ Self.rotl(a &+ (c ^ (d & (b ^ c))) &+ x((5 &* i &+ 1) & 15) &+ t[i], 5)
+                    d = a &+ Self.rotl(d &+ (b ^ (c & (a ^ b))) &+ x((5 &* i &+ 6) & 15) &+ t[i &+ 1], 9)
+                    c = d &+ Self.rotl(c &+ (a ^ (b & (d ^ a))) &+ x((5 &* i &+ 11) & 15) &+ t[i &+ 2], 14)
+                    b = c &+ Self.rotl(b &+ (d ^ (a & (c ^ d))) &+ x((5 &* i &+ 16) & 15) &+ t[i &+ 3], 20)
+                    i &+= 4
                 }
-                for i in 32..<48 {
-                    let f = b ^ c ^ d
-                    let s = Self.shift(0x1710_0B04, i)
-                    let n = b &+ Self.rotl(a &+ f &+ x((3 &* i &+ 5) & 15) &+ t[i], s)
-                    a = d; d = c; c = b; b = n
+                while i < 48 {
+                    a = b &+ Self.rotl(a &+ (b ^ c ^ d) &+ x((3 &* i &+ 5) & 15) &+ t[i], 4)
+                    d = a &+ Self.rotl(d &+ (a ^ b ^ c) &+ x((3 &* i &+ 8) & 15) &+ t[i &+ 1], 11)
+                    c = d &+ Self.rotl(c &+ (d ^ a ^ b) &+ x((3 &* i &+ 11) & 15) &+ t[i &+ 2], 16)
+                    b = c &+ Self.rotl(b &+ (c ^ d ^ a) &+ x((3 &* i &+ 14) & 15) &+ t[i &+ 3], 23)
+                    i &+= 4
                 }
-                for i in 48..<64 {
-                    let f = c ^ (b | ~d)
-                    let s = Self.shift(0x150F_0A06, i)
-                    let n = b &+ Self.rotl(a &+ f &+ x((7 &* i) & 15) &+ t[i], s)
-                    a = d; d = c; c = b; b = n
+                while i < 64 {
+                    a = b &+ Self.rotl(a &+ (c ^ (b | ~d)) &+ x((7 &* i) & 15) &+ t[i], 6)
+                    d = a &+ Self.rotl(d &+ (b ^ (a | ~c)) &+ x((7 &* i &+ 7) & 15) &+ t[i &+ 1], 10)
+                    c = d &+ Self.rotl(c &+ (a ^ (d | ~b)) &+ x((7 &* i &+ 14) & 15) &+ t[i &+ 2], 15)
+                    b = c &+ Self.rotl(b &+ (d ^ (c | ~a)) &+ x((7 &* i &+ 21) & 15) &+ t[i &+ 3], 21)
+                    i &+= 4
                 }
                 a0 &+= a; b0 &+= b; c0 &+= c; d0 &+= d
                 block += 64

@@ -4,7 +4,7 @@ private let s3Namespace = "http://s3.amazonaws.com/doc/2006-03-01/"
 private let xmlDeclaration = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 
 /// One page of ListObjectsV2.
-public struct ListPage {
+public struct ListPage: Sendable {
     public var objects: [(key: String, size: Int, modified: Int64, etag: String)] = []
     public var isTruncated = false
     /// NextContinuationToken: the continuation-token of the next request.

@@ -46,9 +46,11 @@ public struct SigV4Signer: Sendable {
                      headers: [(String, String)], payloadHash: String, date: AmzDate) -> [(String, String)] {
         var added = [("x-amz-date", date.stamp), ("x-amz-content-sha256", payloadHash)]
         if let token = credentials.sessionToken { added.append(("x-amz-security-token", token)) }
+        // The caller's own copies of the headers added here would be signed twice.
+        let own = headers.filter { !["x-amz-date", "x-amz-content-sha256", "x-amz-security-token"].contains($0.0.lowercased()) }
         let (request, signedHeaders) = Self.canonicalRequest(
             method: method, host: host, canonicalPath: canonicalPath, query: query,
-            headers: headers + added, payloadHash: payloadHash)
+            headers: own + added, payloadHash: payloadHash)
         let scope = "\(date.day)/\(region)/\(service)/aws4_request"
         let toSign = "AWS4-HMAC-SHA256\n\(date.stamp)\n\(scope)\n" + hexLower(SHA256.hash(Array(request.utf8)))
         let signature = hexLower(hmacSHA256(key: signingKey(day: date.day), message: Array(toSign.utf8)))

@@ -24,6 +24,8 @@ import HilbertSupport
         var env2 = env
         env2["HILBERT_S3_CREDENTIALS"] = path
         #expect(try resolve(env2).accessKey == "AKIDFILE")
+        // An empty name from the volume means none.
+        #expect(try resolve(file: "", env2).accessKey == "AKIDFILE")
     }
 
     @Test func hilbertFileMustBePrivate() throws {

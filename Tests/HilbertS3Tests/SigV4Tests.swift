@@ -47,6 +47,15 @@ import Testing
         #expect(hexLower(SHA256.hash(bytes(request))) == "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972")
     }
 
+    @Test func callerCopiesOfAddedHeadersAreNotSignedTwice() {
+        let h = Self.signer.sign(method: "GET", host: Self.host, canonicalPath: "/test.txt", query: [],
+                                 headers: [("Range", "bytes=0-9"), ("X-Amz-Date", "20130524T000000Z"),
+                                           ("x-amz-content-sha256", Self.emptyHash)],
+                                 payloadHash: Self.emptyHash, date: Self.date)
+        #expect(authorization(h) == expected("host;range;x-amz-content-sha256;x-amz-date",
+                                             "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41"))
+    }
+
     @Test func putObject() {
         let payload = "Welcome to Amazon S3."
         let hash = hexLower(SHA256.hash(bytes(payload)))
