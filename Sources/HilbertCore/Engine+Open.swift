@@ -361,7 +361,7 @@ extension Engine {
         return 0
     }
 
-    enum SettleOutcome { case gone, busy, committed, failed(Errno) }
+    enum SettleOutcome { case gone, busy, elsewhere, committed, failed(Errno) }
 
     /// Commit and retire staging file `staged` of `ino` if no writer holds it any more.
     func settle(_ v: Volume, _ ino: Ino, _ staged: String) -> SettleOutcome {
@@ -370,7 +370,10 @@ extension Engine {
             do throws(Errno) {
                 fd = try Sys.open(v.cache.stagingPath(staged), O_RDONLY)
             } catch {
-                // Gone (retired by another process, or a row without its file): forget the row.
+                // Gone (retired by another process, or a row without its file): forget the
+                // row — unless the file belongs to another cache directory, whose bytes
+                // would be lost (that one commits it).
+                if error == .noEntry && !v.cache.ownsStaging(staged) { return .elsewhere }
                 if error == .noEntry { try retireStaging(v, ino, staged) }
                 forgetStaging(ino)
                 return .gone
@@ -637,13 +640,14 @@ func copyFile(from src: Int32, to dst: Int32, size: Int64) throws(Errno) {
 extension Engine {
     /// Commit every staging file of the volume that no process writes any more, and delete
     /// objects whose deletion an earlier process could not finish (hilbert flush / run).
-    public static func flush(_ v: Volume) -> (committed: Int, busy: Int, failed: Int) {
-        var result = (committed: 0, busy: 0, failed: 0)
+    public static func flush(_ v: Volume) -> (committed: Int, busy: Int, elsewhere: Int, failed: Int) {
+        var result = (committed: 0, busy: 0, elsewhere: 0, failed: 0)
         let engine = Engine.shared
         for (ino, name) in (try? v.meta.allStaging()) ?? [] {
             switch engine.settle(v, ino, name) {
             case .gone: break
             case .busy: result.busy += 1
+            case .elsewhere: result.elsewhere += 1
             case .committed: result.committed += 1
             case .failed: result.failed += 1
             }

@@ -26,6 +26,8 @@ public final class CacheDirectory: @unchecked Sendable {
     public let root: String
     public let volumeDirectory: String
     public let stagingDirectory: String
+    private let idLock = Lock()
+    nonisolated(unsafe) private var cachedID: String?
     public let filesDirectory: String
     public let tmpDirectory: String
     public let shadowDirectory: String
@@ -246,17 +248,62 @@ public final class CacheDirectory: @unchecked Sendable {
 
     // MARK: staging
 
-    /// A new, uniquely named staging file for `ino`: `staging/<ino>.<pid>.<random>`,
+    /// A new, uniquely named staging file for `ino`: `staging/<ino>.<pid>.<random>.<cache id>`,
     /// created O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC, mode 0600.
     public func newStagingFile(ino: UInt64) throws(Errno) -> (path: String, fd: Int32) {
+        let id = try cacheID()
         while true {
-            let path = stagingDirectory + "/\(ino).\(getpid()).\(randomHex())"
+            let path = stagingDirectory + "/\(ino).\(getpid()).\(randomHex()).\(id)"
             do throws(Errno) {
                 return (path, try Sys.open(path, O_RDWR | O_CREAT | O_EXCL, 0o600))
             } catch where error == .exists {
                 continue
             }
         }
+    }
+
+    /// Was staging file `name` made in this cache directory? The metadata's staging rows are
+    /// seen by every cache directory of the volume (other nodes, other HILBERT_CACHE
+    /// settings); a row whose file lives in another one must be left to that one, never
+    /// dropped because the file is missing here (its bytes would be lost). Names without a
+    /// cache id (older builds) count as this directory's.
+    public func ownsStaging(_ name: String) -> Bool {
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count >= 4 else { return true }
+        guard let id = try? cacheID() else { return false }
+        return parts[3] == id
+    }
+
+    /// This cache directory's random id (`<volume dir>/cache-id`, made on first use).
+    func cacheID() throws(Errno) -> String {
+        if let id = idLock.withLock({ cachedID }) { return id }
+        let path = volumeDirectory + "/cache-id"
+        func read() throws(Errno) -> String {
+            let fd = try Sys.openPrivate(path, O_RDONLY)
+            defer { Sys.closePrivate(fd) }
+            let text = String(decoding: try Sys.preadBytes(fd, count: 64, offset: 0), as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+            guard text.utf8.count == 16, text.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else {
+                throw DataErrors.fail(.io, "cache directory: \(path) is damaged (expected 16 hex digits)")
+            }
+            return text
+        }
+        var id: String
+        do throws(Errno) {
+            id = try read()
+        } catch where error == .noEntry {
+            // Written aside and linked into place: concurrent first users agree on one id.
+            let tmp = tmpDirectory + "/cache-id.\(getpid()).\(randomHex())"
+            let fd = try Sys.openPrivate(tmp, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+            defer { try? Sys.unlink(tmp) }
+            do throws(Errno) {
+                try Sys.pwriteAll(fd, Array((randomHex() + "\n").utf8), 0)
+                Sys.closePrivate(fd)
+            } catch { Sys.closePrivate(fd); throw error }
+            do throws(Errno) { try Sys.link(tmp, path) } catch where error == .exists {}
+            id = try read()
+        }
+        idLock.withLock { cachedID = id }
+        return id
     }
 
     // MARK: eviction

@@ -18,13 +18,14 @@ func fetchBlockView(_ block: StoredBlock, store: ObjectStore, into raw: UnsafeMu
     let key = block.key
     guard scratch.count >= Int(block.storedLength) else { throw DataErrors.fail(.invalid, "fetchBlock: scratch buffer too small") }
     let n: Int
+    DataErrors.last = nil
     do throws(Errno) {
         n = try store.get(key, into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<Int(block.storedLength)]))
     } catch {
         switch error {
         case .noEntry: throw DataErrors.fail(.io, "store \(store.description): object \(key) is missing")
         case .range: throw DataErrors.fail(.io, "store \(store.description): object \(key) is larger than the recorded \(block.storedLength) bytes")
-        default: throw DataErrors.fail(error, "store \(store.description): get \(key): \(error)")
+        default: throw DataErrors.fail(error, DataErrors.last?.message ?? "store \(store.description): get \(key): \(error)")
         }
     }
     guard n == Int(block.storedLength) else {

@@ -222,8 +222,14 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
 
     // MARK: requests
 
+    /// The URL of `key` for messages.
+    func displayKey(_ key: String) -> String {
+        let base = location.display
+        return base.hasSuffix("/") ? base + key : base + "/" + key
+    }
+
     private func fail(_ errno: Errno, _ op: String, _ key: String, _ r: S3Response) -> Errno {
-        DataErrors.fail(errno, "S3 \(op) \(location.display)/\(key): \(r.summary)")
+        DataErrors.fail(errno, "S3 \(op) \(displayKey(key)): \(r.summary)")
     }
 
     /// Send with retries. Returns the final response (any HTTP status the caller handles:
@@ -259,17 +265,20 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
             switch decision {
             case .success, .fail:
                 if r.transport != nil {
-                    throw DataErrors.fail(.io, "S3 \(rq.method) \(location.display)/\(rq.key ?? ""): \(why)")
+                    throw DataErrors.fail(.io, "S3 \(rq.method) \(displayKey(rq.key ?? "")): \(why)")
                 }
                 return r
             case .retry(let throttled):
                 if attempt >= options.attempts {
                     let secs = Double(hl_monotonic_ns() - started) / 1e9
-                    throw DataErrors.fail(.io, "S3 \(rq.method) \(location.display)/\(rq.key ?? ""): \(why) (gave up after \(attempt) attempts in \(formatSeconds(secs)))")
+                    throw DataErrors.fail(.io, "S3 \(rq.method) \(displayKey(rq.key ?? "")): \(why) (gave up after \(attempt) attempts in \(formatSeconds(secs)))")
                 }
                 let retryAfter = r.retryAfter.isEmpty ? nil : parseRetryAfter(r.retryAfter, now: Int64(time(nil)))
-                let delay = backoff.delay(attempt: attempt, throttled: throttled, retryAfter: retryAfter,
-                                          random: Double.random(in: 0..<1, using: &rng))
+                // The server's Retry-After is honoured even above our own backoff cap (up
+                // to two minutes): it knows when it will take requests again.
+                let jitter = backoff.delay(attempt: attempt, throttled: throttled, retryAfter: nil,
+                                           random: Double.random(in: 0..<1, using: &rng))
+                let delay = max(jitter, min(retryAfter ?? 0, 120))
                 Log.debug("S3 \(rq.method) \(rq.key ?? ""): \(why); retry \(attempt) in \(formatSeconds(delay))")
                 sleepSeconds(delay)
                 attempt += 1

@@ -162,8 +162,10 @@ enum Launcher {
                 let v = try Volume.open(m, cacheRoot: cache, createIfDefault: false)
                 let r = Engine.flush(v)
                 failures += r.failed
-                if !quiet && (r.committed > 0 || r.failed > 0 || r.busy > 0) {
-                    print("\(m.prefix): committed \(r.committed), still being written \(r.busy), failed \(r.failed)")
+                if !quiet && (r.committed > 0 || r.failed > 0 || r.busy > 0 || r.elsewhere > 0) {
+                    var line = "\(m.prefix): committed \(r.committed), still being written \(r.busy), failed \(r.failed)"
+                    if r.elsewhere > 0 { line += ", held by another cache directory \(r.elsewhere)" }
+                    print(line)
                 }
             } catch {
                 if error.errno != .noEntry {

@@ -81,4 +81,19 @@ with open("/hilbert/mm", "r+b") as f:
     m = mmap.mmap(f.fileno(), 0); m[100000:100005] = b"MMAP!"; m.close()'
 is "$(hlc "$B" "$HL_PY" -c 'print(open("/hilbert/mm","rb").read()[99999:100006])' 2>&1)" "b'.MMAP!.'" "a MAP_SHARED write is visible to another process on another node after close"
 
+# A staging row belongs to the cache directory that made it: a process with another cache
+# (another node, another HILBERT_CACHE) must not drop it because the file is missing there.
+hl bash -c 'echo old > /hilbert/two-caches.txt'
+rm -f "$HL_TMP/writer.ready" "$HL_TMP/writer.go"
+hl python3 -c '
+import os, time, sys
+f = open("/hilbert/two-caches.txt", "w"); f.write("new\n"); f.flush()
+open(sys.argv[1], "w").close()
+while not os.path.exists(sys.argv[2]): time.sleep(0.05)
+f.close()' "$HL_TMP/writer.ready" "$HL_TMP/writer.go" &
+wpid=$!
+for _ in $(seq 100); do [ -e "$HL_TMP/writer.ready" ] && break; sleep 0.05; done
+is "$(hlc "$HL_TMP/other-cache" cat /hilbert/two-caches.txt)" "old" "another cache directory reads the committed version while a writer is open"
+touch "$HL_TMP/writer.go"; wait $wpid
+is "$(hlc "$HL_TMP/third-cache" cat /hilbert/two-caches.txt)" "new" "  and the writer's bytes are committed when it closes (its staging row was left alone)"
 done_testing

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Volumes on S3 (a real SeaweedFS server from Tests/s3/s3server.sh) with a fault-injecting
+# proxy between the engine and the server: format checks and their errors, secrets kept out
+# of metadata and output, lazy libcurl, data through retries (SlowDown, Retry-After, resets
+# before and after the server acted, truncated bodies, hangs), and the durability contract:
+# a store that stays down makes close() fail with EIO while the bytes wait in the staging
+# area until a later process, `hilbert flush` or a retry commits them; reads fail with EIO,
+# never zeros; a writer killed in the middle of an upload loses nothing committed.
+# timeout: 600
+. "$(dirname "$0")/../lib.sh"
+need python3 curl:curl cmp:diffutils
+[ -x "$HILBERT" ] || bail "hilbert binary at $HILBERT" "build first: make"
+S3SRV="$HL_REPO/Tests/s3/s3server.sh"
+export S3_STATE_DIR="$HL_TMP/s3" S3_OWNER_PID=$$
+proxy_pid=
+trap '[ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null; "$S3SRV" down >/dev/null 2>&1; hl_cleanup' EXIT
+trap 'exit 143' TERM INT
+out=$("$S3SRV" up 2>&1) || bail "s3server.sh up" "$out"
+. "$("$S3SRV" env)"
+
+python3 "$HL_REPO/Tests/s3/faultproxy.py" --upstream "127.0.0.1:${S3_ENDPOINT##*:}" \
+    --port-file "$HL_TMP/fp.port" --idle-exit 900 >"$HL_TMP/fp.log" 2>&1 &
+proxy_pid=$!
+for _ in $(seq 50); do [ -s "$HL_TMP/fp.port" ] && break; sleep 0.1; done
+FP="http://127.0.0.1:$(cat "$HL_TMP/fp.port")"
+rules() { curl -sf -X POST --data "$1" "$FP/__faultproxy/rules" >/dev/null; }
+fired() { curl -sf "$FP/__faultproxy/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["actions"].get(sys.argv[1], 0))' "$1"; }
+noproxy() { rules '[]'; }
+
+# Short retry schedule so the dead-store cases end quickly.
+export HILBERT_S3_ATTEMPTS=4 HILBERT_S3_BACKOFF_BASE_MS=20 HILBERT_S3_BACKOFF_CAP_MS=300 HILBERT_S3_STALL_TIMEOUT_S=2
+BUCKET_URL="$FP/$S3_BUCKET"
+fmt() { "$HILBERT" format "sqlite://$HL_TMP/$1/meta.db" --storage s3 "${@:2}"; }
+
+# ------------------------------------------------------------------ format and its errors
+out=$(AWS_SECRET_ACCESS_KEY=wrong fmt bad1 --bucket "$BUCKET_URL/bad1" 2>&1)
+like "$out" "cannot list.*SignatureDoesNotMatch" "format: a wrong secret is reported with the server's code"
+ok "format: nothing created after a failed check" test ! -e "$HL_TMP/bad1/meta.db"
+out=$(fmt bad2 --bucket "$FP/no-such-bucket/x" 2>&1)
+like "$out" "cannot list.*NoSuchBucket" "format: a missing bucket is named"
+out=$(fmt bad3 --bucket "http://127.0.0.1:9/$S3_BUCKET/x" 2>&1)
+like "$out" "cannot list.*(onnect|refused).*gave up after 4 attempts" "format: an unreachable endpoint, after the retries"
+nocreds() { (unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; "$@"); }
+out=$(nocreds fmt bad4 --bucket "$BUCKET_URL/bad4" 2>&1)
+like "$out" "AWS_ACCESS_KEY_ID.*credentials" "format: no credentials: the places looked at are listed"
+out=$(fmt bad5 --bucket "ftp://x/y" 2>&1)
+like "$out" "ftp://x/y" "format: a bad bucket URL is named"
+
+creds="$HL_TMP/creds"
+printf 'access_key_id = %s\nsecret_access_key = %s\n' "$S3_ACCESS_KEY" "$S3_SECRET_KEY" >"$creds"
+chmod 644 "$creds"
+out=$(nocreds fmt bad6 --bucket "$BUCKET_URL/bad6" --credentials "$creds" 2>&1)
+like "$out" "chmod 600" "format: a credentials file readable by others is refused with the fix"
+chmod 600 "$creds"
+out=$(nocreds fmt vol --bucket "$BUCKET_URL/vol" --credentials "$creds" 2>&1)
+ok "format: S3 volume with a credentials file" test -f "$HL_TMP/vol/meta.db"
+unlike "$out" "$S3_SECRET_KEY" "format: the secret is not printed"
+ok "the secret is not in the metadata" bash -c "! grep -a -q -- '$S3_SECRET_KEY' '$HL_TMP/vol/meta.db'"
+like "$(sqlite3 "$HL_TMP/vol/meta.db" "SELECT value FROM hl_setting WHERE name='storage.credentials'" 2>&1)" "^$creds\$" "the credentials file's path is recorded"
+
+HL_URL="sqlite://$HL_TMP/vol/meta.db"
+HL_CACHE="$HL_TMP/cache"
+mkdir -p "$HL_CACHE"
+export HILBERT_S3_CREDENTIALS=   # the volume's own file is used
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+
+# ------------------------------------------------------------------ data through the store
+head -c 24M /dev/urandom >"$HL_TMP/v1.bin"
+head -c 24M /dev/urandom >"$HL_TMP/v2.bin"
+seq 1 200000 >"$HL_TMP/small.txt"
+ok "write a 24 MiB file and a small one" hl bash -c "cp '$HL_TMP/v1.bin' /hilbert/f.bin && cp '$HL_TMP/small.txt' /hilbert/s.txt"
+n=$("$S3_PYTHON" -c "
+import boto3, os
+s3 = boto3.client('s3', endpoint_url=os.environ['S3_ENDPOINT'], aws_access_key_id='$S3_ACCESS_KEY', aws_secret_access_key='$S3_SECRET_KEY')
+print(sum(1 for p in s3.get_paginator('list_objects_v2').paginate(Bucket='$S3_BUCKET', Prefix='vol/chunks/') for _ in p.get('Contents', [])))")
+ok "the blocks are objects under the volume's key prefix ($n)" test "$n" -ge 6
+ok "read back on another node (empty cache)" hlc "$HL_TMP/c-read1" bash -c "cmp '$HL_TMP/v1.bin' /hilbert/f.bin && cmp '$HL_TMP/small.txt' /hilbert/s.txt"
+out=$(hlc "$HL_TMP/c-lazy" python3 -c '
+import os
+os.stat("/hilbert/f.bin"); os.listdir("/hilbert")
+before = "libcurl" in open("/proc/self/maps").read()
+open("/hilbert/f.bin", "rb").read(10)
+after = "libcurl" in open("/proc/self/maps").read()
+print(before, after)')
+is "$out" "False True" "libcurl is loaded only when data moves (not for stat or listing)"
+
+# ------------------------------------------------------------------ transient faults
+rules '[{"action":"status","status":503,"code":"SlowDown","method":"PUT","every":2},
+        {"action":"reset_after","method":"PUT","first":2},
+        {"action":"reset_before","method":"PUT","after":2,"first":1}]'
+ok "write through SlowDown, resets before and after the server acted" hl cp "$HL_TMP/v2.bin" /hilbert/g.bin
+ok "  faults fired (status $(fired status), reset_after $(fired reset_after), reset_before $(fired reset_before))" \
+    test "$(fired status)" -ge 1 -a "$(fired reset_after)" -ge 1 -a "$(fired reset_before)" -ge 1
+rules '[{"action":"status","status":503,"code":"SlowDown","retry-after":1,"method":"PUT","first":1}]'
+t0=$(date +%s%N)
+ok "Retry-After: write succeeds" hl cp "$HL_TMP/small.txt" /hilbert/ra.txt
+hl bash -c 'head -c 20M /dev/urandom > /hilbert/ra2.bin'
+noproxy
+ok "  and waited at least the second the server asked for" test $(( ($(date +%s%N) - t0) / 1000000 )) -ge 1000
+rules '[{"action":"truncate","method":"GET","bytes":1000,"first":2},
+        {"action":"reset_before","method":"GET","after":2,"first":1},
+        {"action":"hang","method":"GET","hang_s":8,"after":3,"first":1}]'
+ok "read through truncated bodies, a reset and a hang (stall timeout)" hlc "$HL_TMP/c-read2" cmp "$HL_TMP/v2.bin" /hilbert/g.bin
+ok "  faults fired (truncate $(fired truncate), hang $(fired hang))" test "$(fired truncate)" -ge 1 -a "$(fired hang)" -ge 1
+noproxy
+
+# ------------------------------------------------------------------ the store stays down
+rules '[{"action":"status","status":503,"code":"ServiceUnavailable","method":"PUT"}]'
+out=$(hl bash -c "cp '$HL_TMP/v2.bin' /hilbert/f.bin; echo cp-exit=\$?" 2>&1)
+like "$out" "cp-exit=1" "dead store: cp fails (close returns an error)"
+like "$out" "Input/output error" "  with EIO"
+like "$out" "ServiceUnavailable.*gave up after 4 attempts" "  and the store's reason on stderr"
+like "$(sqlite3 "$HL_TMP/vol/meta.db" 'SELECT count(*) FROM hl_staging')" "^1$" "  the bytes wait in the staging area"
+ok "  other nodes still read the last committed version" hlc "$HL_TMP/c-read3" cmp "$HL_TMP/v1.bin" /hilbert/f.bin
+noproxy
+ok "store back: the next process that touches the file commits it" hl stat /hilbert/f.bin
+like "$(sqlite3 "$HL_TMP/vol/meta.db" 'SELECT count(*) FROM hl_staging')" "^0$" "  nothing left in staging"
+ok "  another node reads the new content" hlc "$HL_TMP/c-read4" cmp "$HL_TMP/v2.bin" /hilbert/f.bin
+
+rules '[{"action":"status","status":500,"code":"InternalError","method":"PUT"}]'
+hl bash -c "cp '$HL_TMP/v1.bin' /hilbert/h.bin" >/dev/null 2>&1
+noproxy
+out=$("$HILBERT" flush --mount "/hilbert=$HL_URL" --cache "$HL_CACHE" 2>&1)
+ok "hilbert flush commits what a failed close left behind" hlc "$HL_TMP/c-read5" cmp "$HL_TMP/v1.bin" /hilbert/h.bin
+
+rules '[{"action":"status","status":503,"code":"SlowDown","method":"GET"}]'
+out=$(hlc "$HL_TMP/c-read6" python3 -c '
+import errno
+try:
+    data = open("/hilbert/g.bin", "rb").read()
+    print("read", len(data), "bytes; all zero:", data.count(0) == len(data))
+except OSError as e:
+    print("error", errno.errorcode[e.errno])' 2>&1)
+like "$out" "^error EIO" "dead store on read: EIO, never zeros or stale data"
+like "$out" "SlowDown.*gave up" "  with the store's reason"
+noproxy
+
+# ------------------------------------------------------------------ killed during an upload
+rules '[{"action":"hang","method":"PUT","hang_s":60}]'
+hl bash -c "cp '$HL_TMP/v1.bin' /hilbert/g.bin" >/dev/null 2>&1 &
+killer=$!
+for _ in $(seq 100); do [ "$(fired hang)" -ge 1 ] && break; sleep 0.1; done
+pkill -KILL -P "$killer" 2>/dev/null; kill -KILL "$killer" 2>/dev/null
+for p in $(pgrep -f "cp $HL_TMP/v1.bin /hilbert/g.bin"); do kill -KILL "$p"; done
+wait "$killer" 2>/dev/null
+noproxy
+ok "killed mid-upload: other nodes read the previous version intact" hlc "$HL_TMP/c-read7" cmp "$HL_TMP/v2.bin" /hilbert/g.bin
+ok "  the node that was writing commits the staged bytes on next touch" hl stat /hilbert/g.bin
+ok "  and then everyone reads them" hlc "$HL_TMP/c-read8" cmp "$HL_TMP/v1.bin" /hilbert/g.bin
+out=$("$HILBERT" gc "$HL_URL" --grace 0 --delete 2>&1)
+like "$out" "deleted" "gc deletes what the killed upload left in the bucket"
+ok "  every file still reads back" hlc "$HL_TMP/c-read9" bash -c "cmp '$HL_TMP/v2.bin' /hilbert/f.bin && cmp '$HL_TMP/v1.bin' /hilbert/g.bin && cmp '$HL_TMP/v1.bin' /hilbert/h.bin && cmp '$HL_TMP/small.txt' /hilbert/s.txt"
+out=$("$HILBERT" objbench "$HL_URL" --small 50 --large 2 2>&1)
+like "$out" "objbench: [0-9]+ checks passed, 0 failed" "objbench on the S3 volume"
+out=$("$HILBERT" status --mount "/hilbert=$HL_URL" 2>&1)
+like "$out" "reachable \([0-9]+ ms\)" "status: the store is reachable"
+unlike "$out" "$S3_SECRET_KEY" "status: no secret"
+done_testing
