@@ -55,6 +55,41 @@ if libc.linkat(AT_FDCWD, b"/proc/self/fd/%d" % fd, AT_FDCWD, b"/hilbert/conf/big
 os.close(fd)
 ' && is "$(hlc "$other" sh -c 'wc -c < /hilbert/conf/big')" 1048576 "a 1 MiB O_TMPFILE file linked from python is stored in blocks and read back"
 
+# ---------------------------------------------------------------- refused by design (SEMANTICS.md)
+out=$(hl "$HL_PY" - "$HL_TMP/native" 2>&1 <<'PY'
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def call(name, *args):
+    ctypes.set_errno(0)
+    r = getattr(libc, name)(*args)
+    return "%d %s" % (r, os.strerror(ctypes.get_errno()) if r < 0 else "")
+host = sys.argv[1].encode()
+ino = libc.inotify_init1(0)
+fan = libc.fanotify_init(0, 0)
+print("chroot", call("chroot", b"/hilbert/conf"))
+print("chroot again", call("chroot", b"/hilbert/conf/names"))
+print("inotify", call("inotify_add_watch", ino, b"/hilbert/conf", 0x100))
+os.chdir("/hilbert/conf")
+print("inotify relative", call("inotify_add_watch", ino, b"names", 0x100))
+print("inotify host", call("inotify_add_watch", ino, host, 0x100).split()[0] != "-1")
+fd = os.open("/hilbert/conf", os.O_RDONLY)
+print("fanotify path", call("fanotify_mark", fan, 1, ctypes.c_uint64(0x20), -100, b"/hilbert/conf"))
+print("fanotify fd", call("fanotify_mark", fan, 1, ctypes.c_uint64(0x20), fd, None))
+print("fanotify host", call("fanotify_mark", fan, 1, ctypes.c_uint64(0x20), -100, host).split()[0] != "-1")
+PY
+)
+is "$(grep -v '^hilbert:' <<<"$out")" "chroot -1 Operation not permitted
+chroot again -1 Operation not permitted
+inotify -1 Operation not supported
+inotify relative -1 Operation not supported
+inotify host True
+fanotify path -1 Operation not supported
+fanotify fd -1 Operation not supported
+fanotify host True" "chroot (EPERM), inotify_add_watch and fanotify_mark (EOPNOTSUPP) refused on the prefix, host paths untouched"
+is "$(grep '^hilbert:' <<<"$out")" "hilbert: chroot into a Hilbert prefix is not supported (EPERM)
+hilbert: inotify watches on a Hilbert prefix are not supported (EOPNOTSUPP)
+hilbert: fanotify marks on a Hilbert prefix are not supported (EOPNOTSUPP)" "one hilbert: line per refused call kind and process"
+
 # ---------------------------------------------------------------- as a non-root user
 # (last: the volume is handed to the user)
 hl_user || bail "useradd hltest"
