@@ -6,7 +6,7 @@ import HilbertData
 
 /// What the shim records for an fd the engine handed out (hl_file).
 public struct OpenFile: Equatable {
-    public enum Kind: UInt32 { case read = 1, write = 2, directory = 3, path = 4 }
+    public enum Kind: UInt32 { case read = 1, write = 2, directory = 3, path = 4, tmpfile = 5 }
     public var mount: Int
     public var kind: Kind
     public var ino: Ino
@@ -44,8 +44,10 @@ extension Engine {
         let create = flags & O_CREAT != 0
         let exclusive = create && flags & O_EXCL != 0
         let isPath = flags & Int32(HL_O_PATH) != 0
-        if flags & Int32(HL_O_TMPFILE) == Int32(HL_O_TMPFILE) { throw Errno.notSupported }
-        if acc == O_ACCMODE && !isPath { throw Errno.invalid }
+        if flags & Int32(HL_O_TMPFILE) == Int32(HL_O_TMPFILE) && !isPath {
+            return try openTmpfile(v, loc, flags: flags, mode: mode, cred: cred)
+        }
+        if acc == O_ACCMODE && !isPath && create { throw Errno.invalid }
         let follow = flags & O_NOFOLLOW == 0 && !exclusive
         var attr: Attr
         switch try resolve(v, loc, followLast: follow, cred: cred) {
@@ -99,6 +101,12 @@ extension Engine {
         }
         if attr.type == .fifo { return try openFIFO(v, attr, flags: flags, cred: cred) }
         if !attr.isRegular { throw Errno.noDeviceOrAddress }
+        if acc == O_ACCMODE {
+            // Linux's "no access" mode (ioctl-only descriptors): needs read and write
+            // permission; the descriptor neither reads nor writes, like a placeholder.
+            if !MetaStore.checkAccess(attr, R_OK | W_OK, cred) { throw Errno.access }
+            return try placeholder(v, attr, flags: flags)
+        }
         var want: Int32 = 0
         if acc == O_RDONLY || acc == O_RDWR { want |= R_OK }
         if acc == O_WRONLY || acc == O_RDWR || flags & O_TRUNC != 0 { want |= W_OK }
@@ -520,6 +528,7 @@ extension Engine {
 
     public func fstat(fd: Int32, file: OpenFile) throws(Errno) -> StatResult {
         let v = try volume(file.mount)
+        if file.kind == .tmpfile { return try tmpfileStat(v, fd: fd) }
         var attr: Attr
         do throws(Errno) {
             attr = try v.meta.getattr(file.ino)
@@ -617,12 +626,33 @@ extension Timespec {
     }
 }
 
-/// Copy `size` bytes between two real fds (kernel copy when possible).
+/// Copy `size` bytes between two real fds into an empty `dst`, keeping the holes of `src`
+/// (SEEK_DATA/SEEK_HOLE; a file system without them makes the whole file one data range).
 func copyFile(from src: Int32, to dst: Int32, size: Int64) throws(Errno) {
-    var offset: Int64 = 0
+    try Sys.ftruncate(dst, size)
     var buf = [UInt8](repeating: 0, count: 1 << 20)
+    var offset: Int64 = 0
     while offset < size {
-        let want = Int(min(Int64(buf.count), size - offset))
+        var start: Int64 = 0, end: Int64 = size
+        do throws(Errno) {
+            start = try Sys.lseek(src, offset, Int32(HL_SEEK_DATA))
+            end = min(size, try Sys.lseek(src, start, Int32(HL_SEEK_HOLE)))
+        } catch where error == .noDeviceOrAddress {
+            break                       // only a hole is left
+        } catch {
+            if offset != 0 { throw error }
+            (start, end) = (0, size)    // no SEEK_DATA here: copy everything
+        }
+        if start >= size { break }
+        try copyRange(from: src, to: dst, start, end, &buf)
+        offset = end
+    }
+}
+
+private func copyRange(from src: Int32, to dst: Int32, _ start: Int64, _ end: Int64, _ buf: inout [UInt8]) throws(Errno) {
+    var offset = start
+    while offset < end {
+        let want = Int(min(Int64(buf.count), end - offset))
         var failure: Errno?
         let n = buf.withUnsafeMutableBytes { b -> Int in
             do throws(Errno) { return try Sys.preadFully(src, b.baseAddress!, want, offset) } catch { failure = error; return 0 }

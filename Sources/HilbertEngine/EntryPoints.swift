@@ -50,10 +50,11 @@ private func cBytes(_ p: UnsafePointer<CChar>?) -> [UInt8] {
     return Array(UnsafeBufferPointer(start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: strlen(p)))
 }
 
-/// nil = UTIME_OMIT.
-private func timeChange(_ t: timespec) -> TimeChange? {
+/// nil = UTIME_OMIT; EINVAL for nanoseconds outside 0…999999999 (as utimensat(2)).
+private func timeChange(_ t: timespec) throws(Errno) -> TimeChange? {
     if t.tv_nsec == (1 << 30) - 1 { return .now }        // UTIME_NOW
     if t.tv_nsec == (1 << 30) - 2 { return nil }         // UTIME_OMIT
+    if t.tv_nsec < 0 || t.tv_nsec >= 1_000_000_000 { throw Errno.invalid }
     return .set(Timespec(sec: Int64(t.tv_sec), nsec: UInt32(t.tv_nsec)))
 }
 
@@ -158,8 +159,8 @@ private func makeAPI() -> hl_engine_api {
     }
     t.utimens = { loc, times, flags in
         Int32(run { () throws(Errno) -> Int in
-            let a: TimeChange? = times.map { timeChange($0[0]) } ?? .now
-            let m: TimeChange? = times.map { timeChange($0[1]) } ?? .now
+            let a: TimeChange? = try times.map { (t) throws(Errno) in try timeChange(t[0]) } ?? .now
+            let m: TimeChange? = try times.map { (t) throws(Errno) in try timeChange(t[1]) } ?? .now
             try engine.utimens(location(loc), atime: a, mtime: m, noFollow: flags & noFollowFlag != 0)
             return 0
         })
@@ -260,6 +261,13 @@ private func makeAPI() -> hl_engine_api {
             let path = try engine.socketPath(location(loc), create: create != 0, mode: UInt32(mode))
             return try copyOut(Array(path.utf8), buf.map { UnsafeMutableRawPointer($0) }, len, terminate: true)
         }
+    }
+    t.link_tmpfile = { fd, f, to, out in
+        Int32(run { () throws(Errno) -> Int in
+            let now = try engine.linkTmpfile(fd: fd, file: openFile(f), to: location(to))
+            out?.pointee = hl_file(mount: Int32(now.mount), kind: now.kind.rawValue, ino: now.ino)
+            return 0
+        })
     }
     return t
 }

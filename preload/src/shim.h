@@ -282,6 +282,11 @@ int sh_hostlink(const char *path, int nofollow, char *out);
 void sh_vcwd_set(int32_t mount, uint64_t ino, uint64_t pdev, uint64_t pino);
 void sh_vcwd_clear(void);
 int sh_take_redirect(vpath *v);
+/* ---- fdpath.c ---- */
+int sh_empty_path_loc(int fd, const char *p, hl_loc *loc); /* p is "" and fd an engine fd: loc of its inode */
+int sh_proc_fd_loc(vpath *v, const char *p);               /* /proc/self/fd/N of an engine fd */
+int sh_magic_fd(const char *p, char head[64]);             /* the N of /proc/self/fd/N, /dev/fd/N, or -1 */
+int sh_route_follow(vpath *v, int kind, int dirfd, const char *p); /* sh_route + the above */
 
 #define SH_FAILVAL(e) ((__typeof__(e))_Generic((e), int: -1L, long: -1L, default: 0L))
 #define SH_BAD(r) _Generic((r), int: (long)(r) < 0, long: (long)(r) < 0, default: (uintptr_t)(r) == 0)
@@ -293,7 +298,7 @@ int sh_take_redirect(vpath *v);
     v.host = (p);                                                                    \
     if (sh_pass()) return REALCALL;                                                  \
     int _saved_errno = errno;                                                        \
-    for (int _k = sh_route(&v, kind, dirfd, p);;) {                                  \
+    for (int _k = (nf) ? sh_route(&v, kind, dirfd, p) : sh_route_follow(&v, kind, dirfd, p);; ) { \
         if (_k == SH_VIRT) break;                                                    \
         if (_k == SH_ERR) return SH_FAILVAL(REALCALL);                           \
         __typeof__(REALCALL) _r = REALCALL;                                          \
@@ -331,6 +336,8 @@ const char *sh_shim_path(void);
         _er;                                                                         \
     })
 /* Get the engine or return -1/errno from the calling wrapper. */
+/* Does the loaded engine's table have `field`? (The table grows at its end.) */
+#define SH_HAS(E, field) ((E)->size >= offsetof(hl_engine_api, field) + sizeof((E)->field) && (E)->field)
 #define SH_ENGINE(E, failval)                                                        \
     const hl_engine_api *E = sh_engine();                                            \
     if (!E) return failval
@@ -359,6 +366,7 @@ static inline int sh_fd_lookup(int fd, hl_file *out) {
 
 /* ---- shared virtual operations ---- */
 int sh_fd_loc(int fd, hl_loc *loc); /* engine fd → loc with path NULL */
+int sh_fd_loc_rw(int fd, hl_loc *loc); /* the same, but -1/EBADF for an O_PATH fd (fchmod, fchown, futimens, f*xattr) */
 void sh_fill_stat(struct stat *st, const hl_stat *h);
 int sh_vstat(const hl_loc *loc, int flags, struct stat *user);
 int sh_vopen(vpath *v, int flags, mode_t mode);

@@ -2,6 +2,17 @@
 #include "shim.h"
 
 static ssize_t do_readlink(int d, const char *p, char *buf, size_t len) {
+    vpath e;
+    if (unlikely(sh_nrec) && !sh_pass() && sh_empty_path_loc(d, p, &e.loc)) {
+        /* readlinkat(fd, "") names the fd's own inode (an O_PATH|O_NOFOLLOW symlink) */
+        SH_ENGINE(E, -1);
+        char tmp[PATH_MAX];
+        if (len > sizeof tmp) len = sizeof tmp;
+        ssize_t n = ECALL(E->readlink(&e.loc, tmp, len));
+        if (n == -EINVAL) n = -ENOENT; /* not a symlink: the kernel says ENOENT for an empty path */
+        if (n > 0 && (n = sh_copyout(buf, tmp, (size_t)n) < 0 ? -EFAULT : n) < 0) return sh_ret(n);
+        return n < 0 ? sh_ret(n) : n;
+    }
     SH_ROUTE(v, SH_LOOKUP, d, p, 1, REAL(readlinkat)(d, v.host, buf, len));
     SH_ENGINE(E, -1);
     char tmp[PATH_MAX];

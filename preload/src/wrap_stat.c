@@ -144,6 +144,11 @@ fill:
 }
 
 static int do_access(int d, const char *p, int mode, int flags) {
+    hl_loc loc;
+    if ((flags & AT_EMPTY_PATH) && unlikely(sh_nrec) && !sh_pass() && sh_empty_path_loc(d, p, &loc)) {
+        SH_ENGINE(E, -1);
+        return sh_ret(ECALL(E->access(&loc, mode, flags)));
+    }
     SH_ROUTE(v, SH_LOOKUP, d, p, (flags & AT_SYMLINK_NOFOLLOW) != 0, REAL(faccessat)(d, v.host, mode, flags));
     SH_ENGINE(E, -1);
     int rc = ECALL(E->access(&v.loc, mode, flags));

@@ -72,21 +72,29 @@ EXPORT int lremovexattr(const char *p, const char *n)
 
 EXPORT ssize_t fgetxattr(int fd, const char *n, void *b, size_t l) {
     hl_loc loc;
-    if (likely(!sh_fd_loc(fd, &loc))) return REAL(fgetxattr)(fd, n, b, l);
+    int k = sh_fd_loc_rw(fd, &loc);
+    if (likely(!k)) return REAL(fgetxattr)(fd, n, b, l);
+    if (k < 0) return -1;
     return sh_ret(vget(&loc, n, b, l, 0));
 }
 EXPORT ssize_t flistxattr(int fd, char *b, size_t l) {
     hl_loc loc;
-    if (likely(!sh_fd_loc(fd, &loc))) return REAL(flistxattr)(fd, b, l);
+    int k = sh_fd_loc_rw(fd, &loc);
+    if (likely(!k)) return REAL(flistxattr)(fd, b, l);
+    if (k < 0) return -1;
     return sh_ret(vlist(&loc, b, l, 0));
 }
 EXPORT int fsetxattr(int fd, const char *n, const void *b, size_t l, int x) {
     hl_loc loc;
-    if (likely(!sh_fd_loc(fd, &loc))) return REAL(fsetxattr)(fd, n, b, l, x);
+    int k = sh_fd_loc_rw(fd, &loc);
+    if (likely(!k)) return REAL(fsetxattr)(fd, n, b, l, x);
+    if (k < 0) return -1;
     return sh_ret(vset(&loc, n, b, l, x, 0));
 }
 EXPORT int fremovexattr(int fd, const char *n) {
     hl_loc loc;
-    if (likely(!sh_fd_loc(fd, &loc))) return REAL(fremovexattr)(fd, n);
+    int k = sh_fd_loc_rw(fd, &loc);
+    if (likely(!k)) return REAL(fremovexattr)(fd, n);
+    if (k < 0) return -1;
     return sh_ret(vremove(&loc, n, 0));
 }

@@ -38,6 +38,9 @@ int hl_sys_park_fd(int fd);
 int hl_sys_memfd(const char *name, unsigned int flags);
 int hl_sys_statvfs(const char *path, struct statvfs *out);
 
+/* Give the O_TMPFILE file behind fd the name `path` (0 or -errno). */
+int hl_sys_name_fd(int fd, const char *path);
+
 /* CRC-32C (Castagnoli), hardware accelerated when the CPU has SSE4.2. */
 uint32_t hl_crc32c(uint32_t crc, const void *data, size_t len);
 
@@ -61,6 +64,8 @@ enum {
     HL_MFD_CLOEXEC = 1,
     HL_RENAME_NOREPLACE = 1,
     HL_RENAME_EXCHANGE = 2,
+    HL_SEEK_DATA = 3,
+    HL_SEEK_HOLE = 4,
 };
 
 /* offsetof(hl_dirent, name): Swift cannot compute it for a flexible array member. */

@@ -138,6 +138,8 @@ enum {
     HL_KIND_WRITE = 2,   /* the node's shared staging file; release() on close commits */
     HL_KIND_DIR = 3,     /* placeholder directory fd (empty shadow dir); listings via readdir() */
     HL_KIND_PATH = 4,    /* O_PATH placeholder */
+    HL_KIND_TMPFILE = 5, /* O_TMPFILE: an anonymous kernel file with no inode in the volume yet
+                          * (ino: bit 0 = opened with O_EXCL); fd calls on it are the kernel's */
 };
 
 typedef struct hl_file {
@@ -230,6 +232,11 @@ typedef struct hl_engine_api {
      * another file type). Both write the host path of the inode's kernel socket in the
      * node's cache directory, NUL-terminated, and return its length. */
     ssize_t (*socketpath)(const hl_loc *loc, int create, mode_t mode, char *buf, size_t len);
+    /* Name the O_TMPFILE file behind fd (an HL_KIND_TMPFILE fd) at `to`: the inode is created
+     * with the file's mode and content, committed, and *out is what fd is from then on (an
+     * HL_KIND_WRITE fd of the new inode). -ENOENT for an O_EXCL tmpfile, -EEXIST when `to`
+     * exists, -EXDEV for another mount. (Check `size` first: added after socketpath.) */
+    int (*link_tmpfile)(int fd, const hl_file *f, const hl_loc *to, hl_file *out);
 } hl_engine_api;
 
 /* The engine's only exported symbol. */
