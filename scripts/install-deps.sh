@@ -7,7 +7,7 @@ set -eu
 build_pkgs="libsqlite3-dev libzstd-dev libcurl4-openssl-dev make gcc"
 test_pkgs="sqlite3 git tar gzip python3 coreutils findutils util-linux passwd
     rsync fio attr curl python3-numpy python3-h5py python3-venv python3-setuptools python3-wheel python3-dev
-    autoconf automake libtool strace"
+    autoconf automake libtool"
 
 missing=""
 for p in $build_pkgs $test_pkgs; do

@@ -29,6 +29,9 @@ export XDG_CONFIG_HOME="$HL_TMP/home/.config"
 mkdir -p "$HOME"
 unset HILBERT_MOUNTS HILBERT_CACHE HILBERT_DEBUG HILBERT_DISABLE HILBERT_ENGINE HILBERT_CWD HILBERT_FDS
 export LC_ALL=C TZ=UTC
+# Volumes on S3 (see hl_format): the server's endpoint and credentials (AWS_* variables).
+# shellcheck disable=SC1090
+if [ -n "${HL_S3_ENV:-}" ]; then . "$HL_S3_ENV"; fi
 
 _hl_n=0
 _hl_failed=0
@@ -146,8 +149,6 @@ hl_format() {
     local name=$1; shift
     mkdir -p "$HL_TMP/$name"
     if hl_on_s3; then
-        # shellcheck disable=SC1090
-        . "$HL_S3_ENV"
         "$HILBERT" format "sqlite://$HL_TMP/$name/meta.db" --storage s3 \
             --bucket "$S3_ENDPOINT/$S3_BUCKET/it-$(basename "$HL_TMP")-$name" "$@"
     else

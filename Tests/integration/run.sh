@@ -8,6 +8,9 @@
 # prints TAP. Prints the output of failing files, then exactly one line "N passed, N failed"
 # (individual TAP assertions) and exits non-zero when anything failed.
 # A file can raise its time limit with a line "# timeout: SECONDS" (default 240).
+# FILE@s3 (e.g. bash@s3) runs FILE with its volumes on S3: it needs HL_S3_SERVER_ENV, the env
+# file of a running Tests/s3/s3server.sh (Tests/s3/with-server.sh sets it); HL_S3_SUITE="a b"
+# appends a@s3 b@s3 to the run when that server is there.
 # HL_KEEP=1 keeps the temp dirs. -v prints every file's full TAP output. The build is copied
 # first (HL_NO_SNAPSHOT=1: use it in place).
 set -u
@@ -18,20 +21,30 @@ export HILBERT_HOME=$(cd "$HILBERT_HOME" 2>/dev/null && pwd || echo "$HILBERT_HO
 jobs=${HL_JOBS:-2}
 verbose=0
 files=()
+add_test() {   # add_test NAME[@s3] — a file name, t/NAME or t/NAME.t
+    local f=${1%@s3} tag=
+    [ "$f" != "$1" ] && tag=@s3
+    [ -f "$f" ] || f="$here/t/${1%@s3}"
+    [ -f "$f" ] || f="$here/t/${1%@s3}.t"
+    [ -f "$f" ] || { echo "run.sh: no such test: $1" >&2; exit 2; }
+    if [ -n "$tag" ] && [ -z "${HL_S3_SERVER_ENV:-}" ]; then
+        echo "run.sh: $1 needs an S3 server (run it through Tests/s3/with-server.sh)" >&2; exit 2
+    fi
+    files+=("$(cd "$(dirname "$f")" && pwd)/$(basename "$f")$tag")
+}
 while [ $# -gt 0 ]; do
     case $1 in
         -j) jobs=$2; shift 2 ;;
         -j*) jobs=${1#-j}; shift ;;
         -v) verbose=1; shift ;;
         -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
-        *) f=$1
-           [ -f "$f" ] || f="$here/t/$1"
-           [ -f "$f" ] || f="$here/t/$1.t"
-           [ -f "$f" ] || { echo "run.sh: no such test: $1" >&2; exit 2; }
-           files+=("$(cd "$(dirname "$f")" && pwd)/$(basename "$f")"); shift ;;
+        *) add_test "$1"; shift ;;
     esac
 done
 [ ${#files[@]} -gt 0 ] || files=("$here"/t/*.t)
+if [ -n "${HL_S3_SUITE:-}" ] && [ -n "${HL_S3_SERVER_ENV:-}" ]; then
+    for t in $HL_S3_SUITE; do add_test "$t@s3"; done
+fi
 
 if [ ! -x "$HILBERT_HOME/bin/hilbert" ]; then
     echo "run.sh: warning: no build at $HILBERT_HOME/bin/hilbert (run make); tests will fail" >&2
@@ -52,10 +65,12 @@ run_one() {   # run_one INDEX FILE
     local i=$1 f=$2 name tmp to rc start
     name=$(basename "$f")
     tmp=$(mktemp -d /tmp/hilbert-it.XXXXXX)
-    to=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "$f" | head -1)
+    to=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "${f%@s3}" | head -1)
     to=${to:-240}
     start=$(date +%s)
-    ( cd "$tmp" && HL_TMP="$tmp" exec timeout -k 10 "$to" bash "$f" ) >"$results/$i.out" 2>&1 </dev/null
+    local s3env=
+    if [ "${f%@s3}" != "$f" ]; then s3env=$HL_S3_SERVER_ENV; f=${f%@s3}; fi
+    ( cd "$tmp" && HL_TMP="$tmp" HL_S3_ENV=$s3env exec timeout -k 10 "$to" bash "$f" ) >"$results/$i.out" 2>&1 </dev/null
     rc=$?
     echo "$rc $(( $(date +%s) - start )) $to" >"$results/$i.rc"
     # leftovers: mounts a test could not undo, then the dir
