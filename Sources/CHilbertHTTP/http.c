@@ -251,6 +251,8 @@ int hl_http_perform(void *p, const hl_http_request *q, hl_http_response *r) {
     SET(CURLOPT_CLOSESOCKETFUNCTION, close_socket);
     SET(CURLOPT_CLOSESOCKETDATA, h);
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    /* Bodies are MiBs: 512 KiB reads instead of 16 KiB ones (fewer recv calls and callbacks). */
+    SET(CURLOPT_BUFFERSIZE, 512L * 1024);
     if (q->connect_timeout_ms > 0) SET(CURLOPT_CONNECTTIMEOUT_MS, q->connect_timeout_ms);
     if (q->total_timeout_ms > 0) SET(CURLOPT_TIMEOUT_MS, q->total_timeout_ms);
     if (q->stall_timeout_s > 0) {

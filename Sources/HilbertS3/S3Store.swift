@@ -7,7 +7,7 @@ import HilbertData
 /// Tunables of an S3 store. Defaults suit a data center link; every field can be set per
 /// process from the environment (HILBERT_S3_*), so a job can tighten them without a reformat.
 public struct S3Options: Sendable, Equatable {
-    /// Transfers in flight per commit or read (boto3's default is 10 too).
+X
     public var concurrency = 10
     /// Attempts for one request (the first try included).
     public var attempts = 8
