@@ -28,7 +28,7 @@ static struct {
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 static int loaded;            /* 1 ok, -1 failed */
 static char load_error[512];
-static char version_text[128];
+static char version_text[512];
 
 static int fail(char *err, size_t errlen, const char *a, const char *b) {
     snprintf(load_error, sizeof load_error, "%s%s", a, b ? b : "");

@@ -2,6 +2,8 @@ import ArgumentParser
 import CHilbertSys
 import Glibc
 import HilbertCore
+import HilbertData
+import CHilbertHTTP
 import HilbertMeta
 import HilbertSupport
 
@@ -124,10 +126,31 @@ extension Hilbert {
             } else if f.storage == "file" {
                 if let p = directoryProblem(f.bucket) { problem = "objects \(f.bucket): \(p)" }
                 else if !Sys.exists(f.bucket) { problem = "objects \(f.bucket): no such directory" }
+            } else if f.storage == "s3" {
+                problem = s3Problem(f)
             }
             report(problem == nil, "\(head): volume '\(f.name)', objects \(f.storage) \(f.bucket)" + (problem.map { ": " + $0 } ?? ""))
         }
     }
+}
+
+/// Why the volume's S3 store cannot be used from here: libcurl missing, credentials missing,
+/// the bucket unreachable (nil: a signed request got an answer). Reports libcurl's version.
+private func s3Problem(_ f: VolumeFormat) -> String? {
+    var message = [CChar](repeating: 0, count: 512)
+    if hl_http_load(&message, message.count) != 0 { return String(cString: message) }
+    print("OK   libcurl \(String(cString: hl_http_version())) loads here (S3 volumes)")
+    do {
+        let store = try Volume.store(for: f)
+        do throws(Errno) {
+            _ = try store.head("chunks/0/0/0")   // id 0 is never handed out: any answer will do
+        } catch {
+            return DataErrors.last?.message ?? "\(error)"
+        }
+    } catch {
+        return error.message
+    }
+    return nil
 }
 
 /// Why `dir` cannot be used as a writable directory (nil: it can, or it can be created:
