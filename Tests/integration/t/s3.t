@@ -84,6 +84,18 @@ after = "libcurl" in open("/proc/self/maps").read()
 print(before, after)')
 is "$out" "False True" "libcurl is loaded only when data moves (not for stat or listing)"
 
+out=$(hlc "$HL_TMP/c-fork" python3 -c '
+import os, sys
+a = open("/hilbert/f.bin", "rb").read()          # the parent has pooled S3 connections now
+pid = os.fork()
+if pid == 0:
+    b = open("/hilbert/s.txt", "rb").read()      # the child must not use the parent sockets
+    os._exit(0 if b == open(sys.argv[2], "rb").read() else 3)
+_, st = os.waitpid(pid, 0)
+a2 = open(sys.argv[1], "rb").read()
+print("child", os.waitstatus_to_exitcode(st), "parent", a == a2)' "$HL_TMP/v1.bin" "$HL_TMP/small.txt" 2>&1)
+is "$out" "child 0 parent True" "fork after S3 traffic: parent and child both read correctly (no shared connections)"
+
 # ------------------------------------------------------------------ transient faults
 # Every 3rd PUT fails, whichever block it carries (16 in flight): 10 attempts make a block
 # that loses every round (1 in 3^10) practically impossible.
