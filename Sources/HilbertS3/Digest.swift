@@ -5,13 +5,34 @@ protocol BlockDigest {
     var pending: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) { get set }
     var pendingCount: Int { get set }
     var totalBytes: UInt64 { get set }
-    /// The message length goes into the last 8 bytes big-endian (SHA-2) or little-endian (MD5).
+    /// The message length (last 8 bytes of the padding) and the digest words are big-endian
+    /// (SHA-2) or little-endian (MD5).
     static var lengthBigEndian: Bool { get }
+    init()
     mutating func compress(_ p: UnsafeRawPointer, blocks: Int)
-    func digestBytes() -> [UInt8]
+    /// The chaining state, in digest order.
+    var stateWords: [UInt32] { get }
 }
 
 extension BlockDigest {
+    /// The digest: the state words in the algorithm's byte order.
+    func digestBytes() -> [UInt8] {
+        let words = stateWords
+        var out = [UInt8](repeating: 0, count: words.count * 4)
+        out.withUnsafeMutableBytes { o in
+            for (i, v) in words.enumerated() {
+                o.storeBytes(of: Self.lengthBigEndian ? v.bigEndian : v.littleEndian, toByteOffset: i * 4, as: UInt32.self)
+            }
+        }
+        return out
+    }
+
+    static func oneShot(_ p: UnsafeRawBufferPointer) -> [UInt8] {
+        var h = Self()
+        h.absorb(p)
+        return h.finishDigest()
+    }
+
     mutating func absorb(_ p: UnsafeRawBufferPointer) {
         guard var src = p.baseAddress, p.count > 0 else { return }
         var n = p.count

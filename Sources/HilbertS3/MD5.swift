@@ -11,26 +11,10 @@ public struct MD5: BlockDigest, Sendable {
     public mutating func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { absorb($0) } }
     /// The 16-byte digest; the hasher is spent afterwards.
     public mutating func finish() -> [UInt8] { finishDigest() }
-    public static func hash(_ bytes: [UInt8]) -> [UInt8] {
-        var h = MD5()
-        h.update(bytes)
-        return h.finish()
-    }
-    public static func hash(_ p: UnsafeRawBufferPointer) -> [UInt8] {
-        var h = MD5()
-        h.update(p)
-        return h.finish()
-    }
+    public static func hash(_ bytes: [UInt8]) -> [UInt8] { bytes.withUnsafeBytes { oneShot($0) } }
+    public static func hash(_ p: UnsafeRawBufferPointer) -> [UInt8] { oneShot(p) }
 
-    func digestBytes() -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: 16)
-        out.withUnsafeMutableBytes { o in
-            for (i, v) in [h0, h1, h2, h3].enumerated() {
-                o.storeBytes(of: v.littleEndian, toByteOffset: i * 4, as: UInt32.self)
-            }
-        }
-        return out
-    }
+    var stateWords: [UInt32] { [h0, h1, h2, h3] }
 
     /// floor(abs(sin(i + 1)) * 2^32), RFC 1321 section 3.4.
     static let t: [UInt32] = [

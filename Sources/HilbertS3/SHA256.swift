@@ -12,26 +12,10 @@ public struct SHA256: BlockDigest, Sendable {
     public mutating func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { absorb($0) } }
     /// The 32-byte digest; the hasher is spent afterwards.
     public mutating func finish() -> [UInt8] { finishDigest() }
-    public static func hash(_ bytes: [UInt8]) -> [UInt8] {
-        var h = SHA256()
-        h.update(bytes)
-        return h.finish()
-    }
-    public static func hash(_ p: UnsafeRawBufferPointer) -> [UInt8] {
-        var h = SHA256()
-        h.update(p)
-        return h.finish()
-    }
+    public static func hash(_ bytes: [UInt8]) -> [UInt8] { bytes.withUnsafeBytes { oneShot($0) } }
+    public static func hash(_ p: UnsafeRawBufferPointer) -> [UInt8] { oneShot(p) }
 
-    func digestBytes() -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: 32)
-        out.withUnsafeMutableBytes { o in
-            for (i, v) in [h0, h1, h2, h3, h4, h5, h6, h7].enumerated() {
-                o.storeBytes(of: v.bigEndian, toByteOffset: i * 4, as: UInt32.self)
-            }
-        }
-        return out
-    }
+    var stateWords: [UInt32] { [h0, h1, h2, h3, h4, h5, h6, h7] }
 
     static let k: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,

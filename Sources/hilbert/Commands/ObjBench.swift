@@ -22,7 +22,7 @@ extension Hilbert {
         @Argument(help: "Metadata URL of a volume whose object store to test.")
         var metaURL: String?
 
-        @Option(help: "Test this store instead of a volume's: file:///abs/dir or /abs/dir.")
+        @Option(help: "Test this store instead of a volume's: file:///abs/dir, /abs/dir, or an S3 bucket URL (http(s)://host/bucket/prefix, s3://bucket; AWS_* credentials).")
         var store: String?
 
         @Option(help: "Concurrent transfers (default: what the store asks for).")

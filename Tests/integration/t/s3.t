@@ -167,6 +167,8 @@ ok "  every file still reads back" hlc "$HL_TMP/c-read9" bash -c "cmp '$HL_TMP/v
 out=$("$HILBERT" objbench "$HL_URL" --small 1200 --large 2 2>&1)
 like "$out" "objbench: [0-9]+ checks passed, 0 failed" "objbench on the S3 volume (1200 keys: a listing of two pages)"
 like "$out" "ok +list finds the 1200 small objects" "  the paged listing found every key"
+out=$(AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY "$HILBERT" objbench --store "$S3_ENDPOINT/$S3_BUCKET/objbench-direct" --small 20 --large 1 2>&1)
+like "$out" "objbench: [0-9]+ checks passed, 0 failed" "objbench --store on a bucket URL (AWS_* credentials)"
 out=$("$HILBERT" doctor --mount "/hilbert=$HL_URL" 2>&1)
 like "$out" "OK   libcurl libcurl/[0-9.]+ .*loads here" "doctor: libcurl loads"
 like "$out" "OK   mount /hilbert .*objects s3 " "doctor: the bucket answers signed requests"
