@@ -84,6 +84,7 @@ typedef int (*sh_nftw_fn)(const char *, const struct stat *, int, void *);
     X(glob64, int, (const char *, int, int (*)(const char *, int), void *))          \
     X(ftw, int, (const char *, sh_ftw_fn, int))                                      \
     X(nftw, int, (const char *, sh_nftw_fn, int, int))                               \
+    X(nftw64, int, (const char *, sh_nftw_fn, int, int))                             \
     X(fts_open, void *, (char *const *, int, void *))                                \
     X(fts_read, void *, (void *))                                                    \
     X(fts_children, void *, (void *, int))                                           \
@@ -224,6 +225,37 @@ void *sh_resolve(const char *name, void **slot);
 #define REAL(n) (likely(sh_r.n != NULL) ? sh_r.n : (__typeof__(sh_r.n))sh_resolve(#n, (void **)&sh_r.n))
 void sh_fill_engine_table(hl_real_table *t);
 
+/* ---- versioned exports (exports.map, real.c, tests/check-versions.sh) ----
+ * glibc exports a few path-taking functions in several versions whose ABIs differ. The shim
+ * exports one wrapper per version: SH_SYMVER(impl, "name@@VER") makes impl the default version
+ * (new links and unversioned lookups bind to it), SH_SYMVER(impl, "name@VER") an old one (what
+ * binaries linked against older glibc import). An impl must be EXPORT for its alias to be
+ * exported; exports.map hides the impl names themselves (sh_v_*). Each wrapper forwards to the
+ * same version of the real function: REAL(name) is the default version (real.c asks dlvsym for
+ * it), REAL_OLD(field) the old one listed below. */
+#define SH_SYMVER(impl, versioned) __asm__(".symver " #impl "," versioned)
+#define SH_REAL_OLD_LIST(X)                                                          \
+    X(realpath_2_2_5, "realpath", "GLIBC_2.2.5", char *, (const char *, char *))     \
+    X(glob_2_2_5, "glob", "GLIBC_2.2.5", int,                                        \
+      (const char *, int, int (*)(const char *, int), glob_t *))                     \
+    X(glob64_2_2_5, "glob64", "GLIBC_2.2.5", int,                                    \
+      (const char *, int, int (*)(const char *, int), void *))                       \
+    X(nftw_2_2_5, "nftw", "GLIBC_2.2.5", int, (const char *, sh_nftw_fn, int, int))  \
+    X(nftw64_2_2_5, "nftw64", "GLIBC_2.2.5", int, (const char *, sh_nftw_fn, int, int)) \
+    X(posix_spawn_2_2_5, "posix_spawn", "GLIBC_2.2.5", int,                          \
+      (pid_t *, const char *, const void *, const void *, char *const[], char *const[])) \
+    X(posix_spawnp_2_2_5, "posix_spawnp", "GLIBC_2.2.5", int,                        \
+      (pid_t *, const char *, const void *, const void *, char *const[], char *const[])) \
+    X(dlopen_2_2_5, "dlopen", "GLIBC_2.2.5", void *, (const char *, int))            \
+    X(dlmopen_2_3_4, "dlmopen", "GLIBC_2.3.4", void *, (long, const char *, int))
+#define SH_REAL_OLD_FIELD(field, name, ver, ret, params) ret(*field) params;
+typedef struct sh_real_old_fns { SH_REAL_OLD_LIST(SH_REAL_OLD_FIELD) } sh_real_old_fns;
+#undef SH_REAL_OLD_FIELD
+extern sh_real_old_fns sh_ro;
+void *sh_resolve_old(const char *field, void **slot);
+#define REAL_OLD(f) \
+    (likely(sh_ro.f != NULL) ? sh_ro.f : (__typeof__(sh_ro.f))sh_resolve_old(#f, (void **)&sh_ro.f))
+
 /* ---- init.c: environment, process state ---- */
 #define SH_MAX_MOUNTS 16
 extern int sh_inited, sh_disabled, sh_debug_on, sh_hostlinks;
@@ -251,6 +283,10 @@ void sh_unlock(volatile int *l);
 extern volatile int sh_fdtable_lock, sh_dirreg_lock, sh_fts_lock, sh_lockfile_lock;
 volatile int *sh_spawn_lock(int which); /* 0: popen streams, 1: addopen descriptors */
 
+/* ---- wrap_exec.c ---- */
+/* The default-version posix_spawn wrapper, for the shim's own system() and popen(). */
+int sh_posix_spawn(pid_t *pid, const char *path, const void *fa, const void *attr,
+                   char *const argv[], char *const envp[]);
 /* ---- wrap_spawn.c ---- */
 int sh_spawn_actions_error(const void *fa); /* a deferred error of a virtual addopen, or 0 */
 
