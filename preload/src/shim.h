@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -276,8 +277,13 @@ int sh_in_vfork(void);
  * CLONE_VM and no CLONE_THREAD); until then sh_in_vfork() needs no system call. */
 extern volatile int sh_shared_memory_child;
 void sh_debug(const char *op, const char *path);
+/* lock.c: global spinlocks defer catchable signals while held (see there); sh_spin_* do not. */
 void sh_lock(volatile int *l);
 void sh_unlock(volatile int *l);
+void sh_spin_lock(volatile int *l);
+void sh_spin_unlock(volatile int *l);
+void sh_defer_signals(sigset_t *old);
+void sh_restore_signals(const sigset_t *old);
 /* The shim's global spinlocks: init.c holds them all across fork(), so a child never inherits
  * one that another thread of the parent held (it would spin forever). */
 extern volatile int sh_fdtable_lock, sh_dirreg_lock, sh_fts_lock, sh_lockfile_lock;
@@ -362,12 +368,16 @@ extern const hl_engine_api *volatile sh_E;
 extern volatile int sh_engine_loaded;
 const hl_engine_api *sh_engine(void); /* NULL with errno set when unavailable */
 const char *sh_shim_path(void);
+/* An engine call: errno kept, re-entry guard raised, signals deferred (lock.c). */
 #define ECALL(expr)                                                                  \
     ({                                                                               \
         int _se = errno;                                                             \
+        sigset_t _sm;                                                                \
+        sh_defer_signals(&_sm);                                                      \
         sh_guard++;                                                                  \
         __typeof__(expr) _er = (expr);                                               \
         sh_guard--;                                                                  \
+        sh_restore_signals(&_sm);                                                    \
         errno = _se;                                                                 \
         _er;                                                                         \
     })
