@@ -216,7 +216,12 @@ typedef int (*sh_nftw_fn)(const char *, const struct stat *, int, void *);
     X(memfd_create, int, (const char *, unsigned int))                               \
     X(copy_file_range, ssize_t, (int, off_t *, int, off_t *, size_t, unsigned int))  \
     X(sendfile64, ssize_t, (int, int, off_t *, size_t))                              \
-    X(statvfs64, int, (const char *, void *))
+    X(statvfs64, int, (const char *, void *))                                        \
+    X(sigaction, int, (int, const struct sigaction *, struct sigaction *))           \
+    X(signal, sighandler_t, (int, sighandler_t))                                     \
+    X(bsd_signal, sighandler_t, (int, sighandler_t))                                 \
+    X(sysv_signal, sighandler_t, (int, sighandler_t))                                \
+    X(sigset, sighandler_t, (int, sighandler_t))
 
 #define SH_REAL_FIELD(name, ret, params) ret(*name) params;
 typedef struct sh_real_fns { SH_REAL_LIST(SH_REAL_FIELD) } sh_real_fns;
@@ -282,8 +287,11 @@ void sh_lock(volatile int *l);
 void sh_unlock(volatile int *l);
 void sh_spin_lock(volatile int *l);
 void sh_spin_unlock(volatile int *l);
-void sh_defer_signals(sigset_t *old);
+int sh_defer_signals(sigset_t *old); /* 1 when it blocked any: restore then */
 void sh_restore_signals(const sigset_t *old);
+/* wrap_signal.c: the signals that have a handler (bit sig-1), the only ones deferred. */
+extern volatile uint64_t sh_handled_signals;
+void sh_scan_signal_handlers(void);
 /* The shim's global spinlocks: init.c holds them all across fork(), so a child never inherits
  * one that another thread of the parent held (it would spin forever). */
 extern volatile int sh_fdtable_lock, sh_dirreg_lock, sh_fts_lock, sh_lockfile_lock;
@@ -373,11 +381,11 @@ const char *sh_shim_path(void);
     ({                                                                               \
         int _se = errno;                                                             \
         sigset_t _sm;                                                                \
-        sh_defer_signals(&_sm);                                                      \
+        int _sd = sh_defer_signals(&_sm);                                            \
         sh_guard++;                                                                  \
         __typeof__(expr) _er = (expr);                                               \
         sh_guard--;                                                                  \
-        sh_restore_signals(&_sm);                                                    \
+        if (_sd) sh_restore_signals(&_sm);                                           \
         errno = _se;                                                                 \
         _er;                                                                         \
     })
