@@ -23,12 +23,10 @@ void sh_scan_signal_handlers(void) {
     }
 }
 
+/* act is read only after libc accepted it (glibc itself reads it in user space). */
 EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
-    struct sigaction a;
-    /* Copied first: act may be a bad pointer (the kernel says EFAULT) or change under us. */
-    if (act && sh_peek(&a, act, sizeof a) != sizeof a) return REAL(sigaction)(sig, act, old);
-    int r = REAL(sigaction)(sig, act ? &a : NULL, old);
-    if (r == 0 && act) note(sig, a.sa_handler);
+    int r = REAL(sigaction)(sig, act, old);
+    if (r == 0 && act) note(sig, act->sa_handler);
     return r;
 }
 EXPORT sighandler_t signal(int sig, sighandler_t h) {
