@@ -12,12 +12,6 @@ pid_t sh_pid;
 __thread int sh_guard __attribute__((tls_model("initial-exec")));
 static volatile int init_state; /* 0 none, 1 running, 2 done */
 
-void sh_lock(volatile int *l) {
-    while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE))
-        while (__atomic_load_n(l, __ATOMIC_RELAXED)) __builtin_ia32_pause();
-}
-void sh_unlock(volatile int *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
-
 static void add_prefix(const char *s, size_t n) {
     while (n > 1 && s[n - 1] == '/') n--;
     if (n < 2 || s[0] != '/' || n >= sizeof sh_prefix[0] || sh_nmounts >= SH_MAX_MOUNTS) return;

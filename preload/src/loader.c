@@ -84,9 +84,13 @@ const hl_engine_api *sh_engine(void) {
     int expected = 0;
     if (__atomic_compare_exchange_n(&load_state, &expected, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         int saved = errno;
+        sh_scan_signal_handlers();
+        sigset_t mask; /* deferred as in ECALL: the engine's start spawns threads, takes locks */
+        int deferred = sh_defer_signals(&mask);
         sh_guard++;
         load();
         sh_guard--;
+        if (deferred) sh_restore_signals(&mask);
         errno = saved;
         __atomic_store_n(&load_state, 2, __ATOMIC_RELEASE);
     } else {

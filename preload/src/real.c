@@ -4,7 +4,7 @@
 
 __asm__(".symver dlsym,dlsym@GLIBC_2.2.5");
 __asm__(".symver dlvsym,dlvsym@GLIBC_2.2.5");
-__asm__(".symver dlopen,dlopen@GLIBC_2.2.5");
+/* (No .symver for dlopen here: the shim itself defines dlopen@GLIBC_2.2.5, see wrap_dl.c.) */
 __asm__(".symver dladdr,dladdr@GLIBC_2.2.5");
 
 sh_real_fns sh_r;
@@ -39,6 +39,30 @@ void *sh_resolve(const char *name, void **slot) {
     for (size_t i = 0; !f && i < sizeof fallbacks / sizeof fallbacks[0]; i++)
         if (!strcmp(name, (const char *)fallbacks[i][0])) f = fallbacks[i][1];
     /* A missing function (e.g. statx on old glibc) answers ENOSYS instead of crashing. */
+    if (!f) f = (void *)enosys;
+    __atomic_store_n(slot, f, __ATOMIC_RELEASE);
+    errno = saved;
+    return f;
+}
+
+/* The old versions of the multi-version functions (shim.h), for the wrappers exported under
+ * the same old version. A libc without that version (not glibc on x86_64, where every one of
+ * them exists since 2.17) gets the default one: there is no older ABI to keep. */
+sh_real_old_fns sh_ro;
+static const char *const old_versions[][3] = {
+#define SH_OLD_ROW(field, name, ver, ret, params) {#field, name, ver},
+    SH_REAL_OLD_LIST(SH_OLD_ROW)
+#undef SH_OLD_ROW
+};
+
+void *sh_resolve_old(const char *field, void **slot) {
+    int saved = errno;
+    void *f = NULL;
+    for (size_t i = 0; !f && i < sizeof old_versions / sizeof old_versions[0]; i++) {
+        if (strcmp(field, old_versions[i][0])) continue;
+        f = dlvsym(RTLD_NEXT, old_versions[i][1], old_versions[i][2]);
+        if (!f) f = dlsym(RTLD_NEXT, old_versions[i][1]);
+    }
     if (!f) f = (void *)enosys;
     __atomic_store_n(slot, f, __ATOMIC_RELEASE);
     errno = saved;

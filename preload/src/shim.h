@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -84,6 +85,7 @@ typedef int (*sh_nftw_fn)(const char *, const struct stat *, int, void *);
     X(glob64, int, (const char *, int, int (*)(const char *, int), void *))          \
     X(ftw, int, (const char *, sh_ftw_fn, int))                                      \
     X(nftw, int, (const char *, sh_nftw_fn, int, int))                               \
+    X(nftw64, int, (const char *, sh_nftw_fn, int, int))                             \
     X(fts_open, void *, (char *const *, int, void *))                                \
     X(fts_read, void *, (void *))                                                    \
     X(fts_children, void *, (void *, int))                                           \
@@ -214,7 +216,12 @@ typedef int (*sh_nftw_fn)(const char *, const struct stat *, int, void *);
     X(memfd_create, int, (const char *, unsigned int))                               \
     X(copy_file_range, ssize_t, (int, off_t *, int, off_t *, size_t, unsigned int))  \
     X(sendfile64, ssize_t, (int, int, off_t *, size_t))                              \
-    X(statvfs64, int, (const char *, void *))
+    X(statvfs64, int, (const char *, void *))                                        \
+    X(sigaction, int, (int, const struct sigaction *, struct sigaction *))           \
+    X(signal, sighandler_t, (int, sighandler_t))                                     \
+    X(bsd_signal, sighandler_t, (int, sighandler_t))                                 \
+    X(sysv_signal, sighandler_t, (int, sighandler_t))                                \
+    X(sigset, sighandler_t, (int, sighandler_t))
 
 #define SH_REAL_FIELD(name, ret, params) ret(*name) params;
 typedef struct sh_real_fns { SH_REAL_LIST(SH_REAL_FIELD) } sh_real_fns;
@@ -223,6 +230,37 @@ extern sh_real_fns sh_r;
 void *sh_resolve(const char *name, void **slot);
 #define REAL(n) (likely(sh_r.n != NULL) ? sh_r.n : (__typeof__(sh_r.n))sh_resolve(#n, (void **)&sh_r.n))
 void sh_fill_engine_table(hl_real_table *t);
+
+/* ---- versioned exports (exports.map, real.c, tests/check-versions.sh) ----
+ * glibc exports a few path-taking functions in several versions whose ABIs differ. The shim
+ * exports one wrapper per version: SH_SYMVER(impl, "name@@VER") makes impl the default version
+ * (new links and unversioned lookups bind to it), SH_SYMVER(impl, "name@VER") an old one (what
+ * binaries linked against older glibc import). An impl must be EXPORT for its alias to be
+ * exported; exports.map hides the impl names themselves (sh_v_*). Each wrapper forwards to the
+ * same version of the real function: REAL(name) is the default version (real.c asks dlvsym for
+ * it), REAL_OLD(field) the old one listed below. */
+#define SH_SYMVER(impl, versioned) __asm__(".symver " #impl "," versioned)
+#define SH_REAL_OLD_LIST(X)                                                          \
+    X(realpath_2_2_5, "realpath", "GLIBC_2.2.5", char *, (const char *, char *))     \
+    X(glob_2_2_5, "glob", "GLIBC_2.2.5", int,                                        \
+      (const char *, int, int (*)(const char *, int), glob_t *))                     \
+    X(glob64_2_2_5, "glob64", "GLIBC_2.2.5", int,                                    \
+      (const char *, int, int (*)(const char *, int), void *))                       \
+    X(nftw_2_2_5, "nftw", "GLIBC_2.2.5", int, (const char *, sh_nftw_fn, int, int))  \
+    X(nftw64_2_2_5, "nftw64", "GLIBC_2.2.5", int, (const char *, sh_nftw_fn, int, int)) \
+    X(posix_spawn_2_2_5, "posix_spawn", "GLIBC_2.2.5", int,                          \
+      (pid_t *, const char *, const void *, const void *, char *const[], char *const[])) \
+    X(posix_spawnp_2_2_5, "posix_spawnp", "GLIBC_2.2.5", int,                        \
+      (pid_t *, const char *, const void *, const void *, char *const[], char *const[])) \
+    X(dlopen_2_2_5, "dlopen", "GLIBC_2.2.5", void *, (const char *, int))            \
+    X(dlmopen_2_3_4, "dlmopen", "GLIBC_2.3.4", void *, (long, const char *, int))
+#define SH_REAL_OLD_FIELD(field, name, ver, ret, params) ret(*field) params;
+typedef struct sh_real_old_fns { SH_REAL_OLD_LIST(SH_REAL_OLD_FIELD) } sh_real_old_fns;
+#undef SH_REAL_OLD_FIELD
+extern sh_real_old_fns sh_ro;
+void *sh_resolve_old(const char *field, void **slot);
+#define REAL_OLD(f) \
+    (likely(sh_ro.f != NULL) ? sh_ro.f : (__typeof__(sh_ro.f))sh_resolve_old(#f, (void **)&sh_ro.f))
 
 /* ---- init.c: environment, process state ---- */
 #define SH_MAX_MOUNTS 16
@@ -244,13 +282,25 @@ int sh_in_vfork(void);
  * CLONE_VM and no CLONE_THREAD); until then sh_in_vfork() needs no system call. */
 extern volatile int sh_shared_memory_child;
 void sh_debug(const char *op, const char *path);
+/* lock.c: global spinlocks defer catchable signals while held (see there); sh_spin_* do not. */
 void sh_lock(volatile int *l);
 void sh_unlock(volatile int *l);
+void sh_spin_lock(volatile int *l);
+void sh_spin_unlock(volatile int *l);
+int sh_defer_signals(sigset_t *old); /* 1 when it blocked any: restore then */
+void sh_restore_signals(const sigset_t *old);
+/* wrap_signal.c: the signals that have a handler (bit sig-1), the only ones deferred. */
+extern volatile uint64_t sh_handled_signals;
+void sh_scan_signal_handlers(void);
 /* The shim's global spinlocks: init.c holds them all across fork(), so a child never inherits
  * one that another thread of the parent held (it would spin forever). */
 extern volatile int sh_fdtable_lock, sh_dirreg_lock, sh_fts_lock, sh_lockfile_lock;
 volatile int *sh_spawn_lock(int which); /* 0: popen streams, 1: addopen descriptors */
 
+/* ---- wrap_exec.c ---- */
+/* The default-version posix_spawn wrapper, for the shim's own system() and popen(). */
+int sh_posix_spawn(pid_t *pid, const char *path, const void *fa, const void *attr,
+                   char *const argv[], char *const envp[]);
 /* ---- wrap_spawn.c ---- */
 int sh_spawn_actions_error(const void *fa); /* a deferred error of a virtual addopen, or 0 */
 
@@ -326,12 +376,16 @@ extern const hl_engine_api *volatile sh_E;
 extern volatile int sh_engine_loaded;
 const hl_engine_api *sh_engine(void); /* NULL with errno set when unavailable */
 const char *sh_shim_path(void);
+/* An engine call: errno kept, re-entry guard raised, signals deferred (lock.c). */
 #define ECALL(expr)                                                                  \
     ({                                                                               \
         int _se = errno;                                                             \
+        sigset_t _sm;                                                                \
+        int _sd = sh_defer_signals(&_sm);                                            \
         sh_guard++;                                                                  \
         __typeof__(expr) _er = (expr);                                               \
         sh_guard--;                                                                  \
+        if (_sd) sh_restore_signals(&_sm);                                           \
         errno = _se;                                                                 \
         _er;                                                                         \
     })

@@ -98,7 +98,7 @@ struct dirent64 *sh_readdir64(DIR *d) {
     vdir *v = find(d);
     if (!v) return REAL(readdir64)(d);
     struct dirent64 *out = NULL;
-    sh_lock(&v->lock);
+    sh_spin_lock(&v->lock);
     if (v->off >= v->len && !v->eof) {
         const hl_engine_api *E = sh_engine();
         ssize_t n = E ? ECALL(E->readdir(v->mount, v->ino, &v->cookie, v->buf, sizeof v->buf)) : -errno;
@@ -119,7 +119,7 @@ struct dirent64 *sh_readdir64(DIR *d) {
         out = &v->ent;
     }
 out:
-    sh_unlock(&v->lock);
+    sh_spin_unlock(&v->lock);
     return out;
 }
 EXPORT struct dirent64 *readdir64(DIR *d) { return sh_readdir64(d); }
@@ -149,11 +149,11 @@ EXPORT int readdir64_r(DIR *d, struct dirent64 *e, struct dirent64 **r) {
 }
 
 static void seek(vdir *v, uint64_t pos) {
-    sh_lock(&v->lock);
+    sh_spin_lock(&v->lock);
     v->cookie = v->pos = pos;
     v->off = v->len = 0;
     v->eof = 0;
-    sh_unlock(&v->lock);
+    sh_spin_unlock(&v->lock);
 }
 EXPORT void rewinddir(DIR *d) {
     vdir *v = find(d);

@@ -330,10 +330,30 @@ EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
     return REAL(fexecve)(fd, argv, env);
 }
 
+/* posix_spawn and posix_spawnp have two versions with the same arguments. The default
+ * (@@GLIBC_2.15) fails with ENOEXEC for a file the kernel cannot execute; the old one
+ * (@GLIBC_2.2.5, binaries linked before glibc 2.15) then runs it with /bin/sh instead, as
+ * execvp does. Every path of each wrapper (host, virtual after materializing, PATH search)
+ * ends in the same version of the real function, so the old wrapper keeps that fallback, and
+ * system()/popen() (wrap_spawn.c) use the default one, as glibc's do. */
+typedef int (*spawn_fn)(pid_t *, const char *, const void *, const void *, char *const[], char *const[]);
+static int spawn_new(pid_t *a, const char *b, const void *c, const void *d, char *const e[], char *const f[]) {
+    return REAL(posix_spawn)(a, b, c, d, e, f);
+}
+static int spawn_old(pid_t *a, const char *b, const void *c, const void *d, char *const e[], char *const f[]) {
+    return REAL_OLD(posix_spawn_2_2_5)(a, b, c, d, e, f);
+}
+static int spawnp_new(pid_t *a, const char *b, const void *c, const void *d, char *const e[], char *const f[]) {
+    return REAL(posix_spawnp)(a, b, c, d, e, f);
+}
+static int spawnp_old(pid_t *a, const char *b, const void *c, const void *d, char *const e[], char *const f[]) {
+    return REAL_OLD(posix_spawnp_2_2_5)(a, b, c, d, e, f);
+}
+
 /* posix_spawn: same environment rules; virtual executables are resolved first. */
-EXPORT int posix_spawn(pid_t *pid, const char *path, const void *fa, const void *attr,
-                       char *const argv[], char *const envp[]) {
-    if (sh_pass()) return REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
+static int do_spawn(spawn_fn real, pid_t *pid, const char *path, const void *fa, const void *attr,
+                    char *const argv[], char *const envp[]) {
+    if (sh_pass()) return real(pid, path, fa, attr, argv, envp);
     int fa_err = sh_spawn_actions_error(fa);
     if (fa_err) return fa_err;
     char *env[count(envp) + sh_env_extra() + 2];
@@ -345,13 +365,13 @@ EXPORT int posix_spawn(pid_t *pid, const char *path, const void *fa, const void 
     v.host = path;
     int k = sh_route(&v, SH_CREATE, AT_FDCWD, path);
     if (k == SH_ERR) { int e = errno; errno = saved; return e; }
-    if (k == SH_HOST) return REAL(posix_spawn)(pid, path, fa, attr, argv, env);
+    if (k == SH_HOST) return real(pid, path, fa, attr, argv, env);
     char host[PATH_MAX], ibuf[PATH_MAX], abuf[PATH_MAX];
     char *nv[count(argv) + 4];
     char *const *av = argv;
     const char *x = prepare(&v, path, &av, nv, host, ibuf, abuf);
     if (!x) { int e = errno; errno = saved; return e; }
-    return REAL(posix_spawn)(pid, x, fa, attr, av, env);
+    return real(pid, x, fa, attr, av, env);
 }
 
 static int path_has_virtual(const char *path) {
@@ -365,18 +385,18 @@ static int path_has_virtual(const char *path) {
     return 0;
 }
 
-EXPORT int posix_spawnp(pid_t *pid, const char *file, const void *fa, const void *attr,
-                        char *const argv[], char *const envp[]) {
+static int do_spawnp(spawn_fn real, spawn_fn realp, pid_t *pid, const char *file, const void *fa,
+                     const void *attr, char *const argv[], char *const envp[]) {
     const char *path = getenv("PATH");
     if (sh_pass() || strchr(file, '/') || !path_has_virtual(path)) {
-        if (sh_pass() || strchr(file, '/')) return posix_spawn(pid, file, fa, attr, argv, envp);
+        if (sh_pass() || strchr(file, '/')) return do_spawn(real, pid, file, fa, attr, argv, envp);
         int fa_err = sh_spawn_actions_error(fa);
         if (fa_err) return fa_err;
         char *env[count(envp) + sh_env_extra() + 2];
         char sbuf[SBUF];
         sh_build_env(envp, env, sizeof env / sizeof env[0], sbuf, sizeof sbuf);
         sh_sync_cloexec_writes();
-        return REAL(posix_spawnp)(pid, file, fa, attr, argv, env);
+        return realp(pid, file, fa, attr, argv, env);
     }
     size_t fl = strlen(file);
     for (const char *p = path;; p++) {
@@ -385,7 +405,7 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file, const void *fa, const void
         char cand[PATH_MAX];
         if (path_candidate(cand, p, dl, file, fl)) {
             int saved = errno;
-            if (access(cand, X_OK) == 0) return posix_spawn(pid, cand, fa, attr, argv, envp);
+            if (access(cand, X_OK) == 0) return do_spawn(real, pid, cand, fa, attr, argv, envp);
             errno = saved;
         }
         if (!e) break;
@@ -393,3 +413,28 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file, const void *fa, const void
     }
     return ENOENT;
 }
+
+int sh_posix_spawn(pid_t *pid, const char *path, const void *fa, const void *attr,
+                   char *const argv[], char *const envp[]) {
+    return do_spawn(spawn_new, pid, path, fa, attr, argv, envp);
+}
+EXPORT int sh_v_posix_spawn(pid_t *pid, const char *path, const void *fa, const void *attr,
+                            char *const argv[], char *const envp[]) {
+    return do_spawn(spawn_new, pid, path, fa, attr, argv, envp);
+}
+EXPORT int sh_v_posix_spawn_old(pid_t *pid, const char *path, const void *fa, const void *attr,
+                                char *const argv[], char *const envp[]) {
+    return do_spawn(spawn_old, pid, path, fa, attr, argv, envp);
+}
+EXPORT int sh_v_posix_spawnp(pid_t *pid, const char *file, const void *fa, const void *attr,
+                             char *const argv[], char *const envp[]) {
+    return do_spawnp(spawn_new, spawnp_new, pid, file, fa, attr, argv, envp);
+}
+EXPORT int sh_v_posix_spawnp_old(pid_t *pid, const char *file, const void *fa, const void *attr,
+                                 char *const argv[], char *const envp[]) {
+    return do_spawnp(spawn_old, spawnp_old, pid, file, fa, attr, argv, envp);
+}
+SH_SYMVER(sh_v_posix_spawn, "posix_spawn@@GLIBC_2.15");
+SH_SYMVER(sh_v_posix_spawn_old, "posix_spawn@GLIBC_2.2.5");
+SH_SYMVER(sh_v_posix_spawnp, "posix_spawnp@@GLIBC_2.15");
+SH_SYMVER(sh_v_posix_spawnp_old, "posix_spawnp@GLIBC_2.2.5");

@@ -42,15 +42,18 @@ static size_t join_prefix(char *out, int mount, const char *in) {
     return n;
 }
 
-static char *do_realpath(const char *p, char *resolved) {
-    SH_ROUTE(v, SH_LOOKUP, AT_FDCWD, p, 0, REAL(realpath)(v.host, resolved));
+typedef char *(*realpath_fn)(const char *, char *);
+
+/* `real` is the version of libc's realpath that host paths go to (see the exports below). */
+static char *do_realpath(const char *p, char *resolved, realpath_fn real) {
+    SH_ROUTE(v, SH_LOOKUP, AT_FDCWD, p, 0, real(v.host, resolved));
     const hl_engine_api *E = sh_engine();
     if (!E) return NULL;
     char tmp[PATH_MAX], out[PATH_MAX];
     ssize_t n = ECALL(E->realpath(&v.loc, tmp, sizeof tmp));
     if (n == -HL_REDIRECT) {
         if (sh_take_redirect(&v) < 0) return NULL;
-        return REAL(realpath)(v.host, resolved);
+        return real(v.host, resolved);
     }
     if (n < 0) { errno = (int)-n; return NULL; }
     size_t len = join_prefix(out, v.loc.mount, tmp);
@@ -60,6 +63,19 @@ static char *do_realpath(const char *p, char *resolved) {
     return resolved;
 }
 
-EXPORT char *realpath(const char *p, char *r) { return do_realpath(p, r); }
-EXPORT char *__realpath_chk(const char *p, char *r, size_t rl) { (void)rl; return do_realpath(p, r); }
-EXPORT char *canonicalize_file_name(const char *p) { return do_realpath(p, NULL); }
+/* realpath has two versions. realpath@@GLIBC_2.3 allocates the result when `resolved` is
+ * NULL. realpath@GLIBC_2.2.5 (binaries linked before glibc 2.3) predates that and fails with
+ * EINVAL for a NULL `resolved`, before looking at the path: so does its wrapper, for host and
+ * virtual paths alike; otherwise the two behave the same, and the old one forwards host paths
+ * to the old real realpath. __realpath_chk and canonicalize_file_name have one version. */
+static char *real_new(const char *p, char *r) { return REAL(realpath)(p, r); }
+static char *real_old(const char *p, char *r) { return REAL_OLD(realpath_2_2_5)(p, r); }
+EXPORT char *sh_v_realpath(const char *p, char *r) { return do_realpath(p, r, real_new); }
+EXPORT char *sh_v_realpath_old(const char *p, char *r) {
+    if (!r) { errno = EINVAL; return NULL; }
+    return do_realpath(p, r, real_old);
+}
+SH_SYMVER(sh_v_realpath, "realpath@@GLIBC_2.3");
+SH_SYMVER(sh_v_realpath_old, "realpath@GLIBC_2.2.5");
+EXPORT char *__realpath_chk(const char *p, char *r, size_t rl) { (void)rl; return do_realpath(p, r, real_new); }
+EXPORT char *canonicalize_file_name(const char *p) { return do_realpath(p, NULL, real_new); }

@@ -31,7 +31,7 @@ EXPORT int system(const char *cmd) {
     char *argv[] = {"sh", "-c", (char *)cmd, NULL};
     pid_t pid;
     int status = -1;
-    int e = posix_spawn(&pid, "/bin/sh", NULL, &attr, argv, environ);
+    int e = sh_posix_spawn(&pid, "/bin/sh", NULL, &attr, argv, environ);
     posix_spawnattr_destroy(&attr);
     if (e == 0) {
         while (waitpid(pid, &status, 0) < 0)
@@ -89,7 +89,7 @@ EXPORT FILE *popen(const char *cmd, const char *mode) {
     sh_unlock(&popens.lock);
     char *argv[] = {"sh", "-c", (char *)cmd, NULL};
     pid_t pid;
-    int err = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ);
+    int err = sh_posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     REAL(close)(theirs);
     kent *ent = err ? NULL : malloc(sizeof *ent);

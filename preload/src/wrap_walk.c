@@ -19,16 +19,40 @@ static void hook(glob_t *g) {
     g->gl_stat = (int (*)(const char *, struct stat *))sh_stat;
 }
 
-EXPORT int glob(const char *pat, int fl, int (*err)(const char *, int), glob_t *g) {
-    if ((fl & GLOB_ALTDIRFUNC) || !virtual_root(pat)) return REAL(glob)(pat, fl, err, g);
+typedef int (*glob_fn)(const char *, int, int (*)(const char *, int), glob_t *);
+
+/* glob and glob64 (one function on x86_64) have two versions with the same glob_t layout.
+ * glob@GLIBC_2.2.5 (binaries linked before glibc 2.27) never calls gl_lstat, which old callers'
+ * GLOB_ALTDIRFUNC hooks may leave unset: with GLOB_ALTDIRFUNC it checks names without
+ * metacharacters with gl_stat where glob@@GLIBC_2.27 uses gl_lstat (so only the new one finds
+ * a dangling symlink). Without GLOB_ALTDIRFUNC the two behave the same on glibc 2.36 (both
+ * lstat; measured with strace). Hence:
+ *  - host pattern, or the caller's own GLOB_ALTDIRFUNC: the same real version as the caller's;
+ *  - virtual pattern without caller hooks: our hooks and the NEW real glob, for both versions.
+ *    The caller's ABI is identical there, and the old real glob would turn its lstat checks
+ *    into gl_stat calls on our hooks, i.e. behave on the volume unlike on the host. (glibc
+ *    2.27-2.35 may still stat there in the old version; under the compat shim a dangling
+ *    virtual symlink then matches where a host one would not.) */
+static int glob_new(const char *p, int f, int (*e)(const char *, int), glob_t *g) { return REAL(glob)(p, f, e, g); }
+static int glob_old(const char *p, int f, int (*e)(const char *, int), glob_t *g) { return REAL_OLD(glob_2_2_5)(p, f, e, g); }
+static int glob64_new(const char *p, int f, int (*e)(const char *, int), glob_t *g) { return REAL(glob64)(p, f, e, g); }
+static int glob64_old(const char *p, int f, int (*e)(const char *, int), glob_t *g) { return REAL_OLD(glob64_2_2_5)(p, f, e, g); }
+/* `real`: the caller's version; `hooked`: the new one of the same name (see above). */
+static int do_glob(glob_fn real, glob_fn hooked, const char *pat, int fl, int (*err)(const char *, int), glob_t *g) {
+    if ((fl & GLOB_ALTDIRFUNC) || !virtual_root(pat)) return real(pat, fl, err, g);
     hook(g);
-    return REAL(glob)(pat, fl | GLOB_ALTDIRFUNC, err, g);
+    return hooked(pat, fl | GLOB_ALTDIRFUNC, err, g);
 }
-EXPORT int glob64(const char *pat, int fl, int (*err)(const char *, int), glob64_t *g) {
-    if ((fl & GLOB_ALTDIRFUNC) || !virtual_root(pat)) return REAL(glob64)(pat, fl, err, g);
-    hook((glob_t *)g);
-    return REAL(glob64)(pat, fl | GLOB_ALTDIRFUNC, err, g);
-}
+
+typedef int (*glob_err_fn)(const char *, int);
+EXPORT int sh_v_glob(const char *p, int f, glob_err_fn e, glob_t *g) { return do_glob(glob_new, glob_new, p, f, e, g); }
+EXPORT int sh_v_glob_old(const char *p, int f, glob_err_fn e, glob_t *g) { return do_glob(glob_old, glob_new, p, f, e, g); }
+EXPORT int sh_v_glob64(const char *p, int f, glob_err_fn e, glob64_t *g) { return do_glob(glob64_new, glob64_new, p, f, e, (glob_t *)g); }
+EXPORT int sh_v_glob64_old(const char *p, int f, glob_err_fn e, glob64_t *g) { return do_glob(glob64_old, glob64_new, p, f, e, (glob_t *)g); }
+SH_SYMVER(sh_v_glob, "glob@@GLIBC_2.27");
+SH_SYMVER(sh_v_glob_old, "glob@GLIBC_2.2.5");
+SH_SYMVER(sh_v_glob64, "glob64@@GLIBC_2.27");
+SH_SYMVER(sh_v_glob64_old, "glob64@GLIBC_2.2.5");
 
 typedef struct {
     void *fn;
@@ -120,9 +144,28 @@ EXPORT int ftw(const char *p, sh_ftw_fn fn, int nfd) {
 EXPORT int ftw64(const char *p, int (*fn)(const char *, const struct stat64 *, int), int nfd) {
     return ftw(p, (sh_ftw_fn)fn, nfd);
 }
-EXPORT int nftw(const char *p, int (*fn)(const char *, const struct stat *, int, struct FTW *), int nfd, int fl) {
-    return virtual_root(p) ? walk(p, (void *)fn, fl, 0) : REAL(nftw)(p, (sh_nftw_fn)fn, nfd, fl);
+/* nftw and nftw64 (one function on x86_64) have two versions. nftw@@GLIBC_2.3.3 fails with
+ * EINVAL on a flag it does not know and honours FTW_ACTIONRETVAL; nftw@GLIBC_2.2.5 predates
+ * FTW_ACTIONRETVAL and silently drops every flag but FTW_PHYS|FTW_MOUNT|FTW_CHDIR|FTW_DEPTH
+ * (a callback's FTW_SKIP_SUBTREE, 2, then just stops the walk with 2). Host paths go to the
+ * same real version; the virtual walk applies the same flag rule itself. */
+#define NFTW_OLD_FLAGS (FTW_PHYS | FTW_MOUNT | FTW_CHDIR | FTW_DEPTH)
+typedef int (*nftw_real)(const char *, sh_nftw_fn, int, int);
+static int do_nftw(nftw_real real, int old, const char *p, void *fn, int nfd, int fl) {
+    if (!virtual_root(p)) return real(p, (sh_nftw_fn)fn, nfd, fl);
+    if (old) fl &= NFTW_OLD_FLAGS;
+    if (fl & ~(NFTW_OLD_FLAGS | FTW_ACTIONRETVAL)) { errno = EINVAL; return -1; }
+    return walk(p, fn, fl, 0);
 }
-EXPORT int nftw64(const char *p, int (*fn)(const char *, const struct stat64 *, int, struct FTW *), int nfd, int fl) {
-    return nftw(p, (int (*)(const char *, const struct stat *, int, struct FTW *))fn, nfd, fl);
+typedef int (*nftw_cb)(const char *, const struct stat *, int, struct FTW *);
+typedef int (*nftw64_cb)(const char *, const struct stat64 *, int, struct FTW *);
+EXPORT int sh_v_nftw(const char *p, nftw_cb fn, int nfd, int fl) { return do_nftw(REAL(nftw), 0, p, (void *)fn, nfd, fl); }
+EXPORT int sh_v_nftw_old(const char *p, nftw_cb fn, int nfd, int fl) { return do_nftw(REAL_OLD(nftw_2_2_5), 1, p, (void *)fn, nfd, fl); }
+EXPORT int sh_v_nftw64(const char *p, nftw64_cb fn, int nfd, int fl) { return do_nftw(REAL(nftw64), 0, p, (void *)fn, nfd, fl); }
+EXPORT int sh_v_nftw64_old(const char *p, nftw64_cb fn, int nfd, int fl) {
+    return do_nftw(REAL_OLD(nftw64_2_2_5), 1, p, (void *)fn, nfd, fl);
 }
+SH_SYMVER(sh_v_nftw, "nftw@@GLIBC_2.3.3");
+SH_SYMVER(sh_v_nftw_old, "nftw@GLIBC_2.2.5");
+SH_SYMVER(sh_v_nftw64, "nftw64@@GLIBC_2.3.3");
+SH_SYMVER(sh_v_nftw64_old, "nftw64@GLIBC_2.2.5");
