@@ -58,6 +58,16 @@ unlike "$out" "$S3_SECRET_KEY" "format: the secret is not printed"
 ok "the secret is not in the metadata" bash -c "! grep -a -q -- '$S3_SECRET_KEY' '$HL_TMP/vol/meta.db'"
 like "$(sqlite3 "$HL_TMP/vol/meta.db" "SELECT value FROM hl_setting WHERE name='storage.credentials'" 2>&1)" "^$creds\$" "the credentials file's path is recorded"
 
+mkdir -p "$HOME/.aws"
+printf '[default]\naws_access_key_id = wrong\naws_secret_access_key = wrong\n\n[lab]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
+    "$S3_ACCESS_KEY" "$S3_SECRET_KEY" >"$HOME/.aws/credentials"
+out=$(nocreds fmt prof --bucket "$BUCKET_URL/prof" --profile lab 2>&1)
+ok "format: credentials from a profile of ~/.aws/credentials" test -f "$HL_TMP/prof/meta.db"
+ok "  a process of that volume reads and writes with the profile" bash -c "unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; '$HILBERT' run --mount '/hilbert=sqlite://$HL_TMP/prof/meta.db' --cache '$HL_TMP/c-prof' -- bash -c 'head -c 5M /dev/urandom > /hilbert/p && cat /hilbert/p >/dev/null'"
+out=$(nocreds fmt prof2 --bucket "$BUCKET_URL/prof2" 2>&1)
+like "$out" "SignatureDoesNotMatch|InvalidAccessKeyId" "  the default profile's (wrong) keys are used without --profile"
+rm -rf "$HOME/.aws"
+
 HL_URL="sqlite://$HL_TMP/vol/meta.db"
 HL_CACHE="$HL_TMP/cache"
 mkdir -p "$HL_CACHE"
@@ -113,9 +123,10 @@ noproxy
 ok "  and waited at least the second the server asked for" test $(( ($(date +%s%N) - t0) / 1000000 )) -ge 1000
 rules '[{"action":"truncate","method":"GET","bytes":1000,"first":2},
         {"action":"reset_before","method":"GET","after":2,"first":1},
-        {"action":"hang","method":"GET","hang_s":8,"after":3,"first":1}]'
-ok "read through truncated bodies, a reset and a hang (stall timeout)" hlc "$HL_TMP/c-read2" cmp "$HL_TMP/v2.bin" /hilbert/g.bin
-ok "  faults fired (truncate $(fired truncate), hang $(fired hang))" test "$(fired truncate)" -ge 1 -a "$(fired hang)" -ge 1
+        {"action":"hang","method":"GET","hang_s":8,"after":3,"first":1},
+        {"action":"delay","method":"GET","delay_s":0.3,"after":4,"first":3}]'
+ok "read through delays, truncated bodies, a reset and a hang (stall timeout)" hlc "$HL_TMP/c-read2" cmp "$HL_TMP/v2.bin" /hilbert/g.bin
+ok "  faults fired (delay $(fired delay), truncate $(fired truncate), hang $(fired hang))" test "$(fired delay)" -ge 1 -a "$(fired truncate)" -ge 1 -a "$(fired hang)" -ge 1
 noproxy
 
 # ------------------------------------------------------------------ the store stays down
