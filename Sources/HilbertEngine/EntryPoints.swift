@@ -269,6 +269,12 @@ private func makeAPI() -> hl_engine_api {
             return 0
         })
     }
+    t.libdir = { loc, buf, len in
+        run { () throws(Errno) -> Int in
+            let path = try engine.libraryDirectory(location(loc))
+            return try copyOut(Array(path.utf8), buf.map { UnsafeMutableRawPointer($0) }, len, terminate: true)
+        }
+    }
     return t
 }
 

@@ -93,6 +93,7 @@ public enum Sys {
     public static func rename(_ from: String, _ to: String) throws(Errno) { _ = try sysCall { hl_sys.rename(from, to) } }
     public static func link(_ from: String, _ to: String) throws(Errno) { _ = try sysCall { hl_sys.link(from, to) } }
     public static func mkdir(_ path: String, _ mode: mode_t = 0o755) throws(Errno) { _ = try sysCall { hl_sys.mkdir(path, mode) } }
+    public static func symlink(_ target: String, _ path: String) throws(Errno) { _ = try sysCall { hl_sys.symlink(target, path) } }
     /// mkdir -p; existing directories are fine.
     public static func mkdirs(_ path: String, _ mode: mode_t = 0o755) throws(Errno) {
         if (try? Sys.stat(path)).map({ ($0.st_mode & S_IFMT) == S_IFDIR }) == true { return }

@@ -437,6 +437,9 @@ int sh_execve(const char *path, char *const argv[], char *const envp[]);
 int sh_has_virtual_state(void);
 int sh_build_env(char *const envp[], char **out, size_t cap, char *sbuf, size_t scap);
 size_t sh_env_extra(void);
+/* ---- ldpath.c ---- */
+int sh_ldpath_virtual(const char *val); /* an LD_LIBRARY_PATH value with an entry under a prefix */
+char *sh_ldpath_rewrite(char *e, char **s, char *end);
 void sh_sync_cloexec_writes(void);
 int sh_open_flags_from_mode(const char *mode, int *flags);
 int sh_vmkstemp(char *tmpl, int suffixlen, int flags, int dir);

@@ -39,7 +39,8 @@ static char *put(char **s, char *end, const char *a, const char *b) {
 }
 
 /* envp minus stale HILBERT_CWD/FDS, plus fresh state and re-added LD_PRELOAD, HILBERT_MOUNTS
- * and HILBERT_ENGINE. `out` needs count(envp) + sh_env_extra() + 1 slots. */
+ * and HILBERT_ENGINE; LD_LIBRARY_PATH entries under a prefix become host mirrors (ldpath.c).
+ * `out` needs count(envp) + sh_env_extra() + 1 slots. */
 int sh_build_env(char *const envp[], char **out, size_t cap, char *sbuf, size_t scap) {
     size_t n = 0;
     int preload = 0, mounts = 0, engine = 0;
@@ -50,6 +51,11 @@ int sh_build_env(char *const envp[], char **out, size_t cap, char *sbuf, size_t 
         preload |= has(e, "LD_PRELOAD");
         mounts |= has(e, "HILBERT_MOUNTS");
         engine |= has(e, "HILBERT_ENGINE");
+        if (unlikely(e[0] == 'L') && has(e, "LD_LIBRARY_PATH") && sh_ldpath_virtual(e + 16) &&
+            (sh_E || !sh_in_vfork())) {
+            out[n++] = sh_ldpath_rewrite((char *)e, &s, end);
+            continue;
+        }
         out[n++] = (char *)e;
     }
     char *x;
@@ -206,6 +212,13 @@ static const char *prepare(vpath *v, const char *path, char *const **argvp, char
     return ibuf;
 }
 
+/* An LD_LIBRARY_PATH that sh_build_env could not rewrite (a vfork child without the engine). */
+static int ldpath_pending(char *const env[]) {
+    for (size_t i = 0; env[i]; i++)
+        if (env[i][0] == 'L' && has(env[i], "LD_LIBRARY_PATH")) return sh_ldpath_virtual(env[i] + 16);
+    return 0;
+}
+
 static int vexec(vpath *v, const char *path, char *const argv[], char *const env[]) {
     if (!sh_E && sh_in_vfork()) return exec_via_shell(path, argv, env);
     char host[PATH_MAX], ibuf[PATH_MAX], abuf[PATH_MAX];
@@ -227,6 +240,9 @@ int sh_execve(const char *path, char *const argv[], char *const envp[]) {
     int k = sh_route(&v, SH_CREATE, AT_FDCWD, path);
     if (k == SH_ERR) return -1;
     if (k == SH_HOST) {
+        /* the shell's exec mirrors them; a PATH search's missing candidates must still fail */
+        if (unlikely(!sh_E) && sh_in_vfork() && ldpath_pending(env) && REAL(access)(path, X_OK) == 0)
+            return exec_via_shell(path, argv, env);
         REAL(execve)(path, argv, env);
         if (errno != ENOENT) return -1;
         k = sh_after_enoent(&v, AT_FDCWD, 0);

@@ -237,6 +237,12 @@ typedef struct hl_engine_api {
      * HL_KIND_WRITE fd of the new inode). -ENOENT for an O_EXCL tmpfile, -EEXIST when `to`
      * exists, -EXDEV for another mount. (Check `size` first: added after socketpath.) */
     int (*link_tmpfile)(int fd, const hl_file *f, const hl_loc *to, hl_file *out);
+    /* For LD_LIBRARY_PATH: a host directory mirroring the shared objects (`*.so`, `*.so.*`,
+     * regular files and symlinks) of the directory at loc, for the dynamic loader, which
+     * searches library directories with system calls the shim does not see. The mirror lives
+     * in the node's cache and is reused while those files are unchanged. Path written
+     * NUL-terminated; returns its length. (Check `size` first: added after link_tmpfile.) */
+    ssize_t (*libdir)(const hl_loc *loc, char *buf, size_t len);
 } hl_engine_api;
 
 /* The engine's only exported symbol. */
