@@ -24,15 +24,7 @@
 
 static const char *name, *dir;
 static int failed;
-#define CHECK(cond, ...)                                                               \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            printf("FAIL %s line %d: ", name, __LINE__);                               \
-            printf(__VA_ARGS__);                                                       \
-            printf(" (errno %d %s)\n", errno, strerror(errno));                        \
-            failed = 1;                                                                \
-        }                                                                              \
-    } while (0)
+#include "check.h"
 
 static char *P(const char *rel) {
     static char buf[8][4096];

@@ -47,15 +47,7 @@ __asm__(".symver dlmopen_old,dlmopen@GLIBC_2.3.4");
 extern char **environ;
 static const char *name, *vdir, *hdir;
 static int failed;
-#define CHECK(cond, ...)                                                               \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            printf("FAIL %s line %d: ", name, __LINE__);                               \
-            printf(__VA_ARGS__);                                                       \
-            printf(" (errno %d %s)\n", errno, strerror(errno));                        \
-            failed = 1;                                                                \
-        }                                                                              \
-    } while (0)
+#include "check.h"
 
 static char *V(const char *rel) {
     static char b[4][4096];
