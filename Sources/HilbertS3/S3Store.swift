@@ -239,7 +239,8 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
     /// transport failed for good, ERANGE-free overflow is reported in the response.
     /// `verify` may reject a 2xx response (the reason makes it retryable).
     func send(_ rq: S3Request, verify: ((S3Response) -> String?)? = nil) throws(Errno) -> S3Response {
-        let signer = try currentSigner()
+        var signer = try currentSigner()
+        var refreshed = false
         var backoff = Backoff(maxAttempts: options.attempts)
         backoff.base = options.backoffBase
         backoff.throttleBase = options.throttleBase
@@ -263,6 +264,14 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
                     decision = .retry(throttled: false)
                     why = problem
                 }
+            }
+            // Temporary credentials (STS session tokens) expire during long jobs: read them
+            // again (a credential helper may have rewritten the file or profile) and retry once.
+            if case .fail = decision, !refreshed, let code = r.errorCode, expiredCredentialCodes.contains(code) {
+                refreshed = true
+                lock.withLock { self.signer = nil }
+                signer = try currentSigner()
+                continue
             }
             switch decision {
             case .success, .fail:
@@ -362,6 +371,9 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
         return S3Response(code: code, raw: &response, out: rq.out)
     }
 }
+
+/// Error codes that mean "your (temporary) credentials are no longer valid".
+let expiredCredentialCodes: Set<String> = ["ExpiredToken", "TokenRefreshRequired", "InvalidToken", "RequestExpired"]
 
 /// SHA-256 of the empty string: the payload hash of bodiless requests.
 let emptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

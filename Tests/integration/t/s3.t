@@ -121,6 +121,14 @@ ok "Retry-After: write succeeds" hl cp "$HL_TMP/small.txt" /hilbert/ra.txt
 hl bash -c 'head -c 20M /dev/urandom > /hilbert/ra2.bin'
 noproxy
 ok "  and waited at least the second the server asked for" test $(( ($(date +%s%N) - t0) / 1000000 )) -ge 1000
+rules '[{"action":"status","status":400,"code":"ExpiredToken","method":"PUT","first":1}]'
+ok "expired temporary credentials: read again and the request retried" hl cp "$HL_TMP/small.txt" /hilbert/et.txt
+rules '[{"action":"status","status":403,"code":"AccessDenied","method":"PUT"}]'
+out=$(hl cp "$HL_TMP/small.txt" /hilbert/denied.txt 2>&1)
+like "$out" "AccessDenied" "a 403 is not retried: the server's code reaches the user at once"
+unlike "$out" "gave up after" "  (no retries)"
+noproxy
+hl rm -f /hilbert/denied.txt
 rules '[{"action":"truncate","method":"GET","bytes":1000,"first":2},
         {"action":"reset_before","method":"GET","after":2,"first":1},
         {"action":"hang","method":"GET","hang_s":8,"after":3,"first":1},
