@@ -99,23 +99,34 @@ public final class GarbageCollector {
 
     private func listObjects(_ r: inout GCReport) throws(HilbertError) -> ([Listed], [ObjectInfo]) {
         progress("gc: listing \(store.description) chunks/")
-        let all: [ObjectInfo]
-        do throws(Errno) { all = try store.list(prefix: "chunks/") } catch {
-            throw HilbertError(error, "cannot list the object store \(store.description): \(error)")
-        }
+        // Page by page: a bucket of many millions of objects is condensed as it is listed.
         var listed: [Listed] = []
-        listed.reserveCapacity(all.count)
         var foreign: [ObjectInfo] = []
-        for o in all {
-            r.listed.add(o.size)
-            if let id = parseObjectKey(o.key) {
-                listed.append(Listed(id: id, size: o.size, modified: o.modified))
-            } else {
-                foreign.append(o)
+        var count = 0
+        var nextReport = 100_000
+        DataErrors.last = nil
+        do throws(Errno) {
+            try store.listPages(prefix: "chunks/") { (page: [ObjectInfo]) throws(Errno) in
+                for o in page {
+                    r.listed.add(o.size)
+                    if let id = parseObjectKey(o.key) {
+                        listed.append(Listed(id: id, size: o.size, modified: o.modified))
+                    } else {
+                        foreign.append(o)
+                    }
+                }
+                count += page.count
+                if count >= nextReport {
+                    progress("gc: \(count) objects listed so far")
+                    nextReport += 100_000
+                }
             }
+        } catch {
+            let why = DataErrors.last?.message ?? "\(error)"
+            throw HilbertError(error, "cannot list the object store \(store.description): \(why)")
         }
         listed.sort { $0.id < $1.id }
-        progress("gc: \(all.count) objects listed")
+        progress("gc: \(count) objects listed")
         return (listed, foreign)
     }
 

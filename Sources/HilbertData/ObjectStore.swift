@@ -21,6 +21,9 @@ public protocol ObjectStore: AnyObject, Sendable {
     func head(_ key: String) throws(Errno) -> Int?
     /// All objects whose key starts with `prefix`, sorted by key.
     func list(prefix: String) throws(Errno) -> [ObjectInfo]
+    /// The same objects as `list`, handed over a page at a time (in the store's listing
+    /// order), so a caller that condenses them needs no array of every key at once.
+    func listPages(prefix: String, _ body: ([ObjectInfo]) throws(Errno) -> Void) throws(Errno)
     /// Remove many objects (missing ones are success); stores with a batch call use it.
     func delete(keys: [String]) throws(Errno)
     /// Make every object put so far durable (stores that sync per put: nothing to do).
@@ -46,6 +49,9 @@ public struct ObjectInfo: Equatable, Sendable {
 extension ObjectStore {
     public func flush() throws(Errno) {}
     public var concurrency: Int { 2 }
+    public func listPages(prefix: String, _ body: ([ObjectInfo]) throws(Errno) -> Void) throws(Errno) {
+        try body(try list(prefix: prefix))
+    }
     public func afterForkInChild() {}
     public func delete(keys: [String]) throws(Errno) {
         for k in keys { try delete(k) }

@@ -193,6 +193,15 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
         return out
     }
 
+    public func listPages(prefix: String, _ body: ([ObjectInfo]) throws(Errno) -> Void) throws(Errno) {
+        var token: String?
+        repeat {
+            let page = try listPage(prefix: prefix, continuation: token, maxKeys: 1000)
+            try body(page.objects)
+            token = page.next
+        } while token != nil
+    }
+
     /// One ListObjectsV2 page of keys under `prefix` (relative to the store's key prefix).
     public func listPage(prefix: String, continuation: String?, maxKeys: Int) throws(Errno) -> (objects: [ObjectInfo], next: String?) {
         var query = [("list-type", "2"), ("prefix", location.keyPrefix + prefix), ("max-keys", String(maxKeys))]
