@@ -1,7 +1,8 @@
-/* bind()/connect() of AF_UNIX socket paths under a prefix: the engine keeps the socket inode in
- * the metadata and names a node-local path for the kernel socket behind it. sendto()/sendmsg()
- * with a destination path are not wrapped: peeking at every datagram's address would cost
- * every program a system call per send (connect() a datagram socket first). */
+/* bind()/connect()/sendto()/sendmsg() of AF_UNIX socket paths under a prefix: the engine keeps
+ * the socket inode in the metadata and names a node-local path for the kernel socket behind
+ * it. sendto()/sendmsg() run the real call first and look at the destination only when the
+ * kernel said ENOENT (a prefix does not exist on the host): datagrams to anything else cost
+ * nothing extra, not even a peek at the address. */
 #include "shim.h"
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -52,6 +53,19 @@ static int host_address(const char *host, struct sockaddr_un *un, socklen_t *len
     return 0;
 }
 
+/* The kernel socket's host address behind virtual path v (which must exist). 0, or -errno
+ * (a socket inode nobody bound on this node: -ECONNREFUSED). *dirfd as for host_address. */
+static int kernel_address(vpath *v, struct sockaddr_un *un, socklen_t *len, int *dirfd) {
+    *dirfd = -1;
+    const hl_engine_api *E = sh_engine();
+    if (!E) return -errno;
+    if (!E->socketpath) return -EOPNOTSUPP;
+    char host[PATH_MAX];
+    ssize_t n = ECALL(E->socketpath(&v->loc, 0, 0, host, sizeof host));
+    if (n < 0) return (int)n;
+    return host_address(host, un, len, dirfd);
+}
+
 /* bind or connect (create = 1 / 0) the real socket fd to the kernel socket behind v. */
 static int unix_at(int fd, vpath *v, int create, int (*real)(int, const struct sockaddr *, socklen_t)) {
     SH_ENGINE(E, -1);
@@ -88,4 +102,52 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
     static sockaddr_fn real;
     if (!real) real = (sockaddr_fn)sh_resolve("connect", (void **)&real);
     return route(fd, addr, len, 0, real);
+}
+
+/* A datagram to a virtual path, sent to the kernel socket behind it instead. */
+static ssize_t sendto_virtual(int fd, const void *buf, size_t n, int flags, vpath *v,
+                              ssize_t (*real)(int, const void *, size_t, int, const struct sockaddr *, socklen_t)) {
+    struct sockaddr_un un;
+    socklen_t len;
+    int dirfd, rc = kernel_address(v, &un, &len, &dirfd);
+    if (rc < 0) return sh_ret(rc);   /* no such virtual path: ENOENT, as on Linux */
+    ssize_t r = real(fd, buf, n, flags, (struct sockaddr *)&un, len);
+    if (r < 0 && errno == ENOENT) errno = ECONNREFUSED;   /* nobody bound it on this node */
+    if (dirfd >= 0) { int e = errno; REAL(close)(dirfd); errno = e; }
+    return r;
+}
+
+EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr, socklen_t alen) {
+    typedef ssize_t (*fn)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+    static fn real;
+    if (!real) real = (fn)sh_resolve("sendto", (void **)&real);
+    ssize_t r = real(fd, buf, n, flags, addr, alen);
+    if (likely(r >= 0) || errno != ENOENT || !addr) return r;
+    vpath v;
+    int k = virtual_unix_path(addr, alen, &v);
+    if (k <= 0) { if (k == 0) errno = ENOENT; return -1; }
+    return sendto_virtual(fd, buf, n, flags, &v, real);
+}
+
+EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
+    typedef ssize_t (*fn)(int, const struct msghdr *, int);
+    static fn real;
+    if (!real) real = (fn)sh_resolve("sendmsg", (void **)&real);
+    ssize_t r = real(fd, msg, flags);
+    if (likely(r >= 0) || errno != ENOENT || !msg) return r;
+    struct msghdr m;
+    if (sh_peek(&m, msg, sizeof m) != sizeof m || !m.msg_name) { errno = ENOENT; return -1; }
+    vpath v;
+    int k = virtual_unix_path(m.msg_name, m.msg_namelen, &v);
+    if (k <= 0) { if (k == 0) errno = ENOENT; return -1; }
+    struct sockaddr_un un;
+    socklen_t len;
+    int dirfd, rc = kernel_address(&v, &un, &len, &dirfd);
+    if (rc < 0) return sh_ret(rc);
+    m.msg_name = &un;          /* the same message, addressed to the kernel socket */
+    m.msg_namelen = len;
+    r = real(fd, &m, flags);
+    if (r < 0 && errno == ENOENT) errno = ECONNREFUSED;
+    if (dirfd >= 0) { int e = errno; REAL(close)(dirfd); errno = e; }
+    return r;
 }

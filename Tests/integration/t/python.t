@@ -559,6 +559,26 @@ def _():
         d = os.path.join(cache, n, "sock")
         if os.path.isdir(d):
             assert os.listdir(d) == [], "kernel sockets of removed names remain: %r" % os.listdir(d)
+@case("AF_UNIX datagrams to a path under the prefix: sendto and sendmsg from another process, ENOENT, ECONNREFUSED")
+def _():
+    import errno, socket, subprocess, sys
+    os.makedirs("/hilbert/dgram", exist_ok=True)
+    p = "/hilbert/dgram/log"
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); srv.bind(p); srv.settimeout(30)
+    subprocess.run([sys.executable, "-c",
+        "import socket; c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); "
+        "c.sendto(b'one', %r); c.sendmsg([b'tw', b'o'], [], 0, %r)" % (p, p)], check=True, timeout=30)
+    assert srv.recv(10) == b"one" and srv.recv(10) == b"two"
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    for name, errno_expected in (("/hilbert/dgram/none", errno.ENOENT),):
+        try:
+            c.sendto(b"x", name); assert False, "sendto " + name
+        except OSError as e: assert e.errno == errno_expected, e
+    open("/hilbert/dgram/plain", "w").close()
+    try:
+        c.sendto(b"x", "/hilbert/dgram/plain"); assert False, "sendto a regular file"
+    except OSError as e: assert e.errno == errno.ECONNREFUSED, e
+    c.close(); srv.close(); os.unlink(p)
 @case("st_dev is a device number like a real one (os.major/minor/makedev round trip), not a host device's")
 def _():
     d = os.stat("/hilbert").st_dev
