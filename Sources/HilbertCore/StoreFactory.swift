@@ -13,15 +13,20 @@ public enum StoreFactory {
         case "file":
             return LocalDirectoryStore(root: format.bucket)
         case "s3":
-            let location = try S3Location(url: format.bucket, region: s3Region(format.storageOptions))
-            let file = format.storageOptions["credentials"]
-            let profile = format.storageOptions["profile"]
-            return S3Store(location: location) { () throws(HilbertError) -> S3Credentials in
-                try CredentialChain.resolve(file: getEnv("HILBERT_S3_CREDENTIALS").flatMap { $0.isEmpty ? nil : $0 } ?? file,
-                                            profile: profile, env: getEnv)
-            }
+            return try openS3(format)
         default:
             throw HilbertError(.notSupported, "storage '\(format.storage)' is not available in this build (file, s3)")
+        }
+    }
+
+    /// The S3 store of an `s3` volume format.
+    static func openS3(_ format: VolumeFormat) throws(HilbertError) -> S3Store {
+        let location = try S3Location(url: format.bucket, region: s3Region(format.storageOptions))
+        let file = format.storageOptions["credentials"]
+        let profile = format.storageOptions["profile"]
+        return S3Store(location: location) { () throws(HilbertError) -> S3Credentials in
+            try CredentialChain.resolve(file: getEnv("HILBERT_S3_CREDENTIALS").flatMap { $0.isEmpty ? nil : $0 } ?? file,
+                                        profile: profile, env: getEnv)
         }
     }
 
@@ -59,14 +64,10 @@ public enum StoreFactory {
 
     /// Refuse a store location that already holds a volume's objects (two volumes writing
     /// the same keys would destroy each other's data).
-    public static func requireEmpty(_ store: ObjectStore) throws(HilbertError) {
+    static func requireEmpty(_ store: S3Store) throws(HilbertError) {
         let found: Bool
         do throws(Errno) {
-            if let s3 = store as? S3Store {
-                found = !(try s3.listPage(prefix: "chunks/", continuation: nil, maxKeys: 1).objects.isEmpty)
-            } else {
-                found = !(try store.list(prefix: "chunks/").isEmpty)
-            }
+            found = !(try store.listPage(prefix: "chunks/", continuation: nil, maxKeys: 1).objects.isEmpty)
         } catch {
             throw HilbertError(error, "object store \(store.description): cannot list: \(DataErrors.last?.message ?? "\(error)")")
         }

@@ -110,7 +110,7 @@ extension Volume {
         // The store is checked before anything is created: a typo in a bucket URL or missing
         // credentials leave no half-made volume behind.
         if o.storage == "s3" {
-            let store = try StoreFactory.open(format)
+            let store = try StoreFactory.openS3(format)
             try StoreFactory.requireEmpty(store)
             try StoreFactory.probe(store)
         }

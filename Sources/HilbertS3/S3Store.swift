@@ -183,12 +183,7 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
 
     public func list(prefix: String) throws(Errno) -> [ObjectInfo] {
         var out: [ObjectInfo] = []
-        var token: String?
-        repeat {
-            let page = try listPage(prefix: prefix, continuation: token, maxKeys: 1000)
-            out += page.objects
-            token = page.next
-        } while token != nil
+        try listPages(prefix: prefix) { (page: [ObjectInfo]) throws(Errno) in out += page }
         out.sort { $0.key < $1.key }   // S3-compatibles differ in listing order
         return out
     }
@@ -346,10 +341,11 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
     private func perform(_ rq: S3Request, signer: SigV4Signer, handle: UnsafeMutableRawPointer) throws(Errno) -> S3Response {
         let path = location.path(forKey: rq.key)
         let query = SigV4Signer.canonicalQuery(rq.query)
-        var headers = [("Host", location.hostHeader)] + rq.headers
-        headers += signer.sign(method: rq.method, host: location.hostHeader, canonicalPath: path, query: rq.query,
-                               headers: headers.filter { $0.0 != "Host" }, payloadHash: rq.payloadHash,
-                               date: AmzDate(epochSeconds: Int64(time(nil))))
+        // Host is sent explicitly so curl cannot write it differently from what was signed.
+        let signed = signer.sign(method: rq.method, host: location.hostHeader, canonicalPath: path, query: rq.query,
+                                 headers: rq.headers, payloadHash: rq.payloadHash,
+                                 date: AmzDate(epochSeconds: Int64(time(nil))))
+        let headers = [("Host", location.hostHeader)] + rq.headers + signed
         let url = location.endpoint + path + (query.isEmpty ? "" : "?" + query)
         let lines = headers.map { "\($0.0): \($0.1)" }
         var cLines = lines.map { strdup($0) }

@@ -104,15 +104,10 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
     return route(fd, addr, len, 0, real);
 }
 
-/* A datagram to a virtual path, sent to the kernel socket behind it instead. */
-static ssize_t sendto_virtual(int fd, const void *buf, size_t n, int flags, vpath *v,
-                              ssize_t (*real)(int, const void *, size_t, int, const struct sockaddr *, socklen_t)) {
-    struct sockaddr_un un;
-    socklen_t len;
-    int dirfd, rc = kernel_address(v, &un, &len, &dirfd);
-    if (rc < 0) return sh_ret(rc);   /* no such virtual path: ENOENT, as on Linux */
-    ssize_t r = real(fd, buf, n, flags, (struct sockaddr *)&un, len);
-    if (r < 0 && errno == ENOENT) errno = ECONNREFUSED;   /* nobody bound it on this node */
+/* The end of a datagram sent to the kernel socket behind a virtual path: ENOENT there means
+ * nobody bound it on this node (ECONNREFUSED, as for connect); the directory fd is closed. */
+static ssize_t sent(ssize_t r, int dirfd) {
+    if (r < 0 && errno == ENOENT) errno = ECONNREFUSED;
     if (dirfd >= 0) { int e = errno; REAL(close)(dirfd); errno = e; }
     return r;
 }
@@ -126,7 +121,11 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct
     vpath v;
     int k = virtual_unix_path(addr, alen, &v);
     if (k <= 0) { if (k == 0) errno = ENOENT; return -1; }
-    return sendto_virtual(fd, buf, n, flags, &v, real);
+    struct sockaddr_un un;
+    socklen_t len;
+    int dirfd, rc = kernel_address(&v, &un, &len, &dirfd);
+    if (rc < 0) return sh_ret(rc);   /* no such virtual path: ENOENT, as on Linux */
+    return sent(real(fd, buf, n, flags, (struct sockaddr *)&un, len), dirfd);
 }
 
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
@@ -146,8 +145,5 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
     if (rc < 0) return sh_ret(rc);
     m.msg_name = &un;          /* the same message, addressed to the kernel socket */
     m.msg_namelen = len;
-    r = real(fd, &m, flags);
-    if (r < 0 && errno == ENOENT) errno = ECONNREFUSED;
-    if (dirfd >= 0) { int e = errno; REAL(close)(dirfd); errno = e; }
-    return r;
+    return sent(real(fd, &m, flags), dirfd);
 }
