@@ -1,7 +1,7 @@
 # lib.sh — sourced by every Tests/integration/t/*.t
 #
 # Gives a test: a private temp dir, a freshly formatted volume, `hl` (run a command with the
-# shim active on /hilbert), TAP helpers (ok/nok/is/isnt/like/unlike/skip/diag/done_testing)
+# shim active on /hilbert), the TAP vocabulary of Tests/tap.sh (ok/nok/is/like/skip/…),
 # and `differ`, a fakechroot-style differential helper that runs one shell snippet in a
 # native temp dir and under /hilbert and compares what both print.
 #
@@ -23,6 +23,9 @@ if [ -z "${HL_TMP:-}" ]; then
 fi
 export HL_TMP
 
+# The S3 server's venv (make test-deps) is found through the real HOME, before it changes.
+S3_VENV=${S3_VENV:-$(bash "$HL_REPO/Tests/s3/s3server.sh" venv)}
+export S3_VENV
 # Isolation: nothing of the invoking user's default volume or cache is touched.
 export HOME="$HL_TMP/home" XDG_DATA_HOME="$HL_TMP/home/.local/share" XDG_CACHE_HOME="$HL_TMP/home/.cache"
 export XDG_CONFIG_HOME="$HL_TMP/home/.config"
@@ -33,79 +36,10 @@ export LC_ALL=C TZ=UTC
 # shellcheck disable=SC1090
 if [ -n "${HL_S3_ENV:-}" ]; then . "$HL_S3_ENV"; fi
 
-_hl_n=0
-_hl_failed=0
-
-# ---------------------------------------------------------------- TAP
-_hl_result() {   # _hl_result PASS(0/1) DESC [diagnostic lines…]
-    local pass=$1 desc=$2; shift 2
-    _hl_n=$((_hl_n + 1))
-    if [ "$pass" = 0 ]; then
-        echo "ok $_hl_n - $desc"
-    else
-        _hl_failed=$((_hl_failed + 1))
-        echo "not ok $_hl_n - $desc"
-        local l
-        for l in "$@"; do printf '%s\n' "$l" | sed 's/^/#   /'; done
-    fi
-    return "$pass"
-}
-# ok DESC CMD ARGS…     — passes when CMD exits 0 (CMD's output is shown only on failure)
-ok() {
-    local desc=$1; shift
-    local out rc
-    out=$("$@" 2>&1); rc=$?
-    if [ $rc = 0 ]; then _hl_result 0 "$desc"; else _hl_result 1 "$desc" "command: $*" "exit: $rc" "$(printf '%s' "$out" | tail -n 25)"; fi
-}
-# nok DESC CMD ARGS…    — passes when CMD exits non-zero
-nok() {
-    local desc=$1; shift
-    local out rc
-    out=$("$@" 2>&1); rc=$?
-    if [ $rc != 0 ]; then _hl_result 0 "$desc"; else _hl_result 1 "$desc" "command: $*" "expected failure, exit 0" "$(printf '%s' "$out" | tail -n 25)"; fi
-}
-# is GOT EXPECTED DESC
-is() {
-    if [ "$1" == "$2" ]; then _hl_result 0 "$3"
-    elif [ "$(printf '%s\n' "$1" | wc -l)" -gt 8 ] || [ "$(printf '%s\n' "$2" | wc -l)" -gt 8 ]; then
-        _hl_result 1 "$3" "--- expected / +++ got" "$(diff -u <(printf '%s\n' "$2") <(printf '%s\n' "$1") | tail -n +3 | head -n 40)"
-    else
-        _hl_result 1 "$3" "got:      '$(printf '%s' "$1" | head -c 2000)'" "expected: '$(printf '%s' "$2" | head -c 2000)'"; fi
-}
-isnt() {
-    if [ "$1" != "$2" ]; then _hl_result 0 "$3"; else _hl_result 1 "$3" "got '$1', expected anything else"; fi
-}
-# like GOT EXTENDED-REGEX DESC — line by line; a regex containing a newline is matched
-# against the whole text: newlines in text and regex become \001 first (grep would read a
-# newline in a pattern as "either line", so a multi-line regex must be one line), so ^/$ are
-# the text's ends and . also matches a line break.
-_hl_match() {
-    if [[ $2 == *$'\n'* ]]; then
-        printf '%s' "$1" | tr '\n' '\001' | grep -Eq -- "$(printf '%s' "$2" | tr '\n' '\001')"
-    else
-        printf '%s' "$1" | grep -Eq -- "$2"
-    fi
-}
-like() {
-    if _hl_match "$1" "$2"; then _hl_result 0 "$3"; else
-        _hl_result 1 "$3" "got:       '$(printf '%s' "$1" | head -c 2000)'" "expected to match: /$2/"; fi
-}
-unlike() {
-    if ! _hl_match "$1" "$2"; then _hl_result 0 "$3"; else
-        _hl_result 1 "$3" "got:           '$(printf '%s' "$1" | head -c 2000)'" "expected NOT to match: /$2/"; fi
-}
-pass() { _hl_result 0 "$1"; }
-fail() { local d=$1; shift; _hl_result 1 "$d" "$@"; }
-skip() { _hl_n=$((_hl_n + 1)); echo "ok $_hl_n - # SKIP $1"; }
-diag() { printf '%s\n' "$*" | sed 's/^/# /'; }
-done_testing() {
-    echo "1..$_hl_n"
-    hl_cleanup
-    [ "$_hl_failed" = 0 ]
-    exit $?
-}
-# bail DESC — record one failure and stop the file (used when setup is impossible)
-bail() { fail "$1" "${@:2}"; echo "1..$_hl_n"; hl_cleanup; exit 1; }
+# ---------------------------------------------------------------- TAP (Tests/tap.sh)
+# shellcheck source=../tap.sh
+. "$HL_REPO/Tests/tap.sh"
+tap_cleanup() { hl_cleanup; }
 
 hl_cleanup() {
     local f
@@ -126,14 +60,14 @@ tap() {
     out=$("$@" 2>&1); rc=$?
     while IFS= read -r line; do
         case $line in
-            "ok - "*) _hl_result 0 "${line#ok - }"; seen=1; last=0 ;;
-            "not ok - "*) _hl_result 1 "${line#not ok - }"; seen=1; last=1 ;;
+            "ok - "*) _tap_result 0 "${line#ok - }"; seen=1; last=0 ;;
+            "not ok - "*) _tap_result 1 "${line#not ok - }"; seen=1; last=1 ;;
             "# "*) [ $last = 1 ] && echo "#   ${line#\# }" ;;
             *) other+="$line"$'\n'; last=0 ;;
         esac
     done <<<"$out"
     if [ $rc != 0 ] || [ $seen = 0 ]; then
-        _hl_result 1 "program ran to the end: ${*:0:3}" "exit status $rc" "$(printf '%s' "$other" | tail -n 30)"
+        _tap_result 1 "program ran to the end: ${*:0:3}" "exit status $rc" "$(printf '%s' "$other" | tail -n 30)"
     elif [ -n "$other" ] && [ -n "${HL_VERBOSE:-}" ]; then diag "$other"; fi
 }
 # hl_pytap [ENV=VAL…] — python3 reading its program from stdin, under the shim, with hltest.py
@@ -206,18 +140,19 @@ differ() {
     nout="$nout
 [exit $nrc]"; vout="$vout
 [exit $vrc]"
-    if [ "$nout" == "$vout" ]; then _hl_result 0 "differential: $desc"; else
-        _hl_result 1 "differential: $desc" "snippet: $snippet" "--- native / +++ /hilbert" \
+    if [ "$nout" == "$vout" ]; then _tap_result 0 "differential: $desc"; else
+        _tap_result 1 "differential: $desc" "snippet: $snippet" "--- native / +++ /hilbert" \
             "$(diff -u <(printf '%s\n' "$nout") <(printf '%s\n' "$vout") | tail -n +3 | head -n 60)"
     fi
 }
 
 # ---------------------------------------------------------------- misc
-# need TOOL[:DEBIAN-PACKAGE]… — bail out (one failed assertion) when a program is missing
+# need TOOL[:DEBIAN-PACKAGE]… — bail out (one failed assertion naming what is missing) when a
+# program is not installed: make test-deps installs everything the suite needs
 need() {
     local t
     for t in "$@"; do
-        command -v "${t%%:*}" >/dev/null 2>&1 || bail "${t%%:*} installed (apt-get install ${t#*:})"
+        command -v "${t%%:*}" >/dev/null 2>&1 || bail "${t%%:*} is not installed (Debian package ${t#*:}: make test-deps)"
     done
 }
 # hl_user — a non-root user for permission tests; sets HL_UID HL_GID HL_USER

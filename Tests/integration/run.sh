@@ -5,8 +5,9 @@
 #
 # Finds the build through $HILBERT_HOME (default <repo>/out). Every test file runs with bash
 # in its own fresh temp dir (cwd and $HL_TMP), formats its own volume (lib.sh: hl_setup) and
-# prints TAP. Prints the output of failing files, then exactly one line "N passed, N failed"
-# (individual TAP assertions) and exits non-zero when anything failed.
+# prints TAP (Tests/tap.sh). Prints the output of failing files, then exactly one line
+# "N passed, N failed, N skipped" (individual TAP assertions, counted by Tests/tap-judge.sh:
+# as root or in CI a skip counts as failed) and exits non-zero when anything failed.
 # A file can raise its time limit with a line "# timeout: SECONDS" (default 240).
 # FILE@s3 (e.g. bash@s3) runs FILE with its volumes on S3: it needs HL_S3_SERVER_ENV, the env
 # file of a running Tests/s3/s3server.sh (Tests/s3/with-server.sh sets it); HL_S3_SUITE="a b"
@@ -37,7 +38,7 @@ while [ $# -gt 0 ]; do
         -j) jobs=$2; shift 2 ;;
         -j*) jobs=${1#-j}; shift ;;
         -v) verbose=1; shift ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) add_test "$1"; shift ;;
     esac
 done
@@ -86,33 +87,26 @@ for f in "${files[@]}"; do
 done
 wait
 
-total_pass=0 total_fail=0
+# shellcheck source=../tap-judge.sh
+. "$repo/Tests/tap-judge.sh"
+total_pass=0 total_fail=0 total_skip=0
 i=0
 for f in "${files[@]}"; do
     i=$((i + 1))
     name=${f#$here/}
     out="$results/$i.out"
     read -r rc secs to <"$results/$i.rc"
-    p=$(grep -c '^ok ' "$out"); n=$(grep -c '^not ok ' "$out")
-    plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\)$/\1/p' "$out" | tail -1)
-    extra=""
-    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-        n=$((n + 1)); extra="not ok - $name timed out after ${to}s"
-    elif [ -z "$plan" ]; then
-        n=$((n + 1)); extra="not ok - $name died before done_testing (exit $rc)"
-    elif [ "$plan" != $((p + n)) ]; then
-        extra="not ok - $name planned $plan assertions, ran $((p + n))"; n=$((n + 1))
-    elif [ "$rc" != 0 ] && [ "$n" = 0 ]; then
-        n=$((n + 1)); extra="not ok - $name exited $rc without a failed assertion"
-    fi
-    total_pass=$((total_pass + p)); total_fail=$((total_fail + n))
-    if [ "$n" = 0 ]; then status=ok; else status=FAIL; fi
-    printf '%-28s %-4s %4d passed %4d failed  %4ss\n' "$name" "$status" "$p" "$n" "$secs"
-    if [ "$n" != 0 ] || [ "$verbose" = 1 ]; then
+    tap_judge "$out" "$rc" "$to" "$secs"
+    total_pass=$((total_pass + TAP_PASS)); total_fail=$((total_fail + TAP_FAIL)); total_skip=$((total_skip + TAP_SKIP))
+    if [ "$TAP_FAIL" = 0 ]; then status=ok; else status=FAIL; fi
+    printf '%-28s %-4s %4d passed %4d failed %3d skipped  %4ss\n' "$name" "$status" "$TAP_PASS" "$TAP_FAIL" "$TAP_SKIP" "$secs"
+    if [ "$TAP_FAIL" != 0 ] || [ "$verbose" = 1 ]; then
         sed 's/^/    | /' "$out"
-        [ -n "$extra" ] && echo "    | $extra"
+        [ -n "$TAP_EXTRA" ] && echo "    | not ok - $name $TAP_EXTRA"
         [ -f "$results/$i.dir" ] && echo "    | (kept: $(cat "$results/$i.dir"))"
+    elif [ "$TAP_SKIP" != 0 ]; then
+        grep -E '^ok [0-9]* *-? *# *SKIP' "$out" | sed 's/^/    | /'
     fi
 done
-echo "$total_pass passed, $total_fail failed"
+echo "$total_pass passed, $total_fail failed, $total_skip skipped"
 [ "$total_fail" = 0 ]

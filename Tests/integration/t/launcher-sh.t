@@ -5,7 +5,7 @@
 # config file beside the install; --help.
 . "$(dirname "$0")/../lib.sh"
 hl_setup
-need gcc:gcc make:make dash:dash
+need gcc:gcc make:make dash:dash checkbashisms:devscripts
 
 inst="$HL_TMP/inst"
 # install-files: the install step of `make install`, from the build under test (no rebuild)
@@ -14,7 +14,7 @@ make -s -C "$HL_REPO" install-files PREFIX="$inst" OUT="$HILBERT_HOME" >"$HL_TMP
 launch="$inst/bin/hilbert-launch"
 shim="$inst/lib/libhilbert-preload.so"
 ok "sh -n bin/hilbert-launch" sh -n "$launch"
-if command -v checkbashisms >/dev/null; then ok "checkbashisms" checkbashisms "$launch"; fi
+ok "checkbashisms bin/hilbert-launch" checkbashisms "$launch"
 
 out=$("$launch" --help 2>&1); rc=$?
 is "$rc" 0 "hilbert-launch --help exits 0"
