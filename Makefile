@@ -2,7 +2,10 @@
 #   make                      release build into out/ (bin/hilbert, lib/libhilbert-preload.so, lib/libHilbertEngine.so)
 #   make install PREFIX=DIR   relocatable install: DIR/bin, DIR/lib (the shim finds the engine beside itself),
 #                             DIR/modulefiles/{hilbert,hilbert-cli}/VERSION[.lua] (module use DIR/modulefiles)
-#   make test                 Swift unit tests, shim tests, integration tests with real programs
+#   make deps                 install what building needs (Debian packages; root)
+#   make test-deps            install everything the tests need, in one serial step (root; make test runs it)
+#   make test                 test-deps, build, then the whole suite (Tests/run-all.sh): Swift unit tests,
+#                             shim tests, integration tests with real programs; ends "N passed, N failed, N skipped"
 #   make bench                the benchmark (prefix vs. a native directory, same run)
 
 PREFIX ?= /usr/local
@@ -12,13 +15,18 @@ OUT := $(CURDIR)/out
 SWIFT_BUILD := $(SWIFT) build -c release --product
 RELEASE_DIR = $(shell $(SWIFT) build -c release --show-bin-path)
 
-.PHONY: all deps build shim engine cli install install-files quickstart test unit-test shim-test integration-test bench clean
+.PHONY: all deps test-deps build shim engine cli install install-files quickstart test unit-test shim-test integration-test bench clean
 
 all: build
 
 # Installs missing Debian packages (apt, when root); prints what is missing otherwise.
 deps:
-	@sh scripts/install-deps.sh
+	@bash scripts/install-deps.sh
+
+# Everything the test suite needs (Debian packages, the S3 server's venv, Environment Modules,
+# the containers' root file systems), before any test starts: no test installs anything.
+test-deps:
+	@bash scripts/install-deps.sh --test
 
 # The README's first command: install what is missing, build, run a real job on the default volume.
 quickstart: deps build
@@ -69,20 +77,20 @@ install-files:
 	done
 	@echo "installed into $(PREFIX) (module use $(PREFIX)/modulefiles)"
 
-test: deps build unit-test shim-test integration-test
+# Order matters (test-deps, then build, then the tests); run by hand, not as parallel prerequisites.
+test:
+	@$(MAKE) --no-print-directory test-deps
+	@$(MAKE) --no-print-directory build
+	@SWIFT=$(SWIFT) HILBERT_HOME=$(OUT) bash Tests/run-all.sh
 
 unit-test:
-	$(SWIFT) test
+	@SWIFT=$(SWIFT) bash Tests/run-all.sh unit
 
 shim-test:
-	$(MAKE) -C preload test
+	@bash Tests/run-all.sh shim
 
-# The foundation's suite runs a second time with its volumes on S3 (a SeaweedFS server that
-# Tests/s3/with-server.sh starts and stops); tests that look inside the objects directory
-# (storage, faults, gc, cli) stay local-only.
-S3_SUITE := bash coreutils tar python sqlite git semantics differential fuzz credentials toolchain tools conformance
 integration-test: build
-	HILBERT_HOME=$(OUT) HL_S3_SUITE="$(S3_SUITE)" bash Tests/s3/with-server.sh bash Tests/integration/run.sh
+	@HILBERT_HOME=$(OUT) bash Tests/run-all.sh integration
 
 bench: build
 	HILBERT_HOME=$(OUT) python3 Tests/bench/bench.py --drive

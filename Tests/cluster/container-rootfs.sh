@@ -1,9 +1,10 @@
 #!/bin/sh
 # Minimal Debian root file systems for the container tests, cached as tar.zst.
 #
-#   container-rootfs.sh deps            install debootstrap bubblewrap zstd podman runc (apt, root only, when missing)
+#   container-rootfs.sh have SUITE      exit 0 when SUITE's root file system is cached
 #   container-rootfs.sh ensure SUITE    build SUITE (bookworm, bullseye, …) with debootstrap --variant=minbase once
-#                                       and cache it; prints the cached tar.zst
+#                                       and cache it; prints the cached tar.zst (scripts/install-deps.sh
+#                                       --test does this; the tests only unpack)
 #   container-rootfs.sh unpack SUITE DIR  unpack the cached SUITE into DIR (created; must not exist)
 #
 # Cache: ${HILBERT_TEST_CACHE:-/var/cache/hilbert-test}/rootfs-SUITE.tar.zst. Building needs root
@@ -15,24 +16,14 @@ mirror=${HILBERT_TEST_MIRROR:-http://deb.debian.org/debian}
 
 die() { echo "container-rootfs: $*" >&2; exit 1; }
 
-deps() {
-    missing=""
-    for t in debootstrap:debootstrap bwrap:bubblewrap zstd:zstd podman:podman runc:runc; do
-        command -v "${t%%:*}" >/dev/null 2>&1 || missing="$missing ${t#*:}"
-    done
-    [ -z "$missing" ] && return 0
-    [ "$(id -u)" = 0 ] || die "missing:$missing (install as root: apt-get install$missing)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing >/dev/null 2>&1 ||
-        { apt-get update >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $missing >/dev/null; } ||
-        die "apt-get install$missing failed"
-}
+have() { [ -s "$cache/rootfs-$1.tar.zst" ]; }
 
 ensure() {
     suite=$1
     tarball="$cache/rootfs-$suite.tar.zst"
     [ -s "$tarball" ] && { echo "$tarball"; return 0; }
     [ "$(id -u)" = 0 ] || die "no cached $tarball and building one needs root"
-    command -v debootstrap >/dev/null 2>&1 || die "debootstrap is not installed (container-rootfs.sh deps)"
+    command -v debootstrap >/dev/null 2>&1 || die "debootstrap is not installed (make test-deps)"
     mkdir -p "$cache"
     # one builder per suite; a second caller waits for it and then finds the tarball
     exec 9>"$cache/.lock-$suite"
@@ -54,15 +45,15 @@ ensure() {
 unpack() {
     suite=$1 dir=$2
     tarball="$cache/rootfs-$suite.tar.zst"
-    [ -s "$tarball" ] || die "no cached $tarball (run: container-rootfs.sh ensure $suite)"
+    [ -s "$tarball" ] || die "no cached $tarball (make test-deps builds it)"
     [ -e "$dir" ] && die "$dir exists"
     mkdir -p "$dir"
     zstd -q -dc "$tarball" | tar -C "$dir" --numeric-owner -xf -
 }
 
 case ${1:-} in
-    deps) deps ;;
+    have) [ $# = 2 ] || die "usage: have SUITE"; have "$2" ;;
     ensure) [ $# = 2 ] || die "usage: ensure SUITE"; ensure "$2" ;;
     unpack) [ $# = 3 ] || die "usage: unpack SUITE DIR"; unpack "$2" "$3" ;;
-    *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; [ "${1:-}" = -h ] || [ "${1:-}" = --help ] ;;
+    *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; [ "${1:-}" = -h ] || [ "${1:-}" = --help ] ;;
 esac

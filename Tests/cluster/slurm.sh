@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # slurm.sh — a single-node Slurm (munged + slurmctld + slurmd from Debian) for tests.
 #
-#   slurm.sh up                        install packages if missing (root), start, wait for an idle node
+#   slurm.sh up                        start (packages from make test-deps), wait for an idle node
 #   slurm.sh down                      cancel jobs, stop the daemons this script started, delete its state
 #   slurm.sh exec [-u USER] -- CMD…    run CMD beside the daemons (as USER: setpriv, no groups,
 #                                      a fresh environment, see userwrap)
@@ -24,13 +24,12 @@ die() { echo "slurm.sh: $*" >&2; exit 1; }
 inns() { nsenter --net="/run/netns/$HL_SLURM_NS" env SLURM_CONF="$CONF" "$@"; }
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-packages() {
-    command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null &&
-        command -v sbatch >/dev/null && command -v ip >/dev/null && return 0
-    [ "$(id -u)" = 0 ] || die "slurm-wlm and munge are not installed (apt-get install slurm-wlm munge iproute2)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge iproute2 >/dev/null 2>&1 ||
-        { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge iproute2 >/dev/null 2>&1; } ||
-        die "apt-get install slurm-wlm munge iproute2 failed"
+packages() {   # installed by scripts/install-deps.sh --test (make test-deps), never here
+    local t missing=""
+    for t in slurmctld:slurm-wlm slurmd:slurm-wlm sbatch:slurm-wlm munged:munge mungekey:munge ip:iproute2 nsenter:util-linux; do
+        command -v "${t%%:*}" >/dev/null || missing="$missing ${t%%:*}(${t#*:})"
+    done
+    [ -z "$missing" ] || die "not installed:$missing (make test-deps)"
 }
 
 write_conf() {

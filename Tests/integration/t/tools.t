@@ -11,11 +11,11 @@
 hl_setup
 need rsync:rsync fio:fio getfattr:attr setfattr:attr git:git gcc:gcc
 PY=/usr/bin/python3
-[ -x "$PY" ] || bail "Debian's /usr/bin/python3 (apt-get install python3)"
+[ -x "$PY" ] || bail "Debian's /usr/bin/python3 is not installed (Debian package python3: make test-deps)"
 for m in numpy:python3-numpy h5py:python3-h5py venv:python3-venv setuptools:python3-setuptools wheel:python3-wheel; do
-    "$PY" -c "import ${m%%:*}" 2>/dev/null || bail "$PY can import ${m%%:*} (apt-get install ${m#*:})"
+    "$PY" -c "import ${m%%:*}" 2>/dev/null || bail "$PY cannot import ${m%%:*} (Debian package ${m#*:}: make test-deps)"
 done
-[ -f "$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ] || bail "Python.h for $PY (apt-get install python3-dev)"
+[ -f "$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h" ] || bail "Python.h for $PY is not installed (Debian package python3-dev: make test-deps)"
 export PY
 
 # timed DESC SNIPPET — differ, with the duration of both runs in a diagnostic line
