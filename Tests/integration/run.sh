@@ -25,6 +25,7 @@ files=()
 add_test() {   # add_test NAME[@s3] — a file name, t/NAME or t/NAME.t
     local f=${1%@s3} tag=
     [ "$f" != "$1" ] && tag=@s3
+    [ -f "$f" ] || f="$here/${1%@s3}"
     [ -f "$f" ] || f="$here/t/${1%@s3}"
     [ -f "$f" ] || f="$here/t/${1%@s3}.t"
     [ -f "$f" ] || { echo "run.sh: no such test: $1" >&2; exit 2; }

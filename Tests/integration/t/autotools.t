@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # An autotools package built entirely inside the prefix, and natively for comparison (lib.sh:
 # differ): a generated package (configure.ac, Makefile.am, a libtool library, a program and a
-# `make check` test script) goes through autoreconf -i, ./configure, make, make check and
+# `make check` test script) goes through autoreconf -fi, ./configure, make, make check and
 # make distcheck (which unpacks the tarball, builds it out of tree from a read-only source
 # tree, installs, uninstalls and cleans), with TMPDIR under the prefix too. Compared: the
 # program's output, the test results, the distribution's file list, the generated configure
 # and Makefile.in, and the list of every file the build produced.
+# autoreconf -f: with -i alone, one native run in a loaded full suite left the m4/ macros that
+# libtoolize had just copied out of aclocal.m4 (another Makefile.in, no m4/ in the tarball):
+# autoreconf and autom4te decide what to redo from timestamps and autom4te's cache. -f
+# regenerates everything whatever the timestamps, so both runs must agree.
 # The library is shared (and static): `make check` runs the uninstalled program through
 # libtool's wrapper, which sets LD_LIBRARY_PATH to the absolute .libs directory (under the
 # prefix), and the installed program runs with LD_LIBRARY_PATH=$prefix/lib; the shim gives
@@ -81,7 +85,7 @@ GEN
 differ "autoreconf, configure, make, make check, make distcheck" '
 export TMPDIR="$D/tmp" && mkdir -p "$TMPDIR" && mkdir pkg && cd pkg && sh "'"$HL_TMP"'/gen.sh" || exit 2
 step() { echo "== $1"; shift; "$@" >>"$D/log" 2>&1 || { echo "failed: $*"; tail -n 40 "$D/log"; exit 1; }; }
-step autoreconf autoreconf -i
+step autoreconf autoreconf -fi
 step configure ./configure --prefix="$D/inst"
 step make make
 echo "== run"; ./hello 42

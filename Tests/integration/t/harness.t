@@ -4,6 +4,8 @@
 # skip, die half-way, break their plan, bail out, exit non-zero after passing, or time out,
 # and must count each as it is. Needs no Hilbert build.
 . "$(dirname "$0")/../lib.sh"
+# the runs below are of these files alone, not of the suite on S3 that make test adds
+unset HL_S3_SUITE HL_S3_SERVER_ENV
 
 T="$HL_TMP/cases"
 mkdir -p "$T"
@@ -48,7 +50,7 @@ like "$out" "not ok - .*dies\.t died before its plan \(exit 137\)" "it: the runn
 # Tests/swift-test.sh counts from swift test's own output; SWIFT is a stand-in printing it
 fake() {   # fake EXIT OUTPUT — a stand-in for swift
     printf '#!/bin/sh\ncat <<"OUT"\n%s\nOUT\nexit %s\n' "$2" "$1" >"$T/swift"; chmod +x "$T/swift"
-    SWIFT="$T/swift" bash "$HL_REPO/Tests/swift-test.sh" 2>&1 | tail -n 1
+    SWIFT="$T/swift" HL_ALLOW_SKIP=${HL_ALLOW_SKIP:-1} bash "$HL_REPO/Tests/swift-test.sh" 2>&1 | tail -n 1
 }
 is "$(fake 0 "Test Suite 'All tests' passed at x
 	 Executed 0 tests, with 0 failures (0 unexpected) in 0.0 (0.0) seconds
@@ -58,6 +60,8 @@ is "$(fake 1 "✘ Test b() recorded an issue at x.swift:3:5: Expectation failed
 ✘ Test b() failed after 0.1 seconds with 1 issue.
 ➜ Test c() skipped.
 ✘ Test run with 10 tests in 2 suites failed after 1.0 seconds with 1 issue.")" "8 passed, 1 failed, 1 skipped" "swift-test.sh: a failing and a skipped Swift Testing test"
+is "$(HL_ALLOW_SKIP=0 fake 0 "➜ Test c() skipped.
+✔ Test run with 10 tests in 2 suites passed after 1.0 seconds.")" "9 passed, 1 failed, 0 skipped" "swift-test.sh: a skip fails where skips are not allowed"
 is "$(fake 1 "Test Suite 'All tests' failed at x
 	 Executed 7 tests, with 1 test skipped and 2 failures (0 unexpected) in 0.1 (0.1) seconds")" "4 passed, 2 failed, 1 skipped" "swift-test.sh: XCTest counts"
 is "$(fake 1 "error: compile command failed due to signal 6")" "0 passed, 1 failed, 0 skipped" "swift-test.sh: a build failure is a failure"
