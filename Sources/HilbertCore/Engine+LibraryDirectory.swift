@@ -30,7 +30,7 @@ extension Engine {
         let root = v.cache.volumeDirectory + "/libdirs"
         let final = root + "/\(dir.ino).\(hex(plan.key))"
         if Sys.exists(final) { return final }
-        try Sys.mkdirs(root, 0o700)
+        try v.cache.ensureSubdirectory("libdirs")
         let tmp = root + "/.tmp.\(getpid()).\(UInt64.random(in: 0...UInt64.max))"
         try Sys.mkdir(tmp, 0o700)
         do throws(Errno) {

@@ -119,7 +119,7 @@ extension Engine {
             ino = attr.ino
         }
         let dir = v.cache.volumeDirectory + "/sock"
-        if !Sys.exists(dir) { try Sys.mkdirs(dir, 0o700) }
+        if !Sys.exists(dir) { try v.cache.ensureSubdirectory("sock") }
         return dir + "/\(ino)"
     }
 

@@ -163,10 +163,9 @@ extension Engine {
         if acc == O_RDONLY || acc == O_RDWR { want |= R_OK }
         if acc == O_WRONLY || acc == O_RDWR { want |= W_OK }
         if !MetaStore.checkAccess(attr, want, cred) { throw Errno.access }
-        let dir = v.cache.volumeDirectory + "/fifo"
-        let path = dir + "/\(attr.ino)"
+        let path = v.cache.volumeDirectory + "/fifo/\(attr.ino)"
         if !Sys.exists(path) {
-            try Sys.mkdirs(dir, 0o700)
+            try v.cache.ensureSubdirectory("fifo")
             if mkfifo(path, 0o600) != 0 && Errno.current != .exists { throw Errno.current }
         }
         // Opening a FIFO blocks until the other end opens, like on a local file system; the
@@ -565,7 +564,7 @@ extension Engine {
         do throws(Errno) {
             return try Sys.openPrivate(dir + "/\(ino)", O_RDWR | O_CREAT, 0o600)
         } catch where error == .noEntry {
-            try Sys.mkdirs(dir, 0o700)
+            try v.cache.ensureSubdirectory("locks")
             return try Sys.openPrivate(dir + "/\(ino)", O_RDWR | O_CREAT, 0o600)
         }
     }

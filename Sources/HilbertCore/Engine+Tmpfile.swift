@@ -26,7 +26,7 @@ extension Engine {
         do throws(Errno) {
             fd = try Sys.open(v.cache.stagingDirectory, kernelFlags, mode_t((mode & 0o7777) & ~umask))
         } catch where error == .noEntry {
-            try Sys.mkdirs(v.cache.stagingDirectory, 0o700)
+            try v.cache.ensureSubdirectory("staging")
             fd = try Sys.open(v.cache.stagingDirectory, kernelFlags, mode_t((mode & 0o7777) & ~umask))
         } catch where error == .notSupported || error == .isDirectory {
             throw Errno.notSupported   // the cache's file system has no O_TMPFILE

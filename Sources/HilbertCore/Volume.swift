@@ -29,11 +29,7 @@ public final class Volume {
         self.meta = meta
         self.format = meta.format
         self.store = try StoreFactory.open(format)
-        do {
-            self.cache = try CacheDirectory(root: cacheRoot, volumeUUID: format.uuid)
-        } catch {
-            throw HilbertError(error, "cannot use the cache directory \(cacheRoot): \(error)")
-        }
+        self.cache = try CacheDirectory.open(root: cacheRoot, volumeUUID: format.uuid)
         var h: UInt64 = 0xcbf29ce484222325
         for b in format.uuid.utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
         self.dev = Volume.deviceNumber(major: 0x4000 | ((h >> 20) & 0x3fff), minor: h & 0xfffff)

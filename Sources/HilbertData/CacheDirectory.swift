@@ -98,17 +98,13 @@ public final class CacheDirectory: @unchecked Sendable {
             return HilbertError(e, "cache directory \(path): cannot \(what): \(e)\(hint)")
         }
         do throws(Errno) { try Sys.mkdirs(root, 0o700) } catch { throw explain("create", root, error) }
-        do throws(Errno) {
-            let st = try Sys.stat(root)
-            guard (st.st_mode & S_IFMT) == S_IFDIR else { throw Errno.notDirectory }
-        } catch { throw explain("use", root, error) }
+        try verifyPrivate(root)
         let volume = root + "/" + volumeUUID
         for dir in [volume, volume + "/staging", volume + "/files", volume + "/tmp"] {
             do throws(Errno) {
                 do throws(Errno) { try Sys.mkdir(dir, 0o700) } catch where error == .exists {}
-                let st = try Sys.stat(dir)
-                guard (st.st_mode & S_IFMT) == S_IFDIR else { throw Errno.notDirectory }
             } catch { throw explain("create", dir, error) }
+            try verifyPrivate(dir, parents: false)
         }
         let shadow = volume + "/shadow"
         do throws(Errno) {
@@ -133,6 +129,40 @@ public final class CacheDirectory: @unchecked Sendable {
         var fsBytes: Int64 = 0
         if let vfs = try? Sys.statvfs(volume) { fsBytes = Int64(vfs.f_blocks) * Int64(vfs.f_frsize) }
         return Prepared(root: root, volume: volume, fsBytes: fsBytes, full: full)
+    }
+
+    /// The cache root must be the user's alone (PrivateDirectory); below a verified root,
+    /// each directory is checked itself (its parents were).
+    private static func verifyPrivate(_ dir: String, parents: Bool = true) throws(HilbertError) {
+        do throws(HilbertError) { try PrivateDirectory.verify(dir, parents: parents) } catch {
+            throw HilbertError(error.errno, "cache directory " + error.message + " (HILBERT_CACHE)")
+        }
+    }
+
+    /// Make `<volume dir>/NAME` (0700) if missing, after checking again, before anything is
+    /// created in it, that the cache root is the user's alone: a cache removed while processes
+    /// run (a job's TMPDIR wiped) is made anew here, and another user must not have got there
+    /// first. A refusal is said on stderr.
+    public func ensureSubdirectory(_ name: String) throws(Errno) {
+        do throws(HilbertError) {
+            try CacheDirectory.makePrivate(root, parents: true)
+            try CacheDirectory.makePrivate(volumeDirectory, parents: false)
+            try CacheDirectory.makePrivate(volumeDirectory + "/" + name, parents: false)
+        } catch {
+            Log.error(error.message)
+            throw DataErrors.fail(error.errno, error.message)
+        }
+    }
+
+    /// mkdir (with `parents`: missing ancestors too, and the ancestors checked), then verify.
+    private static func makePrivate(_ dir: String, parents: Bool) throws(HilbertError) {
+        do throws(Errno) {
+            if parents { try Sys.mkdirs(dir, 0o700) } else { try Sys.mkdir(dir, 0o700) }
+        } catch where error == .exists {
+        } catch {
+            throw HilbertError(error, "cache directory \(dir): cannot create: \(error)")
+        }
+        try verifyPrivate(dir, parents: parents)
     }
 
     /// After fork, in the child.

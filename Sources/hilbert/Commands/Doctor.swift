@@ -63,7 +63,7 @@ extension Hilbert {
             let (mounts, cache) = try volumes.resolve()
             for m in mounts { checkMount(m, report) }
             let cacheProblem = directoryProblem(cache)
-            report(cacheProblem == nil, "cache directory \(cache): \(cacheProblem ?? (Sys.exists(cache) ? "writable" : "will be created on first use"))")
+            report(cacheProblem == nil, "cache directory \(cache): \(cacheProblem ?? (Sys.exists(cache) ? "writable and yours alone" : "will be created on first use"))")
             if failed > 0 { throw ExitCode(1) }
         }
 
@@ -162,6 +162,10 @@ private func directoryProblem(_ dir: String) -> String? {
         if stat(p, &st) == 0 {
             if st.st_mode & S_IFMT != S_IFDIR { return "\(p) is not a directory" }
             if access(p, W_OK | X_OK) != 0 { return "\(p) is not writable (\(String(cString: strerror(errno))))" }
+            // An existing cache must be the user's alone (the engine refuses it otherwise).
+            if p == dir {
+                do throws(HilbertError) { try PrivateDirectory.verify(dir) } catch { return error.message }
+            }
             return nil
         }
         if errno != ENOENT && errno != ENOTDIR { return "\(p): \(String(cString: strerror(errno)))" }

@@ -128,7 +128,7 @@ fi
 
 # ---------------------------------------------------------------- full cache disk
 tiny="$HL_TMP/tiny"; mkdir -p "$tiny"
-if mount -t tmpfs -o size=2m tmpfs "$tiny" 2>/dev/null; then
+if mount -t tmpfs -o size=2m,mode=700 tmpfs "$tiny" 2>/dev/null; then
     at_cleanup "umount -l '$tiny'"
     out=$(hlc "$tiny" "$HL_PY" -c '
 open("/hilbert/small-before", "w").write("before\n")
