@@ -221,11 +221,18 @@ extension Engine {
                 if attr.version != triedVersion, let fd = v.cache.openReadCopy(ino: attr.ino, version: attr.version) {
                     return (handOut(fd, keep), file)
                 }
-                let fd = try v.cache.installReadCopy(ino: attr.ino, version: attr.version) { (out: Int32) throws(Errno) in
+                let fetch = { (out: Int32) throws(Errno) in
                     try fetchFile(blocks: blocks, size: Int64(attr.size),
                                   blockSize: v.format.blockSize, store: v.store, into: out)
                 }
-                return (handOut(fd, keep), file)
+                do throws(Errno) {
+                    let fd = try v.cache.installReadCopy(ino: attr.ino, version: attr.version, size: Int64(attr.size), fill: fetch)
+                    return (handOut(fd, keep), file)
+                } catch where error == .noSpace && Int64(attr.size) <= memoryCopyLimit() {
+                    // Larger than the cache can hold: a copy in memory instead (until reads
+                    // are block-level), when it fits comfortably.
+                    return (try memoryCopy(size: Int64(attr.size), flags: keep, fill: fetch), file)
+                }
             } catch {
                 // A commit may have replaced the version (and deleted its objects) meanwhile.
                 lastError = error
@@ -244,6 +251,22 @@ extension Engine {
         let fd = bytes.withUnsafeBytes { hl_sys_memory_copy($0.baseAddress, $0.count) }
         if fd < 0 { throw Errno(-fd) }
         return handOut(fd, flags)
+    }
+
+    /// A memfd filled by `fill`, handed out read-only like `memoryCopy(_:flags:)`.
+    func memoryCopy(size: Int64, flags: Int32, fill: (Int32) throws(Errno) -> Void) throws(Errno) -> Int32 {
+        let mfd = try Sys.memfd("hilbert", 1 /* MFD_CLOEXEC */)
+        defer { Sys.close(mfd) }
+        try fill(mfd)
+        let fd = try Sys.open("/proc/self/fd/\(mfd)", O_RDONLY)
+        return handOut(fd, flags)
+    }
+
+    /// The largest file copied into memory when the cache cannot hold it: a quarter of the
+    /// memory available now (HILBERT_MEMORY_COPY_MAX, bytes, overrides).
+    func memoryCopyLimit() -> Int64 {
+        if let s = getEnv("HILBERT_MEMORY_COPY_MAX"), let n = Int64(s) { return n }
+        return Int64(sysconf(Int32(_SC_AVPHYS_PAGES))) * Int64(sysconf(Int32(_SC_PAGESIZE))) / 4
     }
 
     func emptyReadCopy(_ v: Volume, _ attr: Attr, flags: Int32) throws(Errno) -> (fd: Int32, file: OpenFile) {
@@ -584,7 +607,7 @@ extension Engine {
         let path = v.cache.readCopyPath(ino: attr.ino, version: attr.version)
         if !Sys.exists(path) {
             // Inline or staged content: put a copy into the cache.
-            let copy = try v.cache.installReadCopy(ino: attr.ino, version: attr.version) { (out: Int32) throws(Errno) in
+            let copy = try v.cache.installReadCopy(ino: attr.ino, version: attr.version, size: Int64(attr.size)) { (out: Int32) throws(Errno) in
                 try copyFile(from: fd, to: out, size: Int64(attr.size))
             }
             Sys.close(copy)

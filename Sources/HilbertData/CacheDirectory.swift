@@ -20,8 +20,10 @@ import HilbertSupport
 /// Eviction: read copies are evicted least-recently-used first (mtime, refreshed by
 /// `openReadCopy(touch: true)`) when they occupy more than `capacityBytes` or the file system has less
 /// than `minFreeRatio` free. Default capacity: min(10 GiB, 10% of the file system's size).
-/// `installReadCopy` checks free space (one statvfs) on every install and scans `files/`
-/// after every `evictEveryBytes` installed by this process. Sizes are allocated bytes.
+/// `installReadCopy` makes room for the copy first (evicting LRU read copies), checks free
+/// space (one statvfs) on every install, and scans `files/` after every `evictEveryBytes`
+/// installed by this process (a quarter of the capacity, at most 256 MiB: read copies never
+/// hold much more than the capacity, so writers keep the rest). Sizes are allocated bytes.
 public final class CacheDirectory: @unchecked Sendable {
     public let root: String
     public let volumeDirectory: String
@@ -33,7 +35,7 @@ public final class CacheDirectory: @unchecked Sendable {
     public let shadowDirectory: String
     public var capacityBytes: Int64
     public var minFreeRatio: Double
-    public var evictEveryBytes: Int64 = 256 << 20
+    public var evictEveryBytes: Int64
     /// tmp/ files older than this (seconds) are leftovers of crashed installers.
     public var staleTmpSeconds: Int = 24 * 3600
 
@@ -72,6 +74,7 @@ public final class CacheDirectory: @unchecked Sendable {
         shadowDirectory = p.volume + "/shadow"
         let tenth = p.fsBytes > 0 ? p.fsBytes / 10 : CacheDirectory.defaultCapacityLimit
         self.capacityBytes = capacityBytes ?? min(CacheDirectory.defaultCapacityLimit, tenth)
+        self.evictEveryBytes = min(256 << 20, max(1 << 20, self.capacityBytes / 4))
         self.minFreeRatio = minFreeRatio
         if p.full {
             Log.debug("cache: \(p.volume) is full; evicting read copies")
@@ -220,19 +223,28 @@ public final class CacheDirectory: @unchecked Sendable {
     /// installer of the same version just replaces an identical copy). Returns an
     /// O_RDONLY|O_CLOEXEC fd on it. If only the final rename fails, the fd is still returned
     /// (the copy is just not cached). May run eviction.
-    public func installReadCopy(ino: UInt64, version: UInt64, fill: (Int32) throws(Errno) -> Void) throws(Errno) -> Int32 {
+    /// `size` is the copy's length: room for it is made first, by evicting least recently used
+    /// read copies, and once more if filling runs out of space anyway (another process took
+    /// it). ENOSPC, explained in `DataErrors.last`, when the copy cannot fit even then.
+    public func installReadCopy(ino: UInt64, version: UInt64, size: Int64, fill: (Int32) throws(Errno) -> Void) throws(Errno) -> Int32 {
         let tmp = tmpDirectory + "/\(ino).\(version).\(getpid()).\(randomHex())"
-        let wfd = try Sys.openPrivate(tmp, O_RDWR | O_CREAT | O_EXCL, 0o400)
-        let rfd: Int32
-        do throws(Errno) {
-            try fill(wfd)
-            rfd = try Sys.open(tmp, O_RDONLY)
-        } catch {
-            Sys.closePrivate(wfd)
-            try? Sys.unlink(tmp)
-            throw error
+        var rfd: Int32 = -1
+        for attempt in 0..<2 {
+            guard makeRoom(for: size) else { throw tooLarge(size) }
+            let wfd = try Sys.openPrivate(tmp, O_RDWR | O_CREAT | O_EXCL, 0o400)
+            do throws(Errno) {
+                try fill(wfd)
+                rfd = try Sys.open(tmp, O_RDONLY)
+                Sys.closePrivate(wfd)
+                break
+            } catch {
+                Sys.closePrivate(wfd)
+                try? Sys.unlink(tmp)
+                if (error == .noSpace || error == .quota) && attempt == 0 { continue }
+                if error == .noSpace || error == .quota { throw tooLarge(size) }
+                throw error
+            }
         }
-        Sys.closePrivate(wfd)
         let final = readCopyPath(ino: ino, version: version)
         do throws(Errno) { try renameIntoPlace(tmp, final) } catch {
             Log.debug("cache: cannot install \(final): \(error)")
@@ -241,6 +253,25 @@ public final class CacheDirectory: @unchecked Sendable {
         let bytes = (try? Sys.fstat(rfd)).map { Int64($0.st_blocks) * 512 } ?? 0
         noteInstalled(bytes)
         return rfd
+    }
+
+    /// Evict least recently used read copies until `bytes` are free on the cache's file system.
+    /// Returns whether they are free now.
+    public func makeRoom(for bytes: Int64) -> Bool {
+        guard let free = freeBytes() else { return true }
+        if free >= bytes { return true }
+        evictOldest(bytes - free)
+        return (freeBytes() ?? 0) >= bytes
+    }
+
+    private func freeBytes() -> Int64? {
+        guard let vfs = try? Sys.statvfs(filesDirectory) else { return nil }
+        return Int64(vfs.f_bavail) * Int64(vfs.f_frsize)
+    }
+
+    private func tooLarge(_ size: Int64) -> Errno {
+        let free = freeBytes() ?? 0
+        return DataErrors.fail(.noSpace, "a copy of \(size >> 20) MiB does not fit in the cache directory \(root) (\(free >> 20) MiB free with every read copy evicted; reads copy whole files for now): set HILBERT_CACHE to a larger file system")
     }
 
     /// rename(2) into files/<shard>/, creating the shard directory on first use.
@@ -367,7 +398,7 @@ public final class CacheDirectory: @unchecked Sendable {
     @discardableResult
     public func evictIfNeeded() -> (files: Int, bytes: Int64) {
         removeStaleTmp()
-        var entries = scan()
+        let entries = scan()
         let total = entries.reduce(0) { $0 + $1.bytes }
         var excess = total - capacityBytes
         if minFreeRatio > 0, let vfs = try? Sys.statvfs(filesDirectory), vfs.f_blocks > 0 {
@@ -377,6 +408,13 @@ public final class CacheDirectory: @unchecked Sendable {
             if avail < wanted { excess = max(excess, Int64(wanted - avail)) }
         }
         if excess <= 0 { return (0, 0) }
+        return evictOldest(excess, entries)
+    }
+
+    /// Delete read copies, least recently used first, until `excess` bytes are freed.
+    @discardableResult
+    private func evictOldest(_ excess: Int64, _ scanned: [Entry]? = nil) -> (files: Int, bytes: Int64) {
+        var entries = scanned ?? scan()
         entries.sort { $0.mtime < $1.mtime }
         var freed: Int64 = 0
         var files = 0

@@ -30,7 +30,7 @@ import CHilbertSys
         let cache = try CacheDirectory(root: dir.path, volumeUUID: "v")
         #expect(cache.openReadCopy(ino: 42, version: 1) == nil)
         let data = randomBytes(100_000)
-        let fd = try cache.installReadCopy(ino: 42, version: 1) { (w: Int32) throws(Errno) in try Sys.pwriteAll(w, data, 0) }
+        let fd = try cache.installReadCopy(ino: 42, version: 1, size: 0) { (w: Int32) throws(Errno) in try Sys.pwriteAll(w, data, 0) }
         #expect(try readAll(fd: fd) == data)
         #expect(hl_fcntl_flags(fd) & O_ACCMODE == O_RDONLY)
         Sys.close(fd)
@@ -39,11 +39,11 @@ import CHilbertSys
         Sys.close(again)
         #expect(cache.openReadCopy(ino: 42, version: 2) == nil)
         // concurrent installer of the same version simply replaces it
-        let fd2 = try cache.installReadCopy(ino: 42, version: 1) { (w: Int32) throws(Errno) in try Sys.pwriteAll(w, data, 0) }
+        let fd2 = try cache.installReadCopy(ino: 42, version: 1, size: 0) { (w: Int32) throws(Errno) in try Sys.pwriteAll(w, data, 0) }
         Sys.close(fd2)
-        let fd3 = try cache.installReadCopy(ino: 42, version: 2) { (w: Int32) throws(Errno) in try Sys.pwriteAll(w, [1], 0) }
+        let fd3 = try cache.installReadCopy(ino: 42, version: 2, size: 0) { (w: Int32) throws(Errno) in try Sys.pwriteAll(w, [1], 0) }
         Sys.close(fd3)
-        let fd4 = try cache.installReadCopy(ino: 42 + 256, version: 2) { (w: Int32) throws(Errno) in try Sys.pwriteAll(w, [2], 0) }
+        let fd4 = try cache.installReadCopy(ino: 42 + 256, version: 2, size: 0) { (w: Int32) throws(Errno) in try Sys.pwriteAll(w, [2], 0) }
         Sys.close(fd4)
         #expect(cache.usage().files == 3)
         cache.removeReadCopies(ino: 42)
@@ -52,7 +52,7 @@ import CHilbertSys
         #expect(cache.usage().files == 1)                          // ino 298 untouched
         // a failing fill leaves nothing behind
         #expect(throws: Errno.io) {
-            _ = try cache.installReadCopy(ino: 7, version: 1) { (w: Int32) throws(Errno) in
+            _ = try cache.installReadCopy(ino: 7, version: 1, size: 0) { (w: Int32) throws(Errno) in
                 try Sys.pwriteAll(w, [1, 2, 3], 0)
                 throw Errno.io
             }
@@ -68,7 +68,7 @@ import CHilbertSys
         let content = randomBytes(300_000)
         var next: UInt64 = 1
         let r = try storeBytes(content, blockSize: 65536, previous: [], store: store, allocateIDs: { n in defer { next += UInt64(n) }; return next })
-        let fd = try cache.installReadCopy(ino: 9, version: 3) { (w: Int32) throws(Errno) in
+        let fd = try cache.installReadCopy(ino: 9, version: 3, size: 0) { (w: Int32) throws(Errno) in
             try fetchFile(blocks: r.blocks, size: Int64(content.count), blockSize: 65536, store: store, into: w)
         }
         defer { Sys.close(fd) }
@@ -96,7 +96,7 @@ import CHilbertSys
     @Test func adoptedStagingFileBecomesTheReadCopy() throws {
         let dir = TempDir()
         let cache = try CacheDirectory(root: dir.path, volumeUUID: "v")
-        let old = try cache.installReadCopy(ino: 9, version: 3) { (w: Int32) throws(Errno) in try Sys.pwriteAll(w, [1], 0) }
+        let old = try cache.installReadCopy(ino: 9, version: 3, size: 0) { (w: Int32) throws(Errno) in try Sys.pwriteAll(w, [1], 0) }
         Sys.close(old)
         let staged = try cache.newStagingFile(ino: 9)
         try Sys.pwriteAll(staged.fd, [7, 8, 9], 0)
@@ -126,7 +126,7 @@ import CHilbertSys
         let mib = 1 << 20
         let data = randomBytes(mib)
         for ino in UInt64(1)...5 {
-            let fd = try cache.installReadCopy(ino: ino, version: 1) { (w: Int32) throws(Errno) in try Sys.pwriteAll(w, data, 0) }
+            let fd = try cache.installReadCopy(ino: ino, version: 1, size: 0) { (w: Int32) throws(Errno) in try Sys.pwriteAll(w, data, 0) }
             Sys.close(fd)
         }
         // Give the copies distinct, known ages: ino 1 oldest … ino 5 newest; then use ino 1.
@@ -159,7 +159,7 @@ import CHilbertSys
         }
         cache.evictEveryBytes = 1
         cache.capacityBytes = Int64(mib) + Int64(mib / 2)
-        let fd = try cache.installReadCopy(ino: 6, version: 1) { (w: Int32) throws(Errno) in try Sys.pwriteAll(w, data, 0) }
+        let fd = try cache.installReadCopy(ino: 6, version: 1, size: 0) { (w: Int32) throws(Errno) in try Sys.pwriteAll(w, data, 0) }
         Sys.close(fd)
         #expect(cache.usage().files == 1)
         #expect(cache.openReadCopy(ino: 6, version: 1).map { Sys.close($0); return true } == true)
