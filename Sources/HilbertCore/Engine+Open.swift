@@ -135,7 +135,7 @@ extension Engine {
             try Sys.flock(fd, LOCK_SH)
             let made = try v.meta.withWriteTransaction { () throws(Errno) -> (attr: Attr, created: Bool) in
                 let made = try v.meta.createFile(parent: parent, name: name, mode: mode, cred: cred, exclusive: exclusive)
-                if made.created { try v.meta.setStaging(ino: made.attr.ino, file: stagedName) }
+                if made.created { try v.meta.setStaging(ino: made.attr.ino, file: stagedName, owner: v.cache.stagingOwner.record) }
                 return made
             }
             attr = made.attr
@@ -285,6 +285,13 @@ extension Engine {
             let known = attempt == 0 && !attr.staged ? stagingHint(attr.ino) : try v.meta.staging(attr.ino)
             if let staged = known {
                 let path = v.cache.stagingPath(staged)
+                if !v.cache.ownsStaging(staged) {
+                    // Another cache directory's: wait for it (within this loop's bound, about
+                    // 2 s, then EBUSY) unless its owner is provably gone.
+                    if try resolveForeignStaging(v, attr.ino, staged) { continue }
+                    backoff(attempt)
+                    continue
+                }
                 if let fd = try? Sys.open(path, appFlags) {
                     if (try? Sys.flock(fd, LOCK_SH | LOCK_NB)) != nil {
                         // Still the registered staging file? (A settle may have retired it.)
@@ -403,7 +410,9 @@ extension Engine {
                 // Gone (retired by another process, or a row without its file): forget the
                 // row — unless the file belongs to another cache directory, whose bytes
                 // would be lost (that one commits it).
-                if error == .noEntry && !v.cache.ownsStaging(staged) { return .elsewhere }
+                if error == .noEntry && !v.cache.ownsStaging(staged) {
+                    return try resolveForeignStaging(v, ino, staged) ? .gone : .elsewhere
+                }
                 if error == .noEntry { try retireStaging(v, ino, staged) }
                 forgetStaging(ino)
                 return .gone
@@ -429,12 +438,54 @@ extension Engine {
         }
     }
 
+    /// The staging row of `ino` names `staged`, a file of another cache directory. Its owner
+    /// is provably gone only when it registered the row on this boot of this node: then its
+    /// process and directory can be looked at. If the file is still there and no writer holds
+    /// it, it is committed from there, as the next toucher in its own cache would (the user's
+    /// bytes are kept); if the file is gone and so is the process, the bytes were lost with
+    /// the directory (a job's TMPDIR wiped): the row is dropped, the file keeps its last
+    /// committed version, and the loss is reported once (by the process that drops the row).
+    /// Returns whether the row was resolved. Owners on other nodes, or alive, are waited for.
+    func resolveForeignStaging(_ v: Volume, _ ino: Ino, _ staged: String) throws(Errno) -> Bool {
+        guard let record = try v.meta.stagingOwner(ino), let owner = StagingOwner(record: record),
+              owner.onThisNode else { return false }
+        let path = owner.stagingPath(volumeUUID: v.format.uuid, name: staged)
+        let fd: Int32
+        do throws(Errno) {
+            fd = try Sys.open(path, O_RDONLY)
+        } catch where error == .noEntry {
+            guard owner.processGone else { return false }   // it may hold the file open
+            let dropped = try v.meta.withWriteTransaction { () throws(Errno) -> Bool in
+                guard try v.meta.staging(ino) == staged else { return false }
+                try v.meta.clearStaging(ino: ino)
+                return true
+            }
+            if dropped {
+                Log.error("\(v.spec.prefix) inode \(ino): uncommitted data staged in \(owner.cacheRoot) by process \(owner.pid), which is gone with that directory, is lost; the file keeps its last committed version")
+            }
+            forgetStaging(ino)
+            return true
+        } catch {
+            return false   // another user's cache, or unreadable: cannot tell
+        }
+        defer { Sys.close(fd) }
+        guard (try? Sys.flock(fd, LOCK_EX | LOCK_NB)) != nil else { return false }   // a writer is there
+        do throws(Errno) {
+            try commit(v, ino: ino, stagingFD: fd, staged: staged, retire: true)
+        } catch where error == .stale {
+            // committed and retired by someone else meanwhile
+        }
+        try? Sys.unlink(path)
+        forgetStaging(ino)
+        return true
+    }
+
     /// Register `name` as the staging file of `ino` unless another process registered one.
     func claimStaging(_ v: Volume, _ ino: Ino, _ name: String, basedOn version: UInt64? = nil) throws(Errno) -> Bool {
         try v.meta.withWriteTransaction { () throws(Errno) -> Bool in
             if try v.meta.staging(ino) != nil { return false }
             if let version, try v.meta.getattr(ino).version != version { return false }
-            try v.meta.setStaging(ino: ino, file: name)
+            try v.meta.setStaging(ino: ino, file: name, owner: v.cache.stagingOwner.record)
             return true
         }
     }

@@ -66,7 +66,7 @@ extension Engine {
             attr = try v.meta.withWriteTransaction { () throws(Errno) -> Attr in
                 let made = try v.meta.createFile(parent: parent, name: name, mode: UInt32(st.st_mode) & 0o7777,
                                                  cred: cred, exclusive: true)
-                try v.meta.setStaging(ino: made.attr.ino, file: stagedName)
+                try v.meta.setStaging(ino: made.attr.ino, file: stagedName, owner: v.cache.stagingOwner.record)
                 return made.attr
             }
         } catch {

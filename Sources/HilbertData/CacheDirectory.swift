@@ -323,6 +323,9 @@ public final class CacheDirectory: @unchecked Sendable {
         }
     }
 
+    /// This process staging here: recorded with the staging rows it registers.
+    public var stagingOwner: StagingOwner { StagingOwner.current(cacheRoot: root) }
+
     /// Was staging file `name` made in this cache directory? The metadata's staging rows are
     /// seen by every cache directory of the volume (other nodes, other HILBERT_CACHE
     /// settings); a row whose file lives in another one must be left to that one, never

@@ -200,13 +200,23 @@ extension MetaStore {
         }
     }
 
-    /// Record a staging file for `ino` and set hl_node.staged = 1.
-    public func setStaging(ino: Ino, file: String) throws(Errno) {
+    /// Who registered the staging row of `ino` ('' for rows of older releases); nil: no row.
+    public func stagingOwner(_ ino: Ino) throws(Errno) -> String? {
+        try read { () throws(Errno) -> String? in
+            let s = try conn.prepare("SELECT owner FROM hl_staging WHERE ino=?1")
+            defer { s.reset() }
+            s.bind(1, ino)
+            return try s.step() ? s.text(0) : nil
+        }
+    }
+
+    /// Record a staging file for `ino`, registered by `owner`, and set hl_node.staged = 1.
+    public func setStaging(ino: Ino, file: String, owner: String) throws(Errno) {
         try write { () throws(Errno) in
             let a = try loadAttr(ino)
             if !a.isRegular { throw Errno.invalid }
-            let s = try conn.prepare("INSERT OR REPLACE INTO hl_staging(ino, file, created_s) VALUES(?1, ?2, ?3)")
-            s.bind(1, ino); s.bind(2, text: file); s.bind(3, Timespec.now().sec)
+            let s = try conn.prepare("INSERT OR REPLACE INTO hl_staging(ino, file, created_s, owner) VALUES(?1, ?2, ?3, ?4)")
+            s.bind(1, ino); s.bind(2, text: file); s.bind(3, Timespec.now().sec); s.bind(4, text: owner)
             try s.run()
             try exec1("UPDATE hl_node SET staged=1 WHERE ino=?1", ino)
         }

@@ -31,8 +31,10 @@ import HilbertSupport
 ///   index).
 /// - `hl_xattr(ino, name BLOB, value BLOB, PRIMARY KEY(ino,name))`: extended attributes
 ///   (only the `user.` namespace; names stored with the prefix).
-/// - `hl_staging(ino INTEGER PRIMARY KEY, file TEXT, created_s)`: node-local staging files
-///   of the engine (path of the file holding not yet committed data).
+/// - `hl_staging(ino INTEGER PRIMARY KEY, file TEXT, created_s, owner TEXT)`: node-local
+///   staging files of the engine (name of the file holding not yet committed data). `owner`
+///   (v2): who registered it, `boot=<boot id> pid=<pid> cache=<cache root>` (StagingOwner);
+///   '' for rows of v1.
 /// - `hl_delobj(object_id INTEGER PRIMARY KEY, stored_len)`: objects no metadata references
 ///   any more; the data layer deletes them from the store after the commit and then
 ///   forgets them (durable: a crash neither loses nor leaks objects).
@@ -94,7 +96,11 @@ enum Migrations {
             ('inodes', 0), ('objects', 0);
         """)
 
-    static let all: [Migration] = [v1_initial]
+    /// v2: who registered a staging row, so that an abandoned one can be resolved.
+    static let v2_staging_owner = Migration(version: 2, name: "v2_staging_owner", sql: """
+        ALTER TABLE hl_staging ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+        """)
+    static let all: [Migration] = [v1_initial, v2_staging_owner]
     static var latest: Int64 { all.last!.version }
 
     /// Apply every migration newer than the database's user_version, each in its own

@@ -73,7 +73,7 @@ import HilbertSupport
         try withVolume { s, _ in
             let f = try s.createFile(parent: rootIno, name: b("f"), mode: 0o644, cred: alice, exclusive: true).attr
             #expect(try s.staging(f.ino) == nil)
-            try s.setStaging(ino: f.ino, file: "/var/tmp/stage/1")
+            try s.setStaging(ino: f.ino, file: "/var/tmp/stage/1", owner: "")
             #expect(try s.staging(f.ino) == "/var/tmp/stage/1")
             #expect(try s.getattr(f.ino).staged)
             #expect(try s.allStaging().map { $0.1 } == ["/var/tmp/stage/1"])
@@ -82,13 +82,13 @@ import HilbertSupport
             // Combined check-and-set in one write transaction; a throw rolls back.
             do throws(Errno) {
                 try s.withWriteTransaction { () throws(Errno) in
-                    if try s.staging(f.ino) == nil { try s.setStaging(ino: f.ino, file: "/x") }
+                    if try s.staging(f.ino) == nil { try s.setStaging(ino: f.ino, file: "/x", owner: "") }
                     throw Errno.again
                 }
             } catch { #expect(error == .again) }
             #expect(try s.staging(f.ino) == nil)
             try s.withWriteTransaction { () throws(Errno) in
-                if try s.staging(f.ino) == nil { try s.setStaging(ino: f.ino, file: "/y") }
+                if try s.staging(f.ino) == nil { try s.setStaging(ino: f.ino, file: "/y", owner: "") }
             }
             #expect(try s.staging(f.ino) == "/y")
             let rel = try s.unlink(parent: rootIno, name: b("f"), cred: alice)
