@@ -439,7 +439,7 @@ extension Engine {
     }
 
     /// The staging row of `ino` names `staged`, a file of another cache directory. Its owner
-    /// is provably gone only when it registered the row on this boot of this node: then its
+    /// is provably gone only when it registered the row on this node (StagingOwner): then its
     /// process and directory can be looked at. If the file is still there and no writer holds
     /// it, it is committed from there, as the next toucher in its own cache would (the user's
     /// bytes are kept); if the file is gone and so is the process, the bytes were lost with

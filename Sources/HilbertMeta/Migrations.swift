@@ -33,7 +33,8 @@ import HilbertSupport
 ///   (only the `user.` namespace; names stored with the prefix).
 /// - `hl_staging(ino INTEGER PRIMARY KEY, file TEXT, created_s, owner TEXT)`: node-local
 ///   staging files of the engine (name of the file holding not yet committed data). `owner`
-///   (v2): who registered it, `boot=<boot id> pid=<pid> cache=<cache root>` (StagingOwner);
+///   (v2): who registered it, `node=<boot id>/<pid ns>/<mnt ns> pid=<pid> cache=<cache root>`
+///   (StagingOwner);
 ///   '' for rows of v1.
 /// - `hl_delobj(object_id INTEGER PRIMARY KEY, stored_len)`: objects no metadata references
 ///   any more; the data layer deletes them from the store after the commit and then

@@ -14,8 +14,8 @@ import Testing
 
     @Test func rowsOfOlderReleasesAndOtherNodesAreNotJudged() {
         #expect(StagingOwner(record: "") == nil)
-        #expect(StagingOwner(record: "boot=x pid=notanumber cache=/c") == nil)
-        let other = StagingOwner(record: "boot=another-boot pid=1 cache=/c")
+        #expect(StagingOwner(record: "node=x pid=notanumber cache=/c") == nil)
+        let other = StagingOwner(record: "node=another-node pid=1 cache=/c")
         #expect(other != nil && other?.onThisNode == false)
     }
 }

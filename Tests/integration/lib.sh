@@ -110,6 +110,9 @@ hl_setup() {
 hl() { "$HILBERT" run --mount "/hilbert=$HL_URL" --cache "$HL_CACHE" -- "$@"; }
 # hlc CACHE CMD ARGS… — same with another cache dir (a second "node")
 hlc() { local c=$1; shift; "$HILBERT" run --mount "/hilbert=$HL_URL" --cache "$c" -- "$@"; }
+# hlnode CACHE CMD ARGS… — another node: another cache dir and a mount namespace of its own (a
+# staging row's owner is judged only from its own node: StagingOwner; needs root)
+hlnode() { local c=$1; shift; unshare --mount "$HILBERT" run --mount "/hilbert=$HL_URL" --cache "$c" -- "$@"; }
 # hlsh SNIPPET — bash -c SNIPPET under the shim
 hlsh() { hl bash -c "$1"; }
 # hl_raw CMD ARGS… — the shim through the environment only, without `hilbert run`

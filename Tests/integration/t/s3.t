@@ -177,7 +177,7 @@ pkill -KILL -P "$killer" 2>/dev/null; kill -KILL "$killer" 2>/dev/null
 for p in $(pgrep -f "cp $HL_TMP/v1.bin /hilbert/g.bin"); do kill -KILL "$p"; done
 wait "$killer" 2>/dev/null
 noproxy
-ok "killed mid-upload: other nodes read the previous version intact" hlc "$HL_TMP/c-read7" cmp "$HL_TMP/v2.bin" /hilbert/g.bin
+ok "killed mid-upload: other nodes read the previous version intact" hlnode "$HL_TMP/c-read7" cmp "$HL_TMP/v2.bin" /hilbert/g.bin
 ok "  the node that was writing commits the staged bytes on next touch" hl stat /hilbert/g.bin
 ok "  and then everyone reads them" hlc "$HL_TMP/c-read8" cmp "$HL_TMP/v1.bin" /hilbert/g.bin
 out=$("$HILBERT" gc "$HL_URL" --grace 0 --delete 2>&1)

@@ -8,7 +8,8 @@
 # A volume of the previous release (metadata schema v1) opens and gets the owner column.
 . "$(dirname "$0")/../lib.sh"
 hl_setup
-need python3 sqlite3:sqlite3
+need python3 sqlite3:sqlite3 unshare:util-linux
+[ "$(id -u)" = 0 ] || { skip "needs root (a mount namespace stands for another node)"; done_testing; }
 
 # killed_writer CACHE FILE TEXT — a process under the shim alone (no hilbert run, which would
 # commit after it) appends TEXT to FILE and is killed with SIGKILL before closing
@@ -44,6 +45,15 @@ like "$out" $'committed\nnew$' "… and writing works again at once"
 is "$(printf '%s\n' "$out" | grep -c '^hilbert:')" "1" "… once"
 is "$(hlc "$HL_TMP/jobF" sh -c 'printf "again\n" >> /hilbert/lost; cat /hilbert/lost' 2>&1)" $'committed\nnew\nagain' "later writers see nothing of it"
 is "$(rows)" "0" "no staging row is left"
+
+# from another node (here: another mount namespace) the dead writer cannot be seen: waited for
+hl sh -c 'printf "r0\n" > /hilbert/remote' || bail "prepare"
+killed_writer "$HL_TMP/jobJ" /hilbert/remote $'r1\n'
+out=$(hlnode "$HL_TMP/jobK" sh -c 'printf "r2\n" >> /hilbert/remote' 2>&1); rc=$?
+isnt "$rc" 0 "from another node a dead writer's row is not judged: the write waits, then fails"
+like "$out" "Device or resource busy" "… with EBUSY"
+is "$(hlnode "$HL_TMP/jobK" cat /hilbert/remote)" "r0" "… and that node reads the last committed version"
+is "$(hlc "$HL_TMP/jobL" sh -c 'printf "r2\n" >> /hilbert/remote; cat /hilbert/remote')" $'r0\nr1\nr2' "on the writer's node the row is resolved and nothing is lost"
 
 # a writer that is alive (in another cache) is waited for, not overridden
 hl sh -c ': > /hilbert/busy' || bail "prepare"
