@@ -531,7 +531,7 @@ extension Engine {
         let ctime = Timespec(st.st_ctim)
         typealias Committed = (released: [DeletedObject], version: UInt64)
         var version = attr.version
-        if UInt64(size) != attr.size || mtime != attr.mtime {
+        if try stagingDiffers(v, ino, fd, size: size, mtime: mtime, from: attr) {
             if size <= Int64(v.format.inlineMax) {
                 let bytes = try Sys.preadBytes(fd, count: Int(size), offset: 0)
                 let done = try v.meta.withWriteTransaction { () throws(Errno) -> Committed in
@@ -578,6 +578,19 @@ extension Engine {
             v.cache.adoptReadCopy(stagingPath: v.cache.stagingPath(staged), ino: ino, version: version,
                                   bytes: Int64(st.st_blocks) * 512)
         }
+    }
+
+    /// Whether the staging file holds anything the committed version does not. A size or an
+    /// mtime that differs proves it. Equal ones prove nothing: a program may set the mtime
+    /// (`cp -p`, `os.utime` while a writer has the file open, which also sets the staging
+    /// file's), and a write within one clock tick of a commit leaves the mtime as it was. Then
+    /// the content itself is compared with the committed version (inline bytes, or each
+    /// block's length and CRC-32C), so whether data is committed never depends on timestamps.
+    private func stagingDiffers(_ v: Volume, _ ino: Ino, _ fd: Int32, size: Int64, mtime: Timespec, from attr: Attr) throws(Errno) -> Bool {
+        if UInt64(size) != attr.size || mtime != attr.mtime { return true }
+        let (_, inline, blocks) = try v.meta.dataLayout(ino)
+        if let inline { return try Sys.preadBytes(fd, count: Int(size), offset: 0) != inline }
+        return try !contentMatches(fd: fd, size: size, blockSize: v.format.blockSize, blocks: blocks)
     }
 
     /// Size, mtime and ctime of a file whose staging file may be ahead of the metadata.
