@@ -5,10 +5,21 @@ extension MetaStore {
     // MARK: reading
 
     func inlineData(_ ino: Ino) throws(Errno) -> [UInt8]? {
-        let s = try conn.prepare("SELECT data FROM hl_inline WHERE ino=?1")
+        let s = try conn.prepare("SELECT data, crc FROM hl_inline WHERE ino=?1")
         defer { s.reset() }
         s.bind(1, ino)
-        return try s.step() ? s.blob(0) : nil
+        guard try s.step() else { return nil }
+        let data = s.blob(0)
+        try InlineChecksum.verify(data, s.isNull(1) ? nil : s.uint32(1), ino: ino, database: conn.path)
+        return data
+    }
+
+    /// The length of the inline row of `ino`, nil when there is none (no checksum needed).
+    func inlineRowLength(_ ino: Ino) throws(Errno) -> Int? {
+        let s = try conn.prepare("SELECT length(data) FROM hl_inline WHERE ino=?1")
+        defer { s.reset() }
+        s.bind(1, ino)
+        return try s.step() ? Int(s.int64(0)) : nil
     }
 
     func loadBlocks(_ ino: Ino) throws(Errno) -> [BlockRef] {
@@ -33,8 +44,8 @@ extension MetaStore {
     /// Replace (or with nil delete) the inline row, keeping stored_bytes in step.
     func putInline(_ ino: Ino, _ data: [UInt8]?, oldLength: Int) throws(Errno) {
         if let data {
-            let s = try conn.prepare("INSERT OR REPLACE INTO hl_inline(ino, data) VALUES(?1, ?2)")
-            s.bind(1, ino); s.bind(2, blob: data)
+            let s = try conn.prepare("INSERT OR REPLACE INTO hl_inline(ino, data, crc) VALUES(?1, ?2, ?3)")
+            s.bind(1, ino); s.bind(2, blob: data); s.bind(3, InlineChecksum.of(data))
             try s.run()
             try addCounter("stored_bytes", Int64(data.count) - Int64(oldLength))
         } else {
@@ -81,7 +92,7 @@ extension MetaStore {
             s.bind(1, ino)
             let blocks = try s.step() ? s.uint64(0) : 0
             if blocks > 0 { return blocks }
-            return UInt64(try inlineData(ino)?.count ?? 0)
+            return UInt64(try inlineRowLength(ino) ?? 0)
         }
     }
 
@@ -101,7 +112,8 @@ extension MetaStore {
         return try write { () throws(Errno) -> (released: [DeletedObject], version: UInt64) in
             var a = try loadAttr(ino)
             if !a.isRegular { throw a.isDirectory ? Errno.isDirectory : Errno.invalid }
-            let oldInline = try inlineData(ino)
+            // Only the old inline length is needed: a damaged old row must not block a rewrite.
+            let oldInline = try inlineRowLength(ino)
             let old = oldInline == nil ? try loadBlocks(ino) : []
             var oldByIndex: [UInt32: BlockRef] = [:]
             oldByIndex.reserveCapacity(old.count)
@@ -138,7 +150,7 @@ extension MetaStore {
             try addCounter("objects", addedObjects)
             try addCounter("stored_bytes", addedBytes)
             if inline != nil || oldInline != nil {
-                try putInline(ino, inline, oldLength: oldInline?.count ?? 0)
+                try putInline(ino, inline, oldLength: oldInline ?? 0)
             }
             let t = Timespec.now()
             try addCounter("used_bytes", Int64(size) - Int64(a.size))

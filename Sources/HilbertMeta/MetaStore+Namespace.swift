@@ -313,12 +313,7 @@ extension MetaStore {
         try addCounter("stored_bytes", -bytes)
     }
 
-    func inlineLength(_ ino: Ino) throws(Errno) -> Int {
-        let s = try conn.prepare("SELECT length(data) FROM hl_inline WHERE ino=?1")
-        defer { s.reset() }
-        s.bind(1, ino)
-        return try s.step() ? Int(s.int64(0)) : 0
-    }
+    func inlineLength(_ ino: Ino) throws(Errno) -> Int { try inlineRowLength(ino) ?? 0 }
 
     func exec1(_ sql: String, _ a: UInt64) throws(Errno) {
         let s = try conn.prepare(sql)

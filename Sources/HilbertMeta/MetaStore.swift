@@ -187,6 +187,11 @@ public final class MetaStore: @unchecked Sendable {
         }
         let conn: Connection
         do throws(Errno) {
+            // 0600: the database holds the content of small files. SQLite gives its -wal and
+            // -shm files the database's mode, and so does the -epoch file (ChangeEpoch).
+            // Sharing a volume between users is the administrator's choice (README).
+            let fd = try Sys.open(path, O_RDWR | O_CREAT | O_EXCL, 0o600)
+            Sys.close(fd)
             conn = try Connection(path: path, create: true)
             try Migrations.apply(conn, fresh: true)
             try conn.transaction(immediate: true) { () throws(Errno) in
@@ -357,8 +362,10 @@ public final class MetaStore: @unchecked Sendable {
 
     /// Cache the content of the small files of `dir` from `name` on.
     func prefetchInline(_ dir: Ino, from name: [UInt8]) throws(Errno) {
-        try readAhead(dir, from: name, columns: "e.ino, i.data", join: "JOIN hl_inline i ON i.ino = e.ino") { s in
-            cacheInline(s.uint64(0), s.blob(1))
+        try readAhead(dir, from: name, columns: "e.ino, i.data, i.crc", join: "JOIN hl_inline i ON i.ino = e.ino") { s in
+            // A row that fails its checksum is not cached: reading it fails, with the reason.
+            let data = s.blob(1)
+            if s.isNull(2) || InlineChecksum.of(data) == s.uint32(2) { cacheInline(s.uint64(0), data) }
         }
     }
 

@@ -21,8 +21,10 @@ import HilbertSupport
 ///   by `id` (index `hl_edge_list(parent,id)`); readdir cookie = id + 2 ("." = 1, ".." = 2).
 ///   Index `hl_edge_ino(ino)` finds the entry of a directory (path reconstruction).
 /// - `hl_symlink(ino INTEGER PRIMARY KEY, target BLOB)`: symlink targets (raw bytes).
-/// - `hl_inline(ino INTEGER PRIMARY KEY, data BLOB)`: the content of small regular files
-///   (a file has either an hl_inline row or hl_block rows, never both).
+/// - `hl_inline(ino INTEGER PRIMARY KEY, data BLOB, crc INTEGER)`: the content of small
+///   regular files (a file has either an hl_inline row or hl_block rows, never both); `crc`
+///   (v3) is the CRC-32C of `data`, verified on every read (filled for older rows by the
+///   migration).
 /// - `hl_block(ino, indx, object_id, raw_len, stored_len, crc, PRIMARY KEY(ino,indx))`:
 ///   the blocks of a file's current version; block `indx` covers bytes
 ///   [indx*block_size, indx*block_size+raw_len); object_id 0 is a hole. crc = CRC-32C of
@@ -49,6 +51,8 @@ enum Migrations {
         let version: Int64
         let name: String
         let sql: String
+        /// Runs after `sql`, in the same transaction (data the SQL cannot compute).
+        var backfill: ((Connection) throws(Errno) -> Void)? = nil
     }
 
     static let v1_initial = Migration(version: 1, name: "v1_initial", sql: """
@@ -101,7 +105,20 @@ enum Migrations {
     static let v2_staging_owner = Migration(version: 2, name: "v2_staging_owner", sql: """
         ALTER TABLE hl_staging ADD COLUMN owner TEXT NOT NULL DEFAULT '';
         """)
-    static let all: [Migration] = [v1_initial, v2_staging_owner]
+    /// v3: a checksum for inline data, computed for the rows already there.
+    static let v3_inline_crc = Migration(version: 3, name: "v3_inline_crc", sql: """
+        ALTER TABLE hl_inline ADD COLUMN crc INTEGER;
+        """, backfill: { (conn: Connection) throws(Errno) in
+            let rows = try conn.prepare("SELECT ino, data FROM hl_inline")
+            let update = try conn.prepare("UPDATE hl_inline SET crc=?2 WHERE ino=?1")
+            defer { rows.reset() }
+            while try rows.step() {
+                update.bind(1, rows.uint64(0))
+                update.bind(2, InlineChecksum.of(rows.blob(1)))
+                try update.run()
+            }
+        })
+    static let all: [Migration] = [v1_initial, v2_staging_owner, v3_inline_crc]
     static var latest: Int64 { all.last!.version }
 
     /// Apply every migration newer than the database's user_version, each in its own
@@ -121,6 +138,7 @@ enum Migrations {
                 let now = try conn.scalar("PRAGMA user_version") ?? 0
                 if now >= m.version { return }
                 try conn.exec(m.sql)
+                try m.backfill?(conn)
                 try conn.exec("PRAGMA user_version = \(m.version)")
             }
         }
