@@ -545,9 +545,23 @@ extension Engine {
             } else {
                 let previous = try v.meta.dataLayout(ino).blocks
                 let codec: BlockCompression = v.format.compression == "zstd" ? .zstd : .none
-                let stored = try storeFile(fd: fd, size: size, blockSize: v.format.blockSize, codec: codec,
+                // The ids are registered as uploading (hl_upload) until the commit's transaction
+                // references the objects: gc never takes them for leaked meanwhile.
+                var upload: UInt64 = 0
+                let owner = v.cache.stagingOwner.record
+                let stored: (blocks: [StoredBlock], newObjects: [UInt64])
+                do throws(Errno) {
+                    stored = try storeFile(fd: fd, size: size, blockSize: v.format.blockSize, codec: codec,
                                            previous: previous, store: v.store,
-                                           allocateIDs: { (n: Int) throws(Errno) -> UInt64 in try v.meta.allocateObjectIDs(count: n) })
+                                           allocateIDs: { (n: Int) throws(Errno) -> UInt64 in
+                                               let first = try v.meta.allocateUploadIDs(count: n, commit: upload, owner: owner)
+                                               if upload == 0 { upload = first }
+                                               return first
+                                           })
+                } catch {
+                    if upload != 0 { try? v.meta.finishUpload(commit: upload) }
+                    throw error
+                }
                 let done: Committed
                 do throws(Errno) {
                     try v.store.flush()   // objects durable before metadata points at them
@@ -556,10 +570,12 @@ extension Engine {
                         let d = try v.meta.commitData(ino: ino, size: UInt64(size), mtime: mtime, ctime: ctime, inline: nil,
                                                       blocks: stored.blocks, cred: cred)
                         if retire { try v.meta.clearStaging(ino: ino) }
+                        if upload != 0 { try v.meta.finishUpload(commit: upload) }
                         return d
                     }
                 } catch {
                     for id in stored.newObjects { try? v.store.delete(blockObjectKey(id)) }
+                    if upload != 0 { try? v.meta.finishUpload(commit: upload) }
                     throw error
                 }
                 version = done.version

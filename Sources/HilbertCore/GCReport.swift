@@ -5,8 +5,13 @@ public struct GCOptions: Sendable {
     /// Also delete keys under chunks/ that are not object keys of this volume, and objects
     /// with ids at or above next_object (with `delete`; the grace period still applies).
     public var deleteForeign = false
-    /// Objects modified less than this many seconds ago are never deleted (in-flight commits).
+    /// Objects modified less than this many seconds ago are never deleted.
     public var graceSeconds: Int64 = 3600
+    /// A commit's upload (hl_upload) silent for this long, or whose process is gone on this
+    /// node, is abandoned: its objects are leaked, its rows forgotten. Also the age at which a
+    /// directory store's `.tmp/` leftover counts as a killed put's. Longer than one batch of
+    /// block uploads can take, retries included.
+    public var uploadSilenceSeconds: Int64 = 3600
     /// The current time in seconds since the epoch (nil: the clock; tests set it).
     public var now: Int64?
     /// Keys per `delete(keys:)` call.
@@ -37,6 +42,8 @@ public enum GCClass: String, Sendable {
     case leaked
     /// Unreferenced but modified within the grace period (or of unknown age): kept.
     case recent
+    /// Allocated to a commit still uploading (hl_upload): kept whatever the grace.
+    case uploading
     /// Id at or above next_object: not allocated by this volume. Kept unless deleteForeign.
     case beyondCounter = "beyond-counter"
     /// Under chunks/ but not an object key. Kept unless deleteForeign.
@@ -52,6 +59,11 @@ public struct GCReport: Equatable, Sendable {
     public var referenced = ObjectTally()
     public var leaked = ObjectTally()
     public var recent = ObjectTally()
+    /// Objects of commits still uploading (hl_upload): never deleted, whatever the grace.
+    public var uploading = ObjectTally()
+    /// With delete: abandoned uploads forgotten, and leftovers of killed puts removed.
+    public var abandonedUploads = 0
+    public var staleTemporaries = ObjectTally()
     public var beyondCounter = ObjectTally()
     public var foreign = ObjectTally()
     /// Listed objects that hl_delobj says to delete.

@@ -11,8 +11,11 @@ import HilbertData
 /// Safety rules (see docs/FORMAT.md, "Maintenance"):
 /// - the store is listed *before* the metadata is read, so an object committed meanwhile is
 ///   seen as referenced;
-/// - an in-flight commit uploads its objects before its transaction references them, so an
-///   object modified within the grace period (or of unknown age) is never deleted;
+/// - an in-flight commit uploads its objects before its transaction references them; their
+///   ids are registered in hl_upload first (read after the listing), so they are never
+///   deleted, whatever the grace, until the commit is done or abandoned (silent for
+///   `uploadSilenceSeconds`, or its process gone on this node);
+/// - an object modified within the grace period (or of unknown age) is never deleted;
 /// - ids at or above `next_object` (read after the listing) were never handed out by this
 ///   volume, and keys that are not object keys are not ours: both are only reported, and
 ///   deleted only with `deleteForeign`;
@@ -49,7 +52,10 @@ public final class GarbageCollector {
         // 2. Then the metadata: counter, references, pending deletions, staging.
         var missing = Set<UInt64>()
         var keep = Set<UInt64>()
+        var uploading: [UploadBatch] = []
+        var abandoned = Set<UInt64>()
         do throws(Errno) {
+            (uploading, abandoned) = try uploadsInProgress(now)
             r.nextObject = try meta.nextObjectID()
             try markReferenced(&listed, &r, &missing)
             try markPending(&listed, &r, missing, &keep)
@@ -70,7 +76,10 @@ public final class GarbageCollector {
         }
         for o in listed where !o.referenced && !o.pending {
             let key = objectKey(id: o.id)
-            if o.id >= r.nextObject {
+            if uploading.contains(where: { $0.contains(o.id) }) {
+                r.uploading.add(o.size)
+                onObject(.uploading, key, o.size)
+            } else if o.id >= r.nextObject {
                 r.beyondCounter.add(o.size)
                 onObject(.beyondCounter, key, o.size)
                 if options.deleteForeign && !isRecent(o.modified) { doomed.append((key, o.size)) }
@@ -94,7 +103,30 @@ public final class GarbageCollector {
         guard options.delete else { return r }
         deleteObjects(doomed, &r)
         if r.error == nil { finishPendingDeletions(keep, &r) }
+        if r.error == nil {
+            for commit in abandoned where (try? meta.finishUpload(commit: commit)) != nil { r.abandonedUploads += 1 }
+            let t = store.removeStaleTemporaries(olderThan: options.uploadSilenceSeconds)
+            r.staleTemporaries.count = t.files
+            r.staleTemporaries.bytes = UInt64(t.bytes)
+        }
         return r
+    }
+
+    /// The batches of ids of commits still uploading, and the keys of abandoned commits
+    /// (registered on this node by a process that is gone, or elsewhere and silent for
+    /// `uploadSilenceSeconds`): their objects are leaked like any other.
+    private func uploadsInProgress(_ now: Int64) throws(Errno) -> ([UploadBatch], Set<UInt64>) {
+        let batches = try meta.uploadsInProgress()
+        var abandoned = Set<UInt64>()
+        for b in batches {
+            // On this node the process itself tells; elsewhere only silence can.
+            if let owner = StagingOwner(record: b.owner), owner.onThisNode {
+                if owner.processGone { abandoned.insert(b.commit) }
+            } else if now - b.touched >= options.uploadSilenceSeconds {
+                abandoned.insert(b.commit)
+            }
+        }
+        return (batches.filter { !abandoned.contains($0.commit) }, abandoned)
     }
 
     private func listObjects(_ r: inout GCReport) throws(HilbertError) -> ([Listed], [ObjectInfo]) {

@@ -34,6 +34,9 @@ public protocol ObjectStore: AnyObject, Sendable {
     /// In a child after fork: the parent's other threads are gone (one may have held a lock).
     func afterForkInChild()
     var description: String { get }
+    /// Remove what interrupted puts left behind (a directory store's `.tmp/` files) not
+    /// modified for `seconds`: (files, bytes) removed. Stores with atomic puts have none.
+    func removeStaleTemporaries(olderThan seconds: Int64) -> (files: Int, bytes: Int64)
 }
 
 /// One listed object. `modified` is seconds since the epoch (0 when the store cannot tell).
@@ -53,6 +56,7 @@ extension ObjectStore {
         try body(try list(prefix: prefix))
     }
     public func afterForkInChild() {}
+    public func removeStaleTemporaries(olderThan seconds: Int64) -> (files: Int, bytes: Int64) { (0, 0) }
     public func delete(keys: [String]) throws(Errno) {
         for k in keys { try delete(k) }
     }
@@ -176,6 +180,22 @@ public final class LocalDirectoryStore: ObjectStore, @unchecked Sendable {
 
     /// In a child after fork: the parent's threads are gone (one may have held the lock).
     public func afterForkInChild() { pending.reinitialize() }
+
+    /// A put writes `.tmp/<pid>-<random>` and renames it within the call: a file there that
+    /// has not changed for `seconds` belongs to a put that was killed.
+    public func removeStaleTemporaries(olderThan seconds: Int64) -> (files: Int, bytes: Int64) {
+        guard let names = try? Sys.listDirectory(tmpDirectory) else { return (0, 0) }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var removed = (files: 0, bytes: Int64(0))
+        for n in names {
+            let p = tmpDirectory + "/" + n
+            guard let st = try? Sys.lstat(p), st.st_mode & S_IFMT == S_IFREG,
+                  Int64(now.tv_sec) - Int64(st.st_mtim.tv_sec) >= seconds else { continue }
+            if (try? Sys.unlink(p)) != nil { removed.files += 1; removed.bytes += Int64(st.st_size) }
+        }
+        return removed
+    }
 
     /// fdatasync every object put since the last flush (their writeback already started).
     /// An object deleted since needs nothing.
@@ -448,4 +468,7 @@ public final class FaultyStore: ObjectStore, @unchecked Sendable {
     public func list(prefix: String) throws(Errno) -> [ObjectInfo] { try inner.list(prefix: prefix) }
     public var concurrency: Int { inner.concurrency }
     public func afterForkInChild() { lock.reinitialize(); inner.afterForkInChild() }
+    public func removeStaleTemporaries(olderThan seconds: Int64) -> (files: Int, bytes: Int64) {
+        inner.removeStaleTemporaries(olderThan: seconds)
+    }
 }

@@ -172,6 +172,47 @@ extension MetaStore {
         }
     }
 
+    /// `allocateObjectIDs` for a commit whose objects are about to be uploaded: the ids are
+    /// registered in hl_upload, in the same transaction, so gc does not take their objects for
+    /// leaked before the commit references them. `commit`: 0 for the commit's first batch
+    /// (its key is then the first id returned), else that key. Refreshes the commit's other
+    /// batches too: gc measures silence per commit, not per batch.
+    public func allocateUploadIDs(count: Int, commit: UInt64, owner: String) throws(Errno) -> UInt64 {
+        if count <= 0 { throw Errno.invalid }
+        return try write { () throws(Errno) -> UInt64 in
+            let first = UInt64(try MetaStore.addCounter(conn, "next_object", Int64(count)) - Int64(count))
+            let key = commit == 0 ? first : commit
+            let now = Timespec.now().sec
+            let s = try conn.prepare("INSERT INTO hl_upload(first_id, count, commit_key, owner, touched_s) VALUES(?1, ?2, ?3, ?4, ?5)")
+            s.bind(1, first); s.bind(2, Int64(count)); s.bind(3, key); s.bind(4, text: owner); s.bind(5, now)
+            try s.run()
+            if commit != 0 {
+                let t = try conn.prepare("UPDATE hl_upload SET touched_s=?2 WHERE commit_key=?1")
+                t.bind(1, key); t.bind(2, now)
+                try t.run()
+            }
+            return first
+        }
+    }
+
+    /// The commit `commit` referenced or gave up its objects: its ids are no longer in flight.
+    public func finishUpload(commit: UInt64) throws(Errno) {
+        try write { () throws(Errno) in try exec1("DELETE FROM hl_upload WHERE commit_key=?1", commit) }
+    }
+
+    /// Batches of ids of uploads in progress (or abandoned by a killed commit).
+    public func uploadsInProgress() throws(Errno) -> [UploadBatch] {
+        try read { () throws(Errno) -> [UploadBatch] in
+            let s = try conn.prepare("SELECT first_id, count, commit_key, owner, touched_s FROM hl_upload ORDER BY first_id")
+            defer { s.reset() }
+            var out: [UploadBatch] = []
+            while try s.step() {
+                out.append(UploadBatch(firstID: s.uint64(0), count: s.uint64(1), commit: s.uint64(2), owner: s.text(3), touched: s.int64(4)))
+            }
+            return out
+        }
+    }
+
     // MARK: deletions
 
     /// Objects released by committed transactions and not yet forgotten (oldest first), with

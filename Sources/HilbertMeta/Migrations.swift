@@ -38,6 +38,11 @@ import HilbertSupport
 ///   (v2): who registered it, `node=<boot id>/<pid ns>/<mnt ns> pid=<pid> cache=<cache root>`
 ///   (StagingOwner);
 ///   '' for rows of v1.
+/// - `hl_upload(first_id INTEGER PRIMARY KEY, count, commit_key, owner TEXT, touched_s)` (v4):
+///   object ids handed to a commit whose uploads are in progress (`count` ids from `first_id`),
+///   so that gc leaves their objects alone whatever its grace. `commit_key` groups the batches
+///   of one commit (the first id of its first batch); every new batch refreshes `touched_s` of
+///   all of them; the commit's own transaction deletes them. `owner` as in hl_staging.
 /// - `hl_delobj(object_id INTEGER PRIMARY KEY, stored_len)`: objects no metadata references
 ///   any more; the data layer deletes them from the store after the commit and then
 ///   forgets them (durable: a crash neither loses nor leaks objects).
@@ -118,7 +123,13 @@ enum Migrations {
                 try update.run()
             }
         })
-    static let all: [Migration] = [v1_initial, v2_staging_owner, v3_inline_crc]
+    /// v4: uploads in progress, visible to gc.
+    static let v4_uploads = Migration(version: 4, name: "v4_uploads", sql: """
+        CREATE TABLE hl_upload(first_id INTEGER PRIMARY KEY, count INTEGER NOT NULL,
+            commit_key INTEGER NOT NULL, owner TEXT NOT NULL, touched_s INTEGER NOT NULL);
+        CREATE INDEX hl_upload_commit ON hl_upload(commit_key);
+        """)
+    static let all: [Migration] = [v1_initial, v2_staging_owner, v3_inline_crc, v4_uploads]
     static var latest: Int64 { all.last!.version }
 
     /// Apply every migration newer than the database's user_version, each in its own

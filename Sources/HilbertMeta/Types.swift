@@ -107,3 +107,16 @@ public struct VolumeUsage: Equatable, Sendable {
         self.inodes = inodes; self.logicalBytes = logicalBytes; self.storedBytes = storedBytes; self.objects = objects
     }
 }
+
+/// Object ids handed to a commit still uploading (hl_upload).
+public struct UploadBatch: Equatable, Sendable {
+    public var firstID: UInt64
+    public var count: UInt64
+    public var commit: UInt64
+    public var owner: String
+    public var touched: Int64
+    public init(firstID: UInt64, count: UInt64, commit: UInt64, owner: String, touched: Int64) {
+        self.firstID = firstID; self.count = count; self.commit = commit; self.owner = owner; self.touched = touched
+    }
+    public func contains(_ id: UInt64) -> Bool { id >= firstID && id - firstID < count }
+}

@@ -134,6 +134,59 @@ final class TimedStore: ObjectStore, @unchecked Sendable {
         #expect(try f.gc().leaked.count == 0)
     }
 
+    /// A commit uploading on this node (its process alive): its objects are kept whatever the
+    /// grace, even silent for longer than the upload bound; once the process is gone they
+    /// are leaked, deleted, and the upload forgotten.
+    @Test func uploadsInProgressAreKeptUntilTheirProcessIsGone() throws {
+        let f = try Fixture()
+        let me = StagingOwner.current(cacheRoot: "/c").record
+        let first = try f.meta.allocateUploadIDs(count: 2, commit: 0, owner: me)
+        f.store.plant(objectKey(id: first), 70)
+        let late = Int64(time(nil)) + 10 * 3600
+        var r = try f.gc(delete: true, grace: 0) { $0.now = late }
+        #expect(r.uploading.count == 1 && r.uploading.bytes == 70)
+        #expect(r.deleted.count == 0 && f.store.has(first))
+        #expect(r.abandonedUploads == 0)
+
+        let dead = try deadPID()
+        let gone = StagingOwner(node: StagingOwner.current(cacheRoot: "/c").node, pid: dead, cacheRoot: "/c").record
+        let other = try f.meta.allocateUploadIDs(count: 1, commit: 0, owner: gone)
+        f.store.plant(objectKey(id: other), 80)
+        r = try f.gc(delete: true, grace: 0) { $0.now = late }
+        #expect(r.uploading.count == 1, "the live commit's object is still kept")
+        #expect(r.deleted.count == 1 && !f.store.has(other), "the dead commit's object is deleted")
+        #expect(r.abandonedUploads == 1)
+        #expect(try f.meta.uploadsInProgress().map(\.firstID) == [first])
+    }
+
+    /// An upload registered on another node: kept while it shows signs of life (a new batch
+    /// within `uploadSilenceSeconds`), abandoned after.
+    @Test func uploadsOfOtherNodesAreAbandonedOnlyAfterSilence() throws {
+        let f = try Fixture()
+        let remote = "node=another-node pid=1 cache=/c"
+        let first = try f.meta.allocateUploadIDs(count: 1, commit: 0, owner: remote)
+        f.store.plant(objectKey(id: first), 90)
+        let now = Int64(time(nil))
+        var r = try f.gc(delete: true, grace: 0) { $0.now = now + 60 }
+        #expect(r.uploading.count == 1 && f.store.has(first))
+        let second = try f.meta.allocateUploadIDs(count: 1, commit: first, owner: remote)   // the same commit's next batch
+        #expect(second == first + 1)
+        r = try f.gc(delete: true, grace: 0) { $0.now = now + 3000 }
+        #expect(r.uploading.count == 1 && f.store.has(first), "a new batch refreshed the whole commit")
+        r = try f.gc(delete: true, grace: 0) { $0.now = now + 2 * 3600 }
+        #expect(r.deleted.count == 1 && !f.store.has(first) && r.abandonedUploads == 1)
+        #expect(try f.meta.uploadsInProgress().isEmpty)
+    }
+
+    /// The pid of a child that has exited and been reaped.
+    private func deadPID() throws -> Int32 {
+        let pid = fork()
+        if pid == 0 { _exit(0) }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        return pid
+    }
+
     @Test func graceProtectsRecentAndUndatedObjects() throws {
         let f = try Fixture()
         let a = try f.meta.allocateObjectIDs(count: 3)

@@ -72,13 +72,15 @@ extension Hilbert {
             line("referenced", r.referenced)
             line("leaked", r.leaked, o.delete ? "unreferenced, older than \(graceText)" : "unreferenced, older than \(graceText): delete with --delete")
             line("recent", r.recent, "unreferenced, modified within \(graceText) or of unknown age: kept")
+            line("uploading", r.uploading, "of commits still uploading: kept whatever the grace")
             line("beyond counter", r.beyondCounter, "ids >= next_object \(r.nextObject): " + (o.deleteForeign ? "deleted if old" : "kept (--delete-foreign)"))
             line("foreign", r.foreign, "not object keys: " + (o.deleteForeign ? "deleted if old" : "kept (--delete-foreign)"))
             line("pending", r.pendingListed, "\(r.pendingRows) pending deletions" + (r.pendingReferenced > 0 ? ", \(r.pendingReferenced) still referenced (left alone)" : ""))
             print("  missing:        \(r.missing) referenced objects not in the store listing" + (r.missing > 0 ? " (written after the listing, or lost: check with -v)" : ""))
             print("  staging:        \(r.staging) files not yet committed" + (r.staging > 0 ? " (not gc's business: run 'hilbert flush' on the nodes that wrote them)" : ""))
             if o.delete {
-                line("deleted", r.deleted, "\(r.forgotten) pending deletions finished")
+                line("deleted", r.deleted, "\(r.forgotten) pending deletions finished, \(r.abandonedUploads) abandoned uploads forgotten")
+                line("temporaries", r.staleTemporaries, "left in the store's .tmp/ by killed puts, removed")
             }
         }
     }

@@ -92,4 +92,11 @@ nok "objbench refuses a relative directory" "$H" objbench --store plain
 out=$("$H" objbench --store "s3://bucket/prefix" 2>&1)
 like "$out" "not available|objbench" "an unsupported store scheme is explained"
 
+# leftovers of killed puts in the directory store's .tmp/: removed once old, fresh ones kept
+mkdir -p "$HL_OBJECTS/.tmp"
+head -c 1048576 /dev/urandom >"$HL_OBJECTS/.tmp/4242-1"; touch -d '2 hours ago' "$HL_OBJECTS/.tmp/4242-1"
+head -c 1048576 /dev/urandom >"$HL_OBJECTS/.tmp/4242-2"
+out=$("$H" gc "$HL_URL" --delete 2>&1)
+like "$out" "temporaries: +1 objects, 1048576 bytes" "gc --delete removes a killed put's leftover in .tmp/"
+is "$(ls "$HL_OBJECTS/.tmp")" "4242-2" "  and keeps one modified within the hour (a put may be writing it)"
 done_testing

@@ -183,6 +183,25 @@ ok "  and then everyone reads them" hlc "$HL_TMP/c-read8" cmp "$HL_TMP/v1.bin" /
 out=$("$HILBERT" gc "$HL_URL" --grace 0 --delete 2>&1)
 like "$out" "deleted" "gc deletes what the killed upload left in the bucket"
 ok "  every file still reads back" hlc "$HL_TMP/c-read9" bash -c "cmp '$HL_TMP/v2.bin' /hilbert/f.bin && cmp '$HL_TMP/v1.bin' /hilbert/g.bin && cmp '$HL_TMP/v1.bin' /hilbert/h.bin && cmp '$HL_TMP/small.txt' /hilbert/s.txt"
+
+# ------------------------------------------------------------------ gc during a commit
+# The first PUTs of a 4-block commit go through, the others wait 6 s: gc --grace 0 --delete
+# runs while the first objects are in the bucket and nothing references them yet.
+head -c 16M /dev/urandom >"$HL_TMP/v3.bin"
+rules '[{"action":"delay","method":"PUT","after":2,"delay_s":6}]'
+hl cp "$HL_TMP/v3.bin" /hilbert/inflight.bin >"$HL_TMP/inflight.out" 2>&1 &
+writer=$!
+for _ in $(seq 100); do [ "$(fired delay)" -ge 1 ] && break; sleep 0.1; done
+out=$("$HILBERT" gc "$HL_URL" --grace 0 --delete 2>&1)
+like "$out" "uploading: +[1-9][0-9]* objects" "gc --grace 0 during a commit sees its objects as uploading"
+like "$out" "deleted: +0 objects" "  and deletes none of them"
+wait $writer; rc=$?
+noproxy
+is "$rc" 0 "  the commit finishes"
+ok "  and its file reads back on another node" hlnode "$HL_TMP/c-read10" cmp "$HL_TMP/v3.bin" /hilbert/inflight.bin
+out=$("$HILBERT" gc "$HL_URL" --grace 0 2>&1)
+like "$out" "uploading: +0 objects" "  afterwards nothing is uploading"
+like "$out" "leaked: +0 objects" "  and nothing leaked"
 out=$("$HILBERT" objbench "$HL_URL" --small 1200 --large 2 2>&1)
 like "$out" "objbench: [0-9]+ checks passed, 0 failed" "objbench on the S3 volume (1200 keys: a listing of two pages)"
 like "$out" "ok +list finds the 1200 small objects" "  the paged listing found every key"
