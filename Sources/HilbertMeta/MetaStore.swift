@@ -222,9 +222,22 @@ public final class MetaStore: @unchecked Sendable {
     /// `lastOpenError`) when the file is not a Hilbert database or is corrupt.
     public static func open(path: String) throws(Errno) -> MetaStore {
         lastOpenError = nil
-        if !Sys.exists(path) {
-            lastOpenError = HilbertError(.noEntry, "\(path): no such volume database")
-            throw Errno.noEntry
+        do throws(Errno) { _ = try Sys.stat(path) } catch {
+            if error == .noEntry || error == .notDirectory {
+                lastOpenError = HilbertError(.noEntry, "\(path): no such volume database")
+                throw Errno.noEntry
+            }
+            lastOpenError = HilbertError(error, error == .access ? unreachableReason(path) : "\(path): \(error)")
+            throw error
+        }
+        // The metadata is written by every process that changes the volume, and SQLite's WAL
+        // files are made beside it: both need write access.
+        let dir = path.lastIndex(of: "/").map { path[..<$0].isEmpty ? "/" : String(path[..<$0]) } ?? "."
+        if !Sys.access(path, R_OK | W_OK) || !Sys.access(dir, W_OK | X_OK) {
+            let what = !Sys.access(path, R_OK) ? "\(path) is not readable by you" :
+                !Sys.access(path, W_OK) ? "\(path) is read-only for you" : "its directory \(dir) is not writable by you"
+            lastOpenError = HilbertError(.access, "permission denied: \(what) (uid \(geteuid())); using a volume needs read and write access to its metadata database and that directory (SQLite's WAL files)")
+            throw Errno.access
         }
         var connection: Connection?
         do throws(Errno) {
@@ -247,6 +260,19 @@ public final class MetaStore: @unchecked Sendable {
             }
             throw e
         }
+    }
+
+    /// Why `path` cannot be reached (EACCES): the first directory on the way that is not
+    /// searchable by the caller.
+    private static func unreachableReason(_ path: String) -> String {
+        var prefix = ""
+        for part in path.split(separator: "/").dropLast() {
+            prefix += "/" + part
+            if !Sys.access(prefix, X_OK) {
+                return "permission denied: \(path) cannot be reached: the directory \(prefix) is not searchable by you (uid \(geteuid()))"
+            }
+        }
+        return "permission denied: \(path) cannot be reached"
     }
 
     static func settingRows(_ f: VolumeFormat) -> [(String, String)] {
