@@ -81,10 +81,11 @@ int sh_fstat(int fd, struct stat *st) {
     return sh_ret(rc);
 }
 
+/* AT_EMPTY_PATH with "" or, as Linux >= 6.11 takes it for fstatat and statx, NULL. */
 static int empty_path(int fd, const char *p, int flags) {
     hl_file f;
     char c = 1;
-    return (flags & AT_EMPTY_PATH) && sh_fd_lookup(fd, &f) && sh_peek(&c, p, 1) == 1 && c == 0;
+    return (flags & AT_EMPTY_PATH) && sh_fd_lookup(fd, &f) && (!p || (sh_peek(&c, p, 1) == 1 && c == 0));
 }
 
 int sh_fstatat(int d, const char *p, struct stat *st, int flags) {

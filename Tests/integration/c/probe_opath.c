@@ -45,6 +45,13 @@ static void opath_file(void) {
     R("fgetxattr O_PATH", fgetxattr(fd, "user.x", &c, 1));
     R("fstatat AT_EMPTY_PATH", fstatat(fd, "", &st, AT_EMPTY_PATH));
     probe_line("  type size", "%s %lld", type(st.st_mode), (long long)st.st_size);
+    memset(&st, 0, sizeof st);
+    R("fstatat NULL path AT_EMPTY_PATH", fstatat(fd, NULL, &st, AT_EMPTY_PATH));
+    probe_line("  type size", "%s %lld", type(st.st_mode), (long long)st.st_size);
+    struct statx sx;
+    memset(&sx, 0, sizeof sx);
+    R("statx NULL path AT_EMPTY_PATH", statx(fd, NULL, AT_EMPTY_PATH, STATX_SIZE, &sx));
+    probe_line("  size", "%lld", (long long)sx.stx_size);
     R("fstatat empty path without AT_EMPTY_PATH", fstatat(fd, "", &st, 0));
     R("fstatat relative to a file fd", fstatat(fd, "x", &st, 0));
     R("fchownat AT_EMPTY_PATH", fchownat(fd, "", 1234, 5678, AT_EMPTY_PATH));
