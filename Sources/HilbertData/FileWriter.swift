@@ -23,7 +23,9 @@ let idBatch = 16
 /// Commit path: store the first `size` bytes of `fd` as blocks of `blockSize` bytes.
 ///
 /// - Reads with pread (through `Sys`); bytes past the file's end up to `size` read as zeros.
-/// - All-zero blocks are holes: no object, no entry in `blocks`.
+/// - All-zero blocks are holes: no object, no entry in `blocks`. `source` may return an
+///   empty buffer for a block it knows to be a hole (storeFile: SEEK_DATA), which is not
+///   scanned.
 /// - A block whose index, raw length and CRC-32C equal a block of `previous` reuses that
 ///   object (no upload), so appends and small edits of big files upload only what changed.
 /// - Other blocks are encoded (`codec`, zstd `level`) and put under `objectKey`, by
@@ -43,6 +45,9 @@ public func storeFile(fd: Int32, size: Int64, blockSize: Int, codec: BlockCompre
     try storeBlocks(size: size, blockSize: blockSize, codec: codec, level: level, previous: previous, store: store,
                     allocateIDs: allocateIDs) { (index, buffer, length) throws(Errno) -> UnsafeRawBufferPointer in
         let offset = Int64(index) * Int64(blockSize)
+        // A block that lies in a hole of a sparse file is not read (one lseek instead).
+        if inHole(fd, offset, length) { return UnsafeRawBufferPointer(start: buffer.base, count: 0) }
+
         let n = try Sys.preadFully(fd, buffer.base, length, offset)
         if n < length { (buffer.base + n).initializeMemory(as: UInt8.self, repeating: 0, count: length - n) }
         return UnsafeRawBufferPointer(start: buffer.base, count: length)
@@ -177,7 +182,7 @@ func storeBlocks(size: Int64, blockSize: Int, codec: BlockCompression, level: In
         let length = index == count - 1 ? Int(size - Int64(index) * Int64(blockSize)) : blockSize
         do throws(Errno) {
             let bytes = try source(index, buffer, length)
-            var handled = isAllZero(bytes.baseAddress!, length)
+            var handled = bytes.count == 0 || isAllZero(bytes.baseAddress!, length)
             var crc: UInt32 = 0
             if !handled {
                 crc = hl_crc32c(0, bytes.baseAddress, length)
