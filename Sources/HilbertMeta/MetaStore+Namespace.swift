@@ -217,7 +217,7 @@ extension MetaStore {
     @discardableResult
     public func unlink(parent: Ino, name: [UInt8], cred: Credentials) throws(Errno) -> Released {
         if name.count > 255 { throw Errno.nameTooLong }
-        return try write { () throws(Errno) -> Released in
+        return try writeFreeingSpace { () throws(Errno) -> Released in
             let p = try writableDir(parent, cred)
             guard let e = try edge(parent, name) else { throw Errno.noEntry }
             let victim = try loadAttr(e.ino)
@@ -236,7 +236,7 @@ extension MetaStore {
         if name.count > 255 { throw Errno.nameTooLong }
         if name == [0x2e] { throw Errno.invalid }
         if name == [0x2e, 0x2e] { throw Errno.notEmpty }
-        return try write { () throws(Errno) -> Released in
+        return try writeFreeingSpace { () throws(Errno) -> Released in
             let p = try writableDir(parent, cred)
             guard let e = try edge(parent, name) else { throw Errno.noEntry }
             let victim = try loadAttr(e.ino)

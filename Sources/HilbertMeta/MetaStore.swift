@@ -160,10 +160,13 @@ public final class MetaStore: @unchecked Sendable {
         return conn.lastError
     }
 
+    let reserve: SpaceReserve
+
     private init(conn: Connection, format: VolumeFormat) {
         self.conn = conn
         self.format = format
         self.epoch = ChangeEpoch(databasePath: conn.path)
+        self.reserve = SpaceReserve(databasePath: conn.path)
         // Sized once: growing these dictionaries showed up in cold stat storms.
         dentryCache.reserveCapacity(MetaStore.cacheLimit)
         attrCache.reserveCapacity(MetaStore.cacheLimit)
@@ -340,6 +343,17 @@ public final class MetaStore: @unchecked Sendable {
     func write<T>(_ body: () throws(Errno) -> T) throws(Errno) -> T {
         lock.lock(); defer { lock.unlock() }
         return try conn.transaction(immediate: true, body)
+    }
+
+    /// `write` for a change that frees space (a removal): when the database's file system is
+    /// full, the space reserve is released and the change tried once more (SpaceReserve).
+    func writeFreeingSpace<T>(_ body: () throws(Errno) -> T) throws(Errno) -> T {
+        do throws(Errno) {
+            return try write(body)
+        } catch where error == .noSpace && conn.depth == 0 && reserve.release() {
+            Log.error("metadata \(conn.path): its file system is full; the space reserve was released so that removals can free space")
+            return try write(body)
+        }
     }
 
     /// Run `body` in one write transaction (BEGIN IMMEDIATE): MetaStore calls made inside
