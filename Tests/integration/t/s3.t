@@ -188,10 +188,13 @@ ok "  every file still reads back" hlc "$HL_TMP/c-read9" bash -c "cmp '$HL_TMP/v
 # The first PUTs of a 4-block commit go through, the others wait 6 s: gc --grace 0 --delete
 # runs while the first objects are in the bucket and nothing references them yet.
 head -c 16M /dev/urandom >"$HL_TMP/v3.bin"
-rules '[{"action":"delay","method":"PUT","after":2,"delay_s":6}]'
+listed() { "$HILBERT" gc "$HL_URL" 2>&1 | sed -n 's/^ *listed: *\([0-9]*\) objects.*/\1/p'; }
+before=$(listed)
+rules '[{"action":"delay","method":"PUT","after":2,"delay_s":8}]'
 hl cp "$HL_TMP/v3.bin" /hilbert/inflight.bin >"$HL_TMP/inflight.out" 2>&1 &
 writer=$!
-for _ in $(seq 100); do [ "$(fired delay)" -ge 1 ] && break; sleep 0.1; done
+# until the first objects of the commit are in the bucket (its other PUTs are held back)
+for _ in $(seq 60); do [ "$(listed)" -gt "$before" ] && break; sleep 0.1; done
 out=$("$HILBERT" gc "$HL_URL" --grace 0 --delete 2>&1)
 like "$out" "uploading: +[1-9][0-9]* objects" "gc --grace 0 during a commit sees its objects as uploading"
 like "$out" "deleted: +0 objects" "  and deletes none of them"
