@@ -531,7 +531,7 @@ extension Engine {
         let ctime = Timespec(st.st_ctim)
         typealias Committed = (released: [DeletedObject], version: UInt64)
         var version = attr.version
-        if try stagingDiffers(v, ino, fd, size: size, mtime: mtime, from: attr) {
+        if try stagingDiffers(v, ino, fd, staged, st, from: attr) {
             if size <= Int64(v.format.inlineMax) {
                 let bytes = try Sys.preadBytes(fd, count: Int(size), offset: 0)
                 let done = try v.meta.withWriteTransaction { () throws(Errno) -> Committed in
@@ -591,9 +591,27 @@ extension Engine {
         // flock(LOCK_EX) also fails while a MAP_SHARED mapping of it exists): keep it as that
         // version's read copy.
         if retire {
+            forgetCommittedState(staged)
             v.cache.adoptReadCopy(stagingPath: v.cache.stagingPath(staged), ino: ino, version: version,
                                   bytes: Int64(st.st_blocks) * 512)
+        } else {
+            rememberCommittedState(staged, fd, st, version)
         }
+    }
+
+    /// After a commit that leaves the staging file in use (fsync): remember its size, mtime
+    /// and ctime as those of `version`, if they identify that content. They do when the
+    /// file's ctime is still the one read before the commit and the kernel's coarse clock,
+    /// which stamps writes, has moved past it: any later write, truncate or time change
+    /// then gives a later ctime. (Within the same tick it might not, so nothing is kept.)
+    private func rememberCommittedState(_ staged: String, _ fd: Int32, _ before: stat, _ version: UInt64) {
+        guard let now = try? Sys.fstat(fd), Timespec(now.st_ctim) == Timespec(before.st_ctim),
+              now.st_size == before.st_size else { return }
+        var clock = timespec()
+        clock_gettime(CLOCK_REALTIME_COARSE, &clock)
+        guard Timespec(clock) > Timespec(before.st_ctim) else { return }
+        noteCommittedState(staged, CommittedState(size: before.st_size, mtime: Timespec(before.st_mtim),
+                                                  ctime: Timespec(before.st_ctim), version: version))
     }
 
     /// Whether the staging file holds anything the committed version does not. A size or an
@@ -602,8 +620,14 @@ extension Engine {
     /// file's), and a write within one clock tick of a commit leaves the mtime as it was. Then
     /// the content itself is compared with the committed version (inline bytes, or each
     /// block's length and CRC-32C), so whether data is committed never depends on timestamps.
-    private func stagingDiffers(_ v: Volume, _ ino: Ino, _ fd: Int32, size: Int64, mtime: Timespec, from attr: Attr) throws(Errno) -> Bool {
+    /// A commit made by this process that left the staging file in use (fsync) may have
+    /// remembered (`rememberCommittedState`) a size, mtime and ctime that identify the
+    /// content it committed: equal ones now spare the comparison (a close after fsync).
+    private func stagingDiffers(_ v: Volume, _ ino: Ino, _ fd: Int32, _ staged: String, _ st: stat, from attr: Attr) throws(Errno) -> Bool {
+        let size = Int64(st.st_size), mtime = Timespec(st.st_mtim)
         if UInt64(size) != attr.size || mtime != attr.mtime { return true }
+        if let known = committedState(staged), known.version == attr.version, known.size == st.st_size,
+           known.mtime == mtime, known.ctime == Timespec(st.st_ctim) { return false }
         let (_, inline, blocks) = try v.meta.dataLayout(ino)
         if let inline { return try Sys.preadBytes(fd, count: Int(size), offset: 0) != inline }
         return try !contentMatches(fd: fd, size: size, blockSize: v.format.blockSize, blocks: blocks)

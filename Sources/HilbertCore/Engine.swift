@@ -26,6 +26,7 @@ public final class Engine {
     /// Staging files this process registered, by inode: spares a metadata lookup on the
     /// close→commit path. A hint only; every decision is re-checked in a transaction.
     private var stagingHints: [UInt64: String] = [:]
+    private var committedStates: [String: CommittedState] = [:]
     private(set) var cacheRoot = ""
     private var started = false
     var umaskValue: UInt32 = 0o022
@@ -72,6 +73,12 @@ public final class Engine {
             throw error.errno
         }
     }
+
+    /// What this process last committed from a staging file still in use (by name).
+    struct CommittedState { var size: Int; var mtime: Timespec; var ctime: Timespec; var version: UInt64 }
+    func noteCommittedState(_ name: String, _ s: CommittedState) { lock.withLock { committedStates[name] = s } }
+    func committedState(_ name: String) -> CommittedState? { lock.withLock { committedStates[name] } }
+    func forgetCommittedState(_ name: String) { lock.withLock { _ = committedStates.removeValue(forKey: name) } }
 
     func noteStaging(_ ino: UInt64, _ name: String) { lock.withLock { stagingHints[ino] = name } }
     func stagingHint(_ ino: UInt64) -> String? { lock.withLock { stagingHints[ino] } }

@@ -4,7 +4,7 @@
 # os.utime on the fd or the path while a writer has the file open (resetting the mtime to the
 # committed one), and a rewrite within the same clock tick as an fsync, for small (inline)
 # and large (block) files. Every case is read back through another cache directory, which
-# sees only what was committed.
+# sees only what was committed. A close right after fsync does not read the file again.
 . "$(dirname "$0")/../lib.sh"
 hl_setup
 need python3
@@ -59,4 +59,19 @@ PY
     is "$(hlc "$HL_TMP/c-tick-$name" python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); print(len(d), set(d) == {ord("Z")})' /hilbert/tick-$name)" \
         "$n True" "$name: … another node reads the last bytes written"
 done
+# close right after fsync does not read the file again: the fsync commit remembered its
+# size, mtime and ctime (the clock had moved past that ctime, so a later write changes it)
+out=$(hl python3 - <<'PY' 2>&1
+import os
+def rchar():
+    return int(next(l for l in open("/proc/self/io") if l.startswith("rchar:")).split()[1])
+fd = os.open("/hilbert/fsynced", os.O_WRONLY | os.O_CREAT, 0o644)
+os.write(fd, os.urandom(64 << 20))
+os.fsync(fd)
+before = rchar()
+os.close(fd)
+print("read MiB at close:", (rchar() - before) >> 20)
+PY
+)
+like "$out" "^read MiB at close: [0-9]$" "close right after fsync of 64 MiB reads (almost) nothing"
 done_testing
