@@ -10,27 +10,40 @@ local version  = modfile:match("([^/]*)%.lua$")
 local name     = moddir:match("([^/]*)$")
 local cli_only = (name == "hilbert-cli")
 
--- Site default for the node-local cache; TMPDIR is per job and per node under most batch
--- systems. A HILBERT_CACHE set before loading wins.
-local tmp = os.getenv("TMPDIR")
-if tmp == nil or tmp == "" then tmp = "/tmp" end
-local user = os.getenv("USER")
-if user == nil or user == "" then user = capture("id -un"):gsub("%s+$", "") end
-local cache = os.getenv("HILBERT_CACHE")
-if cache == nil or cache == "" then cache = tmp .. "/hilbert-" .. user end
+-- What programs see (mounts, cache) is resolved by `hilbert config`, the one resolver every
+-- entry point uses: command line > environment > ~/.config/hilbert/config > the site file
+-- INSTALL/etc/hilbert/config > embedded default. It runs once, at load; the values are kept in
+-- __HILBERT_VIEW_* so that unload removes exactly what load added.
+local function resolve()
+    if mode() ~= "load" then
+        return os.getenv("__HILBERT_VIEW_MOUNTS") or "", os.getenv("__HILBERT_VIEW_CACHE") or "",
+               os.getenv("__HILBERT_VIEW_BINDS") or ""
+    end
+    local q = "'" .. root:gsub("'", "'\\''") .. "/bin/hilbert'"
+    local out = capture(q .. " config --get mounts --get cache --get binds 2>&1; echo \"hilbert-status=$?\"")
+    local lines = {}
+    for line in out:gmatch("([^\n]*)\n") do lines[#lines + 1] = line end
+    if #lines ~= 4 or lines[4] ~= "hilbert-status=0" then
+        LmodError("hilbert: cannot resolve the volumes to mount: " .. out:gsub("\n?hilbert%-status=%d+\n$", ""))
+    end
+    return lines[1], lines[2], lines[3]
+end
+local mounts, cache, binds = resolve()
 
 help(([[
 Hilbert %s: a file system for HPC jobs, seen by programs under a path prefix
 (/hilbert by default) through an LD_PRELOAD library. Installed in %s.
 
   module load hilbert       PATH, LD_PRELOAD (prepended; other preloads are kept),
-                            HILBERT_CACHE, Apptainer/Singularity bind paths and
-                            APPTAINERENV_*/SINGULARITYENV_* (for --cleanenv)
+                            HILBERT_MOUNTS, HILBERT_CACHE, Apptainer/Singularity
+                            bind paths, APPTAINERENV_*/SINGULARITYENV_* (--cleanenv)
   module load hilbert-cli   only the hilbert command: no LD_PRELOAD; use
                             'hilbert run -- CMD' to run a program with the prefix
 
-HILBERT_CACHE defaults to ${TMPDIR:-/tmp}/hilbert-$USER (node-local); set it
-before loading to choose another directory. Volumes: HILBERT_MOUNTS="PREFIX=URL;...".
+Volumes and cache: 'hilbert config' shows them and where each came from
+(HILBERT_MOUNTS/HILBERT_CACHE set before loading, ~/.config/hilbert/config,
+the site's etc/hilbert/config, else /hilbert on ~/.local/share/hilbert/default
+with the cache in ${TMPDIR:-/tmp}/hilbert-$USER); they are fixed at load.
 srun --export=NONE gives tasks no LD_PRELOAD and no PATH: run them as
   srun --export=NONE %s/bin/hilbert-launch CMD ARGS...
 See 'hilbert --help' and 'hilbert-launch --help'.
@@ -55,16 +68,24 @@ local function set_default(name, value)
 end
 
 prepend_path("PATH", root .. "/bin")
+setenv("__HILBERT_VIEW_MOUNTS", mounts)
+setenv("__HILBERT_VIEW_CACHE", cache)
+setenv("__HILBERT_VIEW_BINDS", binds)
+set_default("HILBERT_MOUNTS", mounts)
 set_default("HILBERT_CACHE", cache)
 
 if not cli_only then
     prepend_path("LD_PRELOAD", root .. "/lib/libhilbert-preload.so")
-    -- Containers: bind the install and the cache; --cleanenv keeps only *ENV_ variables. The
-    -- compat shim loads in any glibc >= 2.17, so it works in older container images too.
+    -- Containers: bind the install, the cache and the volumes' directories; --cleanenv keeps
+    -- only *ENV_ variables. The compat shim loads in any glibc >= 2.17, so it works in older
+    -- container images too.
     for _, prefix in ipairs({"APPTAINER", "SINGULARITY"}) do
         append_path{prefix .. "_BINDPATH", root, delim = ","}
-        append_path{prefix .. "_BINDPATH", cache, delim = ","}
+        for dir in binds:gmatch("[^,]+") do
+            append_path{prefix .. "_BINDPATH", dir, delim = ","}
+        end
         prepend_path(prefix .. "ENV_LD_PRELOAD", root .. "/lib/libhilbert-preload-compat.so")
+        set_default(prefix .. "ENV_HILBERT_MOUNTS", mounts)
         set_default(prefix .. "ENV_HILBERT_CACHE", cache)
     end
 end

@@ -10,14 +10,21 @@ set version [file tail $modfile]
 set name    [file tail [file dirname $modfile]]
 set cli_only [string equal $name "hilbert-cli"]
 
-# Site default for the node-local cache; TMPDIR is per job and per node under most batch
-# systems. A HILBERT_CACHE set before loading wins.
-set cachebase [expr {[info exists env(TMPDIR)] && $env(TMPDIR) ne "" ? $env(TMPDIR) : "/tmp"}]
-set user [expr {[info exists env(USER)] ? $env(USER) : [exec id -un]}]
-if {[info exists env(HILBERT_CACHE)] && $env(HILBERT_CACHE) ne ""} {
-    set cache $env(HILBERT_CACHE)
+# What programs see (mounts, cache) is resolved by `hilbert config`, the one resolver every
+# entry point uses: command line > environment > ~/.config/hilbert/config > the site file
+# INSTALL/etc/hilbert/config > embedded default. It runs once, at load; the values are kept in
+# __HILBERT_VIEW_* so that unload removes exactly what load added.
+if {[module-info mode load]} {
+    if {[catch {exec $root/bin/hilbert config --get mounts --get cache --get binds 2>@1} out]} {
+        error "hilbert: cannot resolve the volumes to mount: $out"
+    }
+    set lines [split $out "\n"]
+    if {[llength $lines] != 3} { error "hilbert: unexpected output of 'hilbert config': $out" }
+    lassign $lines mounts cache binds
 } else {
-    set cache "$cachebase/hilbert-$user"
+    foreach {var key} {mounts MOUNTS cache CACHE binds BINDS} {
+        set $var [expr {[info exists env(__HILBERT_VIEW_$key)] ? $env(__HILBERT_VIEW_$key) : ""}]
+    }
 }
 
 proc ModulesHelp {} {
@@ -26,13 +33,15 @@ proc ModulesHelp {} {
     puts stderr "(/hilbert by default) through an LD_PRELOAD library. Installed in $root."
     puts stderr ""
     puts stderr "  module load hilbert       PATH, LD_PRELOAD (prepended; other preloads are kept),"
-    puts stderr "                            HILBERT_CACHE, Apptainer/Singularity bind paths and"
-    puts stderr "                            APPTAINERENV_*/SINGULARITYENV_* (for --cleanenv)"
+    puts stderr "                            HILBERT_MOUNTS, HILBERT_CACHE, Apptainer/Singularity"
+    puts stderr "                            bind paths, APPTAINERENV_*/SINGULARITYENV_* (--cleanenv)"
     puts stderr "  module load hilbert-cli   only the hilbert command: no LD_PRELOAD; use"
     puts stderr "                            'hilbert run -- CMD' to run a program with the prefix"
     puts stderr ""
-    puts stderr "HILBERT_CACHE defaults to \${TMPDIR:-/tmp}/hilbert-\$USER (node-local); set it"
-    puts stderr "before loading to choose another directory. Volumes: HILBERT_MOUNTS=\"PREFIX=URL;...\"."
+    puts stderr "Volumes and cache: 'hilbert config' shows them and where each came from"
+    puts stderr "(HILBERT_MOUNTS/HILBERT_CACHE set before loading, ~/.config/hilbert/config,"
+    puts stderr "the site's etc/hilbert/config, else /hilbert on ~/.local/share/hilbert/default"
+    puts stderr "with the cache in \${TMPDIR:-/tmp}/hilbert-\$USER); they are fixed at load."
     puts stderr "srun --export=NONE gives tasks no LD_PRELOAD and no PATH: run them as"
     puts stderr "  srun --export=NONE $root/bin/hilbert-launch CMD ARGS..."
     puts stderr "See 'hilbert --help' and 'hilbert-launch --help'."
@@ -58,16 +67,24 @@ proc set_default {name value} {
 }
 
 prepend-path PATH $root/bin
+setenv __HILBERT_VIEW_MOUNTS $mounts
+setenv __HILBERT_VIEW_CACHE $cache
+setenv __HILBERT_VIEW_BINDS $binds
+set_default HILBERT_MOUNTS $mounts
 set_default HILBERT_CACHE $cache
 
 if {!$cli_only} {
     prepend-path LD_PRELOAD $root/lib/libhilbert-preload.so
-    # Containers: bind the install and the cache; --cleanenv keeps only *ENV_ variables. The
-    # compat shim loads in any glibc >= 2.17, so it works in older container images too.
+    # Containers: bind the install, the cache and the volumes' directories; --cleanenv keeps
+    # only *ENV_ variables. The compat shim loads in any glibc >= 2.17, so it works in older
+    # container images too.
     foreach prefix {APPTAINER SINGULARITY} {
         append-path -d , ${prefix}_BINDPATH $root
-        append-path -d , ${prefix}_BINDPATH $cache
+        foreach dir [split $binds ,] {
+            if {$dir ne ""} { append-path -d , ${prefix}_BINDPATH $dir }
+        }
         prepend-path ${prefix}ENV_LD_PRELOAD $root/lib/libhilbert-preload-compat.so
+        set_default ${prefix}ENV_HILBERT_MOUNTS $mounts
         set_default ${prefix}ENV_HILBERT_CACHE $cache
     }
 }

@@ -17,16 +17,10 @@ public struct MountSpec: Equatable, Sendable {
     }
 }
 
-/// Where Hilbert keeps things when nobody said otherwise, and how the settings are found.
-///
-/// Precedence, highest first (documented in README "Configuration"):
-///   1. `hilbert run --mount PREFIX=URL` / `--cache DIR` (the CLI exports them as below)
-///   2. environment: HILBERT_MOUNTS="PREFIX=URL;PREFIX=URL", HILBERT_CACHE=DIR
-///   3. config file: $HILBERT_CONFIG, else ${XDG_CONFIG_HOME:-$HOME/.config}/hilbert/config
-///      (lines `mount = PREFIX=URL`, `cache = DIR`; '#' comments) — read by the CLI and the
-///      launchers, which export the environment; the shim and engine read only the environment.
-///   4. embedded default: "/hilbert" → sqlite://${XDG_DATA_HOME:-$HOME/.local/share}/hilbert/default/meta.db
-///      with objects beside it, cache ${XDG_CACHE_HOME:-$HOME/.cache}/hilbert; created on first use.
+/// Where Hilbert keeps things when nobody said otherwise. The precedence of the places a
+/// setting can come from is in View.swift; the shim and the engine read only the environment
+/// (HILBERT_MOUNTS, HILBERT_CACHE) and fall back to the embedded defaults here, which every
+/// entry point (CLI, module, launcher, container helper) computes the same way.
 public enum Settings {
     public static let defaultPrefix = "/hilbert"
 
@@ -43,10 +37,30 @@ public enum Settings {
 
     public static var defaultMetaURL: String { "sqlite://" + defaultVolumeDirectory + "/meta.db" }
 
+    /// HILBERT_CACHE, else the embedded default `${TMPDIR:-/tmp}/hilbert-$USER`: node-local
+    /// on clusters (a home directory is usually shared between nodes, and the cache holds each
+    /// node's private staging files) and per job where the batch system gives jobs a TMPDIR.
     public static var cacheDirectory: String {
         if let c = getEnv("HILBERT_CACHE"), !c.isEmpty { return c }
-        let base = getEnv("XDG_CACHE_HOME").flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.cache"
-        return base + "/hilbert"
+        return defaultCacheDirectory
+    }
+
+    public static var defaultCacheDirectory: String { temporaryDirectory + "/hilbert-" + userName }
+
+    public static var temporaryDirectory: String {
+        if let t = getEnv("TMPDIR"), t.hasPrefix("/") { return t }
+        return "/tmp"
+    }
+
+    /// $USER when it is a plain name, else the password database's name for our uid, else the
+    /// uid: it becomes part of a path, so it never holds a slash.
+    public static var userName: String {
+        if let u = getEnv("USER"), !u.isEmpty, !u.contains("/"), u != ".", u != ".." { return u }
+        if let pw = getpwuid(getuid()), let name = pw.pointee.pw_name {
+            let s = String(cString: name)
+            if !s.isEmpty && !s.contains("/") { return s }
+        }
+        return String(getuid())
     }
 
     public static var configFilePath: String {

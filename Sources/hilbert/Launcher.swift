@@ -15,33 +15,18 @@ struct MountOptions: ParsableArguments {
     @Option(help: "Node-local cache directory (default: $HILBERT_CACHE, the config file, or ~/.cache/hilbert).")
     var cache: String?
 
-    /// The mount table and cache directory, each by precedence: flags, environment, config
-    /// file (read at most once), embedded default.
+    /// The mount table and cache directory, each by the one precedence (View.swift).
     func resolve() throws -> (mounts: [MountSpec], cache: String) {
-        var loaded: ConfigFile??
-        func config() throws -> ConfigFile? {
-            if loaded == nil { loaded = .some(try ConfigFile.load()) }
-            return loaded!
-        }
-        var table = [MountSpec(prefix: Settings.defaultPrefix, metaURL: Settings.defaultMetaURL)]
+        let v = try view()
+        return (v.mounts, v.cache)
+    }
+
+    func view() throws -> View {
         do {
-            if !mounts.isEmpty {
-                table = try Settings.parseMounts(mounts.joined(separator: ";"))
-            } else if let env = getEnv("HILBERT_MOUNTS"), !env.isEmpty {
-                table = try Settings.parseMounts(env)
-            } else if let file = try config(), !file.mounts.isEmpty {
-                table = file.mounts
-            }
-        } catch let e as HilbertError {
-            throw CLIError(e.message)
+            return try View.resolve(mountArguments: mounts, cacheArgument: cache, siteFile: Launcher.siteConfigPath())
+        } catch {
+            throw CLIError(error.message)
         }
-        var dir = Settings.cacheDirectory   // HILBERT_CACHE, else the XDG default
-        if let c = cache {
-            dir = c
-        } else if getEnv("HILBERT_CACHE").map({ $0.isEmpty }) ?? true, let c = try config()?.cache {
-            dir = c
-        }
-        return (table, dir)
     }
 }
 
@@ -52,13 +37,22 @@ enum Launcher {
     /// ../lib next to this executable (install layout; `make` builds the same layout in out/).
     static func libraryDirectory() throws -> String {
         if let d = getEnv("HILBERT_LIB"), !d.isEmpty { return d }
+        return try installRoot() + "/lib"
+    }
+
+    /// The install this executable belongs to: the directory above its bin/.
+    static func installRoot() throws -> String {
         var buf = [CChar](repeating: 0, count: 4097)
         let n = readlink("/proc/self/exe", &buf, 4096)
         guard n > 0 else { throw CLIError("cannot find my own executable (/proc/self/exe)") }
         let exe = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let bin = String(exe[..<(exe.lastIndex(of: "/") ?? exe.startIndex)])
-        let root = String(bin[..<(bin.lastIndex(of: "/") ?? bin.startIndex)])
-        return root + "/lib"
+        return String(bin[..<(bin.lastIndex(of: "/") ?? bin.startIndex)])
+    }
+
+    /// The site's config file: INSTALL/etc/hilbert/config, written by the administrator.
+    static func siteConfigPath() -> String? {
+        (try? installRoot()).map { $0 + "/etc/hilbert/config" }
     }
 
     /// The shim for this machine: the default build needs glibc >= 2.34 (dlsym in libc);
@@ -182,38 +176,3 @@ enum Launcher {
 func glibcAtLeast(_ major: Int, _ minor: Int) -> Bool {
     Int(hl_glibc_version()) >= major * 1000 + minor
 }
-
-/// The optional config file: `mount = PREFIX=URL` (repeatable) and `cache = DIR`.
-struct ConfigFile {
-    var mounts: [MountSpec] = []
-    var cache: String?
-
-    static func load() throws -> ConfigFile? {
-        let path = Settings.configFilePath
-        guard let f = fopen(path, "r") else { return nil }
-        defer { fclose(f) }
-        var config = ConfigFile()
-        var line: UnsafeMutablePointer<CChar>?
-        var cap = 0
-        var number = 0
-        defer { free(line) }
-        while getline(&line, &cap, f) > 0 {
-            number += 1
-            var text = String(cString: line!)
-            if let hash = text.firstIndex(of: "#") { text = String(text[..<hash]) }
-            let parts = text.split(separator: "=", maxSplits: 1).map { $0.trimmingSpaces }
-            if parts.count == 1 && parts[0].isEmpty { continue }
-            guard parts.count == 2 else { throw CLIError("\(path):\(number): expected 'key = value'") }
-            switch parts[0] {
-            case "mount":
-                do { config.mounts += try Settings.parseMounts(parts[1]) } catch {
-                    throw CLIError("\(path):\(number): \(error.message)")
-                }
-            case "cache": config.cache = parts[1]
-            default: throw CLIError("\(path):\(number): unknown setting '\(parts[0])' (known: mount, cache)")
-            }
-        }
-        return config
-    }
-}
-

@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 import HilbertSupport
 @testable import HilbertCore
@@ -21,6 +22,38 @@ import HilbertSupport
         #expect(throws: HilbertError.self) { _ = try MetaURL("sqlite://relative.db") }
         #expect(throws: HilbertError.self) { _ = try MetaURL("postgres://host/db") }
         #expect(throws: HilbertError.self) { _ = try MetaURL("/just/a/path") }
+    }
+
+    @Test func configFilesReadMountsCacheAndComments() throws {
+        let c = try ConfigFile.parse("""
+            # a comment
+            mount = /a=sqlite:///a/meta.db   # trailing comment
+            mount = /b=sqlite:///b/meta.db;/c=sqlite:///c/meta.db
+
+            cache = /local/hilbert-$USER-${UID}
+            """, path: "f")
+        #expect(c.mounts.map(\.prefix) == ["/a", "/b", "/c"])
+        #expect(c.cache == "/local/hilbert-\(Settings.userName)-\(getuid())")
+    }
+
+    @Test func configFilesRejectWhatTheyCannotMean() {
+        for (text, why) in [("cache = relative/dir", "must be an absolute path"), ("mounts = /a=sqlite:///a.db", "unknown setting"),
+                            ("cache", "expected 'key = value'"), ("cache = /x/$SLURM_JOB_ID", "only $USER"),
+                            ("cache = /x/${USER", "unterminated"), ("mount = /a", "not PREFIX=META-URL")] {
+            do {
+                _ = try ConfigFile.parse("# first line\n" + text, path: "/etc/f")
+                Issue.record("accepted: \(text)")
+            } catch {
+                #expect(error.message.hasPrefix("/etc/f:2: "), "\(error.message)")
+                #expect(error.message.contains(why), "\(error.message)")
+            }
+        }
+    }
+
+    @Test func userNamesNeverHoldSlashes() {
+        #expect(!Settings.userName.isEmpty)
+        #expect(!Settings.userName.contains("/"))
+        #expect(Settings.defaultCacheDirectory.hasSuffix("/hilbert-" + Settings.userName))
     }
 
     @Test func uuidsAreVersion4() {

@@ -29,7 +29,9 @@ export S3_VENV
 # Isolation: nothing of the invoking user's default volume or cache is touched.
 export HOME="$HL_TMP/home" XDG_DATA_HOME="$HL_TMP/home/.local/share" XDG_CACHE_HOME="$HL_TMP/home/.cache"
 export XDG_CONFIG_HOME="$HL_TMP/home/.config"
-mkdir -p "$HOME"
+# The embedded default cache is ${TMPDIR:-/tmp}/hilbert-$USER: keep it in the test's own tree.
+export TMPDIR="$HL_TMP/tmp"
+mkdir -p "$HOME" "$TMPDIR" && chmod 1777 "$TMPDIR"
 unset HILBERT_MOUNTS HILBERT_CACHE HILBERT_DEBUG HILBERT_DISABLE HILBERT_ENGINE HILBERT_CWD HILBERT_FDS
 export LC_ALL=C TZ=UTC
 # Volumes on S3 (see hl_format): the server's endpoint and credentials (AWS_* variables).

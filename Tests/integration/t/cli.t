@@ -49,7 +49,7 @@ is "$out" $'/hilbert/one\n/h2/two\none\none-copy two z ' "two mounts in one run,
 out=$("$HILBERT" run -- bash -c 'echo default > /hilbert/dflt && cat /hilbert/dflt' 2>&1)
 is "$out" "default" "no --mount: /hilbert maps to the default volume (created on first use)"
 like "$(find "$XDG_DATA_HOME/hilbert/default" -maxdepth 2 2>/dev/null | head -20)" "default" "the default volume lives under \$XDG_DATA_HOME/hilbert/default"
-ok "the default cache lives under \$XDG_CACHE_HOME/hilbert" test -d "$XDG_CACHE_HOME/hilbert"
+ok "the default cache is \$TMPDIR/hilbert-\$USER" test -d "$TMPDIR/hilbert-$(id -un)"
 is "$("$HILBERT" run -- cat /hilbert/dflt 2>&1)" "default" "the default volume persists across runs"
 is "$(hl test -e /hilbert/dflt; echo $?)" "1" "the test volume is separate from the default one"
 hl bash -c 'printf "#!/bin/sh\necho in-prefix \$1\n" > /hilbert/tool; chmod +x /hilbert/tool'

@@ -68,14 +68,18 @@ for e in apptainer singularity; do
     printf '#!/bin/sh\necho "$0 $*"; env | grep -E "^(APPTAINER|SINGULARITY)(ENV_|_BINDPATH)" | sort\n' > "$HL_TMP/fake/$e"
     chmod 755 "$HL_TMP/fake/$e"
 done
-out=$(PATH="$HL_TMP/fake:$PATH" APPTAINER_BINDPATH=/site HILBERT_MOUNTS="/hilbert=$URL" HILBERT_CACHE="$UC" "$CONT" --cleanenv img.sif -- cat /hilbert/x 2>&1)
+out=$(PATH="$HL_TMP/fake:$PATH" APPTAINER_BINDPATH=/site U "$CONT" --cleanenv img.sif -- cat /hilbert/x 2>&1)
 is "$out" "$HL_TMP/fake/apptainer exec --cleanenv img.sif cat /hilbert/x
 APPTAINERENV_HILBERT_CACHE=$UC
 APPTAINERENV_HILBERT_MOUNTS=/hilbert=$URL
 APPTAINERENV_LD_PRELOAD=$HILBERT_HOME/lib/libhilbert-preload-compat.so
 APPTAINER_BINDPATH=/site,$HILBERT_HOME,$UC,$UV" "apptainer exec: binds appended to APPTAINER_BINDPATH, variables as APPTAINERENV_"
-out=$(PATH="$HL_TMP/fake:$PATH" HILBERT_MOUNTS="/hilbert=$URL" HILBERT_CACHE="$UC" "$CONT" --engine singularity img.sif -- true 2>&1)
+out=$(PATH="$HL_TMP/fake:$PATH" U "$CONT" --engine singularity img.sif -- true 2>&1)
 like "$(flat "$out")" "singularity exec img\.sif true~.*SINGULARITYENV_LD_PRELOAD=[^~]*compat\.so~SINGULARITY_BINDPATH=$HILBERT_HOME," "singularity exec: SINGULARITYENV_ and SINGULARITY_BINDPATH"
+
+out=$(PATH="$HL_TMP/fake:$PATH" HILBERT_MOUNTS="/hilbert=$URL" HILBERT_CACHE="$UC" "$CONT" --engine singularity img.sif -- true 2>&1); rc=$?
+is "$rc" 2 "a cache directory of another user: hilbert-container refuses before starting the container"
+like "$out" "$UC belongs to uid $HL_UID, not to you" "... saying whose it is"
 
 # ---------------------------------------------------------------- bullseye (glibc 2.31)
 is "$(inside bullseye sh -c 'cut -d. -f1 /etc/debian_version; grep -q "libhilbert-preload-compat.so" /proc/self/maps && echo shim-loaded' 2>&1)" \

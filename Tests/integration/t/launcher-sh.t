@@ -61,8 +61,8 @@ is "$out" "launched" "hilbert-launch found on PATH through a relative symlink"
 mkdir -p "$inst/etc/hilbert" "$HL_TMP/site"
 hl_format site >/dev/null 2>&1 || bail "format the site volume"
 printf 'mount = /hilbert=sqlite://%s\n' "$HL_TMP/site/meta.db" >"$inst/etc/hilbert/config"
-out=$(env -i HOME="$HL_TMP/nohome" TMPDIR="$HL_TMP/nodetmp" USER=root "$launch" /bin/sh -c 'echo site > /hilbert/from-site; echo "HILBERT_CONFIG=$HILBERT_CONFIG"' 2>&1)
-is "$out" "HILBERT_CONFIG=$inst/etc/hilbert/config" "without a user config, hilbert-launch uses INSTALL/etc/hilbert/config"
+out=$(env -i HOME="$HL_TMP/nohome" TMPDIR="$HL_TMP/nodetmp" USER=root "$launch" /bin/sh -c 'echo site > /hilbert/from-site; echo "HILBERT_MOUNTS=$HILBERT_MOUNTS"' 2>&1)
+is "$out" "HILBERT_MOUNTS=/hilbert=sqlite://$HL_TMP/site/meta.db" "without a user config, hilbert-launch uses INSTALL/etc/hilbert/config"
 is "$(hilbert_out=$("$HILBERT" run --mount "/hilbert=sqlite://$HL_TMP/site/meta.db" --cache "$HL_CACHE" -- cat /hilbert/from-site 2>&1); echo "$hilbert_out")" "site" "... and its volume received the file"
 mkdir -p "$HL_TMP/userhome/.config/hilbert"
 printf 'mount = /hilbert=%s\ncache = %s\n' "$HL_URL" "$HL_TMP/usercache" >"$HL_TMP/userhome/.config/hilbert/config"

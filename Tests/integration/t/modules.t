@@ -40,7 +40,7 @@ sess() {
     while [ "$1" != -- ]; do vars+=("$1"); shift; done
     shift
     env -i HOME="$HOME" USER=root PATH=/usr/bin:/bin TMPDIR="$HL_TMP/nodetmp" \
-        HILBERT_MOUNTS="/hilbert=$HL_URL" "${vars[@]}" bash -c '
+        "${vars[@]}" bash -c '
         . "$1" >/dev/null 2>&1 || { echo "cannot source $1"; exit 1; }
         module use "$2"
         snap() { env | grep -Ev "^(_|SHLVL|__MODULES_LMINIT|__LMOD_REF_COUNT_[A-Za-z_]*|_ModuleTable[0-9_]*_|LOADEDMODULES|_LMFILES_)=" | sort; }
@@ -56,7 +56,7 @@ for impl in lmod lmod-tcl em; do
         em) init=$em_init; root=$inst ;;
     esac
     shim="$root/lib/libhilbert-preload.so"
-    out=$(sess "$init" "$root/modulefiles" LD_PRELOAD="$other" APPTAINER_BINDPATH=/data -- '
+    out=$(sess "$init" "$root/modulefiles" LD_PRELOAD="$other" APPTAINER_BINDPATH=/data HILBERT_MOUNTS="/hilbert=$HL_URL" -- '
         before=$(snap)
         module load hilbert || exit 1
         echo "hilbert=$(command -v hilbert)"
@@ -66,6 +66,8 @@ for impl in lmod lmod-tcl em; do
         echo "SINGULARITY_BINDPATH=$SINGULARITY_BINDPATH"
         echo "APPTAINERENV_LD_PRELOAD=$APPTAINERENV_LD_PRELOAD"
         echo "APPTAINERENV_HILBERT_CACHE=$APPTAINERENV_HILBERT_CACHE"
+        echo "APPTAINERENV_HILBERT_MOUNTS=$APPTAINERENV_HILBERT_MOUNTS"
+        echo "HILBERT_MOUNTS=$HILBERT_MOUNTS"
         echo "SINGULARITYENV_LD_PRELOAD=$SINGULARITYENV_LD_PRELOAD"
         bash -c "echo written-by-'"$impl"' > /hilbert/'"$impl"'; cat /hilbert/'"$impl"'; grep -q libother.so /proc/self/maps && echo other-loaded" 2>&1 | sed "s/^/prog: /"
         module unload hilbert
@@ -76,8 +78,10 @@ for impl in lmod lmod-tcl em; do
     is "$(val hilbert)" "$root/bin/hilbert" "$impl: module load hilbert puts hilbert on PATH"
     is "$(val LD_PRELOAD)" "$shim:$other" "$impl: LD_PRELOAD holds the shim, then the library already there"
     is "$(val HILBERT_CACHE)" "$cache" "$impl: HILBERT_CACHE defaults to \$TMPDIR/hilbert-\$USER"
-    is "$(val APPTAINER_BINDPATH)" "/data,$root,$cache" "$impl: APPTAINER_BINDPATH is a comma list: existing entry, install, cache"
-    is "$(val SINGULARITY_BINDPATH)" "$root,$cache" "$impl: SINGULARITY_BINDPATH binds install and cache"
+    is "$(val APPTAINER_BINDPATH)" "/data,$root,$cache,$HL_VOL" "$impl: APPTAINER_BINDPATH is a comma list: existing entry, install, cache, the volume's directory"
+    is "$(val SINGULARITY_BINDPATH)" "$root,$cache,$HL_VOL" "$impl: SINGULARITY_BINDPATH binds install, cache and volume"
+    is "$(val HILBERT_MOUNTS)" "/hilbert=$HL_URL" "$impl: a HILBERT_MOUNTS set before loading is kept"
+    is "$(val APPTAINERENV_HILBERT_MOUNTS)" "/hilbert=$HL_URL" "$impl: containers keep the mounts under --cleanenv"
     is "$(val APPTAINERENV_LD_PRELOAD)" "$root/lib/libhilbert-preload-compat.so" "$impl: containers get the compat shim through APPTAINERENV_LD_PRELOAD"
     is "$(val SINGULARITYENV_LD_PRELOAD)" "$root/lib/libhilbert-preload-compat.so" "$impl: ... and SINGULARITYENV_LD_PRELOAD"
     is "$(val APPTAINERENV_HILBERT_CACHE)" "$cache" "$impl: containers keep the cache under --cleanenv"
@@ -86,18 +90,18 @@ for impl in lmod lmod-tcl em; do
     like "$out" "^restored=yes" "$impl: module unload hilbert restores the environment exactly"
     [[ $out == *restored=no* ]] && diag "$out"
 
-    out=$(sess "$init" "$root/modulefiles" LD_PRELOAD="$other" HILBERT_CACHE=/custom/cache APPTAINER_BINDPATH=/data -- '
+    out=$(sess "$init" "$root/modulefiles" LD_PRELOAD="$other" HILBERT_CACHE="$HL_TMP/custom-cache" APPTAINER_BINDPATH=/data HILBERT_MOUNTS="/hilbert=$HL_URL" -- '
         before=$(snap)
         module load hilbert || exit 1
         echo "HILBERT_CACHE=$HILBERT_CACHE"; echo "APPTAINER_BINDPATH=$APPTAINER_BINDPATH"
         module unload hilbert
         [ "$before" = "$(snap)" ] && echo restored=yes || echo restored=no
     ' 2>&1)
-    is "$(val HILBERT_CACHE)" "/custom/cache" "$impl: a HILBERT_CACHE set before loading is kept"
-    is "$(val APPTAINER_BINDPATH)" "/data,$root,/custom/cache" "$impl: ... and bound into containers"
+    is "$(val HILBERT_CACHE)" "$HL_TMP/custom-cache" "$impl: a HILBERT_CACHE set before loading is kept"
+    is "$(val APPTAINER_BINDPATH)" "/data,$root,$HL_TMP/custom-cache,$HL_VOL" "$impl: ... and bound into containers"
     like "$out" "^restored=yes" "$impl: unload keeps the user's HILBERT_CACHE and restores everything else"
 
-    out=$(sess "$init" "$root/modulefiles" LD_PRELOAD="$other" APPTAINER_BINDPATH=/data -- '
+    out=$(sess "$init" "$root/modulefiles" LD_PRELOAD="$other" APPTAINER_BINDPATH=/data HILBERT_MOUNTS="/hilbert=$HL_URL" -- '
         before=$(snap)
         module load hilbert-cli || exit 1
         echo "hilbert=$(command -v hilbert)"; echo "LD_PRELOAD=$LD_PRELOAD"
@@ -112,6 +116,35 @@ for impl in lmod lmod-tcl em; do
     is "$(printf '%s\n' "$out" | sed -n 's/^prog: //p')" "written-by-$impl" "$impl: hilbert run under hilbert-cli reads the file"
     like "$out" "^restored=yes" "$impl: module unload hilbert-cli restores the environment exactly"
 
+    # One view: with nothing set, the module resolves what `hilbert config` resolves, per
+    # setting: the user's config file, then the site file beside the install, then the default.
+    conf="$HOME/.config/hilbert/config"; site="$root/etc/hilbert/config"
+    mkdir -p "${conf%/*}" "${site%/*}"
+    printf '# the site default\nmount = /hilbert=%s\ncache = $TMPDIR/site-$USER  # per user\n' "$HL_URL" >"$site"
+    out=$(sess "$init" "$root/modulefiles" -- '
+        module load hilbert || exit 1
+        echo "HILBERT_MOUNTS=$HILBERT_MOUNTS"; echo "HILBERT_CACHE=$HILBERT_CACHE"
+        bash -c "cat /hilbert/'"$impl"'" | sed "s/^/prog: /"
+        hilbert config | sed -n "s/^mount .*(/source: (/p"' 2>&1)
+    is "$(val HILBERT_MOUNTS)" "/hilbert=$HL_URL" "$impl: nothing set: the module mounts the site file's volume"
+    is "$(val HILBERT_CACHE)" "$HL_TMP/nodetmp/site-root" "$impl: ... and uses its cache (\$TMPDIR and \$USER expanded)"
+    is "$(printf '%s\n' "$out" | sed -n 's/^prog: //p')" "written-by-$impl" "$impl: ... where a program reads the file written before"
+    like "$out" "^source: \(environment\)" "$impl: ... and hilbert config under the module reports the exported environment"
+    printf 'mount = /data=%s\n' "$HL_URL" >"$conf"
+    out=$(sess "$init" "$root/modulefiles" -- '
+        module load hilbert || exit 1
+        echo "HILBERT_MOUNTS=$HILBERT_MOUNTS"; echo "HILBERT_CACHE=$HILBERT_CACHE"
+        bash -c "cat /data/'"$impl"'" | sed "s/^/prog: /"' 2>&1)
+    is "$(val HILBERT_MOUNTS)" "/data=$HL_URL" "$impl: the user's config file beats the site file for mounts"
+    is "$(val HILBERT_CACHE)" "$HL_TMP/nodetmp/site-root" "$impl: ... while the cache, which it does not set, still comes from the site file"
+    is "$(printf '%s\n' "$out" | sed -n 's/^prog: //p')" "written-by-$impl" "$impl: ... and a program sees the volume under /data"
+    printf 'cache = relative/dir\n' >"$conf"
+    out=$(sess "$init" "$root/modulefiles" -- 'module load hilbert && echo "loaded LD_PRELOAD=$LD_PRELOAD"' 2>&1)
+    unlike "$out" "^loaded" "$impl: a config file Hilbert cannot read makes module load fail"
+    # (module systems wrap long messages: compare with blanks squeezed)
+    like "$(printf '%s' "$out" | tr -s ' \n' '  ')" "$conf:1: cache 'relative/dir' must be an absolute path" "$impl: ... naming the file, the line and the reason"
+    rm -f "$conf" "$site"
+
     out=$(sess "$init" "$root/modulefiles" -- 'module whatis hilbert 2>&1; module help hilbert 2>&1' 2>&1)
     like "$out" "Hilbert $v: LD_PRELOAD file system" "$impl: module whatis hilbert"
     like "$out" "srun --export=NONE $root/bin/hilbert-launch" "$impl: module help hilbert explains --export=NONE with the install path"
@@ -119,8 +152,8 @@ done
 
 # relocatable: move the install, load from the new place
 mv "$inst" "$HL_TMP/moved"
-out=$(sess "$lmod_init" "$HL_TMP/moved/modulefiles" -- 'module load hilbert && echo "LD_PRELOAD=$LD_PRELOAD" && bash -c "cat /hilbert/lmod"' 2>&1)
+out=$(sess "$lmod_init" "$HL_TMP/moved/modulefiles" HILBERT_MOUNTS="/hilbert=$HL_URL" -- 'module load hilbert && echo "LD_PRELOAD=$LD_PRELOAD" && bash -c "cat /hilbert/lmod"' 2>&1)
 is "$out" "LD_PRELOAD=$HL_TMP/moved/lib/libhilbert-preload.so"$'\n'"written-by-lmod" "lmod: a moved install loads its own shim and works"
-out=$(sess "$em_init" "$HL_TMP/moved/modulefiles" -- 'module load hilbert && echo "LD_PRELOAD=$LD_PRELOAD" && bash -c "cat /hilbert/em"' 2>&1)
+out=$(sess "$em_init" "$HL_TMP/moved/modulefiles" HILBERT_MOUNTS="/hilbert=$HL_URL" -- 'module load hilbert && echo "LD_PRELOAD=$LD_PRELOAD" && bash -c "cat /hilbert/em"' 2>&1)
 is "$out" "LD_PRELOAD=$HL_TMP/moved/lib/libhilbert-preload.so"$'\n'"written-by-em" "em: a moved install loads its own shim and works"
 done_testing

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# timeout: 200
+# timeout: 280
 # A real single-node Slurm (Tests/cluster/slurm.sh): an unprivileged user's #!/bin/bash -l batch
 # job loads the hilbert module (Lmod, then Environment Modules) and runs srun -n 2 where each
 # rank writes its file under /hilbert and reads the other's; the volume is checked from outside
 # the job. srun --export=NONE: tasks get no shim (the file does not appear) unless they are
-# started through bin/hilbert-launch by absolute path.
+# started through bin/hilbert-launch by absolute path. One view: with only `module load hilbert`
+# (nothing else set), the batch step, an srun step, a container started with hilbert-container
+# and `hilbert run` see the same files, on the embedded default volume (created on first use)
+# and on the volume the user's config file names.
 . "$(dirname "$0")/../lib.sh"
 . "$HL_REPO/Tests/cluster/modules.sh"
 [ "$(id -u)" = 0 ] || { skip "needs root (daemons, network namespace)"; done_testing; }
-need setpriv:util-linux nsenter:util-linux make:make
+need setpriv:util-linux nsenter:util-linux make:make bwrap:bubblewrap zstd:zstd
 hl_user || bail "create the test user"
 slurm="$HL_REPO/Tests/cluster/slurm.sh"
 # A cluster of this run's own: two test runs on one machine must not take each other's down.
@@ -101,6 +104,51 @@ like "$env_launch" "^HILBERT_CACHE=${tmp:-/tmp}/hilbert-$HL_USER\$" "export=NONE
 like "$(cat "$u/jobs/none.out")" "^launch-rc=0" "export=NONE + hilbert-launch: both ranks succeed"
 is "$(read_vol /hilbert/none/launch-0; read_vol /hilbert/none/launch-1)" $'launched 0\nlaunched 1' \
     "export=NONE + hilbert-launch: both ranks' files are in the volume (checked outside the job)"
+
+# One view: nothing set but `module load hilbert`; four ways of starting a program write one
+# file each, then each lists them and shows the mounts and cache it got.
+rootfs="$HL_TMP/bookworm"
+out=$(sh "$HL_REPO/Tests/cluster/container-rootfs.sh" unpack bookworm "$rootfs" 2>&1) || bail "unpack the bookworm root file system" "$out"
+cat >"$u/jobs/view.sh" <<'JOB'
+#!/bin/bash -l
+module use "$INST/modulefiles"
+module load hilbert || { echo "module load failed"; exit 3; }
+d=/hilbert/view
+mkdir -p $d || exit 4
+touch $d/batch   # a program: this shell itself started before module load set LD_PRELOAD
+srun -n 1 bash -c "echo > $d/srun"
+hilbert-container --engine bwrap "$ROOTFS" -- sh -c "echo > $d/container"
+hilbert run -- sh -c "echo > $d/run"
+show='echo "$(ls /hilbert/view | tr "\n" " ")| $HILBERT_MOUNTS | $HILBERT_CACHE"'
+echo "batch: $(sh -c "$show")"
+srun -n 1 sh -c "echo srun: \$($show)"
+hilbert-container --engine bwrap "$ROOTFS" -- sh -c "echo container: \$($show)"
+hilbert run -- sh -c "echo run: \$($show)"
+JOB
+chmod 755 "$u/jobs/view.sh"; chown "$HL_UID:$HL_GID" "$u/jobs/view.sh"
+rm -f "$inst/etc/hilbert/config"
+url2="sqlite://$u/vol2/meta.db"
+out=$(as_user "$inst/bin/hilbert" format "$url2" --bucket "$u/vol2/objects" 2>&1) || bail "format the user's second volume" "$out"
+for case in default config; do
+    if [ $case = config ]; then
+        expect="/hilbert=$url2"
+        mkdir -p "$u/home/.config/hilbert" && printf '# mine\nmount = /hilbert=%s\n' "$url2" >"$u/home/.config/hilbert/config"
+        chown -R "$HL_UID:$HL_GID" "$u/home/.config"
+    else
+        expect="/hilbert=sqlite://$u/home/.local/share/hilbert/default/meta.db"
+    fi
+    out=$(HL_SLURM_HOME="$u/home" "$slurm" job -u "$HL_USER" -- -n 1 -D "$u/jobs" -o "$u/jobs/view-$case.out" \
+        --export=ALL,INST="$inst",ROOTFS="$rootfs" "$u/jobs/view.sh" 2>&1)
+    like "$out" "JobState=COMPLETED ExitCode=0:0" "one view ($case): the batch job with module load hilbert only completes" \
+        || diag "$(tail -n 15 "$u/jobs/view-$case.out" 2>&1)"
+    for step in batch srun container run; do
+        is "$(sed -n "s/^$step: //p" "$u/jobs/view-$case.out")" "batch container run srun | $expect | $TMPDIR/hilbert-$HL_USER" \
+            "one view ($case): the $step step sees all four files, the same mounts and the same cache"
+    done
+done
+is "$(read_vol_url() { as_user env HOME="$u/home" "$inst/bin/hilbert" run --mount "/v=$1" --cache "$u/checkcache" -- ls /v/view 2>&1 | tr '\n' ' '; }
+      read_vol_url "sqlite://$u/home/.local/share/hilbert/default/meta.db"; read_vol_url "$url2")" \
+    "batch container run srun batch container run srun " "one view: the files are in the default volume (made on first use) and in the configured one"
 
 # down leaves nothing running
 dir=${HL_SLURM_DIR:-/run/hilbert-test-slurm}

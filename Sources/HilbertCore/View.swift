@@ -1,0 +1,94 @@
+import Glibc
+import HilbertSupport
+
+/// Where a setting came from, highest precedence first.
+public enum SettingSource: String, Sendable, CaseIterable {
+    case commandLine = "command line"
+    case environment = "environment"
+    case userFile = "config file"
+    case siteFile = "site default"
+    case embedded = "embedded default"
+}
+
+/// What a program sees: the mount table and the cache directory, each with its source.
+///
+/// Every entry point resolves it here, once, and hands the result on in the environment
+/// (HILBERT_MOUNTS, HILBERT_CACHE): `hilbert run`/`shell`/`env`/`flush`/`status`/`doctor`
+/// directly; the modulefiles and the container helper through `hilbert config --get`;
+/// `hilbert-launch` through `hilbert run`. So a batch step, an srun step, a container and
+/// `hilbert run` in one session see the same volumes through the same cache. The shim and the
+/// engine read only the environment, once per process, and fall back to the embedded default,
+/// which this resolution also ends in.
+///
+/// Each setting is taken from the first place that sets it:
+///   1. the command line (`--mount PREFIX=URL`, repeatable; `--cache DIR`)
+///   2. the environment (HILBERT_MOUNTS="PREFIX=URL;...", HILBERT_CACHE)
+///   3. the user's config file: $HILBERT_CONFIG, else ${XDG_CONFIG_HOME:-$HOME/.config}/hilbert/config
+///   4. the site's config file: INSTALL/etc/hilbert/config (beside the install's bin/ and lib/)
+///   5. the embedded default: /hilbert on ${XDG_DATA_HOME:-$HOME/.local/share}/hilbert/default
+///      (created on first use), cache ${TMPDIR:-/tmp}/hilbert-$USER
+/// Mounts are taken as a whole table from one place (never merged across places).
+public struct View: Sendable, Equatable {
+    public var mounts: [MountSpec]
+    public var mountsSource: SettingSource
+    public var cache: String
+    public var cacheSource: SettingSource
+    /// The files consulted (whether or not they exist), for `hilbert config`.
+    public var userFile: String
+    public var siteFile: String?
+
+    public static func resolve(mountArguments: [String], cacheArgument: String?,
+                               siteFile: String?) throws(HilbertError) -> View {
+        let userPath = Settings.configFilePath
+        let explicitUserFile = getEnv("HILBERT_CONFIG").map { !$0.isEmpty } ?? false
+        var files: [(SettingSource, ConfigFile)]?
+        func loadFiles() throws(HilbertError) -> [(SettingSource, ConfigFile)] {
+            if let files { return files }
+            var found: [(SettingSource, ConfigFile)] = []
+            if let f = try ConfigFile.load(userPath) {
+                found.append((.userFile, f))
+            } else if explicitUserFile {
+                throw HilbertError(.noEntry, "HILBERT_CONFIG names \(userPath), which does not exist")
+            }
+            if let site = siteFile, let f = try ConfigFile.load(site) { found.append((.siteFile, f)) }
+            files = found
+            return found
+        }
+
+        var mounts = [MountSpec(prefix: Settings.defaultPrefix, metaURL: Settings.defaultMetaURL)]
+        var mountsSource = SettingSource.embedded
+        if !mountArguments.isEmpty {
+            mounts = try Settings.parseMounts(mountArguments.joined(separator: ";"))
+            mountsSource = .commandLine
+        } else if let env = getEnv("HILBERT_MOUNTS"), !env.isEmpty {
+            mounts = try Settings.parseMounts(env)
+            mountsSource = .environment
+        } else if let (source, file) = try loadFiles().first(where: { !$0.1.mounts.isEmpty }) {
+            mounts = file.mounts
+            mountsSource = source
+        }
+        guard !mounts.isEmpty else { throw HilbertError(.invalid, "the mount table is empty") }
+        var seen = Set<String>()
+        for m in mounts where !seen.insert(m.prefix).inserted {
+            throw HilbertError(.invalid, "the prefix \(m.prefix) is mounted twice (\(mountsSource.rawValue))")
+        }
+
+        var cache = Settings.defaultCacheDirectory
+        var cacheSource = SettingSource.embedded
+        if let c = cacheArgument, !c.isEmpty {
+            cache = c
+            cacheSource = .commandLine
+        } else if let c = getEnv("HILBERT_CACHE"), !c.isEmpty {
+            cache = c
+            cacheSource = .environment
+        } else if let (source, file) = try loadFiles().first(where: { $0.1.cache != nil }) {
+            cache = file.cache!
+            cacheSource = source
+        }
+        guard cache.hasPrefix("/") else {
+            throw HilbertError(.invalid, "the cache directory must be an absolute path, not '\(cache)' (\(cacheSource.rawValue))")
+        }
+        return View(mounts: mounts, mountsSource: mountsSource, cache: cache, cacheSource: cacheSource,
+                    userFile: userPath, siteFile: siteFile)
+    }
+}

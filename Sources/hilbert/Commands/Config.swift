@@ -1,0 +1,91 @@
+import ArgumentParser
+import Glibc
+import HilbertCore
+import HilbertMeta
+import HilbertSupport
+
+extension Hilbert {
+    struct Config: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show which volumes and cache directory programs see here, and where each setting came from.",
+            discussion: """
+            Each setting comes from the first of: the command line, the environment
+            (HILBERT_MOUNTS, HILBERT_CACHE), your config file ($HILBERT_CONFIG, else
+            ~/.config/hilbert/config), the site's file (INSTALL/etc/hilbert/config), the embedded
+            default (/hilbert on ~/.local/share/hilbert/default, cache ${TMPDIR:-/tmp}/hilbert-$USER).
+            The module, hilbert-launch, hilbert run/shell/env and hilbert-container all resolve
+            the same way.
+
+            --get prints bare values, one line each, in the order asked (for scripts and
+            modulefiles): mounts (PREFIX=URL;...), cache, binds (the existing directories a
+            container needs bound, comma-separated: the cache, created if missing, and each
+            volume's metadata and object directories; the default volume's directory is created).
+
+            Examples:
+              hilbert config
+              hilbert config --get mounts --get cache
+              HILBERT_CONFIG=/tmp/test.conf hilbert config
+            """)
+
+        @OptionGroup var volumes: MountOptions
+
+        @Option(help: "Print only this value: mounts, cache or binds (repeatable).")
+        var get: [String] = []
+
+        func run() throws {
+            let v = try volumes.view()
+            if get.isEmpty {
+                let from = { (s: SettingSource) -> String in
+                    switch s {
+                    case .userFile: return "config file \(v.userFile)"
+                    case .siteFile: return "site default \(v.siteFile ?? "")"
+                    default: return s.rawValue
+                    }
+                }
+                for m in v.mounts { print("mount  \(m.prefix) = \(m.metaURL)   (\(from(v.mountsSource)))") }
+                print("cache  \(v.cache)   (\(from(v.cacheSource)))")
+                print("config file:  \(v.userFile)\(Sys.exists(v.userFile) ? "" : " (none)")")
+                if let site = v.siteFile { print("site default: \(site)\(Sys.exists(site) ? "" : " (none)")") }
+                return
+            }
+            for key in get {
+                switch key {
+                case "mounts": print(Settings.formatMounts(v.mounts))
+                case "cache": print(v.cache)
+                case "binds": print(try binds(v).joined(separator: ","))
+                default: throw CLIError("--get \(key): unknown (mounts, cache, binds)")
+                }
+            }
+        }
+
+        /// The directories a container must see for this view, each once.
+        func binds(_ v: View) throws -> [String] {
+            do { try Sys.mkdirs(v.cache, 0o700) } catch {
+                throw CLIError("cannot create the cache directory \(v.cache): \(error)")
+            }
+            do { try PrivateDirectory.verify(v.cache) } catch { throw CLIError(error.message) }
+            var dirs = [v.cache]
+            func add(_ d: String) {
+                if Sys.exists(d) && !dirs.contains(where: { d == $0 || d.hasPrefix($0 + "/") }) { dirs.append(d) }
+            }
+            for m in v.mounts {
+                guard let url = try? MetaURL(m.metaURL) else { continue }
+                // The embedded default volume is made on first use, possibly inside the
+                // container: its directory must exist now to be bound.
+                if m.metaURL == Settings.defaultMetaURL { try? Sys.mkdirs(Settings.defaultVolumeDirectory, 0o700) }
+                let db = url.sqlitePath
+                add(String(db[..<(db.lastIndex(of: "/") ?? db.startIndex)]))
+                // The file store may live outside the metadata directory; a volume that cannot
+                // be opened here simply adds nothing (its programs will say why).
+                if Sys.exists(db), let meta = try? MetaStore.open(path: db) {
+                    if meta.format.storage == "file" { add(meta.format.bucket) }
+                    meta.close()
+                }
+            }
+            for d in dirs where d.contains(",") {
+                throw CLIError("cannot bind \(d) into containers: Apptainer bind lists cannot hold a comma")
+            }
+            return dirs
+        }
+    }
+}
