@@ -49,6 +49,8 @@ engine:
 	$(SWIFT_BUILD) HilbertEngine --static-swift-stdlib
 	mkdir -p $(OUT)/lib
 	strip --strip-unneeded -o $(OUT)/lib/.libHilbertEngine.so.new $(RELEASE_DIR)/libHilbertEngine.so
+	@if readelf -d $(OUT)/lib/.libHilbertEngine.so.new | grep -E 'NEEDED.*(libstdc\+\+|libgcc_s)'; then \
+	    echo "libHilbertEngine.so must link libstdc++ and libgcc statically (Package.swift)" >&2; exit 1; fi
 	mv -f $(OUT)/lib/.libHilbertEngine.so.new $(OUT)/lib/libHilbertEngine.so
 
 cli:

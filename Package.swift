@@ -42,9 +42,15 @@ let package = Package(
         .target(name: "HilbertCore", dependencies: ["HilbertMeta", "HilbertData", "HilbertS3", "CHilbertABI"],
                 swiftSettings: fastSwift),
         .target(name: "HilbertEngine", dependencies: ["HilbertCore", "CHilbertABI"],
-                exclude: ["exports.map"],
+                exclude: ["exports.map", "static-cxx"],
                 linkerSettings: [.unsafeFlags([
                     "-static-stdlib",
+                    // libstdc++ and libgcc linked statically (static-cxx/libstdc++.so says why);
+                    // lld drops the glibc 2.36 symbol (arc4random) that gold keeps from archive
+                    // members whose code --gc-sections removed.
+                    "-L", "Sources/HilbertEngine/static-cxx",
+                    "-Xclang-linker", "-static-libgcc",
+                    "-use-ld=lld",
                     "-Xlinker", "--version-script=Sources/HilbertEngine/exports.map",
                     "-Xlinker", "--exclude-libs=ALL",
                     "-Xlinker", "-z", "-Xlinker", "now",
