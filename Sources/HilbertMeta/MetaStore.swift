@@ -250,6 +250,12 @@ public final class MetaStore: @unchecked Sendable {
             }
             let conn = try Connection(path: path, create: false)
             connection = conn
+            // At the current schema (every open but the first after an upgrade), one read
+            // transaction gives the version and the settings.
+            let current = try conn.transaction(immediate: false) { () throws(Errno) -> VolumeFormat? in
+                try Migrations.isCurrent(conn) ? try readFormat(conn) : nil
+            }
+            if let current { return MetaStore(conn: conn, format: current) }
             try Migrations.apply(conn, fresh: false)
             let format = try conn.transaction(immediate: false) { () throws(Errno) in try readFormat(conn) }
             return MetaStore(conn: conn, format: format)
