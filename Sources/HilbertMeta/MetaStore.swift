@@ -167,10 +167,6 @@ public final class MetaStore: @unchecked Sendable {
         self.format = format
         self.epoch = ChangeEpoch(databasePath: conn.path)
         self.reserve = SpaceReserve(databasePath: conn.path)
-        // Sized once: growing these dictionaries showed up in cold stat storms.
-        dentryCache.reserveCapacity(MetaStore.cacheLimit)
-        attrCache.reserveCapacity(MetaStore.cacheLimit)
-        resolveCache.reserveCapacity(MetaStore.cacheLimit)
         conn.onWriteEnd = { [unowned self] in
             self.clearCaches()
             self.cacheEpoch = .max
@@ -370,6 +366,15 @@ public final class MetaStore: @unchecked Sendable {
 
     // MARK: caches
 
+    /// Growing the caches showed up in cold stat storms, so they are sized once when a storm
+    /// starts (a prefetch, or many paths resolved): a short process never maps their ~11 MB.
+    func sizeCachesForStorm() {
+        if attrCache.capacity >= MetaStore.cacheLimit { return }
+        dentryCache.reserveCapacity(MetaStore.cacheLimit)
+        attrCache.reserveCapacity(MetaStore.cacheLimit)
+        resolveCache.reserveCapacity(MetaStore.cacheLimit)
+    }
+
     func clearCaches() {
         if !dentryCache.isEmpty { dentryCache.removeAll(keepingCapacity: true) }
         if !attrCache.isEmpty { attrCache.removeAll(keepingCapacity: true) }
@@ -418,6 +423,7 @@ public final class MetaStore: @unchecked Sendable {
     /// Cache the entries of `dir` from `name` on with their attributes: one query instead
     /// of one per following lookup.
     func prefetchEntries(_ dir: Ino, from name: [UInt8]) throws(Errno) {
+        sizeCachesForStorm()
         if dentryCache.count + MetaStore.prefetchBatch > MetaStore.cacheLimit { clearCaches() }
         try readAhead(dir, from: name, columns: MetaStore.prefetchColumns, join: "JOIN hl_node n ON n.ino = e.ino") { s in
             let a = MetaStore.readAttr(s, 1)
