@@ -12,7 +12,10 @@ import PackageDescription
 
 let staticSQLite: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-Bstatic", "-Xlinker", "-lsqlite3", "-Xlinker", "-Bdynamic"])]
 // The hot paths (stat/open storms) spent measurable time in dynamic exclusivity checks.
-let fastSwift: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+// Concrete generic types (Dictionary<EdgeKey, Ino>, …) get their metadata through accessor
+// calls instead of a demangled name: the runtime's name lookup (with protocol-conformance
+// scans) ran in every process on its first touch of the prefix.
+let fastSwift: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked", "-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"])]
 let staticZstd: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-Bstatic", "-Xlinker", "-lzstd", "-Xlinker", "-Bdynamic"])]
 
 let package = Package(
