@@ -18,6 +18,13 @@ let staticSQLite: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-Bstatic", "-Xli
 let fastSwift: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked", "-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"])]
 let staticZstd: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-Bstatic", "-Xlinker", "-lzstd", "-Xlinker", "-Bdynamic"])]
 
+// libstdc++ and libgcc linked statically into the engine and the CLI (static-cxx/libstdc++.so
+// says why); lld drops the glibc 2.36 symbol (arc4random) that gold keeps from archive members
+// whose code --gc-sections removed.
+let staticCxx: [LinkerSetting] = [.unsafeFlags([
+    "-L", "Sources/HilbertEngine/static-cxx", "-Xclang-linker", "-static-libgcc", "-use-ld=lld",
+])]
+
 let package = Package(
     name: "Hilbert",
     products: [
@@ -48,20 +55,14 @@ let package = Package(
                 exclude: ["exports.map", "static-cxx"],
                 linkerSettings: [.unsafeFlags([
                     "-static-stdlib",
-                    // libstdc++ and libgcc linked statically (static-cxx/libstdc++.so says why);
-                    // lld drops the glibc 2.36 symbol (arc4random) that gold keeps from archive
-                    // members whose code --gc-sections removed.
-                    "-L", "Sources/HilbertEngine/static-cxx",
-                    "-Xclang-linker", "-static-libgcc",
-                    "-use-ld=lld",
                     "-Xlinker", "--version-script=Sources/HilbertEngine/exports.map",
                     "-Xlinker", "--exclude-libs=ALL",
                     "-Xlinker", "-z", "-Xlinker", "now",
-                ])]),
+                ])] + staticCxx),
         .executableTarget(name: "hilbert", dependencies: [
             "HilbertCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], linkerSettings: staticCxx),
         .testTarget(name: "HilbertMetaTests", dependencies: ["HilbertMeta"]),
         .testTarget(name: "HilbertDataTests", dependencies: ["HilbertData", "CHilbertSys"]),
         .testTarget(name: "HilbertCoreTests", dependencies: ["HilbertCore"]),
