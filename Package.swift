@@ -14,8 +14,9 @@ let staticSQLite: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-Bstatic", "-Xli
 // The hot paths (stat/open storms) spent measurable time in dynamic exclusivity checks.
 // Concrete generic types (Dictionary<EdgeKey, Ino>, …) get their metadata through accessor
 // calls instead of a demangled name: the runtime's name lookup (with protocol-conformance
-// scans) ran in every process on its first touch of the prefix.
-let fastSwift: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked", "-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors"])]
+// scans) ran in every process on its first touch of the prefix. Without the implicit
+// _StringProcessing import the engine links none of it (3,500 fewer relocations at load).
+let fastSwift: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked", "-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors", "-Xfrontend", "-disable-implicit-string-processing-module-import"])]
 let staticZstd: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-Bstatic", "-Xlinker", "-lzstd", "-Xlinker", "-Bdynamic"])]
 
 // libstdc++ and libgcc linked statically into the engine and the CLI (static-cxx/libstdc++.so
