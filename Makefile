@@ -40,6 +40,10 @@ build: shim engine cli
 # object that running programs have mapped crashes them.
 PLACE = sh -c 'mkdir -p "$$(dirname "$$2")" && cp "$$1" "$$2.new.$$$$" && mv -f "$$2.new.$$$$" "$$2"' place
 
+# The engine and the CLI link libstdc++ and libgcc statically (Package.swift: staticCxx).
+STATIC_CXX_CHECK = sh -c 'if readelf -d "$$1" | grep -E "NEEDED.*(libstdc\+\+|libgcc_s)"; then \
+	echo "$$1 must link libstdc++ and libgcc statically (Package.swift)" >&2; exit 1; fi' check
+
 shim:
 	$(MAKE) -C preload
 	$(PLACE) preload/build/libhilbert-preload.so $(OUT)/lib/libhilbert-preload.so
@@ -49,10 +53,12 @@ engine:
 	$(SWIFT_BUILD) HilbertEngine --static-swift-stdlib
 	mkdir -p $(OUT)/lib
 	strip --strip-unneeded -o $(OUT)/lib/.libHilbertEngine.so.new $(RELEASE_DIR)/libHilbertEngine.so
+	@$(STATIC_CXX_CHECK) $(OUT)/lib/.libHilbertEngine.so.new
 	mv -f $(OUT)/lib/.libHilbertEngine.so.new $(OUT)/lib/libHilbertEngine.so
 
 cli:
 	$(SWIFT) build -c release --product hilbert --static-swift-stdlib
+	@$(STATIC_CXX_CHECK) $(RELEASE_DIR)/hilbert
 	$(PLACE) $(RELEASE_DIR)/hilbert $(OUT)/bin/hilbert
 	$(PLACE) wrappers/hilbert-container $(OUT)/bin/hilbert-container
 	$(PLACE) wrappers/hilbert-apptainer-bwrap $(OUT)/bin/hilbert-apptainer-bwrap

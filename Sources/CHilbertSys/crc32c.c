@@ -1,5 +1,8 @@
 #include "hilbert_sys.h"
 #include <string.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 static uint32_t table[8][256];
 static int table_ready;
@@ -49,10 +52,26 @@ static uint32_t crc_hw(uint32_t crc, const uint8_t *p, size_t n) {
 }
 #endif
 
+#if defined(__x86_64__)
+/* One cpuid on first use. Not __builtin_cpu_supports: that links libgcc's constructor, which
+ * runs a dozen cpuid instructions (each a VM exit) in every process that loads the engine. */
+static int sse42 = -1;
+
+static int have_sse42(void) {
+    int v = __atomic_load_n(&sse42, __ATOMIC_RELAXED);
+    if (v < 0) {
+        unsigned a, b, c = 0, d;
+        v = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_2) ? 1 : 0;
+        __atomic_store_n(&sse42, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+#endif
+
 uint32_t hl_crc32c(uint32_t crc, const void *data, size_t len) {
     crc = ~crc;
 #if defined(__x86_64__)
-    if (__builtin_cpu_supports("sse4.2")) return ~crc_hw(crc, data, len);
+    if (have_sse42()) return ~crc_hw(crc, data, len);
 #endif
     return ~crc_soft(crc, data, len);
 }

@@ -23,7 +23,7 @@ ssize_t hl_redirect_take(char *buf, size_t len) {
     return n;
 }
 
-int hl_read_umask(void) {
+static int read_umask(void) {
     int fd = hl_sys.open("/proc/self/status", O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) return -1;
     char buf[4096];
@@ -38,6 +38,17 @@ int hl_read_umask(void) {
     int mask = 0;
     while (*p >= '0' && *p <= '7') mask = mask * 8 + (*p++ - '0');
     return mask;
+}
+
+static int inherited_umask = -2;
+
+int hl_read_umask(void) {
+    int m = __atomic_load_n(&inherited_umask, __ATOMIC_RELAXED);
+    if (m == -2) {
+        m = read_umask();
+        __atomic_store_n(&inherited_umask, m, __ATOMIC_RELAXED);
+    }
+    return m;
 }
 
 static int (*umask_hook)(void);

@@ -29,7 +29,6 @@ public final class Engine {
     private var committedStates: [String: CommittedState] = [:]
     private(set) var cacheRoot = ""
     private var started = false
-    var umaskValue: UInt32 = 0o022
 
     public init() {}
 
@@ -48,8 +47,6 @@ public final class Engine {
             cacheRoot = Settings.cacheDirectory
             volumes = Array(repeating: nil, count: mounts.count)
             openErrors = Array(repeating: nil, count: mounts.count)
-            let m = hl_read_umask()
-            if m >= 0 { umaskValue = UInt32(m) }
             started = true
             ForkSafety.install()
         }
@@ -89,10 +86,13 @@ public final class Engine {
         lock.withLock { volumes.compactMap { $0 } }
     }
 
-    /// The program's umask now: as it last set it (tracked by the shim), else as inherited.
+    /// The program's umask now: as it last set it (tracked by the shim), else as inherited
+    /// (read from /proc when first needed: most processes never create a file).
     var umask: UInt32 {
         let tracked = hl_sys_tracked_umask()
-        return tracked >= 0 ? UInt32(tracked) : umaskValue
+        if tracked >= 0 { return UInt32(tracked) }
+        let inherited = hl_read_umask()
+        return inherited >= 0 ? UInt32(inherited) : 0o022
     }
 
     // Fork: no other thread may be inside SQLite or hold an engine lock while the child is

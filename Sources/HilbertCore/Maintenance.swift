@@ -32,7 +32,7 @@ extension Volume {
             bucket = String(url.dropFirst("file://".count))
         } else if url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix("s3://") {
             storage = "s3"
-        } else if url.contains("://") {
+        } else if firstRange(of: "://", in: url) != nil {
             throw HilbertError(.invalid, "'\(url)': not a store URL (a directory, file:///dir, http(s)://host/bucket or s3://bucket)")
         }
         if storage == "file" {

@@ -101,43 +101,47 @@ public final class CacheDirectory: @unchecked Sendable {
             return HilbertError(e, "cache directory \(path): cannot \(what): \(e)\(hint)")
         }
         do throws(Errno) { try Sys.mkdirs(root, 0o700) } catch { throw explain("create", root, error) }
-        try verifyPrivate(root)
+        let rootMode = try verifyPrivate(root)
+        // Nobody else can enter a root without group or other permission bits, so nothing below
+        // it can be another user's doing: its subdirectories are only made when missing, not
+        // opened and checked again by every process. Below a root others may enter, they are.
+        let sealed = rootMode & 0o077 == 0
         let volume = root + "/" + volumeUUID
         for dir in [volume, volume + "/staging", volume + "/files", volume + "/tmp"] {
             do throws(Errno) {
                 do throws(Errno) { try Sys.mkdir(dir, 0o700) } catch where error == .exists {}
             } catch { throw explain("create", dir, error) }
-            try verifyPrivate(dir, parents: false)
+            if !sealed { try verifyPrivate(dir, parents: false) }
         }
         let shadow = volume + "/shadow"
         do throws(Errno) {
-            do throws(Errno) { try Sys.mkdir(shadow, 0o555) } catch where error == .exists {}
-            let fd = try Sys.openPrivate(shadow, O_RDONLY | O_DIRECTORY)
-            defer { Sys.closePrivate(fd) }
-            let st = try Sys.fstat(fd)
-            if st.st_mode & 0o7777 != 0o555 && st.st_uid == geteuid() { try Sys.fchmod(fd, 0o555) }
+            var made = true
+            do throws(Errno) { try Sys.mkdir(shadow, 0o555) } catch where error == .exists { made = false }
+            if made {   // the umask may have taken bits away
+                let fd = try Sys.openPrivate(shadow, O_RDONLY | O_DIRECTORY)
+                defer { Sys.closePrivate(fd) }
+                let st = try Sys.fstat(fd)
+                if st.st_mode & 0o7777 != 0o555 && st.st_uid == geteuid() { try Sys.fchmod(fd, 0o555) }
+            }
         } catch { throw explain("create", shadow, error) }
-        // Probe: can we really create and write files here (EACCES, EROFS)? A full file
-        // system (ENOSPC, EDQUOT) is not fatal: committed data stays readable, read copies
-        // are evicted right away, and writes report ENOSPC themselves.
-        let probe = volume + "/tmp/.probe.\(getpid()).\(UInt64.random(in: 0...UInt64.max))"
-        var full = false
-        do throws(Errno) {
-            let fd = try Sys.openPrivate(probe, O_RDWR | O_CREAT | O_EXCL, 0o600)
-            defer { Sys.closePrivate(fd); try? Sys.unlink(probe) }
-            try Sys.pwriteAll(fd, [0], 0)
-        } catch where error == .noSpace || error == .quota {
-            full = true
-        } catch { throw explain("write to", volume, error) }
+        // Can we create files here (EACCES, EROFS)? Asked without creating one. A full file
+        // system is not fatal: committed data stays readable, read copies are evicted right
+        // away, and writes report ENOSPC themselves.
+        if !Sys.access(volume + "/tmp", W_OK | X_OK) { throw explain("write to", volume, Errno.current) }
         var fsBytes: Int64 = 0
-        if let vfs = try? Sys.statvfs(volume) { fsBytes = Int64(vfs.f_blocks) * Int64(vfs.f_frsize) }
+        var full = false
+        if let vfs = try? Sys.statvfs(volume) {
+            fsBytes = Int64(vfs.f_blocks) * Int64(vfs.f_frsize)
+            full = vfs.f_bavail == 0
+        }
         return Prepared(root: root, volume: volume, fsBytes: fsBytes, full: full)
     }
 
     /// The cache root must be the user's alone (PrivateDirectory); below a verified root,
-    /// each directory is checked itself (its parents were).
-    private static func verifyPrivate(_ dir: String, parents: Bool = true) throws(HilbertError) {
-        do throws(HilbertError) { try PrivateDirectory.verify(dir, parents: parents) } catch {
+    /// each directory is checked itself (its parents were). Returns the directory's mode.
+    @discardableResult
+    private static func verifyPrivate(_ dir: String, parents: Bool = true) throws(HilbertError) -> mode_t {
+        do throws(HilbertError) { return try PrivateDirectory.verify(dir, parents: parents) } catch {
             throw HilbertError(error.errno, "cache directory " + error.message + " (HILBERT_CACHE)")
         }
     }

@@ -167,10 +167,6 @@ public final class MetaStore: @unchecked Sendable {
         self.format = format
         self.epoch = ChangeEpoch(databasePath: conn.path)
         self.reserve = SpaceReserve(databasePath: conn.path)
-        // Sized once: growing these dictionaries showed up in cold stat storms.
-        dentryCache.reserveCapacity(MetaStore.cacheLimit)
-        attrCache.reserveCapacity(MetaStore.cacheLimit)
-        resolveCache.reserveCapacity(MetaStore.cacheLimit)
         conn.onWriteEnd = { [unowned self] in
             self.clearCaches()
             self.cacheEpoch = .max
@@ -250,6 +246,12 @@ public final class MetaStore: @unchecked Sendable {
             }
             let conn = try Connection(path: path, create: false)
             connection = conn
+            // At the current schema (every open but the first after an upgrade), one read
+            // transaction gives the version and the settings.
+            let current = try conn.transaction(immediate: false) { () throws(Errno) -> VolumeFormat? in
+                try Migrations.isCurrent(conn) ? try readFormat(conn) : nil
+            }
+            if let current { return MetaStore(conn: conn, format: current) }
             try Migrations.apply(conn, fresh: false)
             let format = try conn.transaction(immediate: false) { () throws(Errno) in try readFormat(conn) }
             return MetaStore(conn: conn, format: format)
@@ -364,6 +366,15 @@ public final class MetaStore: @unchecked Sendable {
 
     // MARK: caches
 
+    /// Growing the caches showed up in cold stat storms, so they are sized once when a storm
+    /// starts (a prefetch, or many paths resolved): a short process never maps their ~11 MB.
+    func sizeCachesForStorm() {
+        if attrCache.capacity >= MetaStore.cacheLimit { return }
+        dentryCache.reserveCapacity(MetaStore.cacheLimit)
+        attrCache.reserveCapacity(MetaStore.cacheLimit)
+        resolveCache.reserveCapacity(MetaStore.cacheLimit)
+    }
+
     func clearCaches() {
         if !dentryCache.isEmpty { dentryCache.removeAll(keepingCapacity: true) }
         if !attrCache.isEmpty { attrCache.removeAll(keepingCapacity: true) }
@@ -412,6 +423,7 @@ public final class MetaStore: @unchecked Sendable {
     /// Cache the entries of `dir` from `name` on with their attributes: one query instead
     /// of one per following lookup.
     func prefetchEntries(_ dir: Ino, from name: [UInt8]) throws(Errno) {
+        sizeCachesForStorm()
         if dentryCache.count + MetaStore.prefetchBatch > MetaStore.cacheLimit { clearCaches() }
         try readAhead(dir, from: name, columns: MetaStore.prefetchColumns, join: "JOIN hl_node n ON n.ino = e.ino") { s in
             let a = MetaStore.readAttr(s, 1)

@@ -132,6 +132,11 @@ enum Migrations {
     static let all: [Migration] = [v1_initial, v2_staging_owner, v3_inline_crc, v4_uploads]
     static var latest: Int64 { all.last!.version }
 
+    /// The database is at this code's schema version (a read; call inside a transaction).
+    static func isCurrent(_ conn: Connection) throws(Errno) -> Bool {
+        try conn.scalar("PRAGMA user_version") == latest
+    }
+
     /// Apply every migration newer than the database's user_version, each in its own
     /// write transaction. A database newer than this code is refused (EIO, explained).
     /// `fresh`: the database is being created (an unversioned database is only accepted then).

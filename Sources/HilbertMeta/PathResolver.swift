@@ -46,6 +46,7 @@ extension MetaStore {
     private func remember(_ key: ResolveKey, _ r: Resolution) {
         if conn.inWriteTransaction { return }
         if resolveCache.count >= MetaStore.cacheLimit { resolveCache.removeAll(keepingCapacity: true) }
+        if resolveCache.count == 64 { sizeCachesForStorm() }
         resolveCache[key] = r
     }
 

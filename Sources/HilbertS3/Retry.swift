@@ -51,7 +51,7 @@ public struct Backoff: Sendable {
 
 /// A Retry-After value: delta-seconds or an HTTP date (relative to `now`, epoch seconds).
 public func parseRetryAfter(_ value: String, now: Int64) -> Double? {
-    let v = value.trimmingPrefix(while: { $0 == " " || $0 == "\t" })
+    let v = value.drop(while: { $0 == " " || $0 == "\t" })
     let t = String(v.reversed().drop(while: { $0 == " " || $0 == "\t" }).reversed())
     if !t.isEmpty, t.allSatisfy({ $0.isASCII && $0.isNumber }) { return Double(t) }
     guard let date = parseHTTPDate(t) else { return nil }

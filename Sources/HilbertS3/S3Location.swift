@@ -17,7 +17,7 @@ public struct S3Location: Sendable, Equatable {
     /// and `s3://bucket[/prefix]` (AWS, virtual-hosted). Region: `region` > the AWS host name > us-east-1.
     public init(url: String, region explicitRegion: String?) throws(HilbertError) {
         func bad(_ why: String) -> HilbertError { HilbertError(.invalid, "S3 URL '\(url)': \(why)") }
-        guard let sep = url.firstRange(of: "://") else {
+        guard let sep = firstRange(of: "://", in: url) else {
             throw bad("no scheme (expected https://, http:// or s3://)")
         }
         let scheme = url[..<sep.lowerBound].lowercased()
@@ -173,7 +173,7 @@ public struct S3Location: Sendable, Equatable {
         if !alnum(name.first!) || !alnum(name.last!) {
             return "bucket name '\(name)' must begin and end with a letter or digit"
         }
-        if name.contains("..") { return "bucket name '\(name)' has two adjacent dots" }
+        if firstRange(of: "..", in: name) != nil { return "bucket name '\(name)' has two adjacent dots" }
         if virtualHostedHTTPS && name.contains(".") {
             return "bucket name '\(name)' has dots, which break TLS for virtual-hosted addressing "
                 + "(the certificate covers one label); use path-style: https://s3.\(region).amazonaws.com/\(name)"

@@ -18,8 +18,9 @@ import Glibc
 /// never repaired: whoever could write to it may already have left something inside.
 public enum PrivateDirectory {
     /// Check an existing directory against the rule above (`parents: false`: the directory
-    /// alone, for one below a directory already verified).
-    public static func verify(_ path: String, parents: Bool = true) throws(HilbertError) {
+    /// alone, for one below a directory already verified). Returns its mode.
+    @discardableResult
+    public static func verify(_ path: String, parents: Bool = true) throws(HilbertError) -> mode_t {
         let fd: Int32
         do throws(Errno) {
             fd = try Sys.openPrivate(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -40,6 +41,7 @@ public enum PrivateDirectory {
             throw refusal(path, "is writable by \(st.st_mode & 0o020 != 0 ? "its group" : "other users") (mode \(octal(st.st_mode & 0o7777)))")
         }
         if parents { try verifyParents(of: fd, st, path, me) }
+        return st.st_mode
     }
 
     /// Walks `..` from the opened directory up to the root of the file-system tree.
@@ -61,12 +63,11 @@ public enum PrivateDirectory {
                 throw HilbertError(error, "cannot check the parents of \(path): \(error)")
             }
             if pst.st_dev == child.st_dev && pst.st_ino == child.st_ino { return }   // "/" is its own parent
-            let name = ancestorName(path, level)
             if pst.st_mode & 0o022 != 0 && pst.st_mode & mode_t(S_ISVTX) == 0 {
-                throw refusal(path, "its parent directory \(name) is writable by other users and not sticky (mode \(octal(pst.st_mode & 0o7777))), so they could replace it")
+                throw refusal(path, "its parent directory \(ancestorName(path, level)) is writable by other users and not sticky (mode \(octal(pst.st_mode & 0o7777))), so they could replace it")
             }
             if pst.st_uid != 0 && pst.st_uid != me && pst.st_uid != overflowUID {
-                throw refusal(path, "its parent directory \(name) belongs to uid \(pst.st_uid), who could replace it")
+                throw refusal(path, "its parent directory \(ancestorName(path, level)) belongs to uid \(pst.st_uid), who could replace it")
             }
             child = pst
         }

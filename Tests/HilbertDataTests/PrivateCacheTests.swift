@@ -46,6 +46,17 @@ import HilbertSupport
         #expect(why?.contains("its parent directory \(dir.path)/pub is writable by other users and not sticky") == true)
     }
 
+    @Test func subdirectoryWritableByOthersIsRefusedBelowARootOthersMayEnter() throws {
+        let dir = TempDir()
+        let root = dir.path + "/cache"
+        #expect(refusal(root) == nil)
+        chmod(root + "/v/staging", 0o777)
+        // 0700: nobody else can reach the subdirectory, so it is not checked again
+        #expect(refusal(root) == nil)
+        chmod(root, 0o755)
+        #expect(refusal(root)?.contains("\(root)/v/staging is writable by its group (mode 0777)") == true)
+    }
+
     @Test(.enabled(if: geteuid() == 0, "needs root to give a directory to another uid"))
     func anotherUsersDirectoryIsRefused() throws {
         let dir = TempDir()

@@ -219,6 +219,72 @@ def exec_cost(n, shim):
     return {k: median(v) for k, v in times.items()}
 
 
+def spawn_quiet(argv, env):
+    """posix_spawn+wait with stdout on /dev/null; ms, or an error if it failed."""
+    t = now()
+    pid = os.posix_spawn(argv[0], argv, env,
+                         file_actions=[(os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0)])
+    _, st = os.waitpid(pid, 0)
+    ms = (now() - t) * 1000.0
+    if st != 0:
+        raise RuntimeError("%s exited %r" % (" ".join(argv), st))
+    return ms
+
+
+def interleaved(n, pairs, warm=5):
+    """pairs: {case: (argv_a, argv_b, env)}. n spawns of each side, a and b alternating one by
+    one, the order flipping every round (the VM's speed drifts over seconds). Returns
+    {case: (median ms of a, median ms of b)}."""
+    for a, b, env in pairs.values():
+        for _ in range(warm):
+            spawn_quiet(a, env)
+            spawn_quiet(b, env)
+    times = {k: ([], []) for k in pairs}
+    for i in range(n):
+        for k, (a, b, env) in pairs.items():
+            sides = ((0, a), (1, b)) if i % 2 == 0 else ((1, b), (0, a))
+            for side, argv in sides:
+                times[k][side].append(spawn_quiet(argv, env))
+    return {k: (median(ta), median(tb)) for k, (ta, tb) in times.items()}
+
+
+def first_touch(n, native, virtual):
+    """The cost of a short process's first touch of the prefix: the same command on a file
+    under the prefix and on one in the native directory, both with the shim loaded (this
+    process's environment). The prefix side pays the engine's dlopen and the volume's open
+    in every process."""
+    files = {}
+    for root in (native, virtual):
+        d = os.path.join(root, "touch")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "f"), "wb") as f:
+            f.write(os.urandom(4096))
+        files[root] = d
+    env = dict(os.environ)
+    stat = shutil.which("stat") or "/usr/bin/stat"
+
+    def argvs(make):
+        return make(files[native]), make(files[virtual])
+    pairs = {
+        "cat": argvs(lambda d: ["/bin/cat", d + "/f"]),
+        "sh echo": argvs(lambda d: ["/bin/sh", "-c", "echo x > %s/g" % d]),
+        "stat": argvs(lambda d: [stat, d + "/f"]),
+    }
+    res = interleaved(n, {k: (a, b, env) for k, (a, b) in pairs.items()})
+    for d in files.values():
+        shutil.rmtree(d)
+    return {k: {"native": a, "prefix": b} for k, (a, b) in res.items()}
+
+
+def run_cost(n, hilbert, meta, cache):
+    """spawn+wait of `hilbert run -- /bin/true` against /bin/true alone, both from an
+    environment without the shim (the way a job script starts them)."""
+    env = env_with_shim(None)
+    run = [hilbert, "run", "--mount", "/hilbert=" + meta, "--cache", cache, "--", "/bin/true"]
+    a, b = interleaved(n, {"run": (["/bin/true"], run, env)})["run"]
+    return {"true": a, "hilbert run": b}
+
+
 STAT_CHILD = r"""
 import os, sys, time
 n = int(sys.argv[1]); paths = sys.argv[2:]
@@ -306,6 +372,8 @@ def measure(args):
     big = (128 if q else 1024) * MiB
     nstorm = 500 if q else 2000
     nexec = 100 if q else 1000
+    ntouch = 30 if q else 300
+    nrun = 20 if q else 200
     nstat = 50000 if q else 200000
 
     native = os.path.abspath(args.native)
@@ -361,6 +429,13 @@ def measure(args):
     log("exec /bin/true x %d" % nexec)
     ex = exec_cost(nexec, shim)
 
+    log("first touch of the prefix: cat, sh echo, stat x %d" % ntouch)
+    ft = first_touch(ntouch, native, virtual)
+    rc = None
+    if args.hilbert and args.meta and args.cache_dir:
+        log("hilbert run -- /bin/true x %d" % nrun)
+        rc = run_cost(nrun, args.hilbert, args.meta, args.cache_dir)
+
     log("stat storm (%d stats of native files in a child)" % nstat)
     sdir = os.path.join(native, "statfiles")
     os.makedirs(sdir, exist_ok=True)
@@ -373,6 +448,7 @@ def measure(args):
     shutil.rmtree(sdir)
 
     return {"rows": rows, "native_write_nofsync": nw_nofsync, "exec": ex, "stat": ss,
+            "touch": ft, "run": rc, "ntouch": ntouch, "nrun": nrun,
             "nexec": nexec, "nstat": nstat, "info": machine_info(native), "quick": q}
 
 
@@ -389,12 +465,29 @@ def render(r):
     ratio = st["with"] / st["without"] if st["without"] else 0
     out.append("| stat storm, %d stats of native files in a child: without / with shim | %s | %s | %.2f |"
                % (r["nstat"], fmt_rate(st["without"], "ops/s"), fmt_rate(st["with"], "ops/s"), ratio))
+    for case, what in TOUCH_CASES:
+        t = r["touch"][case]
+        out.append("| first touch: spawn+wait of `%s` (median of %d, interleaved), shim loaded on both sides | %.3f ms | %.3f ms | %.2f |"
+                   % (what, r["ntouch"], t["native"], t["prefix"], t["native"] / t["prefix"] if t["prefix"] else 0))
+    rc = r.get("run")
+    if rc:
+        out.append("| spawn+wait of `hilbert run -- /bin/true` (median of %d, interleaved), native = /bin/true alone | %.3f ms | %.3f ms | %.2f |"
+                   % (r["nrun"], rc["true"], rc["hilbert run"], rc["true"] / rc["hilbert run"] if rc["hilbert run"] else 0))
     out.append("")
     out.append("- native sequential write without fsync: %s" % fmt_rate(r["native_write_nofsync"], "MB/s"))
     out.append("- exec overhead of the shim: %+.3f ms per exec (%.3f → %.3f ms)"
                % (ex["with"] - ex["without"], ex["without"], ex["with"]))
     out.append("- stat storm with the shim / without: %.3f (target ≥ 0.95: %s)"
                % (ratio, "met" if ratio >= 0.95 else "NOT met"))
+    for case, _ in TOUCH_CASES:
+        t = r["touch"][case]
+        out.append("- first-touch cost, %s: %+.3f ms per process (prefix − native%s; target ≤ 1 ms: %s)"
+                   % (case, t["prefix"] - t["native"], spread(r, "touch", case),
+                      "met" if t["prefix"] - t["native"] <= 1.0 else "NOT met"))
+    if rc:
+        out.append("- `hilbert run -- /bin/true` costs %+.3f ms over /bin/true (%s; target ≤ 1 ms: %s)"
+                   % (rc["hilbert run"] - rc["true"], spread(r, "run", None).lstrip("; ") or "one run",
+                      "met" if rc["hilbert run"] - rc["true"] <= 1.0 else "NOT met"))
     out.append("- MB = MiB (2^20 bytes); ratio > 1 means the prefix is faster%s%s"
                % ("; --quick sizes" if r["quick"] else "",
                   "; medians of %d runs" % r["runs"] if r.get("runs", 1) > 1 else ""))
@@ -402,6 +495,15 @@ def render(r):
     out.append("Machine:")
     out.extend("- %s: %s" % (k, v) for k, v in r["info"])
     return "\n".join(out)
+
+
+TOUCH_CASES = (("cat", "cat F"), ("sh echo", "sh -c 'echo x > F'"), ("stat", "stat F"))
+
+
+def spread(r, key, case):
+    """'; runs a–b ms': the range of the per-run differences when runs were combined."""
+    d = r.get("spread", {}).get((key, case))
+    return "; runs %.3f–%.3f ms" % d if d else ""
 
 
 def median(xs):
@@ -420,6 +522,16 @@ def combine(results):
     r["native_write_nofsync"] = median([x["native_write_nofsync"] for x in results])
     r["exec"] = {k: median([x["exec"][k] for x in results]) for k in ("with", "without")}
     r["stat"] = {k: median([x["stat"][k] for x in results]) for k in ("with", "without")}
+    r["touch"] = {c: {k: median([x["touch"][c][k] for x in results]) for k in ("native", "prefix")}
+                  for c in results[0]["touch"]}
+    r["spread"] = {}
+    for c in r["touch"]:
+        d = [x["touch"][c]["prefix"] - x["touch"][c]["native"] for x in results]
+        r["spread"][("touch", c)] = (min(d), max(d))
+    if all(x.get("run") for x in results):
+        r["run"] = {k: median([x["run"][k] for x in results]) for k in ("true", "hilbert run")}
+        d = [x["run"]["hilbert run"] - x["run"]["true"] for x in results]
+        r["spread"][("run", None)] = (min(d), max(d))
     r["runs"] = len(results)
     return r
 
@@ -460,7 +572,7 @@ def drive(args):
             cmd = [hilbert, "run", "--mount", "/hilbert=" + meta, "--cache", os.path.join(work, "cache"), "--",
                    sys.executable, os.path.abspath(__file__), "--native", native, "--virtual", "/hilbert/bench",
                    "--json", out, "--cache-dir", os.path.join(work, "cache"),
-                   "--bucket-dir", os.path.join(vol, "objects")]
+                   "--bucket-dir", os.path.join(vol, "objects"), "--hilbert", hilbert, "--meta", meta]
             if args.quick:
                 cmd.append("--quick")
             r = subprocess.run(cmd, env=env)
@@ -485,6 +597,8 @@ def main():
     ap.add_argument("--json", help="also write the results as JSON to this host path")
     ap.add_argument("--cache-dir", help="measure mode: the run's cache directory (emptied for the cold read)")
     ap.add_argument("--bucket-dir", help="measure mode: the volume's object directory (pages dropped for the cold read)")
+    ap.add_argument("--hilbert", help="measure mode: the hilbert command, for the `hilbert run -- /bin/true` row")
+    ap.add_argument("--meta", help="measure mode: the volume's metadata URL (for that row, with --cache-dir)")
     ap.add_argument("--workdir", help="driver: where to create the temp dir (default $TMPDIR)")
     ap.add_argument("--keep", action="store_true", help="driver: keep the temp dir")
     ap.add_argument("--repeat", type=int, default=3, help="driver: runs to take the median of (default 3)")

@@ -14,6 +14,9 @@ typedef struct {
 static rec *volatile table;
 volatile int sh_nrec;
 static volatile int maxfd = -1;
+/* The highest fd with a record of the program's (not SH_KIND_PRIVATE): the engine's own fds
+ * sit at 15000 and up, so loops over the program's fds at exit and exec stop here. */
+static volatile int maxuserfd = -1;
 volatile int sh_fdtable_lock;
 
 /* Called with the lock held. NULL when the mapping fails (the record is then not kept, as for
@@ -52,6 +55,7 @@ static void put(int fd, uint32_t kind, int32_t mount, uint64_t ino) {
     if (old == HL_KIND_NONE && kind != HL_KIND_NONE) sh_nrec++;
     if (old != HL_KIND_NONE && kind == HL_KIND_NONE) sh_nrec--;
     if (kind != HL_KIND_NONE && fd > maxfd) maxfd = fd;
+    if (kind != HL_KIND_NONE && kind != SH_KIND_PRIVATE && fd > maxuserfd) maxuserfd = fd;
     sh_unlock(&sh_fdtable_lock);
 }
 
@@ -65,6 +69,7 @@ uint64_t *sh_fd_cookie(int fd) {
     return t && fd >= 0 && fd < SH_MAXFD ? &t[fd].cookie : NULL;
 }
 int sh_fd_max(void) { return maxfd; }
+int sh_fd_max_user(void) { return maxuserfd; }
 
 void sh_note_private_fd(int fd, int on) {
     if (on) put(fd, SH_KIND_PRIVATE, -1, 0);

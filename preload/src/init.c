@@ -149,7 +149,7 @@ void sh_debug(const char *op, const char *path) {
 /* Exit-time commit: only processes holding engine write fds do anything here. */
 __attribute__((destructor)) static void sh_dtor(void) {
     if (!sh_inited || sh_disabled || sh_nrec == 0 || sh_in_vfork()) return;
-    int saved = errno, n = 0, max = sh_fd_max();
+    int saved = errno, n = 0, max = sh_fd_max_user();
     int *fds = NULL;
     hl_file *files = NULL;
     for (int fd = 0; fd <= max; fd++) {

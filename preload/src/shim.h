@@ -405,6 +405,7 @@ void sh_fd_set(int fd, const hl_file *f);
 void sh_fd_clear(int fd);
 uint64_t *sh_fd_cookie(int fd);
 int sh_fd_max(void);
+int sh_fd_max_user(void); /* the same, not counting SH_KIND_PRIVATE records */
 void sh_note_private_fd(int fd, int on);
 int sh_current_umask(void);
 unsigned long sh_cred_generation(void);

@@ -80,7 +80,7 @@ int sh_build_env(char *const envp[], char **out, size_t cap, char *sbuf, size_t 
         char *p = s, *lim = end - 64;
         p = stpcpy(p, "HILBERT_FDS=");
         char *first = p;
-        for (int fd = 0, max = sh_fd_max(); fd <= max && p < lim; fd++) {
+        for (int fd = 0, max = sh_fd_max_user(); fd <= max && p < lim; fd++) {
             hl_file f;
             if (!sh_fd_get(fd, &f) || f.kind == SH_KIND_PRIVATE) continue;
             int fl = REAL(fcntl)(fd, F_GETFD);
@@ -108,7 +108,7 @@ int sh_build_env(char *const envp[], char **out, size_t cap, char *sbuf, size_t 
 void sh_sync_cloexec_writes(void) {
     if (likely(sh_nrec == 0) || sh_in_vfork()) return;
     int saved = errno;
-    for (int fd = 0, max = sh_fd_max(); fd <= max; fd++) {
+    for (int fd = 0, max = sh_fd_max_user(); fd <= max; fd++) {
         hl_file f;
         if (!sh_fd_get(fd, &f) || f.kind != HL_KIND_WRITE) continue;
         int fl = REAL(fcntl)(fd, F_GETFD);

@@ -52,7 +52,8 @@ int hl_sys_groups(gid_t *out, int max);
 /* The host path of the last -HL_REDIRECT on this thread (see hilbert_abi.h). */
 void hl_redirect_set(const char *path, size_t len);
 ssize_t hl_redirect_take(char *buf, size_t len);
-/* The process umask, read without changing it (from /proc/self/status; -1 if unknown). */
+/* The process umask, read without changing it (from /proc/self/status; -1 if unknown), on
+ * the first call only: later changes go through umask(), which the shim tracks. */
 int hl_read_umask(void);
 
 /* Linux flag values Swift's Glibc module does not export without _GNU_SOURCE. */

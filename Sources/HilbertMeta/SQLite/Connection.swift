@@ -55,10 +55,9 @@ public final class Connection {
         sqlite3_extended_result_codes(handle, 1)
         sqlite3_busy_timeout(handle, Connection.busyTimeoutMillis)
         do throws(Errno) {
-            try exec("PRAGMA journal_mode=WAL")
-            try exec("PRAGMA synchronous=NORMAL")
-            try exec("PRAGMA foreign_keys=OFF")
-            try exec("PRAGMA temp_store=MEMORY")
+            // One call; journal_mode after a pragma that loads the schema: as the first
+            // statement it cost every process ~0.06 ms more (measured, not explained).
+            try exec("PRAGMA synchronous=NORMAL; PRAGMA journal_mode=WAL; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY")
         } catch {
             close()
             throw error

@@ -7,8 +7,14 @@ out=$("$HL_PY" "$HL_REPO/Tests/bench/bench.py" --drive --quick --repeat 2 --work
 is "$rc" "0" "bench.py --drive --quick completes"
 [ $rc = 0 ] || diag "$(tail -20 "$HL_TMP/bench.err")"
 like "$out" '^\| workload \| native \| /hilbert \| ratio \(prefix/native\) \|' "prints the table header"
-is "$(printf '%s\n' "$out" | grep -c '^| [0-9a-z].* | .* | .* | [0-9.]* |$')" "14" "prints 14 workload rows"
+is "$(printf '%s\n' "$out" | grep -c '^| [0-9a-z].* | .* | .* | [0-9.]* |$')" "18" "prints 18 workload rows"
 like "$out" "sequential read cold \(from the object store\)" "measures a cold read from the object store"
 like "$out" "stat storm with the shim / without: [0-9.]+" "reports the stat-storm ratio"
+is "$(printf '%s\n' "$out" | grep -cE '^\| first touch: spawn\+wait of .* \| [0-9.]+ ms \| [0-9.]+ ms \| [0-9.]+ \|$')" "3" "first-touch rows: cat, sh echo, stat"
+for c in cat "sh echo" stat; do
+    like "$out" "^- first-touch cost, $c: [-+][0-9.]+ ms per process \(prefix − native; runs [-0-9.]+–[-0-9.]+ ms; target ≤ 1 ms: (met|NOT met)\)" "reports the first-touch cost of $c against its target"
+done
+like "$out" "^\| spawn\+wait of .hilbert run -- /bin/true. .* \| [0-9.]+ ms \| [0-9.]+ ms \| [0-9.]+ \|$" "a row for hilbert run -- /bin/true"
+like "$out" "^- .hilbert run -- /bin/true. costs [-+][0-9.]+ ms over /bin/true \(runs .*; target ≤ 1 ms: (met|NOT met)\)" "reports its cost against the target"
 like "$out" "native dir filesystem: " "prints machine info"
 done_testing
