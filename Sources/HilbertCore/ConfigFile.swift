@@ -33,7 +33,7 @@ public struct ConfigFile: Sendable, Equatable {
         return config
     }
 
-    /// Parse text as if it were a file's contents (for tests and `hilbert config --check`).
+    /// Parse text as if it were a file's contents.
     public static func parse(_ text: String, path: String) throws(HilbertError) -> ConfigFile {
         var config = ConfigFile(path: path)
         for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {

@@ -2,7 +2,7 @@ import Glibc
 import HilbertSupport
 
 /// Where a setting came from, highest precedence first.
-public enum SettingSource: String, Sendable, CaseIterable {
+public enum SettingSource: String, Sendable {
     case commandLine = "command line"
     case environment = "environment"
     case userFile = "config file"

@@ -161,6 +161,11 @@ public final class CacheDirectory: @unchecked Sendable {
         }
     }
 
+    /// The cache root, made when missing, checked to be the user's alone (PrivateDirectory).
+    public static func makeRoot(_ root: String) throws(HilbertError) {
+        try makePrivate(root, parents: true)
+    }
+
     /// mkdir (with `parents`: missing ancestors too, and the ancestors checked), then verify.
     private static func makePrivate(_ dir: String, parents: Bool) throws(HilbertError) {
         do throws(Errno) {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import HilbertCore
+import HilbertData
 import HilbertMeta
 import HilbertSupport
 
@@ -60,10 +61,7 @@ extension Hilbert {
 
         /// The directories a container must see for this view, each once.
         func binds(_ v: View) throws -> [String] {
-            do { try Sys.mkdirs(v.cache, 0o700) } catch {
-                throw CLIError("cannot create the cache directory \(v.cache): \(error)")
-            }
-            do { try PrivateDirectory.verify(v.cache) } catch { throw CLIError(error.message) }
+            do { try CacheDirectory.makeRoot(v.cache) } catch { throw CLIError(error.message) }
             var dirs = [v.cache]
             func add(_ d: String) {
                 if Sys.exists(d) && !dirs.contains(where: { d == $0 || d.hasPrefix($0 + "/") }) { dirs.append(d) }
