@@ -12,7 +12,9 @@ PREFIX ?= /usr/local
 VERSION := $(shell cat VERSION)
 SWIFT ?= swift
 OUT := $(CURDIR)/out
-SWIFT_BUILD := $(SWIFT) build -c release --product
+# No $ORIGIN RUNPATH: both link everything but glibc statically, and a RUNPATH makes the
+# dynamic loader probe a dozen directories beside the engine for libm in every process.
+SWIFT_BUILD := $(SWIFT) build -c release --disable-local-rpath --product
 RELEASE_DIR = $(shell $(SWIFT) build -c release --show-bin-path)
 
 .PHONY: all deps test-deps build shim engine cli install install-files quickstart test unit-test shim-test integration-test bench clean
@@ -41,8 +43,8 @@ build: shim engine cli
 PLACE = sh -c 'mkdir -p "$$(dirname "$$2")" && cp "$$1" "$$2.new.$$$$" && mv -f "$$2.new.$$$$" "$$2"' place
 
 # The engine and the CLI link libstdc++ and libgcc statically (Package.swift: staticCxx).
-STATIC_CXX_CHECK = sh -c 'if readelf -d "$$1" | grep -E "NEEDED.*(libstdc\+\+|libgcc_s)"; then \
-	echo "$$1 must link libstdc++ and libgcc statically (Package.swift)" >&2; exit 1; fi' check
+STATIC_CXX_CHECK = sh -c 'if readelf -d "$$1" | grep -E "NEEDED.*(libstdc\+\+|libgcc_s)|RUNPATH|RPATH"; then \
+	echo "$$1 must link libstdc++ and libgcc statically and carry no RUNPATH (Package.swift, SWIFT_BUILD)" >&2; exit 1; fi' check
 
 shim:
 	$(MAKE) -C preload
@@ -54,10 +56,12 @@ engine:
 	mkdir -p $(OUT)/lib
 	strip --strip-unneeded -o $(OUT)/lib/.libHilbertEngine.so.new $(RELEASE_DIR)/libHilbertEngine.so
 	@$(STATIC_CXX_CHECK) $(OUT)/lib/.libHilbertEngine.so.new
+	@if grep -q /proc/self/maps $(OUT)/lib/.libHilbertEngine.so.new; then \
+		echo "the engine must not carry the Swift runtime's CommandLine.cpp (Sources/CEngineArgv/argv.c)" >&2; exit 1; fi
 	mv -f $(OUT)/lib/.libHilbertEngine.so.new $(OUT)/lib/libHilbertEngine.so
 
 cli:
-	$(SWIFT) build -c release --product hilbert --static-swift-stdlib
+	$(SWIFT_BUILD) hilbert --static-swift-stdlib
 	@$(STATIC_CXX_CHECK) $(RELEASE_DIR)/hilbert
 	$(PLACE) $(RELEASE_DIR)/hilbert $(OUT)/bin/hilbert
 	$(PLACE) wrappers/hilbert-container $(OUT)/bin/hilbert-container
