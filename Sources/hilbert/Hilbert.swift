@@ -1,6 +1,6 @@
 import ArgumentParser
 
-@main
+// Started from main.swift.
 struct Hilbert: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hilbert",

@@ -17,11 +17,19 @@ struct MountOptions: ParsableArguments {
 
     /// The mount table and cache directory, each by the one precedence (View.swift).
     func resolve() throws -> (mounts: [MountSpec], cache: String) {
-        let v = try view()
+        try MountOptions.resolve(mounts: mounts, cache: cache)
+    }
+
+    static func resolve(mounts: [String], cache: String?) throws -> (mounts: [MountSpec], cache: String) {
+        let v = try view(mounts: mounts, cache: cache)
         return (v.mounts, v.cache)
     }
 
     func view() throws -> View {
+        try MountOptions.view(mounts: mounts, cache: cache)
+    }
+
+    static func view(mounts: [String], cache: String?) throws -> View {
         do {
             return try View.resolve(mountArguments: mounts, cacheArgument: cache, siteFile: Launcher.siteConfigPath())
         } catch {

@@ -22,16 +22,21 @@ extension Hilbert {
         var command: [String] = []
 
         func run() throws {
+            throw ExitCode(try Run.launch(command, mounts: volumes.mounts, cache: volumes.cache))
+        }
+
+        /// The job itself; also reached without the argument parser (main.swift, FastRun).
+        static func launch(_ command: [String], mounts: [String], cache: String?) throws -> Int32 {
             var argv = command
             if argv.first == "--" { argv.removeFirst() }
             guard !argv.isEmpty else { throw CLIError("no command given (usage: hilbert run [--mount P=URL] -- CMD ARGS…)") }
-            let (table, cacheDir) = try volumes.resolve()
+            let (table, cacheDir) = try MountOptions.resolve(mounts: mounts, cache: cache)
             // A command stored under a prefix must be exec'd by a shimmed process (this one
             // is not): let a shell under the shim exec it.
             if table.contains(where: { argv[0] == $0.prefix || argv[0].hasPrefix($0.prefix + "/") }) {
                 argv = ["/bin/sh", "-c", "exec \"$0\" \"$@\""] + argv
             }
-            throw ExitCode(try Launcher.runJob(argv, mounts: table, cache: cacheDir))
+            return try Launcher.runJob(argv, mounts: table, cache: cacheDir)
         }
     }
 

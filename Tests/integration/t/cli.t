@@ -17,6 +17,22 @@ for i in $(seq 1 50); do pgrep -f "^$marker" >/dev/null || break; sleep 0.1; don
 left=$(pgrep -f "^$marker")
 is "$rc/${left:+still running}" "143/" "SIGTERM to hilbert run is forwarded: the command ends, status 143"
 [ -n "$left" ] && kill $left
+# The argument forms 'hilbert run' reads without the parser (FastRun), and those it leaves
+# to the parser: both must mean the same.
+is "$("$HILBERT" run --mount="/hilbert=$HL_URL" --cache="$HL_CACHE" sh -c 'echo "$HILBERT_MOUNTS|$HILBERT_CACHE"' 2>&1)" \
+   "/hilbert=$HL_URL|$HL_CACHE" "run --mount=V --cache=V CMD (no --) mounts and caches as given"
+is "$("$HILBERT" run --cache "$HL_CACHE" --mount "/hilbert=$HL_URL" -- sh -c 'echo "$1"' zero -x 2>&1)" "-x" \
+   "arguments after the command pass through untouched, options among them too"
+like "$("$HILBERT" run --help 2>&1)" "USAGE: hilbert run" "run --help gives run's usage (the parser took it for the command before)"
+is "$("$HILBERT" run -h >/dev/null 2>&1; echo $?)" "0" "run -h exits 0"
+like "$("$HILBERT" run --mount 2>&1)" "Missing value for '--mount" "run --mount without a value: the parser's error"
+is "$("$HILBERT" run --mount >/dev/null 2>&1; echo $?)" "64" "... with status 64"
+like "$("$HILBERT" run --bogus -- true 2>&1)" "unknown option '--bogus'" "an unknown option before the command is refused, not run as the command"
+is "$("$HILBERT" run --bogus -- true >/dev/null 2>&1; echo $?)" "64" "... with status 64"
+like "$("$HILBERT" run -- 2>&1)" "no command given" "run -- with no command says so"
+is "$("$HILBERT" run -- >/dev/null 2>&1; echo $?)" "1" "... with status 1"
+is "$("$HILBERT" run --mount "/hilbert=$HL_URL" --cache "$HL_TMP/not-this-cache" --cache "$HL_CACHE" -- sh -c 'echo "$HILBERT_CACHE"' 2>&1)" \
+   "$HL_CACHE" "a repeated --cache: the last one counts (as the parser has it)"
 is "$(hl env 2>&1 | grep -c '^LD_PRELOAD=.*libhilbert-preload.so')" "1" "run puts the shim into LD_PRELOAD"
 like "$(hl env 2>&1 | grep '^HILBERT_MOUNTS=')" "^HILBERT_MOUNTS=/hilbert=sqlite://$HL_META" "run sets HILBERT_MOUNTS"
 like "$(hl env 2>&1 | grep '^HILBERT_CACHE=')" "^HILBERT_CACHE=$HL_CACHE" "run sets HILBERT_CACHE"
