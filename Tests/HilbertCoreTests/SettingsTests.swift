@@ -11,8 +11,15 @@ import HilbertSupport
         #expect(Settings.formatMounts(m) == "/data=sqlite:///v/meta.db;/scratch=sqlite:///s.db")
     }
 
+    @Test func mountTablesTolerateBlanksAndLineEnds() throws {
+        let m = try Settings.parseMounts(";; \t/a///=sqlite:///a.db\r\n;  ;/dätä = sqlite:///d.db;")
+        #expect(m == [MountSpec(prefix: "/a", metaURL: "sqlite:///a.db"),
+                      MountSpec(prefix: "/dätä", metaURL: "sqlite:///d.db")])
+        #expect(try Settings.parseMounts(" ; ").isEmpty)
+    }
+
     @Test func rejectsBadMountEntries() {
-        for bad in ["/data", "data=sqlite:///x.db", "/=sqlite:///x.db", "/data="] {
+        for bad in ["/data", "data=sqlite:///x.db", "/=sqlite:///x.db", "/data=", "//=sqlite:///x.db", " = ", "/a=x;/b"] {
             #expect(throws: HilbertError.self, "\(bad)") { _ = try Settings.parseMounts(bad) }
         }
     }
