@@ -58,6 +58,9 @@ engine:
 	@$(STATIC_CXX_CHECK) $(OUT)/lib/.libHilbertEngine.so.new
 	@if grep -q /proc/self/maps $(OUT)/lib/.libHilbertEngine.so.new; then \
 		echo "the engine must not carry the Swift runtime's CommandLine.cpp (Sources/CEngineArgv/argv.c)" >&2; exit 1; fi
+	@if readelf -d $(OUT)/lib/.libHilbertEngine.so.new | grep -q "NEEDED.*libm\.so"; then \
+		echo "the engine must not need libm.so: add the math functions it now uses (nm -D: undefined," \
+			"defined in libm) to Sources/CEngineLibm/libm.c" >&2; exit 1; fi
 	mv -f $(OUT)/lib/.libHilbertEngine.so.new $(OUT)/lib/libHilbertEngine.so
 
 cli:

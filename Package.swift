@@ -19,11 +19,11 @@ let staticSQLite: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-Bstatic", "-Xli
 let fastSwift: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked", "-Xfrontend", "-disable-concrete-type-metadata-mangled-name-accessors", "-Xfrontend", "-disable-implicit-string-processing-module-import"])]
 let staticZstd: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-Bstatic", "-Xlinker", "-lzstd", "-Xlinker", "-Bdynamic"])]
 
-// libstdc++ and libgcc linked statically into the engine and the CLI (static-cxx/libstdc++.so
+// libstdc++ and libgcc linked statically into the engine and the CLI (link-scripts/libstdc++.so
 // says why); lld drops the glibc 2.36 symbol (arc4random) that gold keeps from archive members
 // whose code --gc-sections removed.
 let staticCxx: [LinkerSetting] = [.unsafeFlags([
-    "-L", "Sources/HilbertEngine/static-cxx", "-Xclang-linker", "-static-libgcc", "-use-ld=lld",
+    "-L", "Sources/HilbertEngine/link-scripts", "-Xclang-linker", "-static-libgcc", "-use-ld=lld",
 ])]
 
 let package = Package(
@@ -52,10 +52,11 @@ let package = Package(
                 swiftSettings: fastSwift),
         .target(name: "HilbertCore", dependencies: ["HilbertMeta", "HilbertData", "HilbertS3", "CHilbertABI"],
                 swiftSettings: fastSwift),
-        // Linked into the engine only (argv.c says why).
+        // Linked into the engine only (argv.c and libm.c say why).
         .target(name: "CEngineArgv", cSettings: [.unsafeFlags(["-O2"])]),
-        .target(name: "HilbertEngine", dependencies: ["HilbertCore", "CHilbertABI", "CEngineArgv"],
-                exclude: ["exports.map", "static-cxx", "hot-functions.txt"],
+        .target(name: "CEngineLibm", cSettings: [.unsafeFlags(["-O2", "-fno-builtin"])]),
+        .target(name: "HilbertEngine", dependencies: ["HilbertCore", "CHilbertABI", "CEngineArgv", "CEngineLibm"],
+                exclude: ["exports.map", "link-scripts", "hot-functions.txt"],
                 linkerSettings: [.unsafeFlags([
                     "-static-stdlib",
                     "-Xlinker", "--version-script=Sources/HilbertEngine/exports.map",
