@@ -52,10 +52,11 @@ let package = Package(
                 swiftSettings: fastSwift),
         .target(name: "HilbertCore", dependencies: ["HilbertMeta", "HilbertData", "HilbertS3", "CHilbertABI"],
                 swiftSettings: fastSwift),
-        // Linked into the engine only (argv.c and libm.c say why).
+        // Linked into the engine only (argv.c says why).
         .target(name: "CEngineArgv", cSettings: [.unsafeFlags(["-O2"])]),
-        .target(name: "CEngineLibm", cSettings: [.unsafeFlags(["-O2", "-fno-builtin"])]),
-        .target(name: "HilbertEngine", dependencies: ["HilbertCore", "CHilbertABI", "CEngineArgv", "CEngineLibm"],
+        // The engine's and the CLI's math functions, libm loaded on first use (libm.c says why).
+        .target(name: "CLazyLibm", cSettings: [.unsafeFlags(["-O2", "-fno-builtin"])]),
+        .target(name: "HilbertEngine", dependencies: ["HilbertCore", "CHilbertABI", "CEngineArgv", "CLazyLibm"],
                 exclude: ["exports.map", "link-scripts", "hot-functions.txt"],
                 linkerSettings: [.unsafeFlags([
                     "-static-stdlib",
@@ -68,7 +69,7 @@ let package = Package(
                     "-Xlinker", "--no-warn-symbol-ordering",
                 ])] + staticCxx),
         .executableTarget(name: "hilbert", dependencies: [
-            "HilbertCore",
+            "HilbertCore", "CLazyLibm",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], linkerSettings: staticCxx),
         .testTarget(name: "HilbertMetaTests", dependencies: ["HilbertMeta"]),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What a process pays for loading the engine (README, "Per-process cost"): the engine brings
-# no libm (its math functions forward to libm on first use, Sources/CEngineLibm/libm.c), no
+# no libm (its math functions forward to libm on first use, Sources/CLazyLibm/libm.c), no
 # RUNPATH and no CommandLine.cpp. The forwarding functions agree with libm bit for bit.
 . "$(dirname "$0")/../lib.sh"
 hl_setup
@@ -61,7 +61,7 @@ int main(void) {
     return failures != 0;
 }
 C
-if cc -O2 -fno-builtin -o "$HL_TMP/libm-test" "$HL_TMP/libm-test.c" "$HL_REPO/Sources/CEngineLibm/libm.c" -ldl 2>"$HL_TMP/cc.err"; then
+if cc -O2 -fno-builtin -o "$HL_TMP/libm-test" "$HL_TMP/libm-test.c" "$HL_REPO/Sources/CLazyLibm/libm.c" -ldl 2>"$HL_TMP/cc.err"; then
     is "$("$HL_TMP/libm-test" 2>&1)" "0 differences" "the engine's ceil and forwarded math functions agree with libm bit for bit"
 else
     nok "the libm forwarding test compiles" "$(cat "$HL_TMP/cc.err")"
