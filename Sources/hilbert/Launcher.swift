@@ -103,8 +103,9 @@ enum Launcher {
         return order.map { "\($0)=\(env[$0]!)" }
     }
 
-    /// Spawn argv with env, wait, return a shell-style exit status.
-    static func spawnAndWait(_ argv: [String], env: [String]) throws -> Int32 {
+    /// Spawn argv with env, wait, return a shell-style exit status. `whileRunning` runs once
+    /// the command has started, before the wait.
+    static func spawnAndWait(_ argv: [String], env: [String], whileRunning: () -> Void = {}) throws -> Int32 {
         var pid: pid_t = 0
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
@@ -140,6 +141,7 @@ enum Launcher {
             return rc == ENOENT ? 127 : 126
         }
         forwardTarget = pid
+        whileRunning()
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 {
             if errno != EINTR { throw CLIError("waitpid failed: \(String(cString: strerror(errno)))") }
@@ -154,12 +156,15 @@ enum Launcher {
         // Held open while the job runs: SQLite then finds the volume's WAL index already built,
         // which a process that is the only one with the database open must rebuild (from
         // 0.05 ms with an empty WAL to ~1 ms with hundreds of frames), in every short process of
-        // the job. A volume that does not exist yet (the default one) is opened only afterwards.
+        // the job. Opened while the command starts (the two overlap on a second core; whoever
+        // comes first builds the index). A volume that does not exist yet (the default one) is
+        // opened only afterwards.
         var held: [String: Volume] = [:]
-        for m in mounts {
-            if let v = try? Volume.open(m, cacheRoot: cache, createIfDefault: false) { held[m.prefix] = v }
+        let status = try spawnAndWait(argv, env: env) {
+            for m in mounts {
+                if let v = try? Volume.open(m, cacheRoot: cache, createIfDefault: false) { held[m.prefix] = v }
+            }
         }
-        let status = try spawnAndWait(argv, env: env)
         _ = flush(mounts: mounts, cache: cache, quiet: true, opened: held)
         return status
     }
