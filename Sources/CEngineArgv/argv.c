@@ -1,7 +1,7 @@
 /* The Swift runtime's argv entry points, defined in the engine so that the linker does not
  * take CommandLine.cpp.o from the static Swift runtime: that object's static initializer reads
  * and parses /proc/self/maps (to find argv beside environ) in every process that loads the
- * engine, ~30 us of each short process's first touch. glibc passes argc/argv to the
+ * engine, tens of microseconds of each short process's first touch. glibc passes argc/argv to the
  * initializers of a dlopen()ed library, which is all this needs. Nothing in the engine reads
  * CommandLine; these keep it correct if something ever does. The CLI (an executable) does
  * not link this target. */

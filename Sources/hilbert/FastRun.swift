@@ -1,16 +1,16 @@
 /// `hilbert run [--mount P=URL]… [--cache DIR] [--] CMD…` read without the argument parser.
 /// Job scripts start `hilbert run` once per task, and the parser's start-up (it scans the
-/// binary's protocol conformance records) cost ~2 ms of every start. What this does not take
+/// binary's protocol conformance records) cost ~1 ms of every start. What this does not take
 /// exactly (a missing value, no command, another subcommand) goes to the parser, which gives
 /// the usual messages.
 enum FastRun {
-    struct Arguments: Equatable {
+    struct Arguments {
         var mounts: [String] = []
         var cache: String?
         var command: [String] = []
     }
 
-    enum Parsed: Equatable {
+    enum Parsed {
         case run(Arguments)
         case help
         case refuse(String)
