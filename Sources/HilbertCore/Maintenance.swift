@@ -9,7 +9,7 @@ extension Volume {
     public static func openMetadata(_ metaURL: String) throws(HilbertError) -> MetaStore {
         let url = try MetaURL(metaURL)
         do {
-            return try MetaStore.open(path: url.sqlitePath)
+            return try MetaStore.open(url)
         } catch {
             if error == .noEntry { throw HilbertError(error, "no volume at \(metaURL)") }
             let why = MetaStore.lastOpenError.map { $0.message } ?? "\(error)"

@@ -113,29 +113,6 @@ public enum Settings {
     }
 }
 
-/// A metadata URL, parsed. Only sqlite:// exists for now (postgres:// comes with multi-node).
-public enum MetaURL: Equatable {
-    case sqlite(path: String)
-
-    public init(_ text: String) throws(HilbertError) {
-        if text.hasPrefix("sqlite://") {
-            let path = String(text.dropFirst("sqlite://".count))
-            guard path.hasPrefix("/") else {
-                throw HilbertError(.invalid, "'\(text)': the SQLite path must be absolute (sqlite:///abs/path/meta.db)")
-            }
-            self = .sqlite(path: path)
-        } else if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
-            throw HilbertError(.notSupported, "'\(text)': PostgreSQL metadata is not available in this build yet")
-        } else {
-            throw HilbertError(.invalid, "'\(text)' is not a metadata URL (expected sqlite:///abs/path/meta.db)")
-        }
-    }
-
-    public var sqlitePath: String {
-        switch self { case .sqlite(let p): return p }
-    }
-}
-
 extension StringProtocol {
     /// Without leading and trailing blanks (spaces, tabs, line ends).
     public var trimmingSpaces: String {

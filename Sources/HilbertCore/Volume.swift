@@ -38,18 +38,17 @@ public final class Volume {
     /// Open the volume of a mount; the embedded default volume is created on first use.
     public static func open(_ spec: MountSpec, cacheRoot: String, createIfDefault: Bool) throws(HilbertError) -> Volume {
         let url = try MetaURL(spec.metaURL)
-        let path = url.sqlitePath
         let meta: MetaStore
         do {
-            meta = try MetaStore.open(path: path)
+            meta = try MetaStore.open(url)
         } catch {
             if error == .noEntry && createIfDefault && spec.metaURL == Settings.defaultMetaURL {
                 let dir = Settings.defaultVolumeDirectory
                 let options = FormatOptions(metaURL: spec.metaURL, storage: "file", bucket: dir + "/objects",
                                             name: "default")
                 _ = try Volume.formatVolume(options)
-                do { meta = try MetaStore.open(path: path) } catch {
-                    throw HilbertError(error, "cannot open the new default volume at \(path)")
+                do { meta = try MetaStore.open(url) } catch {
+                    throw HilbertError(error, "cannot open the new default volume at \(spec.metaURL)")
                 }
             } else if error == .noEntry {
                 throw HilbertError(error, "no volume at \(spec.metaURL) (mounted on \(spec.prefix)); create it with 'hilbert format \(spec.metaURL)'")
@@ -98,8 +97,6 @@ extension Volume {
         guard o.inlineMax >= 0, o.inlineMax <= 1 << 20 else {
             throw HilbertError(.invalid, "--inline-max must be between 0 and 1M")
         }
-        let path = url.sqlitePath
-        let dir = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
         var format = VolumeFormat(name: o.name, uuid: newUUID(), storage: o.storage, bucket: o.bucket,
                                   compression: o.compression, blockSize: o.blockSize, inlineMax: o.inlineMax)
         format.storageOptions = o.storageOptions.filter { !$0.value.isEmpty }
@@ -110,14 +107,13 @@ extension Volume {
             try StoreFactory.requireEmpty(store)
             try StoreFactory.probe(store)
         }
-        do {
-            if !dir.isEmpty { try Sys.mkdirs(dir, 0o700) }
-            if o.storage == "file" { try Sys.mkdirs(o.bucket, 0o700) }
-        } catch {
-            throw HilbertError(error, "cannot create \(dir.isEmpty ? o.bucket : dir): \(error)")
+        for dir in url.hostDirectories + (o.storage == "file" ? [o.bucket] : []) {
+            do throws(Errno) { try Sys.mkdirs(dir, 0o700) } catch {
+                throw HilbertError(error, "cannot create \(dir): \(error)")
+            }
         }
         do throws(Errno) {
-            try MetaStore.create(path: path, format: format, rootUID: geteuid(), rootGID: getegid()).close()
+            try MetaStore.create(url, format: format, rootUID: geteuid(), rootGID: getegid()).close()
         } catch {
             if error == .exists { throw HilbertError(error, "a volume already exists at \(o.metaURL)") }
             let why = MetaStore.lastOpenError.map { $0.message } ?? "\(error)"

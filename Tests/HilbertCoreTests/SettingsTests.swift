@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 import HilbertSupport
+import HilbertMeta
 @testable import HilbertCore
 
 @Suite struct SettingsTests {
@@ -25,7 +26,10 @@ import HilbertSupport
     }
 
     @Test func metadataURLs() throws {
-        #expect(try MetaURL("sqlite:///abs/meta.db").sqlitePath == "/abs/meta.db")
+        #expect(try MetaURL("sqlite:///abs/meta.db") == .sqlite(path: "/abs/meta.db"))
+        #expect(try MetaURL("sqlite:///abs/meta.db").hostDirectories == ["/abs"])
+        #expect(try MetaURL("sqlite:///meta.db").hostDirectories == ["/"])
+        #expect(try MetaURL("sqlite:///v/meta.db").defaultObjectDirectory == "/v/objects")
         #expect(throws: HilbertError.self) { _ = try MetaURL("sqlite://relative.db") }
         #expect(throws: HilbertError.self) { _ = try MetaURL("postgres://host/db") }
         #expect(throws: HilbertError.self) { _ = try MetaURL("/just/a/path") }

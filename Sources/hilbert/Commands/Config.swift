@@ -71,11 +71,10 @@ extension Hilbert {
                 // The embedded default volume is made on first use, possibly inside the
                 // container: its directory must exist now to be bound.
                 if m.metaURL == Settings.defaultMetaURL { try? Sys.mkdirs(Settings.defaultVolumeDirectory, 0o700) }
-                let db = url.sqlitePath
-                add(String(db[..<(db.lastIndex(of: "/") ?? db.startIndex)]))
+                url.hostDirectories.forEach(add)
                 // The file store may live outside the metadata directory; a volume that cannot
                 // be opened here simply adds nothing (its programs will say why).
-                if Sys.exists(db), let meta = try? MetaStore.open(path: db) {
+                if url.exists, let meta = try? MetaStore.open(url) {
                     if meta.format.storage == "file" { add(meta.format.bucket) }
                     meta.close()
                 }

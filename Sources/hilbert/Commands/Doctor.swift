@@ -106,22 +106,20 @@ extension Hilbert {
                 report(false, "\(head): \(error.message)")
                 return
             }
-            let path = url.sqlitePath
-            if !Sys.exists(path) && m.metaURL == Settings.defaultMetaURL {
+            if !url.exists && m.metaURL == Settings.defaultMetaURL {
                 let dir = Settings.defaultVolumeDirectory
                 let problem = directoryProblem(dir)
                 report(problem == nil, "\(head): the default volume \(problem ?? "will be created on first use in \(dir)")")
                 return
             }
             let meta: MetaStore
-            do { meta = try MetaStore.open(path: path) } catch {
+            do { meta = try MetaStore.open(url) } catch {
                 report(false, "\(head): \(MetaStore.lastOpenError?.message ?? "cannot open: \(error)")")
                 return
             }
             let f = meta.format
             var problem: String?
-            let dbDir = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-            if access(dbDir.isEmpty ? "/" : dbDir, W_OK | X_OK) != 0 {
+            if let dbDir = url.hostDirectories.first(where: { access($0, W_OK | X_OK) != 0 }) {
                 problem = "the metadata directory \(dbDir) is not writable (\(String(cString: strerror(errno))))"
             } else if f.storage == "file" {
                 if let p = directoryProblem(f.bucket) { problem = "objects \(f.bucket): \(p)" }

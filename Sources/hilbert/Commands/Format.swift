@@ -1,5 +1,6 @@
 import ArgumentParser
 import HilbertCore
+import HilbertMeta
 
 extension Hilbert {
     struct Format: ParsableCommand {
@@ -61,13 +62,14 @@ extension Hilbert {
         func run() throws {
             let url: MetaURL
             do { url = try MetaURL(metaURL) } catch { throw CLIError(error.message) }
-            let dbPath = url.sqlitePath
-            let defaultBucket = String(dbPath[..<(dbPath.lastIndex(of: "/")!)]) + "/objects"
             if storage == "s3" && bucket == nil { throw CLIError("--storage s3 needs --bucket URL (e.g. http://127.0.0.1:8333/mybucket/vol1)") }
+            guard let bucket = bucket ?? url.defaultObjectDirectory else {
+                throw CLIError("\(metaURL) keeps no files on this host: give the objects' place with --bucket")
+            }
             if storage != "s3" && (region != nil || credentials != nil || profile != nil) {
                 throw CLIError("--region, --credentials and --profile apply to --storage s3 only")
             }
-            var options = FormatOptions(metaURL: metaURL, storage: storage, bucket: bucket ?? defaultBucket, name: name,
+            var options = FormatOptions(metaURL: metaURL, storage: storage, bucket: bucket, name: name,
                                         compression: compress, blockSize: try parseSize(blockSize, "--block-size"),
                                         inlineMax: try parseSize(inlineMax, "--inline-max"))
             if let credentials {

@@ -1,0 +1,63 @@
+import HilbertSupport
+
+/// Where a volume's metadata lives: a META-URL, parsed. What a URL means is known here and in
+/// its backend only; the rest of Hilbert (Volume, the CLI) asks the questions below and opens
+/// and creates stores through `MetaStore.open(_:)` / `MetaStore.create(_:…)`.
+public enum MetaURL: Equatable, Sendable {
+    case sqlite(path: String)
+
+    public init(_ text: String) throws(HilbertError) {
+        if text.hasPrefix("sqlite://") {
+            let path = String(text.dropFirst("sqlite://".count))
+            guard path.hasPrefix("/") else {
+                throw HilbertError(.invalid, "'\(text)': the SQLite path must be absolute (sqlite:///abs/path/meta.db)")
+            }
+            self = .sqlite(path: path)
+        } else if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
+            throw HilbertError(.notSupported, "'\(text)': PostgreSQL metadata is not available in this build yet")
+        } else {
+            throw HilbertError(.invalid, "'\(text)' is not a metadata URL (expected sqlite:///abs/path/meta.db)")
+        }
+    }
+
+    /// The directories on this host that hold the metadata (made by `hilbert format`, bound
+    /// into containers, checked by `hilbert doctor`); none for a metadata server.
+    public var hostDirectories: [String] {
+        switch self {
+        case .sqlite(let path):
+            let dir = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+            return [dir.isEmpty ? "/" : dir]
+        }
+    }
+
+    /// Where `hilbert format` puts the objects when it is given no --bucket; nil when it must be.
+    public var defaultObjectDirectory: String? {
+        switch self {
+        case .sqlite: return hostDirectories[0] == "/" ? "/objects" : hostDirectories[0] + "/objects"
+        }
+    }
+
+    /// Whether something is there to open (without opening it).
+    public var exists: Bool {
+        switch self {
+        case .sqlite(let path): return Sys.exists(path)
+        }
+    }
+}
+
+extension MetaStore {
+    /// The store of an existing volume.
+    public static func open(_ url: MetaURL) throws(Errno) -> MetaStore {
+        switch url {
+        case .sqlite(let path): return try open(path: path)
+        }
+    }
+
+    /// A new volume's store; EEXIST when one (or anything else) is there.
+    public static func create(_ url: MetaURL, format: VolumeFormat, rootUID: UInt32, rootGID: UInt32,
+                              rootMode: UInt32 = 0o755) throws(Errno) -> MetaStore {
+        switch url {
+        case .sqlite(let path): return try create(path: path, format: format, rootUID: rootUID, rootGID: rootGID, rootMode: rootMode)
+        }
+    }
+}
