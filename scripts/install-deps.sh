@@ -29,6 +29,7 @@ test_pkgs="
     devscripts
     lmod tcl8.6 slurm-wlm munge
     debootstrap bubblewrap podman runc
+    postgresql-15 postgresql-client-15 pgbouncer
 "
 # The containers' root file systems: the current Debian and one with an old glibc (2.31).
 rootfs_suites="bookworm bullseye"
