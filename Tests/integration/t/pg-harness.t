@@ -63,6 +63,11 @@ ctl 'refuse on' >/dev/null
 like "$(psql -X -w -Atq "$PURL" -c 'select 1' 2>&1; echo "rc=$?")" "rc=2" "refuse on: the server looks down"
 ctl 'refuse off' >/dev/null
 is "$(psql -X -w -Atq "$PURL" -c 'select 2' 2>&1)" "2" "refuse off: it answers again"
+ctl 'hang on' >/dev/null
+timeout 2 psql -X -w -Atq "$PURL" -c 'select 3' >/dev/null 2>&1; rc=$?
+is "$rc" "124" "hang on: nothing passes, the client waits (stopped by timeout after 2 s)"
+ctl 'hang off' >/dev/null
+is "$(psql -X -w -Atq "$PURL" -c 'select 4' 2>&1)" "4" "hang off: it answers again"
 kill $proxy_pid 2>/dev/null; wait $proxy_pid 2>/dev/null
 pids=$("$PGSRV" status | awk '{print $3, $5}')
 "$PGSRV" down
