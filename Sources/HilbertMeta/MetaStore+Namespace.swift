@@ -293,7 +293,7 @@ extension MetaStore {
         } else if a.type == .socket {
             released.sockets.append(ino)
         }
-        try exec1("DELETE FROM hl_xattr WHERE ino=?1", ino)
+        try backend.deleteXattrs(ino)
         try exec1("DELETE FROM hl_node WHERE ino=?1", ino)
         try addCounter("inodes", -1)
         released.destroyed.append(ino)

@@ -18,11 +18,8 @@ extension MetaStore {
         return try read { () throws(Errno) -> [UInt8] in
             let a = try loadAttr(ino)
             try MetaStore.require(a, R_OK, cred)
-            let s = try conn.prepare("SELECT value FROM hl_xattr WHERE ino=?1 AND name=?2")
-            defer { s.reset() }
-            s.bind(1, ino); s.bind(2, blob: name)
-            guard try s.step() else { throw Errno.noData }
-            return s.blob(0)
+            guard let value = try backend.xattr(ino, name) else { throw Errno.noData }
+            return value
         }
     }
 
@@ -36,12 +33,12 @@ extension MetaStore {
         try write { () throws(Errno) in
             let a = try loadAttr(ino)
             try checkXattrWrite(a, cred)
-            let exists = try xattrExists(ino, name)
-            if flags & XATTR_CREATE_ != 0 && exists { throw Errno.exists }
-            if flags & XATTR_REPLACE_ != 0 && !exists { throw Errno.noData }
-            let s = try conn.prepare("INSERT OR REPLACE INTO hl_xattr(ino, name, value) VALUES(?1, ?2, ?3)")
-            s.bind(1, ino); s.bind(2, blob: name); s.bind(3, blob: value)
-            try s.run()
+            if flags & (XATTR_CREATE_ | XATTR_REPLACE_) != 0 {
+                let exists = try backend.xattr(ino, name) != nil
+                if flags & XATTR_CREATE_ != 0 && exists { throw Errno.exists }
+                if flags & XATTR_REPLACE_ != 0 && !exists { throw Errno.noData }
+            }
+            try backend.putXattr(ino, name, value)
             try touchNode(ino, nlinkDelta: 0, Timespec.now())
         }
     }
@@ -50,12 +47,7 @@ extension MetaStore {
     public func listxattr(_ ino: Ino) throws(Errno) -> [[UInt8]] {
         try read { () throws(Errno) -> [[UInt8]] in
             _ = try loadAttr(ino)
-            let s = try conn.prepare("SELECT name FROM hl_xattr WHERE ino=?1 ORDER BY name")
-            defer { s.reset() }
-            s.bind(1, ino)
-            var out: [[UInt8]] = []
-            while try s.step() { out.append(s.blob(0)) }
-            return out
+            return try backend.xattrNames(ino)
         }
     }
 
@@ -64,10 +56,7 @@ extension MetaStore {
         try write { () throws(Errno) in
             let a = try loadAttr(ino)
             try checkXattrWrite(a, cred)
-            if try !xattrExists(ino, name) { throw Errno.noData }
-            let s = try conn.prepare("DELETE FROM hl_xattr WHERE ino=?1 AND name=?2")
-            s.bind(1, ino); s.bind(2, blob: name)
-            try s.run()
+            if try !backend.deleteXattr(ino, name) { throw Errno.noData }
             try touchNode(ino, nlinkDelta: 0, Timespec.now())
         }
     }
@@ -77,12 +66,5 @@ extension MetaStore {
         let isOwner = cred.uid == 0 || cred.uid == a.uid
         if a.isDirectory && a.mode & S_ISVTX_ != 0 && !isOwner { throw Errno.perm }
         if !isOwner && !MetaStore.checkAccess(a, W_OK, cred) { throw Errno.access }
-    }
-
-    func xattrExists(_ ino: Ino, _ name: [UInt8]) throws(Errno) -> Bool {
-        let s = try conn.prepare("SELECT 1 FROM hl_xattr WHERE ino=?1 AND name=?2")
-        defer { s.reset() }
-        s.bind(1, ino); s.bind(2, blob: name)
-        return try s.step()
     }
 }

@@ -107,6 +107,8 @@ func fnv1a(_ bytes: [UInt8]) -> UInt64 {
 /// its own `MetaStore`. Thread-safe (one recursive lock around the connection).
 public final class MetaStore: @unchecked Sendable {
     let conn: Connection
+    /// The rows; `conn` still serves the groups not yet moved behind it (MetaBackend).
+    let backend: any MetaBackend
     let lock = RecursiveLock()
     public let format: VolumeFormat
     public var path: String { conn.path }
@@ -164,6 +166,7 @@ public final class MetaStore: @unchecked Sendable {
 
     private init(conn: Connection, format: VolumeFormat) {
         self.conn = conn
+        self.backend = SQLiteBackend(conn)
         self.format = format
         self.epoch = ChangeEpoch(databasePath: conn.path)
         self.reserve = SpaceReserve(databasePath: conn.path)

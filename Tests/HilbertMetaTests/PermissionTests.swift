@@ -114,8 +114,12 @@ import HilbertSupport
             try s.removexattr(f.ino, name: b("user.k"), cred: alice)
             #expect(throws: Errno.noData) { try s.removexattr(f.ino, name: b("user.k"), cred: alice) }
             #expect(try s.listxattr(f.ino) == [b("user.empty")])
+            try s.setxattr(f.ino, name: b("user.empty"), value: b("now"), flags: XATTR_REPLACE_, cred: alice)
+            #expect(try s.getxattr(f.ino, name: b("user.empty"), cred: bob) == b("now"))
             _ = try s.setattr(ino: f.ino, mode: 0o000, cred: alice)
             #expect(throws: Errno.access) { _ = try s.getxattr(f.ino, name: b("user.empty"), cred: bob) }
+            _ = try s.unlink(parent: rootIno, name: b("f"), cred: alice)
+            #expect(try s.read { () throws(Errno) in try s.backend.xattrNames(f.ino) }.isEmpty, "a destroyed node keeps no attributes")
         }
     }
 }
