@@ -168,7 +168,7 @@ extension MetaStore {
     public func allocateObjectIDs(count: Int) throws(Errno) -> UInt64 {
         if count <= 0 { throw Errno.invalid }
         return try write { () throws(Errno) -> UInt64 in
-            UInt64(try MetaStore.addCounter(conn, "next_object", Int64(count)) - Int64(count))
+            UInt64(try backend.addToCounter("next_object", Int64(count)) - Int64(count))
         }
     }
 
@@ -180,7 +180,7 @@ extension MetaStore {
     public func allocateUploadIDs(count: Int, commit: UInt64, owner: String) throws(Errno) -> UInt64 {
         if count <= 0 { throw Errno.invalid }
         return try write { () throws(Errno) -> UInt64 in
-            let first = UInt64(try MetaStore.addCounter(conn, "next_object", Int64(count)) - Int64(count))
+            let first = UInt64(try backend.addToCounter("next_object", Int64(count)) - Int64(count))
             let key = commit == 0 ? first : commit
             let now = Timespec.now().sec
             let s = try conn.prepare("INSERT INTO hl_upload(first_id, count, commit_key, owner, touched_s) VALUES(?1, ?2, ?3, ?4, ?5)")
@@ -303,13 +303,11 @@ extension MetaStore {
 
     public func statfsCounters() throws(Errno) -> StatfsCounters {
         try read { () throws(Errno) -> StatfsCounters in
-            let s = try conn.prepare("SELECT name, value FROM hl_counter")
-            defer { s.reset() }
             var c = StatfsCounters(inodes: 0, usedBytes: 0, storedBytes: 0, objects: 0, nextIno: 0,
                                    blockSize: UInt64(format.blockSize))
-            while try s.step() {
-                let v = UInt64(bitPattern: max(0, s.int64(1)))
-                switch s.text(0) {
+            for (name, value) in try backend.allCounters() {
+                let v = UInt64(bitPattern: max(0, value))
+                switch name {
                 case "inodes": c.inodes = v
                 case "used_bytes": c.usedBytes = v
                 case "stored_bytes": c.storedBytes = v

@@ -118,11 +118,7 @@ extension MetaStore {
                      parent: isDir ? p.ino : 0, version: 0, staged: false)
         try MetaStore.insertNode(conn, a)
         try insertEdge(p.ino, name, ino, mode: mode)
-        if let target = symlinkTarget {
-            let s = try conn.prepare("INSERT INTO hl_symlink(ino, target) VALUES(?1, ?2)")
-            s.bind(1, ino); s.bind(2, blob: target)
-            try s.run()
-        }
+        if let target = symlinkTarget { try backend.putSymlinkTarget(ino, target) }
         try touchDir(p.ino, nlinkDelta: isDir ? 1 : 0, t)
         try addCounter("inodes", 1)
         return a
@@ -289,7 +285,7 @@ extension MetaStore {
             try exec1("DELETE FROM hl_staging WHERE ino=?1", ino)
             released.lastVersions.append(FileVersion(ino: ino, version: a.version))
         } else if a.isSymlink {
-            try exec1("DELETE FROM hl_symlink WHERE ino=?1", ino)
+            try backend.deleteSymlinkTarget(ino)
         } else if a.type == .socket {
             released.sockets.append(ino)
         }

@@ -211,7 +211,7 @@ public final class MetaStore: @unchecked Sendable {
                                 uid: rootUID, gid: rootGID, rdev: 0, size: 0, atime: t, mtime: t, ctime: t, btime: t,
                                 parent: rootIno, version: 0, staged: false)
                 try insertNode(conn, root)
-                try addCounter(conn, "inodes", 1)
+                _ = try SQLiteBackend(conn).addToCounter("inodes", 1)
             }
         } catch {
             if lastOpenError == nil { lastOpenError = HilbertError(error, "cannot create \(path): \(error)") }
@@ -583,46 +583,25 @@ public final class MetaStore: @unchecked Sendable {
     func linkTarget(_ ino: Ino, useCache: Bool) throws(Errno) -> [UInt8] {
         if useCache, let t = linkCache[ino] { return t }
         if cacheOnly { throw MetaStore.cacheMiss }
-        let s = try conn.prepare("SELECT target FROM hl_symlink WHERE ino=?1")
-        defer { s.reset() }
-        s.bind(1, ino)
-        guard try s.step() else { throw Errno.invalid }
-        let t = s.blob(0)
+        guard let t = try backend.symlinkTarget(ino) else { throw Errno.invalid }
         if useCache { linkCache[ino] = t }
         return t
     }
 
     // MARK: counters
 
-    @discardableResult
-    static func addCounter(_ conn: Connection, _ name: String, _ delta: Int64) throws(Errno) -> Int64 {
-        let s = try conn.prepare("UPDATE hl_counter SET value = value + ?2 WHERE name = ?1 RETURNING value")
-        defer { s.reset() }
-        s.bind(1, text: name)
-        s.bind(2, delta)
-        guard try s.step() else {
-            throw HilbertError.record(conn, .io, "\(conn.path): counter \(name) missing")
-        }
-        let v = s.int64(0)
-        while try s.step() {}
-        return v
-    }
-
     @inline(__always)
     func addCounter(_ name: String, _ delta: Int64) throws(Errno) {
-        if delta != 0 { try MetaStore.addCounter(conn, name, delta) }
+        if delta != 0 { _ = try backend.addToCounter(name, delta) }
     }
 
     func counter(_ name: String) throws(Errno) -> Int64 {
-        let s = try conn.prepare("SELECT value FROM hl_counter WHERE name=?1")
-        defer { s.reset() }
-        s.bind(1, text: name)
-        return try s.step() ? s.int64(0) : 0
+        try backend.counterValue(name)
     }
 
     /// A fresh inode number (never reused).
     func allocateIno() throws(Errno) -> Ino {
-        UInt64(try MetaStore.addCounter(conn, "next_ino", 1) - 1)
+        UInt64(try backend.addToCounter("next_ino", 1) - 1)
     }
 }
 

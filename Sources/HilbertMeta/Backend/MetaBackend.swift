@@ -17,4 +17,21 @@ protocol MetaBackend: AnyObject {
     func xattrNames(_ ino: Ino) throws(Errno) -> [[UInt8]]
     /// Remove all of them (the node is being destroyed).
     func deleteXattrs(_ ino: Ino) throws(Errno)
+
+    // MARK: symbolic links
+
+    /// The target of symlink `ino`, nil when it has none.
+    func symlinkTarget(_ ino: Ino) throws(Errno) -> [UInt8]?
+    func putSymlinkTarget(_ ino: Ino, _ target: [UInt8]) throws(Errno)
+    func deleteSymlinkTarget(_ ino: Ino) throws(Errno)
+
+    // MARK: counters (inodes, bytes, next inode and object numbers)
+
+    /// Add `delta` to the counter `name` and return its new value; EIO when there is no such
+    /// counter (a damaged volume).
+    func addToCounter(_ name: String, _ delta: Int64) throws(Errno) -> Int64
+    /// The counter's value (0 when absent).
+    func counterValue(_ name: String) throws(Errno) -> Int64
+    /// Every counter.
+    func allCounters() throws(Errno) -> [(name: String, value: Int64)]
 }
