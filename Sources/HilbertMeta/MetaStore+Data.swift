@@ -183,34 +183,20 @@ extension MetaStore {
             let first = UInt64(try backend.addToCounter("next_object", Int64(count)) - Int64(count))
             let key = commit == 0 ? first : commit
             let now = Timespec.now().sec
-            let s = try conn.prepare("INSERT INTO hl_upload(first_id, count, commit_key, owner, touched_s) VALUES(?1, ?2, ?3, ?4, ?5)")
-            s.bind(1, first); s.bind(2, Int64(count)); s.bind(3, key); s.bind(4, text: owner); s.bind(5, now)
-            try s.run()
-            if commit != 0 {
-                let t = try conn.prepare("UPDATE hl_upload SET touched_s=?2 WHERE commit_key=?1")
-                t.bind(1, key); t.bind(2, now)
-                try t.run()
-            }
+            try backend.insertUploadBatch(first: first, count: count, commit: key, owner: owner, touched: now)
+            if commit != 0 { try backend.touchUploads(commit: key, touched: now) }
             return first
         }
     }
 
     /// The commit `commit` referenced or gave up its objects: its ids are no longer in flight.
     public func finishUpload(commit: UInt64) throws(Errno) {
-        try write { () throws(Errno) in try exec1("DELETE FROM hl_upload WHERE commit_key=?1", commit) }
+        try write { () throws(Errno) in try backend.deleteUploads(commit: commit) }
     }
 
     /// Batches of ids of uploads in progress (or abandoned by a killed commit).
     public func uploadsInProgress() throws(Errno) -> [UploadBatch] {
-        try read { () throws(Errno) -> [UploadBatch] in
-            let s = try conn.prepare("SELECT first_id, count, commit_key, owner, touched_s FROM hl_upload ORDER BY first_id")
-            defer { s.reset() }
-            var out: [UploadBatch] = []
-            while try s.step() {
-                out.append(UploadBatch(firstID: s.uint64(0), count: s.uint64(1), commit: s.uint64(2), owner: s.text(3), touched: s.int64(4)))
-            }
-            return out
-        }
+        try read { () throws(Errno) -> [UploadBatch] in try backend.uploadBatches() }
     }
 
     // MARK: deletions
@@ -218,49 +204,25 @@ extension MetaStore {
     /// Objects released by committed transactions and not yet forgotten (oldest first), with
     /// ids above `after` (to page through them).
     public func pendingDeletions(after: UInt64 = 0, limit: Int = 1000) throws(Errno) -> [DeletedObject] {
-        try read { () throws(Errno) -> [DeletedObject] in
-            let s = try conn.prepare("SELECT object_id, stored_len FROM hl_delobj WHERE object_id > ?2 ORDER BY object_id LIMIT ?1")
-            defer { s.reset() }
-            s.bind(1, Int64(limit))
-            s.bind(2, after)
-            var out: [DeletedObject] = []
-            while try s.step() { out.append(DeletedObject(objectID: s.uint64(0), storedLength: s.uint32(1))) }
-            return out
-        }
+        try read { () throws(Errno) -> [DeletedObject] in try backend.deletedObjects(after: after, limit: limit) }
     }
 
     /// The objects were deleted from the store: drop them from hl_delobj.
     public func forgetDeletions(_ ids: [UInt64]) throws(Errno) {
         if ids.isEmpty { return }
-        try write { () throws(Errno) in
-            let s = try conn.prepare("DELETE FROM hl_delobj WHERE object_id=?1")
-            for id in ids {
-                s.bind(1, id)
-                try s.run()
-            }
-        }
+        try write { () throws(Errno) in try backend.forgetDeletedObjects(ids) }
     }
 
     // MARK: staging
 
     /// The node-local staging file recorded for `ino`, if any.
     public func staging(_ ino: Ino) throws(Errno) -> String? {
-        try read { () throws(Errno) -> String? in
-            let s = try conn.prepare("SELECT file FROM hl_staging WHERE ino=?1")
-            defer { s.reset() }
-            s.bind(1, ino)
-            return try s.step() ? s.text(0) : nil
-        }
+        try read { () throws(Errno) -> String? in try backend.stagingRow(ino)?.file }
     }
 
     /// Who registered the staging row of `ino` ('' for rows of older releases); nil: no row.
     public func stagingOwner(_ ino: Ino) throws(Errno) -> String? {
-        try read { () throws(Errno) -> String? in
-            let s = try conn.prepare("SELECT owner FROM hl_staging WHERE ino=?1")
-            defer { s.reset() }
-            s.bind(1, ino)
-            return try s.step() ? s.text(0) : nil
-        }
+        try read { () throws(Errno) -> String? in try backend.stagingRow(ino)?.owner }
     }
 
     /// Record a staging file for `ino`, registered by `owner`, and set hl_node.staged = 1.
@@ -268,30 +230,22 @@ extension MetaStore {
         try write { () throws(Errno) in
             let a = try loadAttr(ino)
             if !a.isRegular { throw Errno.invalid }
-            let s = try conn.prepare("INSERT OR REPLACE INTO hl_staging(ino, file, created_s, owner) VALUES(?1, ?2, ?3, ?4)")
-            s.bind(1, ino); s.bind(2, text: file); s.bind(3, Timespec.now().sec); s.bind(4, text: owner)
-            try s.run()
-            try exec1("UPDATE hl_node SET staged=1 WHERE ino=?1", ino)
+            try backend.putStagingRow(ino, file: file, owner: owner, created: Timespec.now().sec)
+            try backend.setStaged(ino, true)
         }
     }
 
     /// Forget the staging file of `ino` (staged = 0). No error when there is none.
     public func clearStaging(ino: Ino) throws(Errno) {
         try write { () throws(Errno) in
-            try exec1("DELETE FROM hl_staging WHERE ino=?1", ino)
-            try exec1("UPDATE hl_node SET staged=0 WHERE ino=?1", ino)
+            try backend.deleteStagingRow(ino)
+            try backend.setStaged(ino, false)
         }
     }
 
     /// Every recorded staging file (for recovery after a crash).
     public func allStaging() throws(Errno) -> [(Ino, String)] {
-        try read { () throws(Errno) -> [(Ino, String)] in
-            let s = try conn.prepare("SELECT ino, file FROM hl_staging ORDER BY ino")
-            defer { s.reset() }
-            var out: [(Ino, String)] = []
-            while try s.step() { out.append((s.uint64(0), s.text(1))) }
-            return out
-        }
+        try read { () throws(Errno) -> [(Ino, String)] in try backend.allStagingRows() }
     }
 
     // MARK: usage

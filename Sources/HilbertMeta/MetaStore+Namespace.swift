@@ -276,13 +276,8 @@ extension MetaStore {
             try exec1("DELETE FROM hl_inline WHERE ino=?1", ino)
             try addCounter("used_bytes", -Int64(a.size))
             try addCounter("stored_bytes", -Int64(inl))
-            let st = try conn.prepare("SELECT file FROM hl_staging WHERE ino=?1")
-            do {
-                defer { st.reset() }
-                st.bind(1, ino)
-                if try st.step() { released.stagingFiles.append(st.text(0)) }
-            }
-            try exec1("DELETE FROM hl_staging WHERE ino=?1", ino)
+            if let row = try backend.stagingRow(ino) { released.stagingFiles.append(row.file) }
+            try backend.deleteStagingRow(ino)
             released.lastVersions.append(FileVersion(ino: ino, version: a.version))
         } else if a.isSymlink {
             try backend.deleteSymlinkTarget(ino)
@@ -298,13 +293,8 @@ extension MetaStore {
     /// Record objects as unreferenced (hl_delobj) and update the counters.
     func releaseObjects(_ objs: [DeletedObject]) throws(Errno) {
         if objs.isEmpty { return }
-        let s = try conn.prepare("INSERT OR REPLACE INTO hl_delobj(object_id, stored_len) VALUES(?1, ?2)")
-        var bytes: Int64 = 0
-        for o in objs {
-            s.bind(1, o.objectID); s.bind(2, o.storedLength)
-            try s.run()
-            bytes += Int64(o.storedLength)
-        }
+        try backend.recordDeletedObjects(objs)
+        let bytes = objs.reduce(Int64(0)) { $0 + Int64($1.storedLength) }
         try addCounter("objects", -Int64(objs.count))
         try addCounter("stored_bytes", -bytes)
     }

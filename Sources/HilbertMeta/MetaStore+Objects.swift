@@ -24,16 +24,11 @@ extension MetaStore {
     /// Rows of hl_delobj (objects released but not yet deleted from the store) and their
     /// stored bytes.
     public func pendingDeletionTotals() throws(Errno) -> (count: Int, bytes: UInt64) {
-        try read { () throws(Errno) -> (count: Int, bytes: UInt64) in
-            let s = try conn.prepare("SELECT count(*), coalesce(sum(stored_len), 0) FROM hl_delobj")
-            defer { s.reset() }
-            guard try s.step() else { return (0, 0) }
-            return (Int(s.int64(0)), s.uint64(1))
-        }
+        try read { () throws(Errno) -> (count: Int, bytes: UInt64) in try backend.deletedObjectTotals() }
     }
 
     /// Rows of hl_staging (node-local files with uncommitted data).
     public func stagingCount() throws(Errno) -> Int {
-        try read { () throws(Errno) -> Int in Int(try conn.scalar("SELECT count(*) FROM hl_staging") ?? 0) }
+        try read { () throws(Errno) -> Int in try backend.stagingRowCount() }
     }
 }

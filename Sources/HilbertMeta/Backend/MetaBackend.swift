@@ -34,4 +34,37 @@ protocol MetaBackend: AnyObject {
     func counterValue(_ name: String) throws(Errno) -> Int64
     /// Every counter.
     func allCounters() throws(Errno) -> [(name: String, value: Int64)]
+
+    // MARK: staging rows (node-local files holding data not yet committed)
+
+    /// The staging row of `ino`: its file and who registered it ('' for older releases).
+    func stagingRow(_ ino: Ino) throws(Errno) -> (file: String, owner: String)?
+    /// Create or replace; `created` is the wall-clock second.
+    func putStagingRow(_ ino: Ino, file: String, owner: String, created: Int64) throws(Errno)
+    func deleteStagingRow(_ ino: Ino) throws(Errno)
+    /// Every staging row, by inode.
+    func allStagingRows() throws(Errno) -> [(Ino, String)]
+    func stagingRowCount() throws(Errno) -> Int
+    /// The node's `staged` column.
+    func setStaged(_ ino: Ino, _ staged: Bool) throws(Errno)
+
+    // MARK: uploads in flight (object ids a commit is uploading; gc leaves them alone)
+
+    func insertUploadBatch(first: UInt64, count: Int, commit: UInt64, owner: String, touched: Int64) throws(Errno)
+    /// Refresh every batch of `commit`.
+    func touchUploads(commit: UInt64, touched: Int64) throws(Errno)
+    func deleteUploads(commit: UInt64) throws(Errno)
+    /// Every batch, by first id.
+    func uploadBatches() throws(Errno) -> [UploadBatch]
+
+    // MARK: objects to delete from the store
+
+    /// Record objects no longer referenced (a repeated id is recorded once).
+    func recordDeletedObjects(_ objects: [DeletedObject]) throws(Errno)
+    /// Recorded objects with ids above `after`, ascending, at most `limit`.
+    func deletedObjects(after: UInt64, limit: Int) throws(Errno) -> [DeletedObject]
+    /// The store no longer has them.
+    func forgetDeletedObjects(_ ids: [UInt64]) throws(Errno)
+    /// How many are recorded, and their stored bytes.
+    func deletedObjectTotals() throws(Errno) -> (count: Int, bytes: UInt64)
 }

@@ -93,6 +93,104 @@ final class SQLiteBackend: MetaBackend {
         return out
     }
 
+    // MARK: staging rows
+
+    func stagingRow(_ ino: Ino) throws(Errno) -> (file: String, owner: String)? {
+        let s = try conn.prepare("SELECT file, owner FROM hl_staging WHERE ino=?1")
+        defer { s.reset() }
+        s.bind(1, ino)
+        return try s.step() ? (s.text(0), s.text(1)) : nil
+    }
+
+    func putStagingRow(_ ino: Ino, file: String, owner: String, created: Int64) throws(Errno) {
+        let s = try conn.prepare("INSERT OR REPLACE INTO hl_staging(ino, file, created_s, owner) VALUES(?1, ?2, ?3, ?4)")
+        s.bind(1, ino); s.bind(2, text: file); s.bind(3, created); s.bind(4, text: owner)
+        try s.run()
+    }
+
+    func deleteStagingRow(_ ino: Ino) throws(Errno) {
+        try run("DELETE FROM hl_staging WHERE ino=?1", ino)
+    }
+
+    func allStagingRows() throws(Errno) -> [(Ino, String)] {
+        let s = try conn.prepare("SELECT ino, file FROM hl_staging ORDER BY ino")
+        defer { s.reset() }
+        var out: [(Ino, String)] = []
+        while try s.step() { out.append((s.uint64(0), s.text(1))) }
+        return out
+    }
+
+    func stagingRowCount() throws(Errno) -> Int {
+        Int(try conn.scalar("SELECT count(*) FROM hl_staging") ?? 0)
+    }
+
+    func setStaged(_ ino: Ino, _ staged: Bool) throws(Errno) {
+        try run(staged ? "UPDATE hl_node SET staged=1 WHERE ino=?1" : "UPDATE hl_node SET staged=0 WHERE ino=?1", ino)
+    }
+
+    // MARK: uploads in flight
+
+    func insertUploadBatch(first: UInt64, count: Int, commit: UInt64, owner: String, touched: Int64) throws(Errno) {
+        let s = try conn.prepare("INSERT INTO hl_upload(first_id, count, commit_key, owner, touched_s) VALUES(?1, ?2, ?3, ?4, ?5)")
+        s.bind(1, first); s.bind(2, Int64(count)); s.bind(3, commit); s.bind(4, text: owner); s.bind(5, touched)
+        try s.run()
+    }
+
+    func touchUploads(commit: UInt64, touched: Int64) throws(Errno) {
+        let s = try conn.prepare("UPDATE hl_upload SET touched_s=?2 WHERE commit_key=?1")
+        s.bind(1, commit); s.bind(2, touched)
+        try s.run()
+    }
+
+    func deleteUploads(commit: UInt64) throws(Errno) {
+        try run("DELETE FROM hl_upload WHERE commit_key=?1", commit)
+    }
+
+    func uploadBatches() throws(Errno) -> [UploadBatch] {
+        let s = try conn.prepare("SELECT first_id, count, commit_key, owner, touched_s FROM hl_upload ORDER BY first_id")
+        defer { s.reset() }
+        var out: [UploadBatch] = []
+        while try s.step() {
+            out.append(UploadBatch(firstID: s.uint64(0), count: s.uint64(1), commit: s.uint64(2), owner: s.text(3), touched: s.int64(4)))
+        }
+        return out
+    }
+
+    // MARK: objects to delete
+
+    func recordDeletedObjects(_ objects: [DeletedObject]) throws(Errno) {
+        let s = try conn.prepare("INSERT OR REPLACE INTO hl_delobj(object_id, stored_len) VALUES(?1, ?2)")
+        for o in objects {
+            s.bind(1, o.objectID); s.bind(2, o.storedLength)
+            try s.run()
+        }
+    }
+
+    func deletedObjects(after: UInt64, limit: Int) throws(Errno) -> [DeletedObject] {
+        let s = try conn.prepare("SELECT object_id, stored_len FROM hl_delobj WHERE object_id > ?2 ORDER BY object_id LIMIT ?1")
+        defer { s.reset() }
+        s.bind(1, Int64(limit))
+        s.bind(2, after)
+        var out: [DeletedObject] = []
+        while try s.step() { out.append(DeletedObject(objectID: s.uint64(0), storedLength: s.uint32(1))) }
+        return out
+    }
+
+    func forgetDeletedObjects(_ ids: [UInt64]) throws(Errno) {
+        let s = try conn.prepare("DELETE FROM hl_delobj WHERE object_id=?1")
+        for id in ids {
+            s.bind(1, id)
+            try s.run()
+        }
+    }
+
+    func deletedObjectTotals() throws(Errno) -> (count: Int, bytes: UInt64) {
+        let s = try conn.prepare("SELECT count(*), coalesce(sum(stored_len), 0) FROM hl_delobj")
+        defer { s.reset() }
+        guard try s.step() else { return (0, 0) }
+        return (Int(s.int64(0)), s.uint64(1))
+    }
+
     /// One statement on one row id.
     private func run(_ sql: String, _ id: UInt64) throws(Errno) {
         let s = try conn.prepare(sql)
