@@ -126,7 +126,7 @@ extension MetaStore {
                 if let c = cut, c.objectID != 0 {
                     return TruncateResult(attr: a, released: [], needsData: true)
                 }
-                for b in drop { try exec2("DELETE FROM hl_block WHERE ino=?1 AND indx=?2", ino, UInt64(b.index)) }
+                for b in drop { try backend.deleteBlock(ino, index: b.index) }
                 if var c = cut {
                     c.rawLength = UInt32(size - UInt64(c.index) * bs)
                     try putBlock(ino, c)
@@ -144,12 +144,6 @@ extension MetaStore {
             try writeAttr(a)
             return TruncateResult(attr: a, released: released, needsData: false)
         }
-    }
-
-    func exec2(_ sql: String, _ a: UInt64, _ b: UInt64) throws(Errno) {
-        let s = try conn.prepare(sql)
-        s.bind(1, a); s.bind(2, b)
-        try s.run()
     }
 }
 

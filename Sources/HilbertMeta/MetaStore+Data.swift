@@ -4,52 +4,27 @@ import HilbertSupport
 extension MetaStore {
     // MARK: reading
 
+    /// The inline bytes of `ino` (nil: none), their checksum verified.
     func inlineData(_ ino: Ino) throws(Errno) -> [UInt8]? {
-        let s = try conn.prepare("SELECT data, crc FROM hl_inline WHERE ino=?1")
-        defer { s.reset() }
-        s.bind(1, ino)
-        guard try s.step() else { return nil }
-        let data = s.blob(0)
-        try InlineChecksum.verify(data, s.isNull(1) ? nil : s.uint32(1), ino: ino, database: conn.path)
-        return data
+        guard let row = try backend.inlineRow(ino) else { return nil }
+        try InlineChecksum.verify(row.data, row.crc, ino: ino, database: conn.path)
+        return row.data
     }
 
     /// The length of the inline row of `ino`, nil when there is none (no checksum needed).
-    func inlineRowLength(_ ino: Ino) throws(Errno) -> Int? {
-        let s = try conn.prepare("SELECT length(data) FROM hl_inline WHERE ino=?1")
-        defer { s.reset() }
-        s.bind(1, ino)
-        return try s.step() ? Int(s.int64(0)) : nil
-    }
+    func inlineRowLength(_ ino: Ino) throws(Errno) -> Int? { try backend.inlineRowLength(ino) }
 
-    func loadBlocks(_ ino: Ino) throws(Errno) -> [BlockRef] {
-        let s = try conn.prepare("SELECT indx, object_id, raw_len, stored_len, crc FROM hl_block WHERE ino=?1 ORDER BY indx")
-        defer { s.reset() }
-        s.bind(1, ino)
-        var out: [BlockRef] = []
-        while try s.step() {
-            out.append(BlockRef(index: s.uint32(0), objectID: s.uint64(1), rawLength: s.uint32(2),
-                                storedLength: s.uint32(3), crc: s.uint32(4)))
-        }
-        return out
-    }
+    func loadBlocks(_ ino: Ino) throws(Errno) -> [BlockRef] { try backend.blocks(ino) }
 
-    func putBlock(_ ino: Ino, _ b: BlockRef) throws(Errno) {
-        let s = try conn.prepare("INSERT OR REPLACE INTO hl_block(ino, indx, object_id, raw_len, stored_len, crc) VALUES(?1,?2,?3,?4,?5,?6)")
-        s.bind(1, ino); s.bind(2, b.index); s.bind(3, b.objectID); s.bind(4, b.rawLength)
-        s.bind(5, b.storedLength); s.bind(6, b.crc)
-        try s.run()
-    }
+    func putBlock(_ ino: Ino, _ b: BlockRef) throws(Errno) { try backend.putBlock(ino, b) }
 
     /// Replace (or with nil delete) the inline row, keeping stored_bytes in step.
     func putInline(_ ino: Ino, _ data: [UInt8]?, oldLength: Int) throws(Errno) {
         if let data {
-            let s = try conn.prepare("INSERT OR REPLACE INTO hl_inline(ino, data, crc) VALUES(?1, ?2, ?3)")
-            s.bind(1, ino); s.bind(2, blob: data); s.bind(3, InlineChecksum.of(data))
-            try s.run()
+            try backend.putInlineRow(ino, data, crc: InlineChecksum.of(data))
             try addCounter("stored_bytes", Int64(data.count) - Int64(oldLength))
         } else {
-            try exec1("DELETE FROM hl_inline WHERE ino=?1", ino)
+            try backend.deleteInlineRow(ino)
             try addCounter("stored_bytes", -Int64(oldLength))
         }
     }
@@ -87,10 +62,7 @@ extension MetaStore {
     /// what st_blocks reports, so sparse files look sparse to du, cp and tar.
     public func allocatedBytes(_ ino: Ino) throws(Errno) -> UInt64 {
         try read { () throws(Errno) -> UInt64 in
-            let s = try conn.prepare("SELECT coalesce(sum(raw_len), 0) FROM hl_block WHERE ino=?1 AND object_id != 0")
-            defer { s.reset() }
-            s.bind(1, ino)
-            let blocks = try s.step() ? s.uint64(0) : 0
+            let blocks = try backend.storedBlockBytes(ino)
             if blocks > 0 { return blocks }
             return UInt64(try inlineRowLength(ino) ?? 0)
         }
@@ -129,7 +101,7 @@ extension MetaStore {
             let oldIDs = Set(old.lazy.filter { $0.objectID != 0 }.map { $0.objectID })
             // Rows: delete indices gone, write indices new or changed.
             for b in old where !seen.contains(b.index) {
-                try exec2("DELETE FROM hl_block WHERE ino=?1 AND indx=?2", ino, UInt64(b.index))
+                try backend.deleteBlock(ino, index: b.index)
             }
             var addedObjects: Int64 = 0
             var addedBytes: Int64 = 0

@@ -262,18 +262,16 @@ extension MetaStore {
     func destroy(_ a: Attr, _ released: inout Released) throws(Errno) {
         let ino = a.ino
         if a.isRegular {
-            let s = try conn.prepare("SELECT object_id, stored_len FROM hl_block WHERE ino=?1 AND object_id<>0")
-            s.bind(1, ino)
             var objs: [DeletedObject] = []
-            do {
-                defer { s.reset() }
-                while try s.step() { objs.append(DeletedObject(objectID: s.uint64(0), storedLength: s.uint32(1))) }
+            var seen = Set<UInt64>()
+            for b in try backend.blocks(ino) where b.objectID != 0 && seen.insert(b.objectID).inserted {
+                objs.append(DeletedObject(objectID: b.objectID, storedLength: b.storedLength))
             }
             try releaseObjects(objs)
             released.objects.append(contentsOf: objs)
             let inl = try inlineLength(ino)
-            try exec1("DELETE FROM hl_block WHERE ino=?1", ino)
-            try exec1("DELETE FROM hl_inline WHERE ino=?1", ino)
+            try backend.deleteBlocks(ino)
+            try backend.deleteInlineRow(ino)
             try addCounter("used_bytes", -Int64(a.size))
             try addCounter("stored_bytes", -Int64(inl))
             if let row = try backend.stagingRow(ino) { released.stagingFiles.append(row.file) }

@@ -14,11 +14,7 @@ extension MetaStore {
     /// when large), nothing is collected here. An id appears once per referencing row (an
     /// object belongs to one block, so once).
     public func forEachReferencedObjectID(_ body: (UInt64) -> Void) throws(Errno) {
-        try read { () throws(Errno) in
-            let s = try conn.prepare("SELECT object_id FROM hl_block WHERE object_id != 0 ORDER BY object_id")
-            defer { s.reset() }
-            while try s.step() { body(s.uint64(0)) }
-        }
+        try read { () throws(Errno) in try backend.forEachReferencedObjectID(body) }
     }
 
     /// Rows of hl_delobj (objects released but not yet deleted from the store) and their

@@ -35,6 +35,26 @@ protocol MetaBackend: AnyObject {
     /// Every counter.
     func allCounters() throws(Errno) -> [(name: String, value: Int64)]
 
+    // MARK: file content: inline bytes or block references (issue 13 turns block references
+    // into extents: this group is the one place per backend that changes)
+
+    /// The inline row of `ino`: its bytes and their CRC-32C (nil for rows of older releases).
+    func inlineRow(_ ino: Ino) throws(Errno) -> (data: [UInt8], crc: UInt32?)?
+    /// The length of the inline row, nil when there is none (no checksum read).
+    func inlineRowLength(_ ino: Ino) throws(Errno) -> Int?
+    func putInlineRow(_ ino: Ino, _ data: [UInt8], crc: UInt32) throws(Errno)
+    func deleteInlineRow(_ ino: Ino) throws(Errno)
+    /// The block references of `ino`, by index.
+    func blocks(_ ino: Ino) throws(Errno) -> [BlockRef]
+    /// Create or replace the reference at `block.index`.
+    func putBlock(_ ino: Ino, _ block: BlockRef) throws(Errno)
+    func deleteBlock(_ ino: Ino, index: UInt32) throws(Errno)
+    func deleteBlocks(_ ino: Ino) throws(Errno)
+    /// Raw bytes of the non-hole blocks of `ino`.
+    func storedBlockBytes(_ ino: Ino) throws(Errno) -> UInt64
+    /// Every referenced object id (holes excluded), ascending, streamed.
+    func forEachReferencedObjectID(_ body: (UInt64) -> Void) throws(Errno)
+
     // MARK: staging rows (node-local files holding data not yet committed)
 
     /// The staging row of `ino`: its file and who registered it ('' for older releases).

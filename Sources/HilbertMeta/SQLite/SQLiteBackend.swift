@@ -93,6 +93,76 @@ final class SQLiteBackend: MetaBackend {
         return out
     }
 
+    // MARK: file content
+
+    func inlineRow(_ ino: Ino) throws(Errno) -> (data: [UInt8], crc: UInt32?)? {
+        let s = try conn.prepare("SELECT data, crc FROM hl_inline WHERE ino=?1")
+        defer { s.reset() }
+        s.bind(1, ino)
+        guard try s.step() else { return nil }
+        return (s.blob(0), s.isNull(1) ? nil : s.uint32(1))
+    }
+
+    func inlineRowLength(_ ino: Ino) throws(Errno) -> Int? {
+        let s = try conn.prepare("SELECT length(data) FROM hl_inline WHERE ino=?1")
+        defer { s.reset() }
+        s.bind(1, ino)
+        return try s.step() ? Int(s.int64(0)) : nil
+    }
+
+    func putInlineRow(_ ino: Ino, _ data: [UInt8], crc: UInt32) throws(Errno) {
+        let s = try conn.prepare("INSERT OR REPLACE INTO hl_inline(ino, data, crc) VALUES(?1, ?2, ?3)")
+        s.bind(1, ino); s.bind(2, blob: data); s.bind(3, crc)
+        try s.run()
+    }
+
+    func deleteInlineRow(_ ino: Ino) throws(Errno) {
+        try run("DELETE FROM hl_inline WHERE ino=?1", ino)
+    }
+
+    func blocks(_ ino: Ino) throws(Errno) -> [BlockRef] {
+        let s = try conn.prepare("SELECT indx, object_id, raw_len, stored_len, crc FROM hl_block WHERE ino=?1 ORDER BY indx")
+        defer { s.reset() }
+        s.bind(1, ino)
+        var out: [BlockRef] = []
+        while try s.step() {
+            out.append(BlockRef(index: s.uint32(0), objectID: s.uint64(1), rawLength: s.uint32(2),
+                                storedLength: s.uint32(3), crc: s.uint32(4)))
+        }
+        return out
+    }
+
+    func putBlock(_ ino: Ino, _ b: BlockRef) throws(Errno) {
+        let s = try conn.prepare("INSERT OR REPLACE INTO hl_block(ino, indx, object_id, raw_len, stored_len, crc) VALUES(?1,?2,?3,?4,?5,?6)")
+        s.bind(1, ino); s.bind(2, b.index); s.bind(3, b.objectID); s.bind(4, b.rawLength)
+        s.bind(5, b.storedLength); s.bind(6, b.crc)
+        try s.run()
+    }
+
+    func deleteBlock(_ ino: Ino, index: UInt32) throws(Errno) {
+        let s = try conn.prepare("DELETE FROM hl_block WHERE ino=?1 AND indx=?2")
+        s.bind(1, ino); s.bind(2, index)
+        try s.run()
+    }
+
+    func deleteBlocks(_ ino: Ino) throws(Errno) {
+        try run("DELETE FROM hl_block WHERE ino=?1", ino)
+    }
+
+    func storedBlockBytes(_ ino: Ino) throws(Errno) -> UInt64 {
+        let s = try conn.prepare("SELECT coalesce(sum(raw_len), 0) FROM hl_block WHERE ino=?1 AND object_id != 0")
+        defer { s.reset() }
+        s.bind(1, ino)
+        return try s.step() ? s.uint64(0) : 0
+    }
+
+    func forEachReferencedObjectID(_ body: (UInt64) -> Void) throws(Errno) {
+        // SQLite sorts (spilling to its temporary files when large); nothing is collected here.
+        let s = try conn.prepare("SELECT object_id FROM hl_block WHERE object_id != 0 ORDER BY object_id")
+        defer { s.reset() }
+        while try s.step() { body(s.uint64(0)) }
+    }
+
     // MARK: staging rows
 
     func stagingRow(_ ino: Ino) throws(Errno) -> (file: String, owner: String)? {
