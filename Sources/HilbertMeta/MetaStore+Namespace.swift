@@ -40,62 +40,27 @@ extension MetaStore {
         return p
     }
 
-    struct Edge {
-        var id: Int64
-        var ino: Ino
-        var type: UInt8
-    }
-
-    func edge(_ parent: Ino, _ name: [UInt8]) throws(Errno) -> Edge? {
-        let s = try conn.prepare("SELECT id, ino, type FROM hl_edge WHERE parent=?1 AND name=?2")
-        defer { s.reset() }
-        s.bind(1, parent)
-        s.bind(2, blob: name)
-        guard try s.step() else { return nil }
-        return Edge(id: s.int64(0), ino: s.uint64(1), type: UInt8(truncatingIfNeeded: s.int64(2)))
-    }
+    func edge(_ parent: Ino, _ name: [UInt8]) throws(Errno) -> Edge? { try backend.edge(parent, name) }
 
     func insertEdge(_ parent: Ino, _ name: [UInt8], _ ino: Ino, mode: UInt32) throws(Errno) {
-        let s = try conn.prepare("INSERT INTO hl_edge(parent, name, ino, type) VALUES(?1, ?2, ?3, ?4)")
-        s.bind(1, parent)
-        s.bind(2, blob: name)
-        s.bind(3, ino)
-        s.bind(4, Int64((mode >> 12) & 15))
-        try s.run()
+        try backend.insertEdge(parent, name, ino, type: UInt8((mode >> 12) & 15))
     }
 
-    func deleteEdge(id: Int64) throws(Errno) {
-        let s = try conn.prepare("DELETE FROM hl_edge WHERE id=?1")
-        s.bind(1, id)
-        try s.run()
-    }
+    func deleteEdge(id: Int64) throws(Errno) { try backend.deleteEdge(id: id) }
 
     /// nlink += delta, mtime = ctime = now (a directory whose entries changed).
     func touchDir(_ ino: Ino, nlinkDelta: Int64, _ t: Timespec) throws(Errno) {
-        let s = try conn.prepare("UPDATE hl_node SET nlink=nlink+?2, mtime_s=?3, mtime_ns=?4, ctime_s=?3, ctime_ns=?4 WHERE ino=?1")
-        s.bind(1, ino); s.bind(2, nlinkDelta); s.bind(3, t.sec); s.bind(4, t.nsec)
-        try s.run()
+        try backend.touchNode(ino, nlinkDelta: nlinkDelta, time: t, modified: true)
     }
 
     /// nlink += delta, ctime = now.
     func touchNode(_ ino: Ino, nlinkDelta: Int64, _ t: Timespec) throws(Errno) {
-        let s = try conn.prepare("UPDATE hl_node SET nlink=nlink+?2, ctime_s=?3, ctime_ns=?4 WHERE ino=?1")
-        s.bind(1, ino); s.bind(2, nlinkDelta); s.bind(3, t.sec); s.bind(4, t.nsec)
-        try s.run()
+        try backend.touchNode(ino, nlinkDelta: nlinkDelta, time: t, modified: false)
     }
 
-    func setParentPointer(_ ino: Ino, _ parent: Ino) throws(Errno) {
-        let s = try conn.prepare("UPDATE hl_node SET parent=?2 WHERE ino=?1")
-        s.bind(1, ino); s.bind(2, parent)
-        try s.run()
-    }
+    func setParentPointer(_ ino: Ino, _ parent: Ino) throws(Errno) { try backend.setParent(ino, parent) }
 
-    func isEmptyDir(_ ino: Ino) throws(Errno) -> Bool {
-        let s = try conn.prepare("SELECT 1 FROM hl_edge WHERE parent=?1 LIMIT 1")
-        defer { s.reset() }
-        s.bind(1, ino)
-        return try !s.step()
-    }
+    func isEmptyDir(_ ino: Ino) throws(Errno) -> Bool { try !backend.hasEdges(ino) }
 
     /// Create a node and its entry. Handles ownership (setgid directories) and counters.
     func makeNode(parent p: Attr, name: [UInt8], mode rawMode: UInt32, rdev: UInt64, cred: Credentials,
@@ -116,7 +81,7 @@ extension MetaStore {
         let a = Attr(ino: ino, mode: mode, nlink: isDir ? 2 : 1, uid: cred.uid, gid: gid, rdev: rdev,
                      size: UInt64(symlinkTarget?.count ?? 0), atime: t, mtime: t, ctime: t, btime: t,
                      parent: isDir ? p.ino : 0, version: 0, staged: false)
-        try MetaStore.insertNode(conn, a)
+        try backend.insertNode(a)
         try insertEdge(p.ino, name, ino, mode: mode)
         if let target = symlinkTarget { try backend.putSymlinkTarget(ino, target) }
         try touchDir(p.ino, nlinkDelta: isDir ? 1 : 0, t)
@@ -283,7 +248,7 @@ extension MetaStore {
             released.sockets.append(ino)
         }
         try backend.deleteXattrs(ino)
-        try exec1("DELETE FROM hl_node WHERE ino=?1", ino)
+        try backend.deleteNode(ino)
         try addCounter("inodes", -1)
         released.destroyed.append(ino)
     }
@@ -298,12 +263,6 @@ extension MetaStore {
     }
 
     func inlineLength(_ ino: Ino) throws(Errno) -> Int { try inlineRowLength(ino) ?? 0 }
-
-    func exec1(_ sql: String, _ a: UInt64) throws(Errno) {
-        let s = try conn.prepare(sql)
-        s.bind(1, a)
-        try s.run()
-    }
 
     // MARK: rename
 
@@ -380,9 +339,7 @@ extension MetaStore {
             } else if src.isDirectory && parent != newParent && dp.nlink >= maxLinks {
                 throw Errno.tooManyLinks
             }
-            let mv = try conn.prepare("UPDATE hl_edge SET parent=?2, name=?3 WHERE id=?1")
-            mv.bind(1, se.id); mv.bind(2, newParent); mv.bind(3, blob: newName)
-            try mv.run()
+            try backend.moveEdge(id: se.id, to: newParent, name: newName)
             if src.isDirectory && parent != newParent {
                 try setParentPointer(src.ino, newParent)
                 try touchDir(parent, nlinkDelta: -1, t)
@@ -397,24 +354,17 @@ extension MetaStore {
     }
 
     func setEdgeTarget(_ id: Int64, _ ino: Ino, _ mode: UInt32) throws(Errno) {
-        let s = try conn.prepare("UPDATE hl_edge SET ino=?2, type=?3 WHERE id=?1")
-        s.bind(1, id); s.bind(2, ino); s.bind(3, Int64((mode >> 12) & 15))
-        try s.run()
+        try backend.setEdgeTarget(id: id, ino, type: UInt8((mode >> 12) & 15))
     }
 
     /// EINVAL when directory `dir` is `ino` or one of its ancestors (a move into its own subtree).
     func checkNotAncestor(_ dir: Ino, of ino: Ino) throws(Errno) {
         var cur = ino
         var steps = 0
-        let s = try conn.prepare("SELECT parent FROM hl_node WHERE ino=?1")
         while true {
             if cur == dir { throw Errno.invalid }
             if cur == rootIno { return }
-            s.bind(1, cur)
-            defer { s.reset() }
-            guard try s.step() else { throw Errno.noEntry }
-            let next = s.uint64(0)
-            s.reset()
+            guard let next = try backend.parentOf(cur) else { throw Errno.noEntry }
             if next == cur || next == 0 { return }
             cur = next
             steps += 1
@@ -438,14 +388,8 @@ extension MetaStore {
                 out.append(DirEntry(name: [0x2e, 0x2e], ino: d.parent == 0 ? dir : d.parent, type: UInt8(DT_DIR), cookie: 2))
             }
             if out.count >= limit { return out }
-            let s = try conn.prepare("SELECT id, name, ino, type FROM hl_edge WHERE parent=?1 AND id>?2 ORDER BY id LIMIT ?3")
-            defer { s.reset() }
-            s.bind(1, dir)
-            s.bind(2, Int64(cookie > 2 ? cookie - 2 : 0))
-            s.bind(3, Int64(limit - out.count))
-            while try s.step() {
-                out.append(DirEntry(name: s.blob(1), ino: s.uint64(2), type: UInt8(truncatingIfNeeded: s.int64(3)),
-                                    cookie: UInt64(s.int64(0)) + 2))
+            for e in try backend.edges(dir, afterID: Int64(cookie > 2 ? cookie - 2 : 0), limit: limit - out.count) {
+                out.append(DirEntry(name: e.name, ino: e.ino, type: e.type, cookie: UInt64(e.id) + 2))
             }
             return out
         }
@@ -457,14 +401,10 @@ extension MetaStore {
         try read { () throws(Errno) -> [UInt8] in
             var parts: [[UInt8]] = []
             var cur = dir
-            let s = try conn.prepare("SELECT parent, name FROM hl_edge WHERE ino=?1 LIMIT 1")
             while cur != rootIno {
-                s.bind(1, cur)
-                guard try s.step() else { s.reset(); throw Errno.noEntry }
-                let p = s.uint64(0)
-                parts.append(s.blob(1))
-                s.reset()
-                cur = p
+                guard let e = try backend.edgeNaming(cur) else { throw Errno.noEntry }
+                parts.append(e.name)
+                cur = e.parent
                 if parts.count > 100_000 { throw Errno.loop }
             }
             if parts.isEmpty {

@@ -210,8 +210,9 @@ public final class MetaStore: @unchecked Sendable {
                 let root = Attr(ino: rootIno, mode: FileType.directory.rawValue | (rootMode & 0o7777), nlink: 2,
                                 uid: rootUID, gid: rootGID, rdev: 0, size: 0, atime: t, mtime: t, ctime: t, btime: t,
                                 parent: rootIno, version: 0, staged: false)
-                try insertNode(conn, root)
-                _ = try SQLiteBackend(conn).addToCounter("inodes", 1)
+                let rows = SQLiteBackend(conn)
+                try rows.insertNode(root)
+                _ = try rows.addToCounter("inodes", 1)
             }
         } catch {
             if lastOpenError == nil { lastOpenError = HilbertError(error, "cannot create \(path): \(error)") }
@@ -396,30 +397,11 @@ public final class MetaStore: @unchecked Sendable {
         inlineCacheBytes += data.count
     }
 
-    static let prefetchColumns = "e.name," + nodeColumns.split(separator: ",").map { "n." + $0 }.joined(separator: ",")
-
-    /// Run a read-ahead query over the entries of `dir` from `name` on, in listing order:
-    /// `columns` and `join` select what is read; `row` caches each result row.
-    private func readAhead(_ dir: Ino, from name: [UInt8], columns: String, join: String,
-                           row: (Statement) -> Void) throws(Errno) {
-        let s = try conn.prepare("""
-            SELECT \(columns) FROM hl_edge e \(join)
-            WHERE e.parent=?1 AND e.id >= (SELECT id FROM hl_edge WHERE parent=?1 AND name=?2)
-            ORDER BY e.id LIMIT ?3
-            """)
-        defer { s.reset() }
-        s.bind(1, dir)
-        s.bind(2, blob: name)
-        s.bind(3, MetaStore.prefetchBatch)
-        while try s.step() { row(s) }
-    }
-
     /// Cache the content of the small files of `dir` from `name` on.
     func prefetchInline(_ dir: Ino, from name: [UInt8]) throws(Errno) {
-        try readAhead(dir, from: name, columns: "e.ino, i.data, i.crc", join: "JOIN hl_inline i ON i.ino = e.ino") { s in
+        try backend.inlineRowsFrom(dir, name: name, limit: MetaStore.prefetchBatch) { ino, data, crc in
             // A row that fails its checksum is not cached: reading it fails, with the reason.
-            let data = s.blob(1)
-            if s.isNull(2) || InlineChecksum.of(data) == s.uint32(2) { cacheInline(s.uint64(0), data) }
+            if crc == nil || InlineChecksum.of(data) == crc { cacheInline(ino, data) }
         }
     }
 
@@ -428,9 +410,8 @@ public final class MetaStore: @unchecked Sendable {
     func prefetchEntries(_ dir: Ino, from name: [UInt8]) throws(Errno) {
         sizeCachesForStorm()
         if dentryCache.count + MetaStore.prefetchBatch > MetaStore.cacheLimit { clearCaches() }
-        try readAhead(dir, from: name, columns: MetaStore.prefetchColumns, join: "JOIN hl_node n ON n.ino = e.ino") { s in
-            let a = MetaStore.readAttr(s, 1)
-            dentryCache[EdgeKey(parent: dir, name: s.blob(0))] = a.ino
+        try backend.childrenFrom(dir, name: name, limit: MetaStore.prefetchBatch) { entry, a in
+            dentryCache[EdgeKey(parent: dir, name: entry)] = a.ino
             attrCache[a.ino] = a
         }
     }
@@ -491,53 +472,13 @@ public final class MetaStore: @unchecked Sendable {
 
     // MARK: node rows
 
-    static let nodeColumns = "ino,mode,nlink,uid,gid,rdev,size,atime_s,atime_ns,mtime_s,mtime_ns,ctime_s,ctime_ns,btime_s,btime_ns,parent,version,staged"
-
-    @inline(__always)
-    static func readAttr(_ s: Statement, _ o: Int32 = 0) -> Attr {
-        Attr(ino: s.uint64(o), mode: s.uint32(o + 1), nlink: s.uint32(o + 2), uid: s.uint32(o + 3), gid: s.uint32(o + 4),
-             rdev: s.uint64(o + 5), size: s.uint64(o + 6),
-             atime: Timespec(sec: s.int64(o + 7), nsec: s.uint32(o + 8)),
-             mtime: Timespec(sec: s.int64(o + 9), nsec: s.uint32(o + 10)),
-             ctime: Timespec(sec: s.int64(o + 11), nsec: s.uint32(o + 12)),
-             btime: Timespec(sec: s.int64(o + 13), nsec: s.uint32(o + 14)),
-             parent: s.uint64(o + 15), version: s.uint64(o + 16), staged: s.int64(o + 17) != 0)
-    }
-
-    static func bindAttr(_ s: Statement, _ a: Attr) {
-        s.bind(1, a.ino); s.bind(2, a.mode); s.bind(3, a.nlink); s.bind(4, a.uid); s.bind(5, a.gid)
-        s.bind(6, a.rdev); s.bind(7, a.size)
-        s.bind(8, a.atime.sec); s.bind(9, a.atime.nsec)
-        s.bind(10, a.mtime.sec); s.bind(11, a.mtime.nsec)
-        s.bind(12, a.ctime.sec); s.bind(13, a.ctime.nsec)
-        s.bind(14, a.btime.sec); s.bind(15, a.btime.nsec)
-        s.bind(16, a.parent); s.bind(17, a.version); s.bind(18, Int64(a.staged ? 1 : 0))
-    }
-
-    static func insertNode(_ conn: Connection, _ a: Attr) throws(Errno) {
-        let s = try conn.prepare("INSERT INTO hl_node(\(nodeColumns)) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)")
-        bindAttr(s, a)
-        try s.run()
-    }
-
     /// Rewrite every column of a node row.
-    func writeAttr(_ a: Attr) throws(Errno) {
-        let s = try conn.prepare("""
-            UPDATE hl_node SET mode=?2,nlink=?3,uid=?4,gid=?5,rdev=?6,size=?7,atime_s=?8,atime_ns=?9,
-            mtime_s=?10,mtime_ns=?11,ctime_s=?12,ctime_ns=?13,btime_s=?14,btime_ns=?15,parent=?16,
-            version=?17,staged=?18 WHERE ino=?1
-            """)
-        MetaStore.bindAttr(s, a)
-        try s.run()
-    }
+    func writeAttr(_ a: Attr) throws(Errno) { try backend.updateNode(a) }
 
     /// The node row, uncached. ENOENT when it does not exist.
     func loadAttr(_ ino: Ino) throws(Errno) -> Attr {
-        let s = try conn.prepare("SELECT \(MetaStore.nodeColumns) FROM hl_node WHERE ino=?1")
-        defer { s.reset() }
-        s.bind(1, ino)
-        guard try s.step() else { throw Errno.noEntry }
-        return MetaStore.readAttr(s)
+        guard let a = try backend.node(ino) else { throw Errno.noEntry }
+        return a
     }
 
     /// The node, through the cache when `useCache`.
@@ -562,16 +503,7 @@ public final class MetaStore: @unchecked Sendable {
                 if let ino = dentryCache[EdgeKey(parent: dir, name: name)], let a = attrCache[ino] { return a }
             }
         }
-        let s = try conn.prepare("""
-            SELECT n.ino,n.mode,n.nlink,n.uid,n.gid,n.rdev,n.size,n.atime_s,n.atime_ns,n.mtime_s,n.mtime_ns,
-            n.ctime_s,n.ctime_ns,n.btime_s,n.btime_ns,n.parent,n.version,n.staged
-            FROM hl_edge e JOIN hl_node n ON n.ino = e.ino WHERE e.parent=?1 AND e.name=?2
-            """)
-        defer { s.reset() }
-        s.bind(1, dir)
-        s.bind(2, blob: name)
-        guard try s.step() else { return nil }
-        let a = MetaStore.readAttr(s)
+        guard let a = try backend.child(dir, name) else { return nil }
         if useCache {
             dentryCache[EdgeKey(parent: dir, name: name)] = a.ino
             attrCache[a.ino] = a

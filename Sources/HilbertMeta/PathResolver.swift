@@ -162,11 +162,8 @@ extension MetaStore {
         }
         // Reached through "." / ".." / the base: find the entry naming this directory.
         if cacheOnly { throw MetaStore.cacheMiss }
-        let s = try conn.prepare("SELECT parent, name FROM hl_edge WHERE ino=?1 LIMIT 1")
-        defer { s.reset() }
-        s.bind(1, cur.ino)
-        guard try s.step() else { throw Errno.noEntry }
-        return .found(parent: s.uint64(0), name: s.blob(1), attr: cur)
+        guard let e = try backend.edgeNaming(cur.ino) else { throw Errno.noEntry }
+        return .found(parent: e.parent, name: e.name, attr: cur)
     }
 
     /// `target` equals `prefix` or starts with `prefix` + "/".

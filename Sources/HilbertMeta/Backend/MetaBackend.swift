@@ -1,10 +1,56 @@
 import HilbertSupport
 
+/// A directory entry as a backend stores it.
+struct Edge {
+    var id: Int64
+    var ino: Ino
+    var type: UInt8
+}
+
 /// What a metadata backend provides: rows stored and found, inside the transaction the policy
 /// layer (`MetaStore`) has opened. Every rule — permissions, flags, limits, times, link counts —
 /// is checked once, in `MetaStore`; a backend decides nothing. The groups move here one at a
 /// time (docs/dev/metadata-backends.md); those not yet here are still SQL in `MetaStore`.
 protocol MetaBackend: AnyObject {
+    // MARK: nodes (one row per inode: Attr)
+
+    /// The node row; nil when there is none.
+    func node(_ ino: Ino) throws(Errno) -> Attr?
+    func insertNode(_ attr: Attr) throws(Errno)
+    /// Rewrite every column of an existing node.
+    func updateNode(_ attr: Attr) throws(Errno)
+    func deleteNode(_ ino: Ino) throws(Errno)
+    /// nlink += `nlinkDelta`, ctime = `time`, and with `modified` mtime = `time` too.
+    func touchNode(_ ino: Ino, nlinkDelta: Int64, time: Timespec, modified: Bool) throws(Errno)
+    /// A directory's physical parent.
+    func setParent(_ ino: Ino, _ parent: Ino) throws(Errno)
+    /// The `parent` column; nil when the node does not exist.
+    func parentOf(_ ino: Ino) throws(Errno) -> Ino?
+
+    // MARK: edges (directory entries; listed in creation order, cookie = id + 2)
+
+    /// The entry `name` in `parent`.
+    func edge(_ parent: Ino, _ name: [UInt8]) throws(Errno) -> Edge?
+    /// The entry `name` in `parent` with its node, in one lookup; nil when absent.
+    func child(_ parent: Ino, _ name: [UInt8]) throws(Errno) -> Attr?
+    /// `type` is the DT_* value.
+    func insertEdge(_ parent: Ino, _ name: [UInt8], _ ino: Ino, type: UInt8) throws(Errno)
+    func deleteEdge(id: Int64) throws(Errno)
+    /// Point entry `id` at another node.
+    func setEdgeTarget(id: Int64, _ ino: Ino, type: UInt8) throws(Errno)
+    /// Move entry `id` (rename).
+    func moveEdge(id: Int64, to parent: Ino, name: [UInt8]) throws(Errno)
+    func hasEdges(_ parent: Ino) throws(Errno) -> Bool
+    /// Entries of `parent` with id above `afterID`, in id order, at most `limit`.
+    func edges(_ parent: Ino, afterID: Int64, limit: Int) throws(Errno) -> [(id: Int64, name: [UInt8], ino: Ino, type: UInt8)]
+    /// One entry naming `ino` (for a directory, its only one); nil when none does.
+    func edgeNaming(_ ino: Ino) throws(Errno) -> (parent: Ino, name: [UInt8])?
+    /// Read-ahead for storms: the entries of `parent` from `name` on (listing order), at most
+    /// `limit`, each with its node.
+    func childrenFrom(_ parent: Ino, name: [UInt8], limit: Int, _ row: ([UInt8], Attr) -> Void) throws(Errno)
+    /// The same walk, for entries that have an inline row: the bytes and their checksum.
+    func inlineRowsFrom(_ parent: Ino, name: [UInt8], limit: Int, _ row: (Ino, [UInt8], UInt32?) -> Void) throws(Errno)
+
     // MARK: extended attributes
 
     /// The value of `name` on `ino`, nil when it has none.

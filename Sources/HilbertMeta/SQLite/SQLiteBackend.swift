@@ -7,6 +7,181 @@ final class SQLiteBackend: MetaBackend {
 
     init(_ conn: Connection) { self.conn = conn }
 
+    // MARK: nodes
+
+    static let nodeColumns = "ino,mode,nlink,uid,gid,rdev,size,atime_s,atime_ns,mtime_s,mtime_ns,ctime_s,ctime_ns,btime_s,btime_ns,parent,version,staged"
+
+    @inline(__always)
+    static func readAttr(_ s: Statement, _ o: Int32 = 0) -> Attr {
+        Attr(ino: s.uint64(o), mode: s.uint32(o + 1), nlink: s.uint32(o + 2), uid: s.uint32(o + 3), gid: s.uint32(o + 4),
+             rdev: s.uint64(o + 5), size: s.uint64(o + 6),
+             atime: Timespec(sec: s.int64(o + 7), nsec: s.uint32(o + 8)),
+             mtime: Timespec(sec: s.int64(o + 9), nsec: s.uint32(o + 10)),
+             ctime: Timespec(sec: s.int64(o + 11), nsec: s.uint32(o + 12)),
+             btime: Timespec(sec: s.int64(o + 13), nsec: s.uint32(o + 14)),
+             parent: s.uint64(o + 15), version: s.uint64(o + 16), staged: s.int64(o + 17) != 0)
+    }
+
+    static func bindAttr(_ s: Statement, _ a: Attr) {
+        s.bind(1, a.ino); s.bind(2, a.mode); s.bind(3, a.nlink); s.bind(4, a.uid); s.bind(5, a.gid)
+        s.bind(6, a.rdev); s.bind(7, a.size)
+        s.bind(8, a.atime.sec); s.bind(9, a.atime.nsec)
+        s.bind(10, a.mtime.sec); s.bind(11, a.mtime.nsec)
+        s.bind(12, a.ctime.sec); s.bind(13, a.ctime.nsec)
+        s.bind(14, a.btime.sec); s.bind(15, a.btime.nsec)
+        s.bind(16, a.parent); s.bind(17, a.version); s.bind(18, Int64(a.staged ? 1 : 0))
+    }
+
+    func node(_ ino: Ino) throws(Errno) -> Attr? {
+        let s = try conn.prepare("SELECT \(SQLiteBackend.nodeColumns) FROM hl_node WHERE ino=?1")
+        defer { s.reset() }
+        s.bind(1, ino)
+        return try s.step() ? SQLiteBackend.readAttr(s) : nil
+    }
+
+    func insertNode(_ a: Attr) throws(Errno) {
+        let s = try conn.prepare("INSERT INTO hl_node(\(SQLiteBackend.nodeColumns)) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)")
+        SQLiteBackend.bindAttr(s, a)
+        try s.run()
+    }
+
+    func updateNode(_ a: Attr) throws(Errno) {
+        let s = try conn.prepare("""
+            UPDATE hl_node SET mode=?2,nlink=?3,uid=?4,gid=?5,rdev=?6,size=?7,atime_s=?8,atime_ns=?9,
+            mtime_s=?10,mtime_ns=?11,ctime_s=?12,ctime_ns=?13,btime_s=?14,btime_ns=?15,parent=?16,
+            version=?17,staged=?18 WHERE ino=?1
+            """)
+        SQLiteBackend.bindAttr(s, a)
+        try s.run()
+    }
+
+    func deleteNode(_ ino: Ino) throws(Errno) {
+        try run("DELETE FROM hl_node WHERE ino=?1", ino)
+    }
+
+    func touchNode(_ ino: Ino, nlinkDelta: Int64, time t: Timespec, modified: Bool) throws(Errno) {
+        let s = try conn.prepare(modified
+            ? "UPDATE hl_node SET nlink=nlink+?2, mtime_s=?3, mtime_ns=?4, ctime_s=?3, ctime_ns=?4 WHERE ino=?1"
+            : "UPDATE hl_node SET nlink=nlink+?2, ctime_s=?3, ctime_ns=?4 WHERE ino=?1")
+        s.bind(1, ino); s.bind(2, nlinkDelta); s.bind(3, t.sec); s.bind(4, t.nsec)
+        try s.run()
+    }
+
+    func setParent(_ ino: Ino, _ parent: Ino) throws(Errno) {
+        let s = try conn.prepare("UPDATE hl_node SET parent=?2 WHERE ino=?1")
+        s.bind(1, ino); s.bind(2, parent)
+        try s.run()
+    }
+
+    func parentOf(_ ino: Ino) throws(Errno) -> Ino? {
+        let s = try conn.prepare("SELECT parent FROM hl_node WHERE ino=?1")
+        defer { s.reset() }
+        s.bind(1, ino)
+        return try s.step() ? s.uint64(0) : nil
+    }
+
+    // MARK: edges
+
+    func edge(_ parent: Ino, _ name: [UInt8]) throws(Errno) -> Edge? {
+        let s = try conn.prepare("SELECT id, ino, type FROM hl_edge WHERE parent=?1 AND name=?2")
+        defer { s.reset() }
+        s.bind(1, parent)
+        s.bind(2, blob: name)
+        guard try s.step() else { return nil }
+        return Edge(id: s.int64(0), ino: s.uint64(1), type: UInt8(truncatingIfNeeded: s.int64(2)))
+    }
+
+    func child(_ parent: Ino, _ name: [UInt8]) throws(Errno) -> Attr? {
+        let s = try conn.prepare("""
+            SELECT n.ino,n.mode,n.nlink,n.uid,n.gid,n.rdev,n.size,n.atime_s,n.atime_ns,n.mtime_s,n.mtime_ns,
+            n.ctime_s,n.ctime_ns,n.btime_s,n.btime_ns,n.parent,n.version,n.staged
+            FROM hl_edge e JOIN hl_node n ON n.ino = e.ino WHERE e.parent=?1 AND e.name=?2
+            """)
+        defer { s.reset() }
+        s.bind(1, parent)
+        s.bind(2, blob: name)
+        return try s.step() ? SQLiteBackend.readAttr(s) : nil
+    }
+
+    func insertEdge(_ parent: Ino, _ name: [UInt8], _ ino: Ino, type: UInt8) throws(Errno) {
+        let s = try conn.prepare("INSERT INTO hl_edge(parent, name, ino, type) VALUES(?1, ?2, ?3, ?4)")
+        s.bind(1, parent); s.bind(2, blob: name); s.bind(3, ino); s.bind(4, Int64(type))
+        try s.run()
+    }
+
+    func deleteEdge(id: Int64) throws(Errno) {
+        let s = try conn.prepare("DELETE FROM hl_edge WHERE id=?1")
+        s.bind(1, id)
+        try s.run()
+    }
+
+    func setEdgeTarget(id: Int64, _ ino: Ino, type: UInt8) throws(Errno) {
+        let s = try conn.prepare("UPDATE hl_edge SET ino=?2, type=?3 WHERE id=?1")
+        s.bind(1, id); s.bind(2, ino); s.bind(3, Int64(type))
+        try s.run()
+    }
+
+    func moveEdge(id: Int64, to parent: Ino, name: [UInt8]) throws(Errno) {
+        let s = try conn.prepare("UPDATE hl_edge SET parent=?2, name=?3 WHERE id=?1")
+        s.bind(1, id); s.bind(2, parent); s.bind(3, blob: name)
+        try s.run()
+    }
+
+    func hasEdges(_ parent: Ino) throws(Errno) -> Bool {
+        let s = try conn.prepare("SELECT 1 FROM hl_edge WHERE parent=?1 LIMIT 1")
+        defer { s.reset() }
+        s.bind(1, parent)
+        return try s.step()
+    }
+
+    func edges(_ parent: Ino, afterID: Int64, limit: Int) throws(Errno) -> [(id: Int64, name: [UInt8], ino: Ino, type: UInt8)] {
+        let s = try conn.prepare("SELECT id, name, ino, type FROM hl_edge WHERE parent=?1 AND id>?2 ORDER BY id LIMIT ?3")
+        defer { s.reset() }
+        s.bind(1, parent)
+        s.bind(2, afterID)
+        s.bind(3, Int64(limit))
+        var out: [(id: Int64, name: [UInt8], ino: Ino, type: UInt8)] = []
+        while try s.step() {
+            out.append((s.int64(0), s.blob(1), s.uint64(2), UInt8(truncatingIfNeeded: s.int64(3))))
+        }
+        return out
+    }
+
+    func edgeNaming(_ ino: Ino) throws(Errno) -> (parent: Ino, name: [UInt8])? {
+        let s = try conn.prepare("SELECT parent, name FROM hl_edge WHERE ino=?1 LIMIT 1")
+        defer { s.reset() }
+        s.bind(1, ino)
+        return try s.step() ? (s.uint64(0), s.blob(1)) : nil
+    }
+
+    static let prefetchColumns = "e.name," + nodeColumns.split(separator: ",").map { "n." + $0 }.joined(separator: ",")
+
+    /// The entries of `dir` from `name` on, in listing order: `columns` and `join` select
+    /// what is read; `row` takes each result row.
+    private func readAhead(_ dir: Ino, from name: [UInt8], limit: Int, columns: String, join: String,
+                           row: (Statement) -> Void) throws(Errno) {
+        let s = try conn.prepare("""
+            SELECT \(columns) FROM hl_edge e \(join)
+            WHERE e.parent=?1 AND e.id >= (SELECT id FROM hl_edge WHERE parent=?1 AND name=?2)
+            ORDER BY e.id LIMIT ?3
+            """)
+        defer { s.reset() }
+        s.bind(1, dir)
+        s.bind(2, blob: name)
+        s.bind(3, limit)
+        while try s.step() { row(s) }
+    }
+
+    func childrenFrom(_ parent: Ino, name: [UInt8], limit: Int, _ row: ([UInt8], Attr) -> Void) throws(Errno) {
+        try readAhead(parent, from: name, limit: limit, columns: SQLiteBackend.prefetchColumns,
+                      join: "JOIN hl_node n ON n.ino = e.ino") { s in row(s.blob(0), SQLiteBackend.readAttr(s, 1)) }
+    }
+
+    func inlineRowsFrom(_ parent: Ino, name: [UInt8], limit: Int, _ row: (Ino, [UInt8], UInt32?) -> Void) throws(Errno) {
+        try readAhead(parent, from: name, limit: limit, columns: "e.ino, i.data, i.crc",
+                      join: "JOIN hl_inline i ON i.ino = e.ino") { s in row(s.uint64(0), s.blob(1), s.isNull(2) ? nil : s.uint32(2)) }
+    }
+
     // MARK: extended attributes
 
     func xattr(_ ino: Ino, _ name: [UInt8]) throws(Errno) -> [UInt8]? {
