@@ -22,7 +22,7 @@ extension MetaStore {
     public func getattr(_ ino: Ino) throws(Errno) -> Attr {
         lock.lock(); defer { lock.unlock() }
         if let a = try fromCache({ () throws(Errno) -> Attr in try node(ino, useCache: true) }) { return a }
-        return try conn.transaction(immediate: false) { () throws(Errno) -> Attr in
+        return try backend.transaction(write: false) { () throws(Errno) -> Attr in
             let useCache = try cacheUsable()
             return try node(ino, useCache: useCache)
         }

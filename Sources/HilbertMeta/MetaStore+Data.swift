@@ -7,7 +7,7 @@ extension MetaStore {
     /// The inline bytes of `ino` (nil: none), their checksum verified.
     func inlineData(_ ino: Ino) throws(Errno) -> [UInt8]? {
         guard let row = try backend.inlineRow(ino) else { return nil }
-        try InlineChecksum.verify(row.data, row.crc, ino: ino, database: conn.path)
+        try InlineChecksum.verify(row.data, row.crc, ino: ino, database: backend.location)
         return row.data
     }
 

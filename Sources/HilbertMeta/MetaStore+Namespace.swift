@@ -14,7 +14,7 @@ extension MetaStore {
     public func lookup(parent: Ino, name: [UInt8]) throws(Errno) -> Attr? {
         lock.lock(); defer { lock.unlock() }
         if let a = try fromCache({ () throws(Errno) -> Attr? in try child(parent, name, useCache: true) }) { return a }
-        return try conn.transaction(immediate: false) { () throws(Errno) in
+        return try backend.transaction(write: false) { () throws(Errno) in
             let useCache = try cacheUsable()
             return try child(parent, name, useCache: useCache)
         }

@@ -106,12 +106,13 @@ func fnv1a(_ bytes: [UInt8]) -> UInt64 {
 /// Many processes share the database file through SQLite's locking; each process opens
 /// its own `MetaStore`. Thread-safe (one recursive lock around the connection).
 public final class MetaStore: @unchecked Sendable {
-    let conn: Connection
-    /// The rows; `conn` still serves the groups not yet moved behind it (MetaBackend).
+    /// The rows and the session (MetaBackend); everything here is backend-neutral but the
+    /// change epoch and space reserve files, which live beside an SQLite database.
     let backend: any MetaBackend
     let lock = RecursiveLock()
     public let format: VolumeFormat
-    public var path: String { conn.path }
+    /// Where the metadata lives (for messages).
+    public var path: String { backend.location }
 
     // Per-connection caches, valid while `PRAGMA data_version` is unchanged; dropped after
     // every own write transaction and bypassed inside write transactions.
@@ -159,158 +160,27 @@ public final class MetaStore: @unchecked Sendable {
     /// The explanation of the most recent SQLite failure on this store.
     public var lastError: HilbertError? {
         lock.lock(); defer { lock.unlock() }
-        return conn.lastError
+        return backend.lastError
     }
 
     let reserve: SpaceReserve
 
-    private init(conn: Connection, format: VolumeFormat) {
-        self.conn = conn
-        self.backend = SQLiteBackend(conn)
+    init(backend: any MetaBackend, format: VolumeFormat) {
+        self.backend = backend
         self.format = format
-        self.epoch = ChangeEpoch(databasePath: conn.path)
-        self.reserve = SpaceReserve(databasePath: conn.path)
-        conn.onWriteEnd = { [unowned self] in
+        self.epoch = ChangeEpoch(databasePath: backend.location)
+        self.reserve = SpaceReserve(databasePath: backend.location)
+        backend.setWriteEndHandler { [unowned self] in
             self.clearCaches()
             self.cacheEpoch = .max
             self.epoch.bump()
         }
     }
 
-    // MARK: opening
-
-    /// Format a new volume database at `path`. EEXIST when a volume (or any file) is there.
-    public static func create(path: String, format: VolumeFormat, rootUID: UInt32, rootGID: UInt32,
-                              rootMode: UInt32 = 0o755) throws(Errno) -> MetaStore {
-        lastOpenError = nil
-        if Sys.exists(path) {
-            lastOpenError = HilbertError(.exists, "\(path) already exists")
-            throw Errno.exists
-        }
-        let conn: Connection
-        do throws(Errno) {
-            // 0600: the database holds the content of small files. SQLite gives its -wal and
-            // -shm files the database's mode, and so does the -epoch file (ChangeEpoch).
-            // Sharing a volume between users is the administrator's choice (README).
-            let fd = try Sys.open(path, O_RDWR | O_CREAT | O_EXCL, 0o600)
-            Sys.close(fd)
-            conn = try Connection(path: path, create: true)
-            try Migrations.apply(conn, fresh: true)
-            try conn.transaction(immediate: true) { () throws(Errno) in
-                if try conn.scalar("SELECT count(*) FROM hl_setting") ?? 0 > 0 {
-                    throw HilbertError.record(conn, .exists, "\(path) already holds a Hilbert volume")
-                }
-                let ins = try conn.prepare("INSERT INTO hl_setting(name, value) VALUES(?1, ?2)")
-                for (k, v) in settingRows(format) {
-                    ins.bind(1, text: k)
-                    ins.bind(2, text: v)
-                    try ins.run()
-                }
-                let t = Timespec.now()
-                let root = Attr(ino: rootIno, mode: FileType.directory.rawValue | (rootMode & 0o7777), nlink: 2,
-                                uid: rootUID, gid: rootGID, rdev: 0, size: 0, atime: t, mtime: t, ctime: t, btime: t,
-                                parent: rootIno, version: 0, staged: false)
-                let rows = SQLiteBackend(conn)
-                try rows.insertNode(root)
-                _ = try rows.addToCounter("inodes", 1)
-            }
-        } catch {
-            if lastOpenError == nil { lastOpenError = HilbertError(error, "cannot create \(path): \(error)") }
-            throw error
-        }
-        return MetaStore(conn: conn, format: format)
-    }
-
-    /// Open an existing volume database. ENOENT when missing; EIO (explained in
-    /// `lastOpenError`) when the file is not a Hilbert database or is corrupt.
-    public static func open(path: String) throws(Errno) -> MetaStore {
-        lastOpenError = nil
-        do throws(Errno) { _ = try Sys.stat(path) } catch {
-            if error == .noEntry || error == .notDirectory {
-                lastOpenError = HilbertError(.noEntry, "\(path): no such volume database")
-                throw Errno.noEntry
-            }
-            lastOpenError = HilbertError(error, error == .access ? unreachableReason(path) : "\(path): \(error)")
-            throw error
-        }
-        // The metadata is written by every process that changes the volume, and SQLite's WAL
-        // files are made beside it: both need write access.
-        let dir = path.lastIndex(of: "/").map { path[..<$0].isEmpty ? "/" : String(path[..<$0]) } ?? "."
-        if !Sys.access(path, R_OK | W_OK) || !Sys.access(dir, W_OK | X_OK) {
-            let what = !Sys.access(path, R_OK) ? "\(path) is not readable by you" :
-                !Sys.access(path, W_OK) ? "\(path) is read-only for you" : "its directory \(dir) is not writable by you"
-            lastOpenError = HilbertError(.access, "permission denied: \(what) (uid \(geteuid())); using a volume needs read and write access to its metadata database and that directory (SQLite's WAL files)")
-            throw Errno.access
-        }
-        var connection: Connection?
-        do throws(Errno) {
-            // An empty file would silently become an empty database: refuse it untouched.
-            if let st = try? Sys.stat(path), st.st_size == 0 {
-                throw HilbertError.record(nil, .io, "\(path) is empty, not a Hilbert metadata database")
-            }
-            let conn = try Connection(path: path, create: false)
-            connection = conn
-            // At the current schema (every open but the first after an upgrade), one read
-            // transaction gives the version and the settings.
-            let current = try conn.transaction(immediate: false) { () throws(Errno) -> VolumeFormat? in
-                try Migrations.isCurrent(conn) ? try readFormat(conn) : nil
-            }
-            if let current { return MetaStore(conn: conn, format: current) }
-            try Migrations.apply(conn, fresh: false)
-            let format = try conn.transaction(immediate: false) { () throws(Errno) in try readFormat(conn) }
-            return MetaStore(conn: conn, format: format)
-        } catch {
-            var e = error
-            if e != .noEntry && e != .access && e != .again && e != .noMemory && e != .noSpace { e = .io }
-            if let c = connection, let le = c.lastError {
-                lastOpenError = HilbertError(e, le.message)
-            } else if lastOpenError == nil {
-                lastOpenError = HilbertError(e, "\(path) is not a Hilbert metadata database or is corrupt (\(error))")
-            }
-            throw e
-        }
-    }
-
-    /// Why `path` cannot be reached (EACCES): the first directory on the way that is not
-    /// searchable by the caller.
-    private static func unreachableReason(_ path: String) -> String {
-        var prefix = ""
-        for part in path.split(separator: "/").dropLast() {
-            prefix += "/" + part
-            if !Sys.access(prefix, X_OK) {
-                return "permission denied: \(path) cannot be reached: the directory \(prefix) is not searchable by you (uid \(geteuid()))"
-            }
-        }
-        return "permission denied: \(path) cannot be reached"
-    }
-
-    static func settingRows(_ f: VolumeFormat) -> [(String, String)] {
-        [("name", f.name), ("uuid", f.uuid), ("storage", f.storage), ("bucket", f.bucket),
-         ("compression", f.compression), ("block_size", String(f.blockSize)),
-         ("inline_max", String(f.inlineMax)), ("format_version", String(f.formatVersion))]
-            + f.storageOptions.sorted { $0.key < $1.key }.map { ("storage." + $0.key, $0.value) }
-    }
-
-    static func readFormat(_ conn: Connection) throws(Errno) -> VolumeFormat {
-        let s = try conn.prepare("SELECT name, value FROM hl_setting")
-        defer { s.reset() }
-        var d: [String: String] = [:]
-        while try s.step() { d[s.text(0)] = s.text(1) }
-        guard let name = d["name"], let uuid = d["uuid"], let storage = d["storage"], let bucket = d["bucket"],
-              let compression = d["compression"], let bs = d["block_size"].flatMap({ Int($0) }),
-              let im = d["inline_max"].flatMap({ Int($0) }), let fv = d["format_version"].flatMap({ Int($0) }) else {
-            throw HilbertError.record(conn, .io, "\(conn.path) is not a Hilbert metadata database (settings missing)")
-        }
-        var f = VolumeFormat(name: name, uuid: uuid, storage: storage, bucket: bucket, compression: compression,
-                             blockSize: bs, inlineMax: im, formatVersion: fv)
-        for (k, v) in d where k.hasPrefix("storage.") { f.storageOptions[String(k.dropFirst(8))] = v }
-        return f
-    }
-
     /// Close the database now (the store is unusable afterwards until reopened lazily).
     public func close() {
         lock.lock(); defer { lock.unlock() }
-        conn.close()
+        backend.close()
     }
 
     /// In a forked child: re-create the lock and drop (leak) the parent's SQLite handle;
@@ -331,7 +201,7 @@ public final class MetaStore: @unchecked Sendable {
 
     public func afterForkInChild() {
         lock.reinitialize()
-        conn.abandonAfterFork()
+        backend.abandonAfterFork()
         clearCaches()
     }
 
@@ -341,14 +211,14 @@ public final class MetaStore: @unchecked Sendable {
     @inline(__always)
     func read<T>(_ body: () throws(Errno) -> T) throws(Errno) -> T {
         lock.lock(); defer { lock.unlock() }
-        return try conn.transaction(immediate: false, body)
+        return try backend.transaction(write: false, body)
     }
 
     /// A write transaction (BEGIN IMMEDIATE) under the lock.
     @inline(__always)
     func write<T>(_ body: () throws(Errno) -> T) throws(Errno) -> T {
         lock.lock(); defer { lock.unlock() }
-        return try conn.transaction(immediate: true, body)
+        return try backend.transaction(write: true, body)
     }
 
     /// `write` for a change that frees space (a removal): when the database's file system is
@@ -356,8 +226,8 @@ public final class MetaStore: @unchecked Sendable {
     func writeFreeingSpace<T>(_ body: () throws(Errno) -> T) throws(Errno) -> T {
         do throws(Errno) {
             return try write(body)
-        } catch where error == .noSpace && conn.depth == 0 && reserve.release() {
-            Log.error("metadata \(conn.path): its file system is full; the space reserve was released so that removals can free space")
+        } catch where error == .noSpace && backend.transactionDepth == 0 && reserve.release() {
+            Log.error("metadata \(backend.location): its file system is full; the space reserve was released so that removals can free space")
             return try write(body)
         }
     }
@@ -422,12 +292,12 @@ public final class MetaStore: @unchecked Sendable {
     /// committed since they were filled), so an answer may come from them without BEGIN.
     @inline(__always)
     func cacheCurrent() throws(Errno) -> Bool {
-        if conn.depth > 0 || attrCache.isEmpty { return false }
+        if backend.transactionDepth > 0 || attrCache.isEmpty { return false }
         let e = epoch.load()
         if epoch.available && e == cacheEpoch && hl_monotonic_ns() &- cacheValidatedAt < MetaStore.epochTrust {
             return true
         }
-        guard try conn.dataVersion() == cacheDataVersion else { return false }
+        guard try backend.changeVersion() == cacheDataVersion else { return false }
         noteValidated(e)
         return true
     }
@@ -454,12 +324,12 @@ public final class MetaStore: @unchecked Sendable {
 
     @inline(__always)
     func cacheUsable() throws(Errno) -> Bool {
-        if conn.inWriteTransaction { return false }
+        if backend.inWriteTransaction { return false }
         let e = epoch.load()
         if epoch.available && e == cacheEpoch && hl_monotonic_ns() &- cacheValidatedAt < MetaStore.epochTrust {
             return true   // nobody wrote since the caches were validated
         }
-        let v = try conn.dataVersion()
+        let v = try backend.changeVersion()
         if v != cacheDataVersion {
             clearCaches()
             cacheDataVersion = v

@@ -34,7 +34,7 @@ extension MetaStore {
             try resolveLocked(from: base, path: path, followLast: followLast, cred: cred,
                               mountPrefix: mountPrefix, useCache: true)
         }) { return r }
-        return try conn.transaction(immediate: false) { () throws(Errno) -> Resolution in
+        return try backend.transaction(write: false) { () throws(Errno) -> Resolution in
             let useCache = try cacheUsable()
             let r = try resolveLocked(from: base, path: path, followLast: followLast, cred: cred,
                                       mountPrefix: mountPrefix, useCache: useCache)
@@ -44,7 +44,7 @@ extension MetaStore {
     }
 
     private func remember(_ key: ResolveKey, _ r: Resolution) {
-        if conn.inWriteTransaction { return }
+        if backend.inWriteTransaction { return }
         if resolveCache.count >= MetaStore.cacheLimit { resolveCache.removeAll(keepingCapacity: true) }
         if resolveCache.count == 64 { sizeCachesForStorm() }
         resolveCache[key] = r

@@ -39,7 +39,7 @@ func monotonicNanos() -> UInt64 {
             for _ in 0..<n { _ = try s.resolve(from: rootIno, path: path, followLast: true, cred: alice, mountPrefix: prefix) }
             print("resolve only: \(Double(monotonicNanos() - t1) / Double(n) / 1000) µs/op")
             t1 = monotonicNanos()
-            for _ in 0..<n { _ = try s.conn.dataVersion() }
+            for _ in 0..<n { _ = try s.backend.changeVersion() }
             print("data_version: \(Double(monotonicNanos() - t1) / Double(n) / 1000) µs/op")
         }
     }

@@ -12,6 +12,26 @@ struct Edge {
 /// is checked once, in `MetaStore`; a backend decides nothing. The groups move here one at a
 /// time (docs/dev/metadata-backends.md); those not yet here are still SQL in `MetaStore`.
 protocol MetaBackend: AnyObject {
+    // MARK: the session (this process's connection) and its transactions
+
+    /// Where the metadata lives, for messages (never a secret).
+    var location: String { get }
+    /// The explanation of the most recent failure.
+    var lastError: HilbertError? { get }
+    /// Run `body` in a transaction; calls inside it join it. `write`: take the write lock at
+    /// the start (a write transaction); a throw rolls everything back.
+    func transaction<T>(write: Bool, _ body: () throws(Errno) -> T) throws(Errno) -> T
+    /// 0 outside any transaction.
+    var transactionDepth: Int { get }
+    var inWriteTransaction: Bool { get }
+    /// A number that changes when another session commits (cache validation).
+    func changeVersion() throws(Errno) -> Int64
+    /// Called after each of this session's write transactions ends (commit or rollback).
+    func setWriteEndHandler(_ handler: @escaping () -> Void)
+    func close()
+    /// In a forked child: forget (leak) the parent's connection; the next call reconnects.
+    func abandonAfterFork()
+
     // MARK: nodes (one row per inode: Attr)
 
     /// The node row; nil when there is none.

@@ -7,6 +7,23 @@ final class SQLiteBackend: MetaBackend {
 
     init(_ conn: Connection) { self.conn = conn }
 
+    // MARK: the session
+
+    var location: String { conn.path }
+    var lastError: HilbertError? { conn.lastError }
+
+    @inline(__always)
+    func transaction<T>(write: Bool, _ body: () throws(Errno) -> T) throws(Errno) -> T {
+        try conn.transaction(immediate: write, body)
+    }
+
+    var transactionDepth: Int { conn.depth }
+    var inWriteTransaction: Bool { conn.inWriteTransaction }
+    func changeVersion() throws(Errno) -> Int64 { try conn.dataVersion() }
+    func setWriteEndHandler(_ handler: @escaping () -> Void) { conn.onWriteEnd = handler }
+    func close() { conn.close() }
+    func abandonAfterFork() { conn.abandonAfterFork() }
+
     // MARK: nodes
 
     static let nodeColumns = "ino,mode,nlink,uid,gid,rdev,size,atime_s,atime_ns,mtime_s,mtime_ns,ctime_s,ctime_ns,btime_s,btime_ns,parent,version,staged"
