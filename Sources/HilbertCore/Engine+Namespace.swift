@@ -175,13 +175,8 @@ extension Engine {
         if sp == 0 { throw Errno.busy }
         let dp: Ino, dn: [UInt8]
         switch target {
-        case .found(let p, let n, let dattr):
+        case .found(let p, let n, _):
             if p == 0 { throw Errno.busy }
-            if flags & UInt32(HL_RENAME_NOREPLACE) != 0 { throw Errno.exists }   // even onto itself
-            // The target is the source's parent or one of its ancestors: not empty (Linux
-            // checks this before the file types).
-            if dattr.isDirectory && dattr.ino != sattr.ino && flags & UInt32(HL_RENAME_EXCHANGE) == 0,
-               try isAncestor(v, dattr.ino, of: sp) { throw Errno.notEmpty }
             dp = p; dn = n
         case .missing(let p, let n, let mustBeDir):
             if mustBeDir && !sattr.isDirectory { throw Errno.notDirectory }
@@ -189,18 +184,6 @@ extension Engine {
         case .redirect: throw Errno.crossDevice
         }
         cleanUp(v, try v.meta.rename(parent: sp, name: sn, newParent: dp, newName: dn, flags: flags, cred: cred))
-    }
-
-    /// Is directory `a` equal to `dir` or above it?
-    func isAncestor(_ v: Volume, _ a: Ino, of dir: Ino) throws(Errno) -> Bool {
-        var cur = dir
-        for _ in 0..<4096 {
-            if cur == a { return true }
-            if cur == rootIno { return false }
-            cur = try v.meta.getattr(cur).parent
-            if cur == 0 { return false }
-        }
-        return false
     }
 
     public func link(_ from: Location, _ to: Location, follow: Bool) throws(Errno) {

@@ -279,12 +279,18 @@ extension MetaStore {
         }
         try MetaStore.validateName(newName)
         return try write { () throws(Errno) -> Released in
-            let sp = try writableDir(parent, cred)
-            let dp = newParent == parent ? sp : try writableDir(newParent, cred)
             guard let se = try edge(parent, name) else { throw Errno.noEntry }
             let src = try loadAttr(se.ino)
             let de = try edge(newParent, newName)
             let dst = try de.map { (e) throws(Errno) in try loadAttr(e.ino) }
+            // Linux checks these before permissions and file types: RENAME_NOREPLACE onto an
+            // existing name (even the source itself), then a target directory that is the
+            // source's parent or above it ("not empty": it would contain itself).
+            if dst != nil && flags & RENAME_NOREPLACE_ != 0 { throw Errno.exists }
+            if let dst, dst.isDirectory, dst.ino != src.ino, flags & RENAME_EXCHANGE_ == 0,
+               try isAncestor(dst.ino, of: parent) { throw Errno.notEmpty }
+            let sp = try writableDir(parent, cred)
+            let dp = newParent == parent ? sp : try writableDir(newParent, cred)
             if !MetaStore.stickyAllows(dir: sp, victim: src, cred) { throw Errno.perm }
             let t = Timespec.now()
             var released = Released()
@@ -321,7 +327,6 @@ extension MetaStore {
                 if cred.uid != 0 { try MetaStore.require(src, W_OK, cred) }
             }
             if let de, let dst {
-                if flags & RENAME_NOREPLACE_ != 0 { throw Errno.exists }
                 if src.isDirectory && !dst.isDirectory { throw Errno.notDirectory }
                 if !src.isDirectory && dst.isDirectory { throw Errno.isDirectory }
                 if dst.isDirectory {
@@ -359,13 +364,18 @@ extension MetaStore {
 
     /// EINVAL when directory `dir` is `ino` or one of its ancestors (a move into its own subtree).
     func checkNotAncestor(_ dir: Ino, of ino: Ino) throws(Errno) {
+        if try isAncestor(dir, of: ino) { throw Errno.invalid }
+    }
+
+    /// Whether directory `dir` is `ino` or one of its ancestors (the one walk up the tree).
+    func isAncestor(_ dir: Ino, of ino: Ino) throws(Errno) -> Bool {
         var cur = ino
         var steps = 0
         while true {
-            if cur == dir { throw Errno.invalid }
-            if cur == rootIno { return }
+            if cur == dir { return true }
+            if cur == rootIno { return false }
             guard let next = try backend.parentOf(cur) else { throw Errno.noEntry }
-            if next == cur || next == 0 { return }
+            if next == cur || next == 0 { return false }
             cur = next
             steps += 1
             if steps > 100_000 { throw Errno.loop }

@@ -101,6 +101,17 @@ import HilbertSupport
             #expect(throws: Errno.invalid) {
                 try s.rename(parent: rootIno, name: b("b"), newParent: sub.ino, newName: b("x"), cred: root)
             }
+            // A target directory that is the source's parent or above it: ENOTEMPTY, before
+            // file types and permissions (Linux's order); NOREPLACE onto the source itself.
+            #expect(throws: Errno.notEmpty) {
+                try s.rename(parent: sub.ino, name: b("deep"), newParent: rootIno, newName: b("b"), cred: root)
+            }
+            #expect(throws: Errno.notEmpty) {
+                try s.rename(parent: sub.ino, name: b("deep"), newParent: bdir.ino, newName: b("g"), cred: alice)
+            }
+            #expect(throws: Errno.exists) {
+                try s.rename(parent: sub.ino, name: b("deep"), newParent: sub.ino, newName: b("deep"), flags: RENAME_NOREPLACE_, cred: alice)
+            }
             // Directory over file / file over directory / non-empty directory.
             #expect(throws: Errno.notDirectory) {
                 try s.rename(parent: sub.ino, name: b("deep"), newParent: a.ino, newName: b("h"), cred: root)
