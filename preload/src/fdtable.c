@@ -2,6 +2,7 @@
  * spinlock. The array (2 MiB) is mapped on the first record: a process that never touches a
  * prefix maps nothing (and cannot fault in a transparent huge page of zeros). */
 #include "shim.h"
+#include <sys/resource.h>
 #include <sys/mman.h>
 
 typedef struct {
@@ -74,6 +75,23 @@ int sh_fd_max_user(void) { return maxuserfd; }
 void sh_note_private_fd(int fd, int on) {
     if (on) put(fd, SH_KIND_PRIVATE, -1, 0);
     else sh_fd_clear(fd);
+}
+
+int sh_park_private_fd(int fd) {
+    /* The same floor as the engine's hl_sys_park_fd: far from bash's 10..255. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= 256) {
+        rlim_t cur = rl.rlim_cur > 65536 ? 65536 : rl.rlim_cur;
+        int floor = (int)(cur - cur / 4), saved = errno;
+        int moved = fd < floor ? REAL(fcntl)(fd, F_DUPFD_CLOEXEC, floor) : -1;
+        if (moved >= 0) {
+            REAL(close)(fd);
+            fd = moved;
+        }
+        errno = saved;
+    }
+    sh_note_private_fd(fd, 1);
+    return fd;
 }
 
 /* newfd now refers to oldfd's open file: copy (or drop) the record. */

@@ -407,6 +407,9 @@ uint64_t *sh_fd_cookie(int fd);
 int sh_fd_max(void);
 int sh_fd_max_user(void); /* the same, not counting SH_KIND_PRIVATE records */
 void sh_note_private_fd(int fd, int on);
+/* Move fd (made while the engine runs) to the top quarter of the descriptor table and mark it
+ * private: the program's own descriptor numbers stay free. Returns the fd to use. */
+int sh_park_private_fd(int fd);
 int sh_current_umask(void);
 unsigned long sh_cred_generation(void);
 void sh_fd_after_dup(int oldfd, int newfd);

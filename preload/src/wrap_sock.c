@@ -92,6 +92,19 @@ static int route(int fd, const struct sockaddr *addr, socklen_t len, int create,
     return k ? unix_at(fd, &v, create, real) : real(fd, addr, len);
 }
 
+/* A socket made while the engine runs (libpq's connection to a PostgreSQL metadata server) moves
+ * to the top of the descriptor table at once, private like the engine's own files, so that a
+ * program's dup2 onto a low number (bash's `exec 3>f`) never meets it. Any other socket: the
+ * real call and one thread-local test. */
+typedef int (*socket_fn)(int, int, int);
+EXPORT int socket(int domain, int type, int protocol) {
+    static socket_fn real;
+    if (!real) real = (socket_fn)sh_resolve("socket", (void **)&real);
+    int fd = real(domain, type, protocol);
+    if (fd < 0 || !sh_guard) return fd;
+    return sh_park_private_fd(fd);
+}
+
 EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len) {
     static sockaddr_fn real;
     if (!real) real = (sockaddr_fn)sh_resolve("bind", (void **)&real);
