@@ -18,6 +18,14 @@ final class ChangeEpoch {
         writable = p != nil && Sys.access(databasePath + "-epoch", W_OK)
     }
 
+    private init() {
+        counter = nil
+        writable = false
+    }
+
+    /// No shared counter: every cache validation asks the backend.
+    static var unavailable: ChangeEpoch { ChangeEpoch() }
+
     var available: Bool { counter != nil }
 
     /// The current epoch (0 when unavailable).

@@ -106,8 +106,7 @@ func fnv1a(_ bytes: [UInt8]) -> UInt64 {
 /// Many processes share the database file through SQLite's locking; each process opens
 /// its own `MetaStore`. Thread-safe (one recursive lock around the connection).
 public final class MetaStore: @unchecked Sendable {
-    /// The rows and the session (MetaBackend); everything here is backend-neutral but the
-    /// change epoch and space reserve files, which live beside an SQLite database.
+    /// The rows and the session (MetaBackend); everything here is backend-neutral.
     let backend: any MetaBackend
     let lock = RecursiveLock()
     public let format: VolumeFormat
@@ -163,13 +162,13 @@ public final class MetaStore: @unchecked Sendable {
         return backend.lastError
     }
 
-    let reserve: SpaceReserve
+    let reserve: SpaceReserve?
 
     init(backend: any MetaBackend, format: VolumeFormat) {
         self.backend = backend
         self.format = format
-        self.epoch = ChangeEpoch(databasePath: backend.location)
-        self.reserve = SpaceReserve(databasePath: backend.location)
+        self.epoch = backend.makeChangeEpoch()
+        self.reserve = backend.makeSpaceReserve()
         backend.setWriteEndHandler { [unowned self] in
             self.clearCaches()
             self.cacheEpoch = .max
@@ -226,7 +225,7 @@ public final class MetaStore: @unchecked Sendable {
     func writeFreeingSpace<T>(_ body: () throws(Errno) -> T) throws(Errno) -> T {
         do throws(Errno) {
             return try write(body)
-        } catch where error == .noSpace && backend.transactionDepth == 0 && reserve.release() {
+        } catch where error == .noSpace && backend.transactionDepth == 0 && reserve?.release() == true {
             Log.error("metadata \(backend.location): its file system is full; the space reserve was released so that removals can free space")
             return try write(body)
         }

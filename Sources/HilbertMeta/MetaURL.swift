@@ -5,6 +5,8 @@ import HilbertSupport
 /// and creates stores through `MetaStore.open(_:)` / `MetaStore.create(_:…)`.
 public enum MetaURL: Equatable, Sendable {
     case sqlite(path: String)
+    /// libpq's URI with Hilbert's own parameters taken out (PGURL).
+    case postgres(PGURLValue)
 
     public init(_ text: String) throws(HilbertError) {
         if text.hasPrefix("sqlite://") {
@@ -14,9 +16,9 @@ public enum MetaURL: Equatable, Sendable {
             }
             self = .sqlite(path: path)
         } else if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
-            throw HilbertError(.notSupported, "'\(text)': PostgreSQL metadata is not available in this build yet")
+            self = .postgres(PGURLValue(try PGURL(text)))
         } else {
-            throw HilbertError(.invalid, "'\(text)' is not a metadata URL (expected sqlite:///abs/path/meta.db)")
+            throw HilbertError(.invalid, "'\(text)' is not a metadata URL (expected sqlite:///abs/path/meta.db or postgres://[user@]host[:port]/dbname[?schema=NAME])")
         }
     }
 
@@ -27,6 +29,7 @@ public enum MetaURL: Equatable, Sendable {
         case .sqlite(let path):
             let dir = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
             return [dir.isEmpty ? "/" : dir]
+        case .postgres: return []
         }
     }
 
@@ -34,6 +37,7 @@ public enum MetaURL: Equatable, Sendable {
     public var defaultObjectDirectory: String? {
         switch self {
         case .sqlite: return hostDirectories[0] == "/" ? "/objects" : hostDirectories[0] + "/objects"
+        case .postgres: return nil
         }
     }
 
@@ -41,6 +45,8 @@ public enum MetaURL: Equatable, Sendable {
     public var exists: Bool {
         switch self {
         case .sqlite(let path): return Sys.exists(path)
+        // Only the server knows: opening tells.
+        case .postgres: return true
         }
     }
 }
@@ -50,6 +56,7 @@ extension MetaStore {
     public static func open(_ url: MetaURL) throws(Errno) -> MetaStore {
         switch url {
         case .sqlite(let path): return try open(path: path)
+        case .postgres(let u): return try open(postgres: u.url)
         }
     }
 
@@ -58,6 +65,15 @@ extension MetaStore {
                               rootMode: UInt32 = 0o755) throws(Errno) -> MetaStore {
         switch url {
         case .sqlite(let path): return try create(path: path, format: format, rootUID: rootUID, rootGID: rootGID, rootMode: rootMode)
+        case .postgres(let u): return try create(postgres: u.url, format: format, rootUID: rootUID, rootGID: rootGID, rootMode: rootMode)
         }
     }
+}
+
+/// A parsed postgres:// META-URL, opaque outside HilbertMeta.
+public struct PGURLValue: Equatable, Sendable {
+    let url: PGURL
+    init(_ url: PGURL) { self.url = url }
+    /// What messages show (no password; the schema).
+    public var display: String { url.display }
 }

@@ -39,6 +39,7 @@ public struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertib
     public static let quota = Errno(EDQUOT)
     public static let stale = Errno(ESTALE)
     public static let overflow = Errno(EOVERFLOW)
+    public static let timedOut = Errno(ETIMEDOUT)
 
     public var description: String {
         guard let s = strerror(rawValue) else { return "errno \(rawValue)" }

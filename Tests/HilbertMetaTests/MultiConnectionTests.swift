@@ -10,8 +10,8 @@ final class Box<T>: @unchecked Sendable {
 
 @Suite struct MultiConnectionTests {
     @Test func twoStoresSeeEachOther() throws {
-        try withVolume { s1, path in
-            let s2 = try MetaStore.open(path: path)
+        try withVolume { s1, url in
+            let s2 = try MetaStore.open(url)
             #expect(s2.format == testFormat)
             let d = try s1.mkdir(parent: rootIno, name: b("d"), mode: 0o755, cred: root)
             // Warm s2's cache, then change things through s1.
@@ -31,10 +31,10 @@ final class Box<T>: @unchecked Sendable {
     }
 
     @Test func exclusiveCreateRace() throws {
-        try withVolume { s0, path in
+        try withVolume { s0, url in
             let n = 4
             let rounds = 20
-            let stores = try (0..<n).map { _ in try MetaStore.open(path: path) }
+            let stores = try (0..<n).map { _ in try MetaStore.open(url) }
             let wins = Box([Int](repeating: 0, count: rounds))
             let errors = Box([Errno]())
             let lock = Lock()
@@ -102,8 +102,8 @@ final class Box<T>: @unchecked Sendable {
     }
 
     @Test func createRefusesExistingVolume() throws {
-        try withVolume { _, path in
-            #expect(throws: Errno.exists) { _ = try MetaStore.create(path: path, format: testFormat, rootUID: 0, rootGID: 0) }
+        try withVolume { _, url in
+            #expect(throws: Errno.exists) { _ = try MetaStore.create(url, format: testFormat, rootUID: 0, rootGID: 0) }
         }
     }
 }
@@ -111,7 +111,7 @@ final class Box<T>: @unchecked Sendable {
 @Suite struct SystemCallTests {
     @Test func sqliteWorksThroughSys() throws {
         #expect(SQLiteSystemCalls.routeThroughSys())
-        try withVolume { s, path in
+        try withSQLiteVolume { s, path in
             _ = try s.mkdir(parent: rootIno, name: b("d"), mode: 0o755, cred: root)
             let s2 = try MetaStore.open(path: path)
             #expect(try s2.lookup(parent: rootIno, name: b("d")) != nil)

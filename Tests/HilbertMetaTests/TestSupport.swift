@@ -28,8 +28,32 @@ func removeTree(_ dir: String) {
 let testFormat = VolumeFormat(name: "t", uuid: "00000000-0000-0000-0000-000000000001", storage: "file",
                               bucket: "/tmp/none", compression: "none", blockSize: 4096, inlineMax: 64)
 
-/// A fresh volume in a temp dir; removed when `body` returns.
-func withVolume(_ body: (MetaStore, String) throws -> Void) throws {
+/// The conformance suite runs every `withVolume` test on the backend the environment names:
+/// `HL_TEST_META_PG=postgres://…` (a server the caller started: Tests/pg/pgserver.sh) puts
+/// each test's volume in a fresh schema of that database; without it, SQLite in a temp dir.
+let testPostgresURL: String? = getenv("HL_TEST_META_PG").map { String(cString: $0) }
+
+/// A fresh volume on the backend under test; removed when `body` returns.
+func withVolume(_ body: (MetaStore, MetaURL) throws -> Void) throws {
+    guard let base = testPostgresURL else {
+        try withSQLiteVolume { store, path in try body(store, .sqlite(path: path)) }
+        return
+    }
+    let schema = "test_" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+    let url = try MetaURL(base + (base.contains("?") ? "&" : "?") + "schema=" + schema)
+    let store = try MetaStore.create(url, format: testFormat, rootUID: 0, rootGID: 0, rootMode: 0o777)
+    defer {
+        store.close()
+        if let c = try? PGConnection(conninfo: base, timeoutSeconds: 30) {
+            try? c.execute("DROP SCHEMA \"\(schema)\" CASCADE")
+            c.close()
+        }
+    }
+    try body(store, url)
+}
+
+/// A fresh SQLite volume in a temp dir (tests of SQLite's own files).
+func withSQLiteVolume(_ body: (MetaStore, String) throws -> Void) throws {
     let dir = makeTempDir()
     defer { removeTree(dir) }
     let path = dir + "/meta.db"

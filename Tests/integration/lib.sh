@@ -37,6 +37,10 @@ export LC_ALL=C TZ=UTC
 # Volumes on S3 (see hl_format): the server's endpoint and credentials (AWS_* variables).
 # shellcheck disable=SC1090
 if [ -n "${HL_S3_ENV:-}" ]; then . "$HL_S3_ENV"; fi
+# Metadata on PostgreSQL (see hl_meta_url): PGB_URL (PgBouncer, transaction pooling) and
+# PGPASSFILE, the password's only home.
+# shellcheck disable=SC1090
+if [ -n "${HL_PG_ENV:-}" ]; then . "$HL_PG_ENV"; fi
 
 # ---------------------------------------------------------------- TAP (Tests/tap.sh)
 # shellcheck source=../tap.sh
@@ -81,17 +85,29 @@ hl_pytap() { tap hl env PYTHONPATH="$HL_LIB_DIR" "$@" "$HL_PY" -; }
 # With HL_S3_ENV (the env file of a running Tests/s3/s3server.sh), the objects go to that S3
 # server instead, under a key prefix of their own (the whole suite can run against S3:
 # `make integration-test-s3`); tests that look inside the objects directory check hl_on_s3.
+# With HL_PG_ENV (Tests/pg/with-server.sh), the metadata goes to that PostgreSQL server through
+# PgBouncer, in a schema of its own (hl_meta_url); tests that look inside meta.db check hl_on_pg.
 hl_format() {
     local name=$1; shift
     mkdir -p "$HL_TMP/$name"
     if hl_on_s3; then
-        "$HILBERT" format "sqlite://$HL_TMP/$name/meta.db" --storage s3 \
+        "$HILBERT" format "$(hl_meta_url "$name")" --storage s3 \
             --bucket "$S3_ENDPOINT/$S3_BUCKET/it-$(basename "$HL_TMP")-$name" "$@"
     else
-        "$HILBERT" format "sqlite://$HL_TMP/$name/meta.db" --bucket "$HL_TMP/$name/objects" "$@"
+        "$HILBERT" format "$(hl_meta_url "$name")" --bucket "$HL_TMP/$name/objects" "$@"
     fi
 }
 hl_on_s3() { [ -n "${HL_S3_ENV:-}" ]; }
+hl_on_pg() { [ -n "${HL_PG_ENV:-}" ]; }
+# hl_meta_url NAME — the META-URL of the test's volume NAME: $HL_TMP/NAME/meta.db, or on
+# PostgreSQL a schema named after the test dir and NAME.
+hl_meta_url() {
+    if hl_on_pg; then
+        echo "$PGB_URL?schema=it_$(printf '%s' "$HL_TMP/$1" | md5sum | cut -c1-20)"
+    else
+        echo "sqlite://$HL_TMP/$1/meta.db"
+    fi
+}
 # hl_setup [FORMAT-OPTIONS…] — the test's default volume; sets HL_VOL, HL_META, HL_URL,
 # HL_OBJECTS, HL_CACHE. Bails out (one failed assertion) when the build or format is missing.
 hl_setup() {
@@ -99,12 +115,12 @@ hl_setup() {
     [ -f "$HL_SHIM" ] || bail "shim at $HL_SHIM"
     HL_VOL="$HL_TMP/vol"
     HL_META="$HL_VOL/meta.db"
-    HL_URL="sqlite://$HL_META"
+    HL_URL=$(hl_meta_url vol)
     HL_OBJECTS="$HL_VOL/objects"
     HL_CACHE="$HL_TMP/cache"
     local out
     out=$(hl_format vol "$@" 2>&1) || bail "hilbert format of the test volume" "$out"
-    [ -f "$HL_META" ] || bail "hilbert format created $HL_META" "$out"
+    hl_on_pg || [ -f "$HL_META" ] || bail "hilbert format created $HL_META" "$out"
     mkdir -p "$HL_CACHE"
     export HL_VOL HL_META HL_URL HL_OBJECTS HL_CACHE
 }
@@ -168,5 +184,15 @@ hl_user() {
     fi
     HL_UID=$(id -u "$HL_USER"); HL_GID=$(id -g "$HL_USER")
 }
-# as_user CMD ARGS… — run as $HL_USER (no supplementary groups)
-as_user() { setpriv --reuid "$HL_UID" --regid "$HL_GID" --clear-groups "$@"; }
+# as_user CMD ARGS… — run as $HL_USER (no supplementary groups). On PostgreSQL the user gets a
+# password file of its own (libpq reads only a 0600 file of the caller's), as a site's users
+# each have their ~/.pgpass.
+as_user() {
+    if hl_on_pg; then
+        local pass="$HL_TMP/pgpass.$HL_UID"
+        [ -f "$pass" ] || { install -m 0600 -o "$HL_UID" -g "$HL_GID" "$PGPASSFILE" "$pass" || return 1; }
+        setpriv --reuid "$HL_UID" --regid "$HL_GID" --clear-groups env PGPASSFILE="$pass" "$@"
+        return
+    fi
+    setpriv --reuid "$HL_UID" --regid "$HL_GID" --clear-groups "$@"
+}

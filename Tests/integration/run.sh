@@ -12,6 +12,9 @@
 # FILE@s3 (e.g. bash@s3) runs FILE with its volumes on S3: it needs HL_S3_SERVER_ENV, the env
 # file of a running Tests/s3/s3server.sh (Tests/s3/with-server.sh sets it); HL_S3_SUITE="a b"
 # appends a@s3 b@s3 to the run when that server is there.
+# FILE@pg runs FILE with its volumes' metadata on PostgreSQL, through PgBouncer in transaction
+# pooling mode: it needs HL_PG_SERVER_ENV (Tests/pg/with-server.sh sets it); HL_PG_SUITE="a b"
+# appends a@pg b@pg when that server is there.
 # HL_KEEP=1 keeps the temp dirs. -v prints every file's full TAP output. The build is copied
 # first (HL_NO_SNAPSHOT=1: use it in place).
 set -u
@@ -22,15 +25,20 @@ export HILBERT_HOME=$(cd "$HILBERT_HOME" 2>/dev/null && pwd || echo "$HILBERT_HO
 jobs=${HL_JOBS:-2}
 verbose=0
 files=()
-add_test() {   # add_test NAME[@s3] — a file name, t/NAME or t/NAME.t
-    local f=${1%@s3} tag=
-    [ "$f" != "$1" ] && tag=@s3
-    [ -f "$f" ] || f="$here/${1%@s3}"
-    [ -f "$f" ] || f="$here/t/${1%@s3}"
-    [ -f "$f" ] || f="$here/t/${1%@s3}.t"
+add_test() {   # add_test NAME[@s3|@pg] — a file name, t/NAME or t/NAME.t
+    local base=${1%@s3} tag=
+    base=${base%@pg}
+    [ "$base" != "$1" ] && tag=${1#"$base"}
+    local f=$base
+    [ -f "$f" ] || f="$here/$base"
+    [ -f "$f" ] || f="$here/t/$base"
+    [ -f "$f" ] || f="$here/t/$base.t"
     [ -f "$f" ] || { echo "run.sh: no such test: $1" >&2; exit 2; }
-    if [ -n "$tag" ] && [ -z "${HL_S3_SERVER_ENV:-}" ]; then
+    if [ "$tag" = @s3 ] && [ -z "${HL_S3_SERVER_ENV:-}" ]; then
         echo "run.sh: $1 needs an S3 server (run it through Tests/s3/with-server.sh)" >&2; exit 2
+    fi
+    if [ "$tag" = @pg ] && [ -z "${HL_PG_SERVER_ENV:-}" ]; then
+        echo "run.sh: $1 needs a PostgreSQL server (run it through Tests/pg/with-server.sh)" >&2; exit 2
     fi
     files+=("$(cd "$(dirname "$f")" && pwd)/$(basename "$f")$tag")
 }
@@ -46,6 +54,9 @@ done
 [ ${#files[@]} -gt 0 ] || files=("$here"/t/*.t)
 if [ -n "${HL_S3_SUITE:-}" ] && [ -n "${HL_S3_SERVER_ENV:-}" ]; then
     for t in $HL_S3_SUITE; do add_test "$t@s3"; done
+fi
+if [ -n "${HL_PG_SUITE:-}" ] && [ -n "${HL_PG_SERVER_ENV:-}" ]; then
+    for t in $HL_PG_SUITE; do add_test "$t@pg"; done
 fi
 
 if [ ! -x "$HILBERT_HOME/bin/hilbert" ]; then
@@ -67,12 +78,13 @@ run_one() {   # run_one INDEX FILE
     local i=$1 f=$2 name tmp to rc start
     name=$(basename "$f")
     tmp=$(mktemp -d /tmp/hilbert-it.XXXXXX)
-    to=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "${f%@s3}" | head -1)
+    local s3env= pgenv=
+    if [ "${f%@s3}" != "$f" ]; then s3env=$HL_S3_SERVER_ENV; f=${f%@s3}; fi
+    if [ "${f%@pg}" != "$f" ]; then pgenv=$HL_PG_SERVER_ENV; f=${f%@pg}; fi
+    to=$(sed -n 's/^# timeout: *\([0-9][0-9]*\).*/\1/p' "$f" | head -1)
     to=${to:-240}
     start=$(date +%s)
-    local s3env=
-    if [ "${f%@s3}" != "$f" ]; then s3env=$HL_S3_SERVER_ENV; f=${f%@s3}; fi
-    ( cd "$tmp" && HL_TMP="$tmp" HL_S3_ENV=$s3env exec timeout -k 10 "$to" bash "$f" ) >"$results/$i.out" 2>&1 </dev/null
+    ( cd "$tmp" && HL_TMP="$tmp" HL_S3_ENV=$s3env HL_PG_ENV=$pgenv exec timeout -k 10 "$to" bash "$f" ) >"$results/$i.out" 2>&1 </dev/null
     rc=$?
     echo "$rc $(( $(date +%s) - start )) $to" >"$results/$i.rc"
     # leftovers: mounts a test could not undo, then the dir

@@ -29,6 +29,13 @@ protocol MetaBackend: AnyObject {
     /// Called after each of this session's write transactions ends (commit or rollback).
     func setWriteEndHandler(_ handler: @escaping () -> Void)
     func close()
+    /// This node's change counter for the volume, shared by the processes using it here: a
+    /// process whose caches were validated at the current value may answer from them for a
+    /// short while without asking the backend (`ChangeEpoch.unavailable` when there is none).
+    func makeChangeEpoch() -> ChangeEpoch
+    /// Space kept in reserve beside the metadata, released when its file system is full so
+    /// that a removal can still be recorded; nil when the metadata is not in a local file.
+    func makeSpaceReserve() -> SpaceReserve?
     /// In a forked child: forget (leak) the parent's connection; the next call reconnects.
     func abandonAfterFork()
 

@@ -22,6 +22,8 @@ final class SQLiteBackend: MetaBackend {
     func changeVersion() throws(Errno) -> Int64 { try conn.dataVersion() }
     func setWriteEndHandler(_ handler: @escaping () -> Void) { conn.onWriteEnd = handler }
     func close() { conn.close() }
+    func makeChangeEpoch() -> ChangeEpoch { ChangeEpoch(databasePath: conn.path) }
+    func makeSpaceReserve() -> SpaceReserve? { SpaceReserve(databasePath: conn.path) }
     func abandonAfterFork() { conn.abandonAfterFork() }
 
     // MARK: nodes

@@ -1,0 +1,399 @@
+import HilbertSupport
+
+/// The PostgreSQL metadata backend: the tables of docs/FORMAT.md ("PostgreSQL") in one schema
+/// per volume, reached through the process's `PGSession`. Unsigned 64-bit values (inode and
+/// object numbers, sizes, versions) are stored in `bigint` by bit pattern, as in SQLite.
+final class PGBackend: MetaBackend {
+    let session: PGSession
+    /// `"schema".hl_`
+    var t: String { session.t }
+
+    init(_ session: PGSession) { self.session = session }
+
+    // MARK: the session
+
+    var location: String { session.display }
+    var lastError: HilbertError? { session.lastError }
+
+    @inline(__always)
+    func transaction<T>(write: Bool, _ body: () throws(Errno) -> T) throws(Errno) -> T {
+        try session.transaction(write: write, body)
+    }
+
+    var transactionDepth: Int { session.depth }
+    var inWriteTransaction: Bool { session.inWrite }
+    func changeVersion() throws(Errno) -> Int64 { try session.changeVersion() }
+    func setWriteEndHandler(_ handler: @escaping () -> Void) { session.onWriteEnd = handler }
+    func close() { session.close() }
+    // Another node's change reaches this one only through the server: every cache
+    // validation asks it (the change counter), so there is no node-local shortcut.
+    func makeChangeEpoch() -> ChangeEpoch { .unavailable }
+    func makeSpaceReserve() -> SpaceReserve? { nil }
+    func abandonAfterFork() { session.abandonAfterFork() }
+
+    // MARK: values
+
+    @inline(__always) static func u(_ v: UInt64) -> PGValue { .int(Int64(bitPattern: v)) }
+    @inline(__always) static func u(_ v: UInt32) -> PGValue { .int(Int64(v)) }
+    @inline(__always) static func i(_ v: Int64) -> PGValue { .int(v) }
+
+    // MARK: nodes
+
+    static let nodeColumns = "ino,mode,nlink,uid,gid,rdev,size,atime_s,atime_ns,mtime_s,mtime_ns,ctime_s,ctime_ns,btime_s,btime_ns,parent,version,staged"
+    static let nodeColumnsN = nodeColumns.split(separator: ",").map { "n." + $0 }.joined(separator: ",")
+
+    static func readAttr(_ r: PGResult, _ row: Int, _ o: Int = 0) -> Attr {
+        @inline(__always) func u64(_ c: Int) -> UInt64 { UInt64(bitPattern: r.int64(row, o + c)) }
+        @inline(__always) func u32(_ c: Int) -> UInt32 { UInt32(truncatingIfNeeded: r.int64(row, o + c)) }
+        return Attr(ino: u64(0), mode: u32(1), nlink: u32(2), uid: u32(3), gid: u32(4), rdev: u64(5), size: u64(6),
+                    atime: Timespec(sec: r.int64(row, o + 7), nsec: u32(8)),
+                    mtime: Timespec(sec: r.int64(row, o + 9), nsec: u32(10)),
+                    ctime: Timespec(sec: r.int64(row, o + 11), nsec: u32(12)),
+                    btime: Timespec(sec: r.int64(row, o + 13), nsec: u32(14)),
+                    parent: u64(15), version: u64(16), staged: r.int64(row, o + 17) != 0)
+    }
+
+    static func attrParams(_ a: Attr) -> [PGValue] {
+        [u(a.ino), u(a.mode), u(a.nlink), u(a.uid), u(a.gid), u(a.rdev), u(a.size),
+         i(a.atime.sec), u(a.atime.nsec), i(a.mtime.sec), u(a.mtime.nsec),
+         i(a.ctime.sec), u(a.ctime.nsec), i(a.btime.sec), u(a.btime.nsec),
+         u(a.parent), u(a.version), i(a.staged ? 1 : 0)]
+    }
+
+    func node(_ ino: Ino) throws(Errno) -> Attr? {
+        let r = try session.query("SELECT \(PGBackend.nodeColumns) FROM \(t)node WHERE ino=$1", [PGBackend.u(ino)])
+        return r.rowCount > 0 ? PGBackend.readAttr(r, 0) : nil
+    }
+
+    func insertNode(_ a: Attr) throws(Errno) {
+        try session.write("INSERT INTO \(t)node(\(PGBackend.nodeColumns)) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)",
+                          PGBackend.attrParams(a))
+    }
+
+    func updateNode(_ a: Attr) throws(Errno) {
+        try session.write("""
+            UPDATE \(t)node SET mode=$2,nlink=$3,uid=$4,gid=$5,rdev=$6,size=$7,atime_s=$8,atime_ns=$9,
+            mtime_s=$10,mtime_ns=$11,ctime_s=$12,ctime_ns=$13,btime_s=$14,btime_ns=$15,parent=$16,
+            version=$17,staged=$18 WHERE ino=$1
+            """, PGBackend.attrParams(a))
+    }
+
+    func deleteNode(_ ino: Ino) throws(Errno) {
+        try session.write("DELETE FROM \(t)node WHERE ino=$1", [PGBackend.u(ino)])
+    }
+
+    func touchNode(_ ino: Ino, nlinkDelta: Int64, time x: Timespec, modified: Bool) throws(Errno) {
+        try session.write(modified
+            ? "UPDATE \(t)node SET nlink=nlink+$2, mtime_s=$3, mtime_ns=$4, ctime_s=$3, ctime_ns=$4 WHERE ino=$1"
+            : "UPDATE \(t)node SET nlink=nlink+$2, ctime_s=$3, ctime_ns=$4 WHERE ino=$1",
+            [PGBackend.u(ino), .int(nlinkDelta), .int(x.sec), PGBackend.u(x.nsec)])
+    }
+
+    func setParent(_ ino: Ino, _ parent: Ino) throws(Errno) {
+        try session.write("UPDATE \(t)node SET parent=$2 WHERE ino=$1", [PGBackend.u(ino), PGBackend.u(parent)])
+    }
+
+    func parentOf(_ ino: Ino) throws(Errno) -> Ino? {
+        let r = try session.query("SELECT parent FROM \(t)node WHERE ino=$1", [PGBackend.u(ino)])
+        return r.rowCount > 0 ? UInt64(bitPattern: r.int64(0, 0)) : nil
+    }
+
+    // MARK: edges
+
+    func edge(_ parent: Ino, _ name: [UInt8]) throws(Errno) -> Edge? {
+        let r = try session.query("SELECT id, ino, type FROM \(t)edge WHERE parent=$1 AND name=$2",
+                                  [PGBackend.u(parent), .bytes(name)])
+        guard r.rowCount > 0 else { return nil }
+        return Edge(id: r.int64(0, 0), ino: UInt64(bitPattern: r.int64(0, 1)), type: UInt8(truncatingIfNeeded: r.int64(0, 2)))
+    }
+
+    func child(_ parent: Ino, _ name: [UInt8]) throws(Errno) -> Attr? {
+        let r = try session.query("""
+            SELECT \(PGBackend.nodeColumnsN) FROM \(t)edge e JOIN \(t)node n ON n.ino = e.ino
+            WHERE e.parent=$1 AND e.name=$2
+            """, [PGBackend.u(parent), .bytes(name)])
+        return r.rowCount > 0 ? PGBackend.readAttr(r, 0) : nil
+    }
+
+    func insertEdge(_ parent: Ino, _ name: [UInt8], _ ino: Ino, type: UInt8) throws(Errno) {
+        try session.write("INSERT INTO \(t)edge(parent, name, ino, type) VALUES($1, $2, $3, $4)",
+                          [PGBackend.u(parent), .bytes(name), PGBackend.u(ino), .int(Int64(type))])
+    }
+
+    func deleteEdge(id: Int64) throws(Errno) {
+        try session.write("DELETE FROM \(t)edge WHERE id=$1", [.int(id)])
+    }
+
+    func setEdgeTarget(id: Int64, _ ino: Ino, type: UInt8) throws(Errno) {
+        try session.write("UPDATE \(t)edge SET ino=$2, type=$3 WHERE id=$1", [.int(id), PGBackend.u(ino), .int(Int64(type))])
+    }
+
+    func moveEdge(id: Int64, to parent: Ino, name: [UInt8]) throws(Errno) {
+        try session.write("UPDATE \(t)edge SET parent=$2, name=$3 WHERE id=$1", [.int(id), PGBackend.u(parent), .bytes(name)])
+    }
+
+    func hasEdges(_ parent: Ino) throws(Errno) -> Bool {
+        try session.query("SELECT 1 FROM \(t)edge WHERE parent=$1 LIMIT 1", [PGBackend.u(parent)]).rowCount > 0
+    }
+
+    func edges(_ parent: Ino, afterID: Int64, limit: Int) throws(Errno) -> [(id: Int64, name: [UInt8], ino: Ino, type: UInt8)] {
+        let r = try session.query("SELECT id, name, ino, type FROM \(t)edge WHERE parent=$1 AND id>$2 ORDER BY id LIMIT $3",
+                                  [PGBackend.u(parent), .int(afterID), .int(Int64(limit))])
+        var out: [(id: Int64, name: [UInt8], ino: Ino, type: UInt8)] = []
+        out.reserveCapacity(r.rowCount)
+        for k in 0..<r.rowCount {
+            out.append((r.int64(k, 0), r.bytes(k, 1), UInt64(bitPattern: r.int64(k, 2)), UInt8(truncatingIfNeeded: r.int64(k, 3))))
+        }
+        return out
+    }
+
+    func edgeNaming(_ ino: Ino) throws(Errno) -> (parent: Ino, name: [UInt8])? {
+        let r = try session.query("SELECT parent, name FROM \(t)edge WHERE ino=$1 LIMIT 1", [PGBackend.u(ino)])
+        return r.rowCount > 0 ? (UInt64(bitPattern: r.int64(0, 0)), r.bytes(0, 1)) : nil
+    }
+
+    /// The entries of `dir` from `name` on, in listing order.
+    private func readAhead(_ dir: Ino, from name: [UInt8], limit: Int, columns: String, join: String) throws(Errno) -> PGResult {
+        try session.query("""
+            SELECT \(columns) FROM \(t)edge e \(join)
+            WHERE e.parent=$1 AND e.id >= (SELECT id FROM \(t)edge WHERE parent=$1 AND name=$2)
+            ORDER BY e.id LIMIT $3
+            """, [PGBackend.u(dir), .bytes(name), .int(Int64(limit))])
+    }
+
+    func childrenFrom(_ parent: Ino, name: [UInt8], limit: Int, _ row: ([UInt8], Attr) -> Void) throws(Errno) {
+        let r = try readAhead(parent, from: name, limit: limit, columns: "e.name," + PGBackend.nodeColumnsN,
+                              join: "JOIN \(t)node n ON n.ino = e.ino")
+        for k in 0..<r.rowCount { row(r.bytes(k, 0), PGBackend.readAttr(r, k, 1)) }
+    }
+
+    func inlineRowsFrom(_ parent: Ino, name: [UInt8], limit: Int, _ row: (Ino, [UInt8], UInt32?) -> Void) throws(Errno) {
+        let r = try readAhead(parent, from: name, limit: limit, columns: "e.ino, i.data, i.crc",
+                              join: "JOIN \(t)inline i ON i.ino = e.ino")
+        for k in 0..<r.rowCount {
+            row(UInt64(bitPattern: r.int64(k, 0)), r.bytes(k, 1), r.isNull(k, 2) ? nil : UInt32(truncatingIfNeeded: r.int64(k, 2)))
+        }
+    }
+
+    // MARK: extended attributes
+
+    func xattr(_ ino: Ino, _ name: [UInt8]) throws(Errno) -> [UInt8]? {
+        let r = try session.query("SELECT value FROM \(t)xattr WHERE ino=$1 AND name=$2", [PGBackend.u(ino), .bytes(name)])
+        return r.rowCount > 0 ? r.bytes(0, 0) : nil
+    }
+
+    func putXattr(_ ino: Ino, _ name: [UInt8], _ value: [UInt8]) throws(Errno) {
+        try session.write("""
+            INSERT INTO \(t)xattr(ino, name, value) VALUES($1, $2, $3)
+            ON CONFLICT (ino, name) DO UPDATE SET value = EXCLUDED.value
+            """, [PGBackend.u(ino), .bytes(name), .bytes(value)])
+    }
+
+    func deleteXattr(_ ino: Ino, _ name: [UInt8]) throws(Errno) -> Bool {
+        try session.query("DELETE FROM \(t)xattr WHERE ino=$1 AND name=$2 RETURNING 1",
+                          [PGBackend.u(ino), .bytes(name)]).rowCount > 0
+    }
+
+    func xattrNames(_ ino: Ino) throws(Errno) -> [[UInt8]] {
+        let r = try session.query("SELECT name FROM \(t)xattr WHERE ino=$1 ORDER BY name", [PGBackend.u(ino)])
+        return (0..<r.rowCount).map { r.bytes($0, 0) }
+    }
+
+    func deleteXattrs(_ ino: Ino) throws(Errno) {
+        try session.write("DELETE FROM \(t)xattr WHERE ino=$1", [PGBackend.u(ino)])
+    }
+
+    // MARK: symbolic links
+
+    func symlinkTarget(_ ino: Ino) throws(Errno) -> [UInt8]? {
+        let r = try session.query("SELECT target FROM \(t)symlink WHERE ino=$1", [PGBackend.u(ino)])
+        return r.rowCount > 0 ? r.bytes(0, 0) : nil
+    }
+
+    func putSymlinkTarget(_ ino: Ino, _ target: [UInt8]) throws(Errno) {
+        try session.write("INSERT INTO \(t)symlink(ino, target) VALUES($1, $2)", [PGBackend.u(ino), .bytes(target)])
+    }
+
+    func deleteSymlinkTarget(_ ino: Ino) throws(Errno) {
+        try session.write("DELETE FROM \(t)symlink WHERE ino=$1", [PGBackend.u(ino)])
+    }
+
+    // MARK: counters
+
+    func addToCounter(_ name: String, _ delta: Int64) throws(Errno) -> Int64 {
+        let r = try session.query("UPDATE \(t)counter SET value = value + $2 WHERE name = $1 RETURNING value", [.text(name), .int(delta)])
+        guard r.rowCount == 1 else {
+            throw recordError(.io, "counter \(name) missing")
+        }
+        return r.int64(0, 0)
+    }
+
+    func counterValue(_ name: String) throws(Errno) -> Int64 {
+        let r = try session.query("SELECT value FROM \(t)counter WHERE name=$1", [.text(name)])
+        return r.rowCount > 0 ? r.int64(0, 0) : 0
+    }
+
+    func allCounters() throws(Errno) -> [(name: String, value: Int64)] {
+        // 'change' is the session's cache-validation counter, not a usage counter.
+        let r = try session.query("SELECT name, value FROM \(t)counter WHERE name <> 'change'")
+        return (0..<r.rowCount).map { (r.text($0, 0), r.int64($0, 1)) }
+    }
+
+    // MARK: file content
+
+    func inlineRow(_ ino: Ino) throws(Errno) -> (data: [UInt8], crc: UInt32?)? {
+        let r = try session.query("SELECT data, crc FROM \(t)inline WHERE ino=$1", [PGBackend.u(ino)])
+        guard r.rowCount > 0 else { return nil }
+        return (r.bytes(0, 0), r.isNull(0, 1) ? nil : UInt32(truncatingIfNeeded: r.int64(0, 1)))
+    }
+
+    func inlineRowLength(_ ino: Ino) throws(Errno) -> Int? {
+        let r = try session.query("SELECT length(data) FROM \(t)inline WHERE ino=$1", [PGBackend.u(ino)])
+        return r.rowCount > 0 ? Int(r.int64(0, 0)) : nil
+    }
+
+    func putInlineRow(_ ino: Ino, _ data: [UInt8], crc: UInt32) throws(Errno) {
+        try session.write("""
+            INSERT INTO \(t)inline(ino, data, crc) VALUES($1, $2, $3)
+            ON CONFLICT (ino) DO UPDATE SET data = EXCLUDED.data, crc = EXCLUDED.crc
+            """, [PGBackend.u(ino), .bytes(data), PGBackend.u(crc)])
+    }
+
+    func deleteInlineRow(_ ino: Ino) throws(Errno) {
+        try session.write("DELETE FROM \(t)inline WHERE ino=$1", [PGBackend.u(ino)])
+    }
+
+    func blocks(_ ino: Ino) throws(Errno) -> [BlockRef] {
+        let r = try session.query("SELECT indx, object_id, raw_len, stored_len, crc FROM \(t)block WHERE ino=$1 ORDER BY indx",
+                                  [PGBackend.u(ino)])
+        return (0..<r.rowCount).map { k in
+            BlockRef(index: UInt32(truncatingIfNeeded: r.int64(k, 0)), objectID: UInt64(bitPattern: r.int64(k, 1)),
+                     rawLength: UInt32(truncatingIfNeeded: r.int64(k, 2)), storedLength: UInt32(truncatingIfNeeded: r.int64(k, 3)),
+                     crc: UInt32(truncatingIfNeeded: r.int64(k, 4)))
+        }
+    }
+
+    func putBlock(_ ino: Ino, _ b: BlockRef) throws(Errno) {
+        try session.write("""
+            INSERT INTO \(t)block(ino, indx, object_id, raw_len, stored_len, crc) VALUES($1,$2,$3,$4,$5,$6)
+            ON CONFLICT (ino, indx) DO UPDATE SET object_id = EXCLUDED.object_id, raw_len = EXCLUDED.raw_len,
+            stored_len = EXCLUDED.stored_len, crc = EXCLUDED.crc
+            """, [PGBackend.u(ino), PGBackend.u(b.index), PGBackend.u(b.objectID), PGBackend.u(b.rawLength),
+                  PGBackend.u(b.storedLength), PGBackend.u(b.crc)])
+    }
+
+    func deleteBlock(_ ino: Ino, index: UInt32) throws(Errno) {
+        try session.write("DELETE FROM \(t)block WHERE ino=$1 AND indx=$2", [PGBackend.u(ino), PGBackend.u(index)])
+    }
+
+    func deleteBlocks(_ ino: Ino) throws(Errno) {
+        try session.write("DELETE FROM \(t)block WHERE ino=$1", [PGBackend.u(ino)])
+    }
+
+    func storedBlockBytes(_ ino: Ino) throws(Errno) -> UInt64 {
+        let r = try session.query("SELECT coalesce(sum(raw_len), 0)::bigint FROM \(t)block WHERE ino=$1 AND object_id <> 0",
+                                  [PGBackend.u(ino)])
+        return r.rowCount > 0 ? UInt64(bitPattern: r.int64(0, 0)) : 0
+    }
+
+    func forEachReferencedObjectID(_ body: (UInt64) -> Void) throws(Errno) {
+        // Paged by id, so that a volume of any size is never one result in memory.
+        var after: Int64 = 0
+        while true {
+            let r = try session.query("""
+                SELECT DISTINCT object_id FROM \(t)block WHERE object_id > $1 ORDER BY object_id LIMIT 65536
+                """, [.int(after)])
+            for k in 0..<r.rowCount { body(UInt64(bitPattern: r.int64(k, 0))) }
+            if r.rowCount < 65536 { return }
+            after = r.int64(r.rowCount - 1, 0)
+        }
+    }
+
+    // MARK: staging rows
+
+    func stagingRow(_ ino: Ino) throws(Errno) -> (file: String, owner: String)? {
+        let r = try session.query("SELECT file, owner FROM \(t)staging WHERE ino=$1", [PGBackend.u(ino)])
+        return r.rowCount > 0 ? (r.text(0, 0), r.text(0, 1)) : nil
+    }
+
+    func putStagingRow(_ ino: Ino, file: String, owner: String, created: Int64) throws(Errno) {
+        try session.write("""
+            INSERT INTO \(t)staging(ino, file, created_s, owner) VALUES($1, $2, $3, $4)
+            ON CONFLICT (ino) DO UPDATE SET file = EXCLUDED.file, created_s = EXCLUDED.created_s, owner = EXCLUDED.owner
+            """, [PGBackend.u(ino), .text(file), .int(created), .text(owner)])
+    }
+
+    func deleteStagingRow(_ ino: Ino) throws(Errno) {
+        try session.write("DELETE FROM \(t)staging WHERE ino=$1", [PGBackend.u(ino)])
+    }
+
+    func allStagingRows() throws(Errno) -> [(Ino, String)] {
+        let r = try session.query("SELECT ino, file FROM \(t)staging ORDER BY ino")
+        return (0..<r.rowCount).map { (UInt64(bitPattern: r.int64($0, 0)), r.text($0, 1)) }
+    }
+
+    func stagingRowCount() throws(Errno) -> Int {
+        Int(try session.query("SELECT count(*) FROM \(t)staging").int64(0, 0))
+    }
+
+    func setStaged(_ ino: Ino, _ staged: Bool) throws(Errno) {
+        try session.write("UPDATE \(t)node SET staged=$2 WHERE ino=$1", [PGBackend.u(ino), .int(staged ? 1 : 0)])
+    }
+
+    // MARK: uploads in flight
+
+    func insertUploadBatch(first: UInt64, count: Int, commit: UInt64, owner: String, touched: Int64) throws(Errno) {
+        try session.write("INSERT INTO \(t)upload(first_id, count, commit_key, owner, touched_s) VALUES($1, $2, $3, $4, $5)",
+                          [PGBackend.u(first), .int(Int64(count)), PGBackend.u(commit), .text(owner), .int(touched)])
+    }
+
+    func touchUploads(commit: UInt64, touched: Int64) throws(Errno) {
+        try session.write("UPDATE \(t)upload SET touched_s=$2 WHERE commit_key=$1", [PGBackend.u(commit), .int(touched)])
+    }
+
+    func deleteUploads(commit: UInt64) throws(Errno) {
+        try session.write("DELETE FROM \(t)upload WHERE commit_key=$1", [PGBackend.u(commit)])
+    }
+
+    func uploadBatches() throws(Errno) -> [UploadBatch] {
+        let r = try session.query("SELECT first_id, count, commit_key, owner, touched_s FROM \(t)upload ORDER BY first_id")
+        return (0..<r.rowCount).map { k in
+            UploadBatch(firstID: UInt64(bitPattern: r.int64(k, 0)), count: UInt64(bitPattern: r.int64(k, 1)),
+                        commit: UInt64(bitPattern: r.int64(k, 2)), owner: r.text(k, 3), touched: r.int64(k, 4))
+        }
+    }
+
+    // MARK: objects to delete
+
+    func recordDeletedObjects(_ objects: [DeletedObject]) throws(Errno) {
+        for o in objects {
+            try session.write("""
+                INSERT INTO \(t)delobj(object_id, stored_len) VALUES($1, $2)
+                ON CONFLICT (object_id) DO UPDATE SET stored_len = EXCLUDED.stored_len
+                """, [PGBackend.u(o.objectID), PGBackend.u(o.storedLength)])
+        }
+    }
+
+    func deletedObjects(after: UInt64, limit: Int) throws(Errno) -> [DeletedObject] {
+        let r = try session.query("SELECT object_id, stored_len FROM \(t)delobj WHERE object_id > $1 ORDER BY object_id LIMIT $2",
+                                  [PGBackend.u(after), .int(Int64(limit))])
+        return (0..<r.rowCount).map {
+            DeletedObject(objectID: UInt64(bitPattern: r.int64($0, 0)), storedLength: UInt32(truncatingIfNeeded: r.int64($0, 1)))
+        }
+    }
+
+    func forgetDeletedObjects(_ ids: [UInt64]) throws(Errno) {
+        for id in ids { try session.write("DELETE FROM \(t)delobj WHERE object_id=$1", [PGBackend.u(id)]) }
+    }
+
+    func deletedObjectTotals() throws(Errno) -> (count: Int, bytes: UInt64) {
+        let r = try session.query("SELECT count(*), coalesce(sum(stored_len), 0)::bigint FROM \(t)delobj")
+        guard r.rowCount > 0 else { return (0, 0) }
+        return (Int(r.int64(0, 0)), UInt64(bitPattern: r.int64(0, 1)))
+    }
+
+    private func recordError(_ e: Errno, _ message: String) -> Errno {
+        session.record(HilbertError(e, "metadata \(location): \(message)"))
+        return e
+    }
+}

@@ -1,0 +1,294 @@
+import Glibc
+import HilbertSupport
+
+/// One process's session with a PostgreSQL volume: its connection (opened on first use, never
+/// used by a fork child) and the transaction the policy layer has open.
+///
+/// Round trips. A statement whose answer is not needed (a write) is queued and sent with the
+/// next statement whose answer is needed, or with the COMMIT, in one pipeline (one network
+/// round trip). BEGIN is queued the same way, so a transaction costs one round trip per read
+/// that the policy makes plus one for its end.
+///
+/// Concurrency. A write transaction takes a transaction-scoped advisory lock on the volume
+/// first: writers of one volume commit one at a time, as SQLite's writers do, so the policy
+/// layer's read-check-write sequences are atomic across processes and nodes, and nothing
+/// ever needs a retry. The lock and everything else are transaction-scoped (no session
+/// state), so sessions work through PgBouncer in transaction pooling mode. A read
+/// transaction is REPEATABLE READ READ ONLY: one snapshot.
+///
+/// Commit outcome. Each write transaction inserts a random token into `hl_commit` with its
+/// changes; when the connection breaks while its COMMIT was in flight, the session reconnects
+/// and looks the token up: found, the transaction committed; absent, it did not (EIO, nothing
+/// applied). A retried commit never applies twice.
+final class PGSession {
+    let conninfo: String
+    /// `"schema".hl_`: the prefix of every table name in a statement.
+    let t: String
+    let schemaName: String
+    let display: String
+    let timeoutSeconds: Int
+
+    private var conn: PGConnection?
+    /// Round trips of connections already closed (the benchmark counts them all).
+    private var earlierRoundTrips: UInt64 = 0
+    private(set) var lastError: HilbertError?
+    private(set) var depth = 0
+    private(set) var inWrite = false
+    private var queued: [(sql: String, params: [PGValue])] = []
+    /// The server has been sent this transaction's BEGIN.
+    private var sentBegin = false
+    /// This write transaction queued a change (it then bumps the change counter and commits
+    /// with a token).
+    private var wrote = false
+    var onWriteEnd: (() -> Void)?
+
+    init(conninfo: String, schema: String, display: String, timeoutSeconds: Int) {
+        self.conninfo = conninfo
+        self.schemaName = schema
+        self.t = "\"\(schema)\".hl_"
+        self.display = display
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    var roundTrips: UInt64 { earlierRoundTrips + (conn?.roundTrips ?? 0) }
+
+    func setLastError(_ e: HilbertError) { lastError = e }
+
+    // MARK: the connection
+
+    /// The connection, opened now when there is none (first use, or after a broken one).
+    func connection() throws(Errno) -> PGConnection {
+        if let conn { return conn }
+        do throws(Errno) {
+            let c = try PGConnection(conninfo: conninfo, timeoutSeconds: timeoutSeconds)
+            conn = c
+            return c
+        } catch {
+            lastError = Self.lastConnectError ?? HilbertError(error, "metadata server \(display): cannot connect (\(error))")
+            throw error
+        }
+    }
+
+    /// The explanation of the last failed connect (PGConnection keeps it per instance; a
+    /// failed init leaves none, so it is recorded here).
+    nonisolated(unsafe) static var lastConnectError: HilbertError?
+
+    func close() {
+        if let conn {
+            earlierRoundTrips += conn.roundTrips
+            conn.close()
+        }
+        conn = nil
+        depth = 0
+        queued = []
+    }
+
+    func abandonAfterFork() {
+        conn?.abandonAfterFork()
+        conn = nil
+        earlierRoundTrips = 0
+        depth = 0
+        inWrite = false
+        queued = []
+        sentBegin = false
+    }
+
+    /// The connection is broken (or its state unknown): drop it; the next use reconnects.
+    private func dropConnection() {
+        if let conn {
+            earlierRoundTrips += conn.roundTrips
+            conn.close()
+        }
+        conn = nil
+    }
+
+    /// Errors after which the connection cannot be trusted.
+    private static func isConnectionLoss(_ e: Errno, _ state: String?) -> Bool {
+        if e == .timedOut { return true }
+        if let state { return state.hasPrefix("08") || state.hasPrefix("57P") }
+        return e == .io
+    }
+
+    private func fail(_ e: Errno, _ c: PGConnection) -> Errno {
+        lastError = c.lastError ?? HilbertError(e, "metadata server \(display): \(e)")
+        if Self.isConnectionLoss(e, c.lastSQLState) { dropConnection() }
+        return e
+    }
+
+    // MARK: statements
+
+    /// A statement whose rows are needed: sent now, with everything queued before it.
+    func query(_ sql: String, _ params: [PGValue] = []) throws(Errno) -> PGResult {
+        let c = try connection()
+        if queued.isEmpty {
+            do throws(Errno) { return try c.query(sql, params) } catch { throw fail(error, c) }
+        }
+        queued.append((sql, params))
+        let batch = queued
+        queued = []
+        if depth > 0 { sentBegin = true }
+        do throws(Errno) {
+            return try c.pipeline(batch).last!
+        } catch {
+            throw fail(error, c)
+        }
+    }
+
+    /// A statement whose answer is not needed: queued inside a transaction (sent with the
+    /// next query or the commit), run now outside one.
+    func write(_ sql: String, _ params: [PGValue] = []) throws(Errno) {
+        if depth == 0 {
+            _ = try query(sql, params)
+            return
+        }
+        if inWrite { wrote = true }
+        queued.append((sql, params))
+    }
+
+    // MARK: transactions
+
+    func transaction<T>(write: Bool, _ body: () throws(Errno) -> T) throws(Errno) -> T {
+        if depth > 0 { return try nested(write: write, body) }
+        // A read transaction is retried once on a fresh connection when the connection broke
+        // (reads change nothing); a write transaction is not (its outcome is settled below).
+        var attempt = 0
+        while true {
+            attempt += 1
+            do throws(Errno) {
+                return try outermost(write: write, body)
+            } catch where !write && attempt == 1 && conn == nil && error != .timedOut {
+                continue
+            }
+        }
+    }
+
+    private func nested<T>(write: Bool, _ body: () throws(Errno) -> T) throws(Errno) -> T {
+        if write && !inWrite {
+            lastError = HilbertError(.io, "internal: write transaction nested in a read transaction")
+            Log.error(lastError!.message)
+            throw Errno.io
+        }
+        if !write {
+            depth += 1
+            defer { depth -= 1 }
+            return try body()
+        }
+        queued.append(("SAVEPOINT hl_sp", []))
+        depth += 1
+        do throws(Errno) {
+            let r = try body()
+            depth -= 1
+            queued.append(("RELEASE SAVEPOINT hl_sp", []))
+            return r
+        } catch {
+            depth -= 1
+            if conn != nil {
+                queued.append(("ROLLBACK TO SAVEPOINT hl_sp", []))
+                queued.append(("RELEASE SAVEPOINT hl_sp", []))
+            }
+            throw error
+        }
+    }
+
+    private func outermost<T>(write: Bool, _ body: () throws(Errno) -> T) throws(Errno) -> T {
+        _ = try connection()
+        depth = 1
+        inWrite = write
+        wrote = false
+        sentBegin = false
+        if write {
+            queued = [("BEGIN", []),
+                      ("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.text("hilbert:" + schemaName)])]
+        } else {
+            queued = [("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", [])]
+        }
+        defer {
+            depth = 0
+            inWrite = false
+            queued = []
+            if write { onWriteEnd?() }
+        }
+        let r: T
+        do throws(Errno) {
+            r = try body()
+        } catch {
+            rollback()
+            throw error
+        }
+        if !sentBegin && !wrote {
+            queued = []      // nothing was asked of the server
+            return r
+        }
+        if !write {
+            queued.append(("COMMIT", []))
+            _ = try flush()
+            return r
+        }
+        try commit()
+        return r
+    }
+
+    /// Send what is queued (one round trip).
+    private func flush() throws(Errno) -> [PGResult] {
+        let c = try connection()
+        let batch = queued
+        queued = []
+        do throws(Errno) { return try c.pipeline(batch) } catch { throw fail(error, c) }
+    }
+
+    private func rollback() {
+        queued = []
+        guard sentBegin, let c = conn else { return }
+        do throws(Errno) { _ = try c.query("ROLLBACK", []) } catch { _ = fail(error, c) ; dropConnection() }
+    }
+
+    /// Commit a write transaction, settling the outcome when the connection breaks meanwhile.
+    private func commit() throws(Errno) {
+        let token = Int64.random(in: Int64.min...Int64.max)
+        queued.append(("UPDATE \(t)counter SET value = value + 1 WHERE name = 'change'", []))
+        queued.append(("INSERT INTO \(t)commit(token) VALUES($1)", [.int(token)]))
+        // Tokens are only needed while a commit's outcome is being settled: old ones go now
+        // and then (about one commit in 256 removes those older than a day).
+        if token & 0xff == 0 {
+            queued.append(("DELETE FROM \(t)commit WHERE at < now() - interval '1 day'", []))
+        }
+        queued.append(("COMMIT", []))
+        sentBegin = true
+        do throws(Errno) {
+            _ = try flush()
+        } catch {
+            guard conn == nil else {
+                // The server answered with an error: nothing was committed.
+                rollback()
+                throw error
+            }
+            let why = lastError?.message ?? "\(error)"
+            // The connection broke with the COMMIT in flight: ask a new one whether it landed.
+            let applied: Bool
+            do throws(Errno) {
+                let c = try connection()
+                let r = try c.query("SELECT 1 FROM \(t)commit WHERE token = $1", [.int(token)])
+                applied = r.rowCount == 1
+            } catch {
+                lastError = HilbertError(.io, "metadata server \(display): the connection broke while a change was being committed, and whether it was cannot be checked now (\(why)); it was applied at most once")
+                Log.error(lastError!.message)
+                throw Errno.io
+            }
+            if applied { return }
+            lastError = HilbertError(.io, "metadata server \(display): the connection broke while a change was being committed; it was not applied (\(why))")
+            Log.error(lastError!.message)
+            throw Errno.io
+        }
+    }
+
+    /// The change counter (validates caches across processes and nodes).
+    func changeVersion() throws(Errno) -> Int64 {
+        let r = try query("SELECT value FROM \(t)counter WHERE name = 'change'")
+        return r.rowCount == 1 ? r.int64(0, 0) : 0
+    }
+}
+
+extension PGSession {
+    /// Remember an explanation found by the backend (a damaged volume).
+    func record(_ e: HilbertError) { setLastError(e) }
+}

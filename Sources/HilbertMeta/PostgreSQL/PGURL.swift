@@ -1,0 +1,69 @@
+import HilbertSupport
+
+/// A `postgres://` META-URL: libpq's URI (https://www.postgresql.org/docs/15/libpq-connect.html:
+/// host lists, `sslmode` and the other parameters, passwords from PGPASSFILE/~/.pgpass or
+/// PGPASSWORD, PGSERVICE) plus two parameters of Hilbert's own, taken out before libpq sees
+/// the rest:
+/// - `schema=NAME`: the volume's schema (default `hilbert`); one database holds many volumes,
+///   one schema each. NAME: a lower-case letter or `_`, then up to 62 of `a-z 0-9 _`.
+/// - `timeout=SECONDS`: how long any one exchange with the server may take before the call
+///   fails with ETIMEDOUT (default 30; 1–3600).
+/// A password in the URL is refused: it would show in `ps`, in job scripts and in the
+/// environment every process of a job inherits.
+struct PGURL: Equatable, Sendable {
+    var conninfo: String
+    var schema: String
+    var timeoutSeconds: Int
+
+    static let defaultSchema = "hilbert"
+    static let defaultTimeout = 30
+
+    init(_ text: String) throws(HilbertError) {
+        guard let scheme = firstRange(of: "://", in: text) else { throw HilbertError(.invalid, "'\(text)' is not a postgres:// URL") }
+        let rest = text[scheme.upperBound...]
+        let (main, query) = rest.firstIndex(of: "?").map { (rest[..<$0], rest[rest.index(after: $0)...]) } ?? (rest, "")
+        let authority = main.firstIndex(of: "/").map { main[..<$0] } ?? main
+        if let at = authority.lastIndex(of: "@"), authority[..<at].contains(":") {
+            throw HilbertError(.invalid, "\(PGURL.redacted(text)): a password in the META-URL would show in ps and in every job's environment; put it in ~/.pgpass (or the file PGPASSFILE names) or in PGPASSWORD")
+        }
+        var schema = PGURL.defaultSchema
+        var timeout = PGURL.defaultTimeout
+        var kept: [Substring] = []
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let key = pair.firstIndex(of: "=").map { pair[..<$0] } ?? pair
+            let value = pair.firstIndex(of: "=").map { String(pair[pair.index(after: $0)...]) } ?? ""
+            switch key {
+            case "schema":
+                guard PGURL.validSchema(value) else {
+                    throw HilbertError(.invalid, "\(PGURL.redacted(text)): schema '\(value)' is not a valid volume schema name (a lower-case letter or _, then up to 62 of a-z 0-9 _)")
+                }
+                schema = value
+            case "timeout":
+                guard let n = Int(value), (1...3600).contains(n) else {
+                    throw HilbertError(.invalid, "\(PGURL.redacted(text)): timeout must be a number of seconds from 1 to 3600")
+                }
+                timeout = n
+            case "password", "sslpassword":
+                throw HilbertError(.invalid, "\(PGURL.redacted(text)): a password in the META-URL would show in ps and in every job's environment; put it in ~/.pgpass (or the file PGPASSFILE names) or in PGPASSWORD")
+            default:
+                kept.append(pair)
+            }
+        }
+        var info = String(text[..<scheme.upperBound]) + String(main)
+        if !kept.isEmpty { info += "?" + kept.joined(separator: "&") }
+        conninfo = info
+        self.schema = schema
+        timeoutSeconds = timeout
+    }
+
+    static func validSchema(_ s: String) -> Bool {
+        let u = Array(s.utf8)
+        guard let first = u.first, u.count <= 63, first == UInt8(ascii: "_") || (97...122).contains(first) else { return false }
+        return u.allSatisfy { $0 == UInt8(ascii: "_") || (97...122).contains($0) || (48...57).contains($0) }
+    }
+
+    /// What messages show: the URL without any password, and the schema.
+    var display: String { "\(PGURL.redacted(conninfo)) (schema \(schema))" }
+
+    static func redacted(_ s: String) -> String { redactedConninfo(s) }
+}
