@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as `make test` runs it after `make test-deps` and `make build`:
-#   unit         swift test (Tests/swift-test.sh)
+#   unit         swift test (Tests/swift-test.sh), with PostgreSQL and PgBouncer up for the
+#                PostgreSQL client's tests (Tests/pg/with-server.sh)
 #   shim         the shim's TAP tests with a test engine (make -C preload test)
 #   integration  real programs under the shim, plus the foundation suite again on an S3
 #                server (Tests/s3/with-server.sh, Tests/integration/run.sh)
@@ -46,7 +47,7 @@ stages=("$@")
 total_p=0 total_f=0 total_s=0 summary=()
 for st in "${stages[@]}"; do
     case $st in
-        unit) run_stage unit env SWIFT="$SWIFT" bash Tests/swift-test.sh ;;
+        unit) run_stage unit env SWIFT="$SWIFT" bash Tests/pg/with-server.sh bash Tests/swift-test.sh ;;
         shim) run_stage shim make --no-print-directory -C preload test ;;
         integration) run_stage integration bash Tests/s3/with-server.sh bash Tests/integration/run.sh ;;
         *) echo "run-all.sh: no stage '$st' (unit, shim, integration)" >&2; exit 2 ;;
