@@ -43,9 +43,11 @@ build: shim engine cli
 PLACE = sh -c 'mkdir -p "$$(dirname "$$2")" && cp "$$1" "$$2.new.$$$$" && mv -f "$$2.new.$$$$" "$$2"' place
 
 # The engine and the CLI link libstdc++ and libgcc statically (Package.swift: staticCxx), load
-# libm only when a math function is called (Sources/CLazyLibm/libm.c) and carry no RUNPATH.
-LINK_CHECK = sh -c 'if readelf -d "$$1" | grep -E "NEEDED.*(libstdc\+\+|libgcc_s|libm\.so)|RUNPATH|RPATH"; then \
-	echo "$$1 must link libstdc++ and libgcc statically, carry no RUNPATH (Package.swift, SWIFT_BUILD) and not" \
+# libm only when a math function is called (Sources/CLazyLibm/libm.c), libcurl and libpq only
+# when a volume needs them (CHilbertHTTP, CHilbertPQ: dlopen), and carry no RUNPATH.
+LINK_CHECK = sh -c 'if readelf -d "$$1" | grep -E "NEEDED.*(libstdc\+\+|libgcc_s|libm\.so|libcurl|libpq)|RUNPATH|RPATH"; then \
+	echo "$$1 must link libstdc++ and libgcc statically, carry no RUNPATH (Package.swift, SWIFT_BUILD), not" \
+		"need libcurl or libpq (they are dlopen()ed) and not" \
 		"need libm (add the math functions it now uses, nm -D: undefined and defined in libm, to Sources/CLazyLibm/libm.c)" >&2; \
 	exit 1; fi' check
 

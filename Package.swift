@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layers (JuiceFS-style): HilbertSupport (errno, the real-syscall facade, logging)
-//   ← HilbertMeta (SQLite metadata)  ← HilbertData (blocks, object store, cache dir)
+//   ← HilbertMeta (SQLite or PostgreSQL metadata)  ← HilbertData (blocks, object store, cache dir)
 //   ← HilbertS3 (pure S3 protocol pieces: digests, SigV4, XML, URLs, credentials, retry)
 //   ← HilbertCore (the VFS the shim talks to) ← HilbertEngine (the C entry table, a .so)
 //                                              ← hilbert (the CLI; never loads the engine)
@@ -42,7 +42,10 @@ let package = Package(
         .target(name: "CHilbertSys", dependencies: ["CHilbertABI"],
                 cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "HilbertSupport", dependencies: ["CHilbertSys"], swiftSettings: fastSwift),
-        .target(name: "HilbertMeta", dependencies: ["HilbertSupport", "CSQLite"],
+        // libpq is dlopen()ed on first use (a PostgreSQL volume); only its headers are needed to build.
+        .target(name: "CHilbertPQ",
+                cSettings: [.unsafeFlags(["-O2", "-I/usr/include/postgresql"])]),
+        .target(name: "HilbertMeta", dependencies: ["HilbertSupport", "CSQLite", "CHilbertPQ"],
                 swiftSettings: fastSwift, linkerSettings: staticSQLite),
         .target(name: "HilbertData", dependencies: ["HilbertSupport", "CZstd", "CHilbertSys"],
                 swiftSettings: fastSwift, linkerSettings: staticZstd),

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, as `make test` runs it after `make test-deps` and `make build`:
-#   unit         swift test (Tests/swift-test.sh)
+#   unit         swift test (Tests/swift-test.sh), with PostgreSQL and PgBouncer up for the
+#                PostgreSQL client's tests (Tests/pg/with-server.sh)
+#   unit@pg      the metadata conformance suite (HilbertMetaTests) again, every volume in a
+#                PostgreSQL schema reached through PgBouncer in transaction pooling mode
 #   shim         the shim's TAP tests with a test engine (make -C preload test)
 #   integration  real programs under the shim, plus the foundation suite again on an S3
-#                server (Tests/s3/with-server.sh, Tests/integration/run.sh)
+#                server (Tests/s3/with-server.sh) and again with its metadata on PostgreSQL
+#                (Tests/pg/with-server.sh, Tests/integration/run.sh)
 # Each stage prints its own "N passed, N failed, N skipped"; the last line is the sum over
 # all stages in the same form. A stage that ends without that line counts as one failure.
 # Exit status 0 only when nothing failed.
@@ -18,6 +22,9 @@ SWIFT=${SWIFT:-swift}
 # the objects directory (storage, faults, gc, cli) stay local-only.
 : "${HL_S3_SUITE:=bash coreutils tar python sqlite git semantics differential fuzz credentials toolchain tools conformance}"
 export HL_S3_SUITE
+# …and a third time with its metadata on PostgreSQL through PgBouncer.
+: "${HL_PG_SUITE:=bash coreutils tar python sqlite git semantics differential fuzz credentials toolchain tools conformance}"
+export HL_PG_SUITE
 
 run_stage() {   # run_stage NAME CMD… — prints CMD's output; adds its summary to the totals
     local name=$1 log line p f s start rc; shift
@@ -42,14 +49,17 @@ run_stage() {   # run_stage NAME CMD… — prints CMD's output; adds its summar
 }
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(unit shim integration)
+[ ${#stages[@]} -gt 0 ] || stages=(unit unit@pg shim integration)
 total_p=0 total_f=0 total_s=0 summary=()
 for st in "${stages[@]}"; do
     case $st in
-        unit) run_stage unit env SWIFT="$SWIFT" bash Tests/swift-test.sh ;;
+        unit) run_stage unit env SWIFT="$SWIFT" bash Tests/pg/with-server.sh bash Tests/swift-test.sh ;;
+        unit@pg) run_stage unit@pg env SWIFT="$SWIFT" HL_TEST_META_PG=server bash Tests/pg/with-server.sh \
+                     bash Tests/swift-test.sh --filter HilbertMetaTests ;;
         shim) run_stage shim make --no-print-directory -C preload test ;;
-        integration) run_stage integration bash Tests/s3/with-server.sh bash Tests/integration/run.sh ;;
-        *) echo "run-all.sh: no stage '$st' (unit, shim, integration)" >&2; exit 2 ;;
+        integration) run_stage integration bash Tests/s3/with-server.sh bash Tests/pg/with-server.sh \
+                         bash Tests/integration/run.sh ;;
+        *) echo "run-all.sh: no stage '$st' (unit, unit@pg, shim, integration)" >&2; exit 2 ;;
     esac
 done
 echo "==== summary"

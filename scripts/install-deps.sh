@@ -17,8 +17,9 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
-# The build: the engine links SQLite and zstd statically; libcurl's headers (it is dlopen()ed).
-build_pkgs="libsqlite3-dev libzstd-dev libcurl4-openssl-dev make gcc binutils gzip"
+# The build: the engine links SQLite and zstd statically; libcurl's and libpq's headers (both
+# are dlopen()ed: libcurl4 by S3 volumes, libpq5 by PostgreSQL metadata, at run time only).
+build_pkgs="libsqlite3-dev libzstd-dev libcurl4-openssl-dev libpq-dev make gcc binutils gzip"
 # The tests, by what needs them.
 test_pkgs="
     sqlite3 git tar gzip bzip2 xz-utils zstd zip unzip coreutils findutils diffutils
@@ -29,7 +30,7 @@ test_pkgs="
     devscripts
     lmod tcl8.6 slurm-wlm munge
     debootstrap bubblewrap podman runc
-    postgresql-15 postgresql-client-15 pgbouncer
+    postgresql-15 postgresql-client-15 pgbouncer libpq5
 "
 # The containers' root file systems: the current Debian and one with an old glibc (2.31).
 rootfs_suites="bookworm bullseye"
