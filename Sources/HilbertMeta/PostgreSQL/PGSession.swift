@@ -28,9 +28,8 @@ final class PGSession {
     let display: String
     let timeoutSeconds: Int
 
-    private var conn: PGConnection?
-    /// Round trips of connections already closed (the benchmark counts them all).
-    private var earlierRoundTrips: UInt64 = 0
+    /// Connected on first use and again after it broke (between transactions only).
+    private let conn: PGConnection
     private(set) var lastError: HilbertError?
     private(set) var depth = 0
     private(set) var inWrite = false
@@ -48,9 +47,12 @@ final class PGSession {
         self.t = "\"\(schema)\".hl_"
         self.display = display
         self.timeoutSeconds = timeoutSeconds
+        conn = PGConnection(unconnected: conninfo, timeoutSeconds: timeoutSeconds)
     }
 
-    var roundTrips: UInt64 { earlierRoundTrips + (conn?.roundTrips ?? 0) }
+    /// Network round trips of this process with the server so far (the benchmark's count).
+    var roundTrips: UInt64 { conn.roundTrips }
+    var connected: Bool { conn.isConnected }
 
     func setLastError(_ e: HilbertError) { lastError = e }
 
@@ -58,35 +60,24 @@ final class PGSession {
 
     /// The connection, opened now when there is none (first use, or after a broken one).
     func connection() throws(Errno) -> PGConnection {
-        if let conn { return conn }
+        if conn.isConnected { return conn }
         do throws(Errno) {
-            let c = try PGConnection(conninfo: conninfo, timeoutSeconds: timeoutSeconds)
-            conn = c
-            return c
+            try conn.reconnect()
+            return conn
         } catch {
-            lastError = Self.lastConnectError ?? HilbertError(error, "metadata server \(display): cannot connect (\(error))")
+            lastError = conn.lastError ?? HilbertError(error, "metadata server \(display): cannot connect (\(error))")
             throw error
         }
     }
 
-    /// The explanation of the last failed connect (PGConnection keeps it per instance; a
-    /// failed init leaves none, so it is recorded here).
-    nonisolated(unsafe) static var lastConnectError: HilbertError?
-
     func close() {
-        if let conn {
-            earlierRoundTrips += conn.roundTrips
-            conn.close()
-        }
-        conn = nil
+        conn.close()
         depth = 0
         queued = []
     }
 
     func abandonAfterFork() {
-        conn?.abandonAfterFork()
-        conn = nil
-        earlierRoundTrips = 0
+        conn.abandonAfterFork()
         depth = 0
         inWrite = false
         queued = []
@@ -94,13 +85,7 @@ final class PGSession {
     }
 
     /// The connection is broken (or its state unknown): drop it; the next use reconnects.
-    private func dropConnection() {
-        if let conn {
-            earlierRoundTrips += conn.roundTrips
-            conn.close()
-        }
-        conn = nil
-    }
+    private func dropConnection() { conn.close() }
 
     /// Errors after which the connection cannot be trusted.
     private static func isConnectionLoss(_ e: Errno, _ state: String?) -> Bool {
@@ -156,7 +141,7 @@ final class PGSession {
             attempt += 1
             do throws(Errno) {
                 return try outermost(write: write, body)
-            } catch where !write && attempt == 1 && conn == nil && error != .timedOut {
+            } catch where !write && attempt == 1 && !conn.isConnected && error != .timedOut {
                 continue
             }
         }
@@ -182,7 +167,7 @@ final class PGSession {
             return r
         } catch {
             depth -= 1
-            if conn != nil {
+            if conn.isConnected {
                 queued.append(("ROLLBACK TO SAVEPOINT hl_sp", []))
                 queued.append(("RELEASE SAVEPOINT hl_sp", []))
             }
@@ -238,7 +223,8 @@ final class PGSession {
 
     private func rollback() {
         queued = []
-        guard sentBegin, let c = conn else { return }
+        guard sentBegin, conn.isConnected else { return }
+        let c = conn
         do throws(Errno) { _ = try c.query("ROLLBACK", []) } catch { _ = fail(error, c) ; dropConnection() }
     }
 
@@ -257,7 +243,7 @@ final class PGSession {
         do throws(Errno) {
             _ = try flush()
         } catch {
-            guard conn == nil else {
+            guard !conn.isConnected else {
                 // The server answered with an error: nothing was committed.
                 rollback()
                 throw error
