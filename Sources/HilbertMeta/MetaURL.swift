@@ -49,6 +49,27 @@ public enum MetaURL: Equatable, Sendable {
         case .postgres: return true
         }
     }
+
+    /// How to remove a volume that cannot be opened (an interrupted `hilbert load`), for
+    /// messages: what the user runs.
+    public var removalHint: String {
+        switch self {
+        case .sqlite(let path):
+            return "rm -f " + ["", "-wal", "-shm", "-epoch", "-reserve"].map { shellWord(path + $0) }.joined(separator: " ")
+        case .postgres(let u):
+            return "psql " + shellWord(u.url.conninfo) + " -c " + shellWord("DROP SCHEMA \"\(u.url.schema)\" CASCADE")
+        }
+    }
+
+    private func shellWord(_ s: String) -> String {
+        let plain = s.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c | 0x20 >= 0x61 && c | 0x20 <= 0x7a) || "/._+,:=@%-".utf8.contains(c)
+        }
+        if plain && !s.isEmpty { return s }
+        var out = "'"
+        for c in s { if c == "'" { out += "'\\''" } else { out.append(c) } }
+        return out + "'"
+    }
 }
 
 extension MetaStore {
@@ -66,6 +87,16 @@ extension MetaStore {
         switch url {
         case .sqlite(let path): return try create(path: path, format: format, rootUID: rootUID, rootGID: rootGID, rootMode: rootMode)
         case .postgres(let u): return try create(postgres: u.url, format: format, rootUID: rootUID, rootGID: rootGID, rootMode: rootMode)
+        }
+    }
+
+    /// A new volume's store for `hilbert load`: the schema and the `loading` marker only (no
+    /// settings, no root node), so that `open` refuses it until the load has finished;
+    /// `source` names the dump in the marker. EEXIST when one (or anything else) is there.
+    static func createForLoad(_ url: MetaURL, format: VolumeFormat, source: String) throws(Errno) -> MetaStore {
+        switch url {
+        case .sqlite(let path): return try createForLoad(path: path, format: format, source: source)
+        case .postgres(let u): return try createForLoad(postgres: u.url, format: format, source: source)
         }
     }
 }

@@ -160,4 +160,45 @@ protocol MetaBackend: AnyObject {
     func forgetDeletedObjects(_ ids: [UInt64]) throws(Errno)
     /// How many are recorded, and their stored bytes.
     func deletedObjectTotals() throws(Errno) -> (count: Int, bytes: UInt64)
+
+    // MARK: whole-volume walks and bulk loading (`hilbert dump`, `hilbert load`)
+    //
+    // Each walk returns one page of a table in key order, continuing after the key given
+    // (keyset paging), so a dump holds one page at a time; a dump calls them inside one read
+    // transaction (one snapshot). A load writes rows with their original keys, in write
+    // transactions of bounded size, into a volume made by `MetaStore.createForLoad` (no
+    // settings but the `loading` marker, no root node), and writes the settings last.
+    // docs/FORMAT.md, "Dump format".
+
+    /// Node rows with ino above `afterIno`, ascending, at most `limit`.
+    func nodes(afterIno: Ino, limit: Int) throws(Errno) -> [Attr]
+    /// Directory entries of every directory with id above `afterID`, ascending by id, at most
+    /// `limit`.
+    func allEdges(afterID: Int64, limit: Int) throws(Errno) -> [(id: Int64, parent: Ino, name: [UInt8], ino: Ino, type: UInt8)]
+    /// Symlink targets with ino above `afterIno`, ascending, at most `limit`.
+    func symlinkRows(afterIno: Ino, limit: Int) throws(Errno) -> [(ino: Ino, target: [UInt8])]
+    /// Extended attributes after (`afterIno`, `afterName`) in (ino, name) order, names
+    /// compared as bytes (memcmp), at most `limit`. Start with (0, []).
+    func xattrRows(afterIno: Ino, afterName: [UInt8], limit: Int) throws(Errno) -> [(ino: Ino, name: [UInt8], value: [UInt8])]
+    /// Inline rows with ino above `afterIno`, ascending, at most `limit`: bytes and CRC-32C
+    /// (nil for rows of older releases).
+    func inlineRows(afterIno: Ino, limit: Int) throws(Errno) -> [(ino: Ino, data: [UInt8], crc: UInt32?)]
+    /// Block references after (`afterIno`, `afterIndex`) in (ino, index) order, holes
+    /// (object id 0) included, at most `limit`. Start with (0, 0).
+    func blockRows(afterIno: Ino, afterIndex: UInt32, limit: Int) throws(Errno) -> [(ino: Ino, block: BlockRef)]
+    // (Objects to delete are paged by `deletedObjects(after:limit:)` above.)
+
+    /// Insert a directory entry with the id it had in the dumped volume. The backend's own id
+    /// allocation must continue above every id inserted this way (`bulkLoadFinished`).
+    func insertEdge(id: Int64, _ parent: Ino, _ name: [UInt8], _ ino: Ino, type: UInt8) throws(Errno)
+    /// Set counter `name` to `value`, creating it when absent.
+    func setCounter(_ name: String, _ value: Int64) throws(Errno)
+    /// Create or replace one settings row (`hl_setting`: the volume format, and the `loading`
+    /// marker of a load in progress).
+    func putSetting(_ name: String, _ value: String) throws(Errno)
+    func deleteSetting(_ name: String) throws(Errno)
+    /// Called once, in a load's last write transaction, after every row is in: bring the
+    /// backend's own allocators past the loaded keys (PostgreSQL: the edge id sequence;
+    /// SQLite: nothing, its rowids continue above the largest).
+    func bulkLoadFinished() throws(Errno)
 }

@@ -6,13 +6,38 @@ extension MetaStore {
     /// Format a new volume in the URL's schema. EEXIST when the schema is there already.
     static func create(postgres url: PGURL, format: VolumeFormat, rootUID: UInt32, rootGID: UInt32,
                        rootMode: UInt32) throws(Errno) -> MetaStore {
+        let session = try createSchema(url) { t in
+            var rows: [(sql: String, params: [PGValue])] = settingRows(format).map {
+                ("INSERT INTO \(t)setting(name, value) VALUES($1, $2)", [.text($0.0), .text($0.1)])
+            }
+            let now = Timespec.now()
+            let root = Attr(ino: rootIno, mode: FileType.directory.rawValue | (rootMode & 0o7777), nlink: 2,
+                            uid: rootUID, gid: rootGID, rdev: 0, size: 0, atime: now, mtime: now, ctime: now, btime: now,
+                            parent: rootIno, version: 0, staged: false)
+            rows.append(("INSERT INTO \(t)node(\(PGBackend.nodeColumns)) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)",
+                         PGBackend.attrParams(root)))
+            rows.append(("UPDATE \(t)counter SET value = 1 WHERE name = 'inodes'", []))
+            return rows
+        }
+        return MetaStore(backend: PGBackend(session), format: format)
+    }
+
+    /// A new volume for `hilbert load`: the schema and the `loading` marker only (MetaURL).
+    static func createForLoad(postgres url: PGURL, format: VolumeFormat, source: String) throws(Errno) -> MetaStore {
+        let session = try createSchema(url) { t in
+            [("INSERT INTO \(t)setting(name, value) VALUES($1, $2)", [.text(loadingSetting), .text(source)])]
+        }
+        return MetaStore(backend: PGBackend(session), format: format)
+    }
+
+    /// Create the URL's schema with the tables of every migration and the rows `fill` gives,
+    /// in one transaction (PostgreSQL's DDL is transactional: all of it appears, or none).
+    private static func createSchema(_ url: PGURL, _ fill: (String) -> [(sql: String, params: [PGValue])]) throws(Errno) -> PGSession {
         lastOpenError = nil
         let session = PGSession(conninfo: url.conninfo, schema: url.schema, display: url.display, timeoutSeconds: url.timeoutSeconds)
         do throws(Errno) {
             let c = try session.connection()
             let t = session.t
-            // DDL is transactional: the schema, its tables, the settings and the root appear
-            // together or not at all.
             do throws(Errno) {
                 try c.execute("BEGIN; CREATE SCHEMA \"\(url.schema)\"; "
                     + "CREATE TABLE \(t)migration(version bigint PRIMARY KEY, name text NOT NULL, applied timestamptz NOT NULL DEFAULT now());")
@@ -26,18 +51,7 @@ extension MetaStore {
             }
             do throws(Errno) {
                 for m in PGSchema.all { try c.execute(PGSchema.script(m, prefix: t)) }
-                var batch: [(sql: String, params: [PGValue])] = settingRows(format).map {
-                    ("INSERT INTO \(t)setting(name, value) VALUES($1, $2)", [.text($0.0), .text($0.1)])
-                }
-                let now = Timespec.now()
-                let root = Attr(ino: rootIno, mode: FileType.directory.rawValue | (rootMode & 0o7777), nlink: 2,
-                                uid: rootUID, gid: rootGID, rdev: 0, size: 0, atime: now, mtime: now, ctime: now, btime: now,
-                                parent: rootIno, version: 0, staged: false)
-                batch.append(("INSERT INTO \(t)node(\(PGBackend.nodeColumns)) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)",
-                              PGBackend.attrParams(root)))
-                batch.append(("UPDATE \(t)counter SET value = 1 WHERE name = 'inodes'", []))
-                batch.append(("COMMIT", []))
-                _ = try c.pipeline(batch)
+                _ = try c.pipeline(fill(t) + [("COMMIT", [])])
             } catch {
                 try? c.execute("ROLLBACK")
                 throw error
@@ -50,7 +64,7 @@ extension MetaStore {
             session.close()
             throw error
         }
-        return MetaStore(backend: PGBackend(session), format: format)
+        return session
     }
 
     /// Open the volume in the URL's schema. ENOENT when there is none; EIO (explained) when
@@ -81,9 +95,12 @@ extension MetaStore {
             if version < PGSchema.latest { try migrate(c, t: t, schema: url.schema) }
             var settings: [String: String] = [:]
             for k in 0..<rs[1].rowCount { settings[rs[1].text(k, 0)] = rs[1].text(k, 1) }
-            guard let format = volumeFormat(settings) else {
-                lastOpenError = HilbertError(.io, "\(url.display) is not a Hilbert volume (settings missing)")
-                throw Errno.io
+            let format: VolumeFormat
+            do throws(HilbertError) {
+                format = try MetaStore.format(fromSettings: settings, location: url.display)
+            } catch {
+                lastOpenError = error
+                throw error.errno
             }
             return MetaStore(backend: PGBackend(session), format: format)
         } catch {

@@ -9,43 +9,56 @@ extension MetaStore {
     /// Format a new volume database at `path`. EEXIST when a volume (or any file) is there.
     public static func create(path: String, format: VolumeFormat, rootUID: UInt32, rootGID: UInt32,
                               rootMode: UInt32 = 0o755) throws(Errno) -> MetaStore {
+        let conn = try createDatabase(path: path) { (conn: Connection) throws(Errno) in
+            let rows = SQLiteBackend(conn)
+            for (k, v) in settingRows(format) { try rows.putSetting(k, v) }
+            let t = Timespec.now()
+            let root = Attr(ino: rootIno, mode: FileType.directory.rawValue | (rootMode & 0o7777), nlink: 2,
+                            uid: rootUID, gid: rootGID, rdev: 0, size: 0, atime: t, mtime: t, ctime: t, btime: t,
+                            parent: rootIno, version: 0, staged: false)
+            try rows.insertNode(root)
+            _ = try rows.addToCounter("inodes", 1)
+        }
+        return MetaStore(backend: SQLiteBackend(conn), format: format)
+    }
+
+    /// A new volume database for `hilbert load`: the schema and, of the settings, only the
+    /// `loading` marker (`open` refuses the volume until the load's last transaction writes
+    /// the settings), no root node. EEXIST when a volume (or any file) is there.
+    static func createForLoad(path: String, format: VolumeFormat, source: String) throws(Errno) -> MetaStore {
+        let conn = try createDatabase(path: path) { (conn: Connection) throws(Errno) in
+            try SQLiteBackend(conn).putSetting(loadingSetting, source)
+        }
+        return MetaStore(backend: SQLiteBackend(conn), format: format)
+    }
+
+    /// Create the database file (0600), apply the migrations, then run `fill` in one write
+    /// transaction on the empty schema.
+    private static func createDatabase(path: String, _ fill: (Connection) throws(Errno) -> Void) throws(Errno) -> Connection {
         lastOpenError = nil
         if Sys.exists(path) {
             lastOpenError = HilbertError(.exists, "\(path) already exists")
             throw Errno.exists
         }
-        let conn: Connection
         do throws(Errno) {
             // 0600: the database holds the content of small files. SQLite gives its -wal and
             // -shm files the database's mode, and so does the -epoch file (ChangeEpoch).
             // Sharing a volume between users is the administrator's choice (README).
             let fd = try Sys.open(path, O_RDWR | O_CREAT | O_EXCL, 0o600)
             Sys.close(fd)
-            conn = try Connection(path: path, create: true)
+            let conn = try Connection(path: path, create: true)
             try Migrations.apply(conn, fresh: true)
             try conn.transaction(immediate: true) { () throws(Errno) in
                 if try conn.scalar("SELECT count(*) FROM hl_setting") ?? 0 > 0 {
                     throw HilbertError.record(conn, .exists, "\(path) already holds a Hilbert volume")
                 }
-                let ins = try conn.prepare("INSERT INTO hl_setting(name, value) VALUES(?1, ?2)")
-                for (k, v) in settingRows(format) {
-                    ins.bind(1, text: k)
-                    ins.bind(2, text: v)
-                    try ins.run()
-                }
-                let t = Timespec.now()
-                let root = Attr(ino: rootIno, mode: FileType.directory.rawValue | (rootMode & 0o7777), nlink: 2,
-                                uid: rootUID, gid: rootGID, rdev: 0, size: 0, atime: t, mtime: t, ctime: t, btime: t,
-                                parent: rootIno, version: 0, staged: false)
-                let rows = SQLiteBackend(conn)
-                try rows.insertNode(root)
-                _ = try rows.addToCounter("inodes", 1)
+                try fill(conn)
             }
+            return conn
         } catch {
             if lastOpenError == nil { lastOpenError = HilbertError(error, "cannot create \(path): \(error)") }
             throw error
         }
-        return MetaStore(backend: SQLiteBackend(conn), format: format)
     }
 
     /// Open an existing volume database. ENOENT when missing; EIO (explained in
@@ -116,9 +129,10 @@ extension MetaStore {
         defer { s.reset() }
         var d: [String: String] = [:]
         while try s.step() { d[s.text(0)] = s.text(1) }
-        guard let f = volumeFormat(d) else {
-            throw HilbertError.record(conn, .io, "\(conn.path) is not a Hilbert metadata database (settings missing)")
+        do throws(HilbertError) {
+            return try format(fromSettings: d, location: conn.path)
+        } catch {
+            throw HilbertError.record(conn, error.errno, error.message)
         }
-        return f
     }
 }
