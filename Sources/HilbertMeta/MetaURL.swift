@@ -41,12 +41,12 @@ public enum MetaURL: Equatable, Sendable {
         }
     }
 
-    /// Whether something is there to open (without opening it).
-    public var exists: Bool {
+    /// Whether something is there to open (without opening it); nil when only a server knows
+    /// (opening or creating tells).
+    public var exists: Bool? {
         switch self {
         case .sqlite(let path): return Sys.exists(path)
-        // Only the server knows: opening tells.
-        case .postgres: return true
+        case .postgres: return nil
         }
     }
 

@@ -74,7 +74,7 @@ extension Hilbert {
                 url.hostDirectories.forEach(add)
                 // The file store may live outside the metadata directory; a volume that cannot
                 // be opened here simply adds nothing (its programs will say why).
-                if url.exists, let meta = try? MetaStore.open(url) {
+                if url.exists != false, let meta = try? MetaStore.open(url) {
                     if meta.format.storage == "file" { add(meta.format.bucket) }
                     meta.close()
                 }

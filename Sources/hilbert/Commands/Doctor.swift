@@ -106,7 +106,7 @@ extension Hilbert {
                 report(false, "\(head): \(error.message)")
                 return
             }
-            if !url.exists && m.metaURL == Settings.defaultMetaURL {
+            if url.exists == false && m.metaURL == Settings.defaultMetaURL {
                 let dir = Settings.defaultVolumeDirectory
                 let problem = directoryProblem(dir)
                 report(problem == nil, "\(head): the default volume \(problem ?? "will be created on first use in \(dir)")")

@@ -114,7 +114,7 @@ extension Hilbert {
         func run() throws {
             let url: MetaURL
             do { url = try MetaURL(metaURL) } catch { throw CLIError("load: \(error.message)") }
-            if url.exists {
+            if url.exists == true {
                 throw CLIError("load: \(metaURL) already exists (\(Errno.exists)): load only creates new volumes; give another META-URL")
             }
             let fd: Int32
