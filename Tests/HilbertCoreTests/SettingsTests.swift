@@ -31,7 +31,9 @@ import HilbertMeta
         #expect(try MetaURL("sqlite:///meta.db").hostDirectories == ["/"])
         #expect(try MetaURL("sqlite:///v/meta.db").defaultObjectDirectory == "/v/objects")
         #expect(throws: HilbertError.self) { _ = try MetaURL("sqlite://relative.db") }
-        #expect(throws: HilbertError.self) { _ = try MetaURL("postgres://host/db") }
+        let pg = try MetaURL("postgres://alice@db.example:6432/hilbert?sslmode=require&schema=proj_a")
+        #expect(pg.hostDirectories.isEmpty && pg.defaultObjectDirectory == nil && pg.exists == nil)
+        #expect(throws: HilbertError.self) { _ = try MetaURL("postgres://alice:secret@host/db") }
         #expect(throws: HilbertError.self) { _ = try MetaURL("/just/a/path") }
     }
 

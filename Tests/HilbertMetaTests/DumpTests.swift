@@ -17,8 +17,12 @@ import HilbertSupport
     /// Load `bytes`, handed to the loader `chunk` bytes at a time.
     @discardableResult
     static func load(_ bytes: [UInt8], into path: String, options: LoadOptions = LoadOptions(), chunk: Int = 4093) throws -> LoadResult {
+        try load(bytes, into: .sqlite(path: path), options: options, chunk: chunk)
+    }
+
+    static func load(_ bytes: [UInt8], into url: MetaURL, options: LoadOptions = LoadOptions(), chunk: Int = 4093) throws -> LoadResult {
         var pos = 0
-        return try MetaStore.load(into: .sqlite(path: path), options: options, from: { (b: UnsafeMutableRawBufferPointer) throws(Errno) -> Int in
+        return try MetaStore.load(into: url, options: options, from: { (b: UnsafeMutableRawBufferPointer) throws(Errno) -> Int in
             let n = min(chunk, b.count, bytes.count - pos)
             b.copyBytes(from: bytes[pos..<(pos + n)])
             pos += n
@@ -230,10 +234,10 @@ import HilbertSupport
     }
 
     @Test func existingVolumeIsRefused() throws {
-        try withVolume { s, path in
+        try withVolume { s, url in
             let dump = try DumpTests.dumpBytes(s)
             do {
-                try DumpTests.load(dump, into: path)
+                try DumpTests.load(dump, into: url)
                 Issue.record("a load over an existing volume succeeded")
             } catch let e as HilbertError {
                 #expect(e.errno == .exists)

@@ -6,7 +6,7 @@
 /// quoted, backslash escapes).
 
 /// The conninfo with every password replaced by `***`: the URI's user-info password, a
-/// `password` query parameter, a `password=` key. Everything else is kept as written.
+/// `password` or `sslpassword` query parameter or key. Everything else is kept as written.
 public func redactedConninfo(_ s: String) -> String {
     let b = Array(s.utf8)
     var out = [UInt8]()
@@ -105,7 +105,7 @@ private func uriPieces(_ b: [UInt8]) -> [ConninfoPiece] {
         while i < b.count {
             let end = b[i...].firstIndex(of: amp) ?? b.count
             if let eq = b[i ..< end].firstIndex(of: equals),
-               percentDecoded(Array(b[i ..< eq])) == Array("password".utf8) {
+               isSecretKey(percentDecoded(Array(b[i ..< eq]))) {
                 pieces.append(.keep(kept ..< eq + 1))
                 pieces.append(.password(eq + 1 ..< end))
                 kept = end
@@ -115,6 +115,11 @@ private func uriPieces(_ b: [UInt8]) -> [ConninfoPiece] {
     }
     pieces.append(.keep(kept ..< b.count))
     return pieces
+}
+
+/// The keys whose values are secrets: the password and the client key's passphrase.
+private func isSecretKey(_ key: [UInt8]) -> Bool {
+    key == Array("password".utf8) || key == Array("sslpassword".utf8)
 }
 
 /// key=value pairs: the value of each `password` key (quoted or not).
@@ -146,7 +151,7 @@ private func keywordPieces(_ b: [UInt8]) -> [ConninfoPiece] {
             }
             i = min(i, b.count)
         }
-        if key.elementsEqual("password".utf8) {
+        if isSecretKey(Array(key)) {
             pieces.append(.keep(kept ..< valueStart))
             pieces.append(.password(valueStart ..< i))
             kept = i
