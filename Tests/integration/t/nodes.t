@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Between nodes (SEMANTICS.md, "Between nodes"): one PostgreSQL volume used by several nodes at
+# once — here three cache directories on one machine, each with its own processes. Close-to-
+# open and listings across nodes; O_CREAT|O_EXCL, mkdir, link, RENAME_NOREPLACE and
+# RENAME_EXCHANGE race 200 rounds between two nodes with exactly one winner each; a file open
+# for writing on one node is not opened for writing on another (EBUSY after about 2 s) and
+# the last closer's version wins whole. Needs the suite's server (Tests/pg/with-server.sh).
+# timeout: 420
+. "$(dirname "$0")/../lib.sh"
+hl_setup
+[ -n "${HL_PG_SERVER_ENV:-}" ] || bail "a PostgreSQL server" "run through Tests/pg/with-server.sh (make test does)"
+# shellcheck disable=SC1090
+. "$HL_PG_SERVER_ENV"
+H=$HILBERT
+URL="$PGB_URL?schema=nodes_$(printf '%s' "$HL_TMP" | md5sum | cut -c1-16)"
+out=$("$H" format "$URL" --bucket "$HL_TMP/nobjects" 2>&1) || bail "format of the shared volume" "$out"
+node() { local n=$1; shift; "$H" run --mount "/hilbert=$URL" --cache "$HL_TMP/node-$n" -- "$@"; }
+mkdir -p "$HL_TMP/node-a" "$HL_TMP/node-b" "$HL_TMP/node-c"
+
+# ---------------------------------------------------------------- close-to-open, listings
+# Node B's process starts first and warms its caches; node A then writes; B, told so through
+# a host file, opens again and lists.
+cat >"$HL_TMP/watch.py" <<'PY'
+import os, sys, time
+flag = sys.argv[1]
+print("before:", open("/hilbert/c2o").read().strip(), sorted(os.listdir("/hilbert/dir")), flush=True)
+os.stat("/hilbert/c2o")
+open(flag + ".ready", "w").close()
+while not os.path.exists(flag):
+    time.sleep(0.02)
+print("after:", open("/hilbert/c2o").read().strip(), sorted(os.listdir("/hilbert/dir")), os.stat("/hilbert/c2o").st_size, flush=True)
+PY
+node a sh -c 'echo old > /hilbert/c2o; mkdir /hilbert/dir; touch /hilbert/dir/one'
+node b python3 "$HL_TMP/watch.py" "$HL_TMP/go" >"$HL_TMP/watch.out" 2>&1 &
+watcher=$!
+for _ in $(seq 200); do [ -e "$HL_TMP/go.ready" ] && break; sleep 0.05; done
+node a sh -c 'echo "new content" > /hilbert/c2o; touch /hilbert/dir/two'
+touch "$HL_TMP/go"
+wait $watcher
+is "$(cat "$HL_TMP/watch.out")" "before: old ['one']
+after: new content ['one', 'two'] 12" \
+    "close-to-open: a process on node B that opens after node A closed reads A's bytes; its listing shows A's new name"
+
+# ---------------------------------------------------------------- atomic across nodes
+cat >"$HL_TMP/race.py" <<'PY'
+import ctypes, errno, os, sys
+me, what, rounds, gate = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+libc = ctypes.CDLL(None, use_errno=True)
+AT_FDCWD = -100
+def renameat2(a, b, flags):
+    r = libc.renameat2(AT_FDCWD, a.encode(), AT_FDCWD, b.encode(), flags)
+    if r != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+base = "/hilbert/race-" + what
+wins = []
+os.stat(base)                                   # connected and warm before the start
+open("%s.ready-%s" % (gate, me), "w").close()
+while not os.path.exists(gate):                 # both nodes start together
+    pass
+for r in range(rounds):
+    name = "%s/%d" % (base, r)
+    try:
+        if what == "excl":
+            fd = os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            os.write(fd, me.encode()); os.close(fd)
+        elif what == "mkdir":
+            os.mkdir(name); open(name + "/owner", "w").write(me)
+        elif what == "link":
+            src = "%s/src-%s-%d" % (base, me, r)
+            open(src, "w").write(me)
+            os.link(src, name)
+        elif what == "noreplace":
+            src = "%s/src-%s-%d" % (base, me, r)
+            open(src, "w").write(me)
+            renameat2(src, name, 1)          # RENAME_NOREPLACE
+        wins.append(r)
+    except OSError as e:
+        if e.errno != errno.EEXIST:
+            print("round %d: unexpected %s" % (r, e)); sys.exit(1)
+print(" ".join(map(str, wins)))
+PY
+check_race() {   # check_race WHAT — two nodes race for the same 200 names
+    local what=$1 a b
+    node a mkdir -p "/hilbert/race-$what"
+    local gate="$HL_TMP/gate-$what"
+    node a python3 "$HL_TMP/race.py" A "$what" 200 "$gate" >"$HL_TMP/race-$what.A" 2>&1 &
+    a=$!
+    node b python3 "$HL_TMP/race.py" B "$what" 200 "$gate" >"$HL_TMP/race-$what.B" 2>&1 &
+    b=$!
+    for _ in $(seq 400); do [ -e "$gate.ready-A" ] && [ -e "$gate.ready-B" ] && break; sleep 0.05; done
+    touch "$gate"
+    wait $a; wait $b
+    python3 - "$HL_TMP/race-$what.A" "$HL_TMP/race-$what.B" <<'PY' >"$HL_TMP/race-$what.verdict"
+import sys
+a = set(map(int, open(sys.argv[1]).read().split())); b = set(map(int, open(sys.argv[2]).read().split()))
+both, none = a & b, set(range(200)) - a - b
+print("both=%d none=%d a=%d b=%d" % (len(both), len(none), len(a), len(b)))
+PY
+    local owners
+    owners=$(node c python3 - "$what" "$HL_TMP/race-$what.A" <<'PY'
+import os, sys
+what = sys.argv[1]
+a = set(map(int, open(sys.argv[2]).read().split()))
+bad = 0
+for r in range(200):
+    p = "/hilbert/race-%s/%d" % (what, r)
+    owner = open(p + "/owner").read() if what == "mkdir" else open(p).read()
+    if owner != ("A" if r in a else "B"): bad += 1
+print("mismatched=%d" % bad)
+PY
+)
+    like "$(cat "$HL_TMP/race-$what.verdict")" "^both=0 none=0 " "$what: 200 rounds between two nodes, exactly one winner each ($(cat "$HL_TMP/race-$what.verdict"))"
+    is "$owners" "mismatched=0" "$what: every name holds its winner's content, seen from a third node"
+}
+check_race excl
+check_race mkdir
+check_race link
+check_race noreplace
+
+# RENAME_EXCHANGE from two nodes at once: each swap is whole, so the pair always holds the two
+# original contents.
+node a sh -c 'mkdir /hilbert/xch; echo left > /hilbert/xch/l; echo right > /hilbert/xch/r'
+cat >"$HL_TMP/exchange.py" <<'PY'
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+for _ in range(200):
+    if libc.renameat2(-100, b"/hilbert/xch/l", -100, b"/hilbert/xch/r", 2) != 0:   # RENAME_EXCHANGE
+        raise OSError(ctypes.get_errno(), "renameat2")
+print("ok")
+PY
+node a python3 "$HL_TMP/exchange.py" >"$HL_TMP/xa" 2>&1 & a=$!
+node b python3 "$HL_TMP/exchange.py" >"$HL_TMP/xb" 2>&1 & b=$!
+wait $a; wait $b
+is "$(cat "$HL_TMP/xa" "$HL_TMP/xb")" "ok
+ok" "RENAME_EXCHANGE: 200 swaps on each of two nodes at once succeed"
+is "$(node c sh -c 'cat /hilbert/xch/l /hilbert/xch/r | sort | tr "\n" " "; ls /hilbert/xch | wc -l')" "left right 2" \
+    "... and the pair still holds the two contents, once each"
+
+# ---------------------------------------------------------------- one writing node at a time
+cat >"$HL_TMP/writer.py" <<'PY'
+import os, sys, time
+f = open("/hilbert/shared", "w")
+f.write("A" * 4096); f.flush()
+open(sys.argv[1], "w").close()
+time.sleep(4)
+f.write("a" * 10); f.close()
+print("A closed")
+PY
+node a python3 "$HL_TMP/writer.py" "$HL_TMP/writing" >"$HL_TMP/writer.out" 2>&1 & a=$!
+for _ in $(seq 200); do [ -e "$HL_TMP/writing" ] && break; sleep 0.05; done
+out=$(node b python3 -c '
+import errno, os, time
+t = time.time()
+try:
+    os.open("/hilbert/shared", os.O_WRONLY | os.O_TRUNC); print("opened")
+except OSError as e:
+    print(errno.errorcode[e.errno], round(time.time() - t))
+print(os.stat("/hilbert/shared").st_size)
+' 2>&1)
+like "$out" "^EBUSY [1-4]
+" "a file open for writing on node A: node B's open for writing fails with EBUSY after about 2 s"
+like "$out" "
+0$" "... while B still sees the last committed version (close-to-open, not A's unclosed bytes)"
+wait $a
+node b python3 -c '
+import os
+fd = os.open("/hilbert/shared", os.O_WRONLY | os.O_TRUNC); os.write(fd, b"B" * 100); os.close(fd)'
+is "$(node c python3 -c 'd = open("/hilbert/shared", "rb").read(); print(len(d), sorted(set(d.decode())))')" "100 ['B']" \
+    "after A closed, B writes; the last closer's version is whole, no byte of A's mixed in"
+
+done_testing
