@@ -58,7 +58,7 @@ extension MetaStore {
             }
         } catch {
             if lastOpenError == nil {
-                lastOpenError = session.lastError.map { HilbertError(error, $0.message) }
+                lastOpenError = session.connectionError.map { HilbertError(error, $0.message) }
                     ?? HilbertError(error, "cannot create a volume at \(url.display): \(error)")
             }
             session.close()
@@ -78,8 +78,9 @@ extension MetaStore {
             // One round trip: the schema version and the settings.
             let rs: [PGResult]
             do throws(Errno) {
-                rs = try c.pipeline([("SELECT coalesce(max(version), 0)::bigint FROM \(t)migration", []),
-                                     ("SELECT name, value FROM \(t)setting", [])])
+                let ask: [(sql: String, params: [PGValue])] = [("SELECT coalesce(max(version), 0)::bigint FROM \(t)migration", []),
+                                                                ("SELECT name, value FROM \(t)setting", [])]
+                rs = try session.firstExchange(ask)
             } catch {
                 if c.lastSQLState == "42P01" || c.lastSQLState == "3F000" {
                     lastOpenError = HilbertError(.noEntry, "\(url.display): no Hilbert volume there (hilbert format creates one)")
@@ -105,7 +106,7 @@ extension MetaStore {
             return MetaStore(backend: PGBackend(session), format: format)
         } catch {
             if lastOpenError == nil {
-                lastOpenError = session.lastError.map { HilbertError(error, $0.message) }
+                lastOpenError = session.connectionError.map { HilbertError(error, $0.message) }
                     ?? HilbertError(error, "cannot open \(url.display): \(error)")
             }
             session.close()

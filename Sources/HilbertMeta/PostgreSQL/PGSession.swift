@@ -1,4 +1,5 @@
 import Glibc
+import CHilbertSys
 import HilbertSupport
 
 /// One process's session with a PostgreSQL volume: its connection (opened on first use, never
@@ -36,6 +37,9 @@ final class PGSession {
     private var queued: [(sql: String, params: [PGValue])] = []
     /// The server has been sent this transaction's BEGIN.
     private var sentBegin = false
+    /// The connection broke during the transaction's first round trip (nothing of it reached
+    /// the server's data, and the body has seen no answer): it may simply run again.
+    private var lostOnFirstRoundTrip = false
     /// This write transaction queued a change (it then bumps the change counter and commits
     /// with a token).
     private var wrote = false
@@ -55,18 +59,35 @@ final class PGSession {
     var connected: Bool { conn.isConnected }
 
     func setLastError(_ e: HilbertError) { lastError = e }
+    /// The session's explanation, or else the connection's own (a call made on it directly).
+    var connectionError: HilbertError? { lastError ?? conn.lastError }
 
     // MARK: the connection
 
     /// The connection, opened now when there is none (first use, or after a broken one).
+    /// A server that cannot be reached (down, restarting, PgBouncer waiting out its
+    /// server_login_retry) is tried again with a growing pause until the URL's timeout: a
+    /// restart of a few seconds does not fail the job's calls. A refused login (EACCES) or a
+    /// malformed URL (EINVAL) fails at once.
     func connection() throws(Errno) -> PGConnection {
         if conn.isConnected { return conn }
-        do throws(Errno) {
-            try conn.reconnect()
-            return conn
-        } catch {
-            lastError = conn.lastError ?? HilbertError(error, "metadata server \(display): cannot connect (\(error))")
-            throw error
+        let started = hl_monotonic_ns()
+        let budget = UInt64(timeoutSeconds) * 1_000_000_000
+        var pause: UInt64 = 20_000_000
+        while true {
+            do throws(Errno) {
+                try conn.reconnect()
+                return conn
+            } catch {
+                lastError = conn.lastError ?? HilbertError(error, "metadata server \(display): cannot connect (\(error))")
+                let spent = hl_monotonic_ns() &- started
+                guard error == .io, spent + pause < budget else {
+                    report(lastError!)
+                    throw error
+                }
+                usleep(useconds_t(pause / 1000))
+                pause = min(pause * 2, 1_000_000_000)
+            }
         }
     }
 
@@ -96,8 +117,22 @@ final class PGSession {
 
     private func fail(_ e: Errno, _ c: PGConnection) -> Errno {
         lastError = c.lastError ?? HilbertError(e, "metadata server \(display): \(e)")
-        if Self.isConnectionLoss(e, c.lastSQLState) { dropConnection() }
+        if Self.isConnectionLoss(e, c.lastSQLState) {
+            dropConnection()
+            report(lastError!)
+        }
         return e
+    }
+
+    private var lastReport: (message: String, at: UInt64)?
+
+    /// A fault of the server or the network is told on stderr (one hilbert: line), the same
+    /// message at most once a second: the call that meets it fails with its errno.
+    func report(_ e: HilbertError) {
+        let now = hl_monotonic_ns()
+        if let last = lastReport, last.message == e.message, now &- last.at < 1_000_000_000 { return }
+        lastReport = (e.message, now)
+        Log.error(e.message)
     }
 
     // MARK: statements
@@ -111,11 +146,14 @@ final class PGSession {
         queued.append((sql, params))
         let batch = queued
         queued = []
+        let first = depth > 0 && !sentBegin
         if depth > 0 { sentBegin = true }
         do throws(Errno) {
             return try c.pipeline(batch).last!
         } catch {
-            throw fail(error, c)
+            let e = fail(error, c)
+            if first && !conn.isConnected && e != .timedOut { lostOnFirstRoundTrip = true }
+            throw e
         }
     }
 
@@ -134,14 +172,23 @@ final class PGSession {
 
     func transaction<T>(write: Bool, _ body: () throws(Errno) -> T) throws(Errno) -> T {
         if depth > 0 { return try nested(write: write, body) }
-        // A read transaction is retried once on a fresh connection when the connection broke
-        // (reads change nothing); a write transaction is not (its outcome is settled below).
+        // Run once more on a fresh connection when the connection broke: a read transaction
+        // wherever it broke (reads change nothing), a write transaction only when it broke in
+        // its first round trip (a pooled server connection that died with a restarted server
+        // fails exactly there). A write that broke later is not run again: its commit's
+        // outcome is settled in `commit`.
+        // A PgBouncer pool can hold many such dead connections, each failing once: the retries
+        // go on (with a short pause) until the URL's timeout, as long as each fails this way.
+        let started = hl_monotonic_ns()
         var attempt = 0
         while true {
             attempt += 1
+            lostOnFirstRoundTrip = false
             do throws(Errno) {
                 return try outermost(write: write, body)
-            } catch where !write && attempt == 1 && !conn.isConnected && error != .timedOut {
+            } catch where !conn.isConnected && error != .timedOut && (lostOnFirstRoundTrip || (!write && attempt == 1))
+                        && hl_monotonic_ns() &- started < UInt64(timeoutSeconds) * 1_000_000_000 {
+                if attempt > 1 { usleep(useconds_t(min(attempt * 10_000, 200_000))) }
                 continue
             }
         }
@@ -264,6 +311,28 @@ final class PGSession {
             lastError = HilbertError(.io, "metadata server \(display): the connection broke while a change was being committed; it was not applied (\(why))")
             Log.error(lastError!.message)
             throw Errno.io
+        }
+    }
+
+    /// A pipeline outside any transaction that is safe to send again (reads, or a first
+    /// exchange that changes nothing): resent on a fresh connection, until the URL's timeout,
+    /// while the connection breaks before an answer (the dead pooled server connections a
+    /// restarted server leaves in PgBouncer).
+    func firstExchange(_ batch: [(sql: String, params: [PGValue])]) throws(Errno) -> [PGResult] {
+        let started = hl_monotonic_ns()
+        var attempt = 0
+        while true {
+            attempt += 1
+            let c = try connection()
+            do throws(Errno) {
+                return try c.pipeline(batch)
+            } catch where !c.isConnected && error != .timedOut
+                        && hl_monotonic_ns() &- started < UInt64(timeoutSeconds) * 1_000_000_000 {
+                if attempt > 1 { usleep(useconds_t(min(attempt * 10_000, 200_000))) }
+            } catch {
+                lastError = c.lastError
+                throw error
+            }
         }
     }
 
