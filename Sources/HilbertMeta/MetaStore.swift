@@ -163,6 +163,9 @@ public final class MetaStore: @unchecked Sendable {
     }
 
     let reserve: SpaceReserve?
+    /// This process's batch of inode numbers, [inoNext, inoEnd) (allocateIno).
+    var inoNext: Ino = 0
+    var inoEnd: Ino = 0
 
     init(backend: any MetaBackend, format: VolumeFormat) {
         self.backend = backend
@@ -202,6 +205,7 @@ public final class MetaStore: @unchecked Sendable {
         lock.reinitialize()
         backend.abandonAfterFork()
         clearCaches()
+        inoNext = 0; inoEnd = 0   // the parent's batch is the parent's
     }
 
     // MARK: transactions
@@ -217,7 +221,12 @@ public final class MetaStore: @unchecked Sendable {
     @inline(__always)
     func write<T>(_ body: () throws(Errno) -> T) throws(Errno) -> T {
         lock.lock(); defer { lock.unlock() }
-        return try backend.transaction(write: true, body)
+        do throws(Errno) {
+            return try backend.transaction(write: true, body)
+        } catch {
+            inoNext = 0; inoEnd = 0
+            throw error
+        }
     }
 
     /// `write` for a change that frees space (a removal): when the database's file system is
@@ -391,18 +400,30 @@ public final class MetaStore: @unchecked Sendable {
 
     // MARK: counters
 
+    /// Usage counters: nothing is read back (on PostgreSQL the change rides with the commit).
     @inline(__always)
     func addCounter(_ name: String, _ delta: Int64) throws(Errno) {
-        if delta != 0 { _ = try backend.addToCounter(name, delta) }
+        if delta != 0 { try backend.bumpCounter(name, delta) }
     }
 
     func counter(_ name: String) throws(Errno) -> Int64 {
         try backend.counterValue(name)
     }
 
-    /// A fresh inode number (never reused).
+    /// A fresh inode number (never reused). A backend whose every counter read is a round
+    /// trip hands this process `inodeBatch` numbers at a time; numbers of a batch this process
+    /// does not use are never used (gaps, not reuse). A batch taken in a transaction that then
+    /// failed is dropped (`write`), since the counter may not have moved.
     func allocateIno() throws(Errno) -> Ino {
-        UInt64(try backend.addToCounter("next_ino", 1) - 1)
+        if inoNext < inoEnd {
+            inoNext += 1
+            return inoNext - 1
+        }
+        let n = backend.inodeBatch
+        let end = UInt64(try backend.addToCounter("next_ino", Int64(n)))
+        inoNext = end - UInt64(n) + 1
+        inoEnd = end
+        return end - UInt64(n)
     }
 }
 

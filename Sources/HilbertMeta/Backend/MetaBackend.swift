@@ -103,6 +103,10 @@ protocol MetaBackend: AnyObject {
     /// Add `delta` to the counter `name` and return its new value; EIO when there is no such
     /// counter (a damaged volume).
     func addToCounter(_ name: String, _ delta: Int64) throws(Errno) -> Int64
+    /// Add `delta` to the counter `name` without reading it back (may be sent with the commit).
+    func bumpCounter(_ name: String, _ delta: Int64) throws(Errno)
+    /// How many inode numbers a process takes from `next_ino` at a time (1: dense numbers).
+    var inodeBatch: Int { get }
     /// The counter's value (0 when absent).
     func counterValue(_ name: String) throws(Errno) -> Int64
     /// Every counter.

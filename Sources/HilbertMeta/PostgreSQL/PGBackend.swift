@@ -228,6 +228,13 @@ final class PGBackend: MetaBackend {
         return r.int64(0, 0)
     }
 
+    func bumpCounter(_ name: String, _ delta: Int64) throws(Errno) {
+        try session.write("UPDATE \(t)counter SET value = value + $2 WHERE name = $1", [.text(name), .int(delta)])
+    }
+
+    /// Each counter read is a round trip: a process takes 64 inode numbers at a time.
+    var inodeBatch: Int { 64 }
+
     func counterValue(_ name: String) throws(Errno) -> Int64 {
         let r = try session.query("SELECT value FROM \(t)counter WHERE name=$1", [.text(name)])
         return r.rowCount > 0 ? r.int64(0, 0) : 0

@@ -140,6 +140,7 @@ final class PGSession {
     /// A statement whose rows are needed: sent now, with everything queued before it.
     func query(_ sql: String, _ params: [PGValue] = []) throws(Errno) -> PGResult {
         let c = try connection()
+        if Log.debugEnabled { Self.trace(queued.map(\.sql) + [sql]) }
         if queued.isEmpty {
             do throws(Errno) { return try c.query(sql, params) } catch { throw fail(error, c) }
         }
@@ -263,6 +264,7 @@ final class PGSession {
     /// Send what is queued (one round trip).
     private func flush() throws(Errno) -> [PGResult] {
         let c = try connection()
+        if Log.debugEnabled { Self.trace(queued.map(\.sql)) }
         let batch = queued
         queued = []
         do throws(Errno) { return try c.pipeline(batch) } catch { throw fail(error, c) }
@@ -334,6 +336,14 @@ final class PGSession {
                 throw error
             }
         }
+    }
+
+    /// HILBERT_DEBUG: one line per round trip, the statements it carries (no parameters).
+    static func trace(_ statements: [String]) {
+        Log.debug("pg round trip: " + statements.map { sql in
+            let words = sql.split(whereSeparator: { $0 == " " || $0 == "\n" }).prefix(4)
+            return words.joined(separator: " ")
+        }.joined(separator: " | "))
     }
 
     /// The change counter (validates caches across processes and nodes).
