@@ -27,6 +27,9 @@ extension MetaStore {
     private func resolveCached(from base: Ino, path: [UInt8], followLast: Bool, cred: Credentials,
                                mountPrefix: [UInt8]) throws(Errno) -> Resolution {
         let key = ResolveKey(base: base, followLast: followLast, path: path, cred: cred)
+        if backend.remoteLookups {
+            return try resolveRemote(key, from: base, path: path, followLast: followLast, cred: cred, mountPrefix: mountPrefix)
+        }
         if try cacheCurrent(), let r = resolveCache[key] { return r }
         // Answered from the entry caches: cheap enough that remembering the whole path too
         // would only cost an insert per lookup (stat storms touch each path once).
@@ -40,6 +43,66 @@ extension MetaStore {
                                       mountPrefix: mountPrefix, useCache: useCache)
             if useCache { remember(key, r) }
             return r
+        }
+    }
+
+    /// Where every question to the backend is a round trip (PostgreSQL), a resolution costs
+    /// one: a path wholly in the caches is answered from them once one question says nothing
+    /// changed since they were filled (the change version); any other path is looked up with
+    /// the change version in one walk, which refills the caches, and resolved from them. The
+    /// resolver checks every rule as usual; what the walk could not reach (a symlink's target,
+    /// "..") costs a lookup more.
+    private func resolveRemote(_ key: ResolveKey, from base: Ino, path: [UInt8], followLast: Bool, cred: Credentials,
+                               mountPrefix: [UInt8]) throws(Errno) -> Resolution {
+        if backend.transactionDepth == 0 && !attrCache.isEmpty {
+            cacheOnly = true
+            var cached: Resolution? = resolveCache[key]
+            do throws(Errno) {
+                if cached == nil {
+                    cached = try resolveLocked(from: base, path: path, followLast: followLast, cred: cred,
+                                               mountPrefix: mountPrefix, useCache: true)
+                }
+            } catch {
+                cacheOnly = false
+                if error != MetaStore.cacheMiss { throw error }
+                cached = nil
+            }
+            cacheOnly = false
+            if let cached, try backend.changeVersion() == cacheDataVersion {
+                remember(key, cached)
+                return cached
+            }
+        }
+        return try backend.transaction(write: false) { () throws(Errno) -> Resolution in
+            let useCache = !backend.inWriteTransaction
+            if useCache { try walkAhead(from: base, path: path) }
+            let r = try resolveLocked(from: base, path: path, followLast: followLast, cred: cred,
+                                      mountPrefix: mountPrefix, useCache: useCache)
+            if useCache { remember(key, r) }
+            return r
+        }
+    }
+
+    /// The plain components at the start of `path` (up to a "." or ".."): their nodes, and the
+    /// change version they are current at, in one lookup; caches filled at an older version
+    /// are dropped first.
+    private func walkAhead(from base: Ino, path: [UInt8]) throws(Errno) {
+        var names: [[UInt8]] = []
+        for part in path.split(separator: slash, omittingEmptySubsequences: true) {
+            if part.count == 1 && part.first == dot { continue }
+            if part.count == 2 && part.first == dot && part.last == dot { break }
+            if part.count > 255 { break }
+            names.append(Array(part))
+        }
+        let start = path.first == slash ? rootIno : base
+        let (version, nodes) = try backend.walk(start, names)
+        if version != cacheDataVersion {
+            clearCaches()   // filled at another version: stale
+            cacheDataVersion = version
+        }
+        for (depth, a) in nodes.enumerated() {
+            if depth > 0 { dentryCache[EdgeKey(parent: nodes[depth - 1].ino, name: names[depth - 1])] = a.ino }
+            attrCache[a.ino] = a
         }
     }
 

@@ -72,6 +72,13 @@ protocol MetaBackend: AnyObject {
     func edges(_ parent: Ino, afterID: Int64, limit: Int) throws(Errno) -> [(id: Int64, name: [UInt8], ino: Ino, type: UInt8)]
     /// One entry naming `ino` (for a directory, its only one); nil when none does.
     func edgeNaming(_ ino: Ino) throws(Errno) -> (parent: Ino, name: [UInt8])?
+    /// Whether a lookup costs a round trip (then whole paths are looked up with `walk`).
+    var remoteLookups: Bool { get }
+    /// Read-ahead for path resolution: from directory `base`, the node of each of `names` in
+    /// turn, as far as the entries exist, with the change version they are current at, in one
+    /// lookup: `nodes[0]` is the base, `nodes[k]` the node named `names[k - 1]`. Decides
+    /// nothing (permissions, symlinks, ".." are the resolver's).
+    func walk(_ base: Ino, _ names: [[UInt8]]) throws(Errno) -> (version: Int64, nodes: [Attr])
     /// Read-ahead for storms: the entries of `parent` from `name` on (listing order), at most
     /// `limit`, each with its node.
     func childrenFrom(_ parent: Ino, name: [UInt8], limit: Int, _ row: ([UInt8], Attr) -> Void) throws(Errno)

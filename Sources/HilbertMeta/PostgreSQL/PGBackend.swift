@@ -152,6 +152,45 @@ final class PGBackend: MetaBackend {
         return r.rowCount > 0 ? (UInt64(bitPattern: r.int64(0, 0)), r.bytes(0, 1)) : nil
     }
 
+    var remoteLookups: Bool { true }
+
+    /// One recursive query: the base, then each name's entry under the previous node.
+    func walk(_ base: Ino, _ names: [[UInt8]]) throws(Errno) -> (version: Int64, nodes: [Attr]) {
+        // The version is a column of every row; a first row without a node (depth -1) carries
+        // it when even the base is missing.
+        let r = try session.query("""
+            WITH RECURSIVE w(depth, ino) AS (
+                SELECT 0, $1::bigint
+              UNION ALL
+                SELECT w.depth + 1, e.ino FROM w JOIN \(t)edge e
+                ON e.parent = w.ino AND e.name = ($2::bytea[])[w.depth + 1]
+                WHERE w.depth < cardinality($2::bytea[]))
+            SELECT (SELECT value FROM \(t)counter WHERE name = 'change'), w.depth, \(PGBackend.nodeColumnsN)
+            FROM w JOIN \(t)node n ON n.ino = w.ino
+            UNION ALL SELECT (SELECT value FROM \(t)counter WHERE name = 'change'), -1,
+                0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0
+            ORDER BY 2
+            """, [PGBackend.u(base), .text(PGBackend.byteaArray(names))])
+        var nodes: [Attr] = []
+        nodes.reserveCapacity(r.rowCount)
+        for k in 0..<r.rowCount where r.int64(k, 1) >= 0 { nodes.append(PGBackend.readAttr(r, k, 2)) }
+        return (r.rowCount > 0 ? r.int64(0, 0) : 0, nodes)
+    }
+
+    /// A bytea[] literal: {"\\x6162",…}.
+    static func byteaArray(_ items: [[UInt8]]) -> String {
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        for (i, item) in items.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out += Array("\"\\\\x".utf8)
+            for b in item { out.append(hex[Int(b >> 4)]); out.append(hex[Int(b & 15)]) }
+            out.append(UInt8(ascii: "\""))
+        }
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// The entries of `dir` from `name` on, in listing order.
     private func readAhead(_ dir: Ino, from name: [UInt8], limit: Int, columns: String, join: String) throws(Errno) -> PGResult {
         try session.query("""

@@ -242,6 +242,7 @@ final class PGConnection {
         }
         // The PGconn (and any TLS state) stays allocated on purpose.
         conn = nil
+        detached = 0
         ownedSocket = -1
         downReason = "inherited through fork"
     }
@@ -334,6 +335,30 @@ final class PGConnection {
     }
 
     /// A script of statements without parameters (simple protocol: DDL, a migration).
+    /// Statements sent by `sendDetached` whose answers are not read yet.
+    private var detached = 0
+
+    /// Send a statement nobody waits for (the COMMIT of a read-only transaction): it leaves
+    /// now, so the server (and PgBouncer) end the transaction at once; its answer, which has
+    /// long arrived by then, is read before the next statement is sent. A server error in it
+    /// is dropped (nothing of a read-only transaction is lost); a broken connection shows at
+    /// the next call.
+    func sendDetached(_ sql: String) throws(Errno) {
+        let c = try connected()
+        if hl_pq_send_query(c, sql) != 1 { throw sendFailed(c, sql) }
+        try flushAll(c, deadline())
+        detached += 1
+    }
+
+    private func settleDetached(_ c: OpaquePointer) throws(Errno) {
+        let deadline = deadline()
+        while detached > 0 {
+            while let r = try nextResult(c, deadline) { hl_pq_clear(r) }
+            detached -= 1
+        }
+        if hl_pq_status(c) == Int32(HL_PQ_CONNECTION_BAD) { throw broken(c, "receiving") }
+    }
+
     func execute(_ script: String) throws(Errno) {
         let c = try connected()
         let deadline = deadline()
@@ -470,7 +495,10 @@ final class PGConnection {
 
     private func connected() throws(Errno) -> OpaquePointer {
         if let c = conn {
-            if owner == getpid() { return c }
+            if owner == getpid() {
+                if detached > 0 { try settleDetached(c) }
+                return c
+            }
             abandonAfterFork()   // inherited, never used in this process
         }
         throw fail(.io, "metadata server \(server): not connected (\(downReason)); reconnect to continue", sqlState: nil)
@@ -617,6 +645,7 @@ final class PGConnection {
     /// its socket already (a lost connection): the number is withdrawn all the same, which
     /// every call does as soon as it sees the connection broken.
     private func drop() {
+        detached = 0
         guard let c = conn else { return }
         if owner != getpid() { abandonAfterFork(); return }
         conn = nil

@@ -173,6 +173,21 @@ final class SQLiteBackend: MetaBackend {
         return try s.step() ? (s.uint64(0), s.blob(1)) : nil
     }
 
+    /// In-process lookups are cheap: the resolver looks up one component at a time.
+    var remoteLookups: Bool { false }
+
+    func walk(_ base: Ino, _ names: [[UInt8]]) throws(Errno) -> (version: Int64, nodes: [Attr]) {
+        let version = try changeVersion()
+        guard var cur = try node(base) else { return (version, []) }
+        var nodes = [cur]
+        for name in names {
+            guard let a = try child(cur.ino, name) else { break }
+            nodes.append(a)
+            cur = a
+        }
+        return (version, nodes)
+    }
+
     static let prefetchColumns = "e.name," + nodeColumns.split(separator: ",").map { "n." + $0 }.joined(separator: ",")
 
     /// The entries of `dir` from `name` on, in listing order: `columns` and `join` select
