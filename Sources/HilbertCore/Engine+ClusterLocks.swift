@@ -30,6 +30,9 @@ final class ClusterLocks: @unchecked Sendable {
     /// Releases that failed (the server was unreachable): retried by the renewal thread, and
     /// never renewed meanwhile.
     private var pending: [(mount: Int, ino: Ino?, handle: Int64?)] = []
+    /// Owners whose last request was refused: their next one (a waiter polling) looks in a
+    /// read transaction first; a first request goes straight to the write transaction.
+    private var refused: Set<Key> = []
     private var renewerRunning = false
     private var procID = ""
     private var domains: [Int: String] = [:]
@@ -74,6 +77,7 @@ final class ClusterLocks: @unchecked Sendable {
         // flock/OFD locks of inherited descriptions stay the parent's rows (SEMANTICS.md).
         held = [:]
         pending = []
+        refused = []
         renewerRunning = false
         procID = ""
         lastRenewFailed = false
@@ -127,16 +131,26 @@ final class ClusterLocks: @unchecked Sendable {
         if let write, write || !ClusterLocks.covered(old, lo, hi) {
             // A write lock, or a read lock on bytes not held yet: checked against the other
             // nodes' locks (a read lock on bytes this owner holds already cannot conflict).
-            // A first, cheap look without the volume's write lock keeps waiters out of the
-            // writers' queue.
+            // A waiter's retries look first without the volume's write lock, which keeps
+            // them out of the writers' queue.
             let want = ClusterLockRange(write: write, lo: lo, hi: hi)
-            if try v.meta.clusterLockConflict(ino, domain: who.domain, kind: call.kind, want: want) != nil {
+            if lock.withLock({ refused.contains(key) }),
+               try v.meta.clusterLockConflict(ino, domain: who.domain, kind: call.kind, want: want) != nil {
                 throw Errno.wouldBlock
             }
             if try v.meta.clusterLockTake(ino, owner: who, kind: call.kind, want: want, ranges: new,
                                           ttlMs: ClusterLocks.ttlMs) != nil {
+                lock.withLock { _ = refused.insert(key) }
+                if call == .flock && !old.isEmpty {
+                    // flock converts by removing the old lock first (Linux): a refused
+                    // conversion leaves none, and two nodes upgrading a shared lock at once
+                    // cannot wait for each other forever.
+                    try? v.meta.clusterLockSet(ino, owner: who, kind: call.kind, ranges: [], ttlMs: ClusterLocks.ttlMs)
+                    lock.withLock { held[key] = nil }
+                }
                 throw Errno.wouldBlock
             }
+            lock.withLock { _ = refused.remove(key) }
         } else {
             // An unlock, or a read lock inside a write lock held (a downgrade): no check.
             do throws(Errno) {
@@ -195,6 +209,7 @@ final class ClusterLocks: @unchecked Sendable {
     func release(_ v: Volume, mount: Int, ino: Ino, lockfd: Int32) {
         let h = Int64(lockfd)
         let had = lock.withLock { () -> Bool in
+            if !refused.isEmpty { refused = refused.filter { !($0.mount == mount && $0.ino == ino && $0.handle == h) } }
             let keys = held.keys.filter { $0.mount == mount && $0.ino == ino && $0.handle == h }
             for k in keys { held[k] = nil }
             return !keys.isEmpty

@@ -176,6 +176,26 @@ sleep 5
 is "$(node c2 python3 "$HL_TMP/try.py" flock-nb)" "EAGAIN" "a lock held past its lease (2 s) still excludes: the holder renews it"
 wait "$holder"
 
+# ---------------------------------------------------------------- two nodes upgrade a shared flock
+cat >"$HL_TMP/upgrade.py" <<'EOF'
+# upgrade.py DIR NAME: LOCK_SH, wait until the other node has it too, then LOCK_EX (blocking)
+import fcntl, os, sys, time
+d, me = sys.argv[1], sys.argv[2]
+fd = os.open("/hilbert/lockfile", os.O_RDONLY)
+fcntl.flock(fd, fcntl.LOCK_SH)
+open(os.path.join(d, "sh." + me), "w").close()
+while len([n for n in os.listdir(d) if n.startswith("sh.")]) < 2: time.sleep(0.05)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("ex")
+time.sleep(0.5)
+EOF
+mkdir -p "$HL_TMP/up"
+node c1 timeout 20 python3 "$HL_TMP/upgrade.py" "$HL_TMP/up" a >"$HL_TMP/up.a" & u1=$!
+node c2 timeout 20 python3 "$HL_TMP/upgrade.py" "$HL_TMP/up" b >"$HL_TMP/up.b" & u2=$!
+wait $u1; wait $u2
+is "$(cat "$HL_TMP/up.a" "$HL_TMP/up.b")" "ex
+ex" "two nodes holding LOCK_SH both upgrade to LOCK_EX, one after the other (a conversion drops the old lock first, as on Linux)"
+
 # ---------------------------------------------------------------- single-node volumes pay nothing
 out=$(hl python3 -c '
 import fcntl, os
