@@ -109,6 +109,7 @@ public final class Engine {
     func childAfterFork() {
         lock.reinitialize()
         CredentialCache.afterForkInChild()
+        ClusterLocks.shared.afterForkInChild()
         for v in volumes.compactMap({ $0 }) {
             v.meta.afterForkInChild()
             v.cache.reinitializeAfterFork()

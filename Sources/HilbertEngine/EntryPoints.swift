@@ -275,6 +275,25 @@ private func makeAPI() -> hl_engine_api {
             return try copyOut(Array(path.utf8), buf.map { UnsafeMutableRawPointer($0) }, len, terminate: true)
         }
     }
+    t.cluster_lock = { mount, ino, call, lockfd, type, start, len, undo in
+        Int32(run { () throws(Errno) -> Int in
+            try engine.clusterLock(mount: Int(mount), ino: ino, call: call, lockfd: lockfd, type: type,
+                                   start: start, len: len, undo: undo != 0)
+        })
+    }
+    t.cluster_getlk = { mount, ino, call, type, start, len in
+        Int32(run { () throws(Errno) -> Int in
+            guard let type, let start, let len else { throw Errno.fault }
+            guard let c = try engine.clusterConflict(mount: Int(mount), ino: ino, call: call, type: type.pointee,
+                                                     start: start.pointee, len: len.pointee) else { return 0 }
+            type.pointee = c.write ? Int32(F_WRLCK) : Int32(F_RDLCK)
+            start.pointee = c.lo
+            len.pointee = c.hi == Int64.max ? 0 : c.hi - c.lo
+            return 1
+        })
+    }
+    t.cluster_release = { mount, ino, lockfd in engine.clusterRelease(mount: Int(mount), ino: ino, lockfd: lockfd) }
+    t.cluster_release_all = { engine.clusterReleaseAll() }
     return t
 }
 

@@ -148,6 +148,7 @@ void sh_debug(const char *op, const char *path) {
 
 /* Exit-time commit: only processes holding engine write fds do anything here. */
 __attribute__((destructor)) static void sh_dtor(void) {
+    if (sh_inited && !sh_disabled) sh_lock_at_exit(); /* cluster lock leases (wrap_lock.c) */
     if (!sh_inited || sh_disabled || sh_nrec == 0 || sh_in_vfork()) return;
     int saved = errno, n = 0, max = sh_fd_max_user();
     int *fds = NULL;

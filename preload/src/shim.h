@@ -417,6 +417,7 @@ void sh_fd_after_dup(int oldfd, int newfd);
 void sh_lock_after_dup(int oldfd, int newfd);
 void sh_lock_on_close(int fd, const hl_file *f);
 int sh_lock_fcntl(int fd, int cmd, void *arg, int *rc);
+void sh_lock_at_exit(void);
 static inline int sh_fd_lookup(int fd, hl_file *out) {
     if (likely(sh_nrec == 0)) return 0;
     return sh_fd_get(fd, out);

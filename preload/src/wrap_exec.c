@@ -235,6 +235,7 @@ int sh_execve(const char *path, char *const argv[], char *const envp[]) {
     char sbuf[SBUF];
     sh_build_env(envp, env, sizeof env / sizeof env[0], sbuf, sizeof sbuf);
     sh_sync_cloexec_writes();
+    sh_lock_at_exit(); /* the lock fds are close-on-exec: so go their cluster leases */
     vpath v;
     v.host = path;
     int k = sh_route(&v, SH_CREATE, AT_FDCWD, path);
@@ -343,6 +344,7 @@ EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
     char sbuf[SBUF];
     sh_build_env(envp, env, sizeof env / sizeof env[0], sbuf, sizeof sbuf);
     sh_sync_cloexec_writes();
+    sh_lock_at_exit();
     return REAL(fexecve)(fd, argv, env);
 }
 

@@ -172,6 +172,29 @@ protocol MetaBackend: AnyObject {
     /// How many are recorded, and their stored bytes.
     func deletedObjectTotals() throws(Errno) -> (count: Int, bytes: UInt64)
 
+    // MARK: cluster locks (leases on flock/OFD/POSIX locks; docs/FORMAT.md "hl_lock")
+    //
+    // Rows only: which locks conflict, when a row counts as expired and what a process holds
+    // are decided in `MetaStore+ClusterLocks.swift`. Times are the server's clock, in ms,
+    // so that nodes whose clocks differ agree on expiry.
+
+    /// Processes of several nodes share this volume's metadata, so that locks must be
+    /// recorded here to exclude across nodes. False for SQLite (one node): then none of the
+    /// calls below is ever made.
+    var sharedBetweenNodes: Bool { get }
+    /// Every row on `ino` (expired ones too), and the server's clock now.
+    func clusterLockRows(_ ino: Ino) throws(Errno) -> (nowMs: Int64, rows: [ClusterLockRow])
+    /// Replace the rows of (`owner`, `kind`) on `ino` by `ranges` (none: delete them).
+    func putClusterLockRows(_ ino: Ino, owner: ClusterLockOwner, kind: ClusterLockKind, _ ranges: [ClusterLockRange],
+                            expiresMs: Int64) throws(Errno)
+    /// Delete the rows on `ino` that expired before `nowMs`.
+    func deleteExpiredClusterLocks(_ ino: Ino, nowMs: Int64) throws(Errno)
+    /// Delete every row of process `proc`, or only those on `ino` and with `handle`.
+    func deleteClusterLocks(proc: String, ino: Ino?, handle: Int64?) throws(Errno)
+    /// Every row of process `proc` now expires `ttlMs` after the server's clock now; returns
+    /// how many rows there were.
+    func renewClusterLocks(proc: String, ttlMs: Int64) throws(Errno) -> Int
+
     // MARK: whole-volume walks and bulk loading (`hilbert dump`, `hilbert load`)
     //
     // Each walk returns one page of a table in key order, continuing after the key given

@@ -438,6 +438,61 @@ final class PGBackend: MetaBackend {
         return (Int(r.int64(0, 0)), UInt64(bitPattern: r.int64(0, 1)))
     }
 
+    // MARK: cluster locks (lease rows: they never bump the change counter)
+
+    var sharedBetweenNodes: Bool { true }
+    static let serverNowMs = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+
+    func clusterLockRows(_ ino: Ino) throws(Errno) -> (nowMs: Int64, rows: [ClusterLockRow]) {
+        // The clock comes with the rows (a row is always there: the LEFT JOIN of one value).
+        let r = try session.queryLease("""
+            SELECT c.now_ms, l.domain, l.proc, l.handle, l.kind, l.wr, l.lo, l.hi, l.expires_ms
+            FROM (SELECT \(PGBackend.serverNowMs) AS now_ms) c LEFT JOIN \(t)lock l ON l.ino = $1
+            """, [PGBackend.u(ino)])
+        guard r.rowCount > 0 else { return (0, []) }
+        var rows: [ClusterLockRow] = []
+        for k in 0..<r.rowCount where !r.isNull(k, 1) {
+            guard let kind = ClusterLockKind(rawValue: r.int64(k, 4)) else { continue }
+            rows.append(ClusterLockRow(owner: ClusterLockOwner(domain: r.text(k, 1), proc: r.text(k, 2), handle: r.int64(k, 3)),
+                                       kind: kind,
+                                       range: ClusterLockRange(write: r.int64(k, 5) != 0, lo: r.int64(k, 6), hi: r.int64(k, 7)),
+                                       expiresMs: r.int64(k, 8)))
+        }
+        return (r.int64(0, 0), rows)
+    }
+
+    func putClusterLockRows(_ ino: Ino, owner: ClusterLockOwner, kind: ClusterLockKind, _ ranges: [ClusterLockRange],
+                            expiresMs: Int64) throws(Errno) {
+        try session.writeLease("DELETE FROM \(t)lock WHERE ino=$1 AND proc=$2 AND handle=$3 AND kind=$4",
+                               [PGBackend.u(ino), .text(owner.proc), .int(owner.handle), .int(kind.rawValue)])
+        for g in ranges {
+            try session.writeLease("""
+                INSERT INTO \(t)lock(ino, domain, proc, handle, kind, wr, lo, hi, expires_ms)
+                VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                """, [PGBackend.u(ino), .text(owner.domain), .text(owner.proc), .int(owner.handle), .int(kind.rawValue),
+                      .int(g.write ? 1 : 0), .int(g.lo), .int(g.hi), .int(expiresMs)])
+        }
+    }
+
+    func deleteExpiredClusterLocks(_ ino: Ino, nowMs: Int64) throws(Errno) {
+        try session.writeLease("DELETE FROM \(t)lock WHERE ino=$1 AND expires_ms < $2", [PGBackend.u(ino), .int(nowMs)])
+    }
+
+    func deleteClusterLocks(proc: String, ino: Ino?, handle: Int64?) throws(Errno) {
+        if let ino, let handle {
+            try session.writeLease("DELETE FROM \(t)lock WHERE proc=$1 AND ino=$2 AND handle=$3",
+                                   [.text(proc), PGBackend.u(ino), .int(handle)])
+        } else {
+            try session.writeLease("DELETE FROM \(t)lock WHERE proc=$1", [.text(proc)])
+        }
+    }
+
+    func renewClusterLocks(proc: String, ttlMs: Int64) throws(Errno) -> Int {
+        let r = try session.queryLease("UPDATE \(t)lock SET expires_ms = \(PGBackend.serverNowMs) + $2 WHERE proc=$1 RETURNING 1",
+                                       [.text(proc), .int(ttlMs)])
+        return r.rowCount
+    }
+
     private func recordError(_ e: Errno, _ message: String) -> Errno {
         session.record(HilbertError(e, "metadata \(location): \(message)"))
         return e

@@ -4,7 +4,8 @@ import HilbertSupport
 /// (one row per migration applied, in the same transaction as its DDL: PostgreSQL's DDL is
 /// transactional). The tables are those of the SQLite engine (docs/FORMAT.md) with
 /// PostgreSQL types, plus the session's own: the `change` counter row (cache validation
-/// across nodes) and `hl_commit` (commit tokens, PGSession).
+/// across nodes) and `hl_commit` (commit tokens, PGSession), and the cluster locks
+/// (`hl_lock`, v2).
 enum PGSchema {
     struct Migration {
         let version: Int64
@@ -63,7 +64,25 @@ enum PGSchema {
         CREATE TABLE §commit(token bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());
         """)
 
-    static let all: [Migration] = [v1_initial]
+    /// Cluster locks (docs/FORMAT.md, "hl_lock"): the flock/OFD/POSIX locks held on each
+    /// inode by processes of every node, as leases (`expires_ms`, the server's clock). Rows
+    /// are ephemeral: never dumped, never loaded.
+    static let v2_locks = Migration(version: 2, name: "v2_locks", sql: """
+        CREATE TABLE §lock(
+            ino bigint NOT NULL,
+            domain text NOT NULL,
+            proc text NOT NULL,
+            handle bigint NOT NULL,
+            kind bigint NOT NULL,
+            wr bigint NOT NULL,
+            lo bigint NOT NULL,
+            hi bigint NOT NULL,
+            expires_ms bigint NOT NULL);
+        CREATE INDEX ON §lock(ino);
+        CREATE INDEX ON §lock(proc);
+        """)
+
+    static let all: [Migration] = [v1_initial, v2_locks]
     static var latest: Int64 { all.last!.version }
 
     /// The DDL of `m` for the schema whose table prefix is `t`, with its record.

@@ -43,6 +43,11 @@ final class PGSession {
     /// This write transaction queued a change (it then bumps the change counter and commits
     /// with a token).
     private var wrote = false
+    /// This write transaction may have changed the volume (any statement but those on lease
+    /// rows, `hl_lock`): it bumps the change counter, and the end handler drops the caches.
+    private var changed = false
+    /// This write transaction used lease rows.
+    private var leased = false
     var onWriteEnd: (() -> Void)?
 
     init(conninfo: String, schema: String, display: String, timeoutSeconds: Int) {
@@ -139,6 +144,13 @@ final class PGSession {
 
     /// A statement whose rows are needed: sent now, with everything queued before it.
     func query(_ sql: String, _ params: [PGValue] = []) throws(Errno) -> PGResult {
+        if inWrite { changed = true }
+        return try queryLease(sql, params)
+    }
+
+    /// `query` for lease rows (`writeLease`): does not make the transaction a change.
+    func queryLease(_ sql: String, _ params: [PGValue] = []) throws(Errno) -> PGResult {
+        if inWrite && !changed { leased = true }
         let c = try connection()
         if Log.debugEnabled { Self.trace(queued.map(\.sql) + [sql]) }
         if queued.isEmpty {
@@ -165,7 +177,18 @@ final class PGSession {
             _ = try query(sql, params)
             return
         }
-        if inWrite { wrote = true }
+        if inWrite { wrote = true; changed = true }
+        queued.append((sql, params))
+    }
+
+    /// `write` for rows that are no part of the file system's state (cluster lock leases):
+    /// other sessions' caches stay valid, so the change counter is not bumped for them.
+    func writeLease(_ sql: String, _ params: [PGValue] = []) throws(Errno) {
+        if depth == 0 {
+            _ = try queryLease(sql, params)
+            return
+        }
+        if inWrite { wrote = true; leased = true }
         queued.append((sql, params))
     }
 
@@ -228,6 +251,8 @@ final class PGSession {
         depth = 1
         inWrite = write
         wrote = false
+        changed = false
+        leased = false
         sentBegin = false
         if write {
             queued = [("BEGIN", []),
@@ -239,7 +264,7 @@ final class PGSession {
             depth = 0
             inWrite = false
             queued = []
-            if write { onWriteEnd?() }
+            if write && (changed || !leased) { onWriteEnd?() }
         }
         let r: T
         do throws(Errno) {
@@ -283,7 +308,7 @@ final class PGSession {
     /// Commit a write transaction, settling the outcome when the connection breaks meanwhile.
     private func commit() throws(Errno) {
         let token = Int64.random(in: Int64.min...Int64.max)
-        queued.append(("UPDATE \(t)counter SET value = value + 1 WHERE name = 'change'", []))
+        if changed { queued.append(("UPDATE \(t)counter SET value = value + 1 WHERE name = 'change'", [])) }
         queued.append(("INSERT INTO \(t)commit(token) VALUES($1)", [.int(token)]))
         // Tokens are only needed while a commit's outcome is being settled: old ones go now
         // and then (about one commit in 256 removes those older than a day).

@@ -474,6 +474,16 @@ final class SQLiteBackend: MetaBackend {
         return (Int(s.int64(0)), s.uint64(1))
     }
 
+    // MARK: cluster locks: none (one node: the node-local kernel locks are the whole story)
+
+    var sharedBetweenNodes: Bool { false }
+    func clusterLockRows(_ ino: Ino) throws(Errno) -> (nowMs: Int64, rows: [ClusterLockRow]) { (0, []) }
+    func putClusterLockRows(_ ino: Ino, owner: ClusterLockOwner, kind: ClusterLockKind, _ ranges: [ClusterLockRange],
+                            expiresMs: Int64) throws(Errno) {}
+    func deleteExpiredClusterLocks(_ ino: Ino, nowMs: Int64) throws(Errno) {}
+    func deleteClusterLocks(proc: String, ino: Ino?, handle: Int64?) throws(Errno) {}
+    func renewClusterLocks(proc: String, ttlMs: Int64) throws(Errno) -> Int { 0 }
+
     /// One statement on one row id.
     private func run(_ sql: String, _ id: UInt64) throws(Errno) {
         let s = try conn.prepare(sql)

@@ -243,7 +243,36 @@ typedef struct hl_engine_api {
      * in the node's cache and is reused while those files are unchanged. Path written
      * NUL-terminated; returns its length. (Check `size` first: added after link_tmpfile.) */
     ssize_t (*libdir)(const hl_loc *loc, char *buf, size_t len);
+
+    /* Cluster locks (check `size` first: added after libdir). On a volume shared between
+     * nodes (PostgreSQL metadata) a lock the shim took on a node-local lock fd is recorded in
+     * the metadata as a lease, so that it excludes other nodes too (SEMANTICS.md, "locks").
+     * `call` is HL_LOCK_FLOCK, HL_LOCK_POSIX or HL_LOCK_OFD; `lockfd` the lock fd the shim
+     * used (the lock's owner: an open file description, or the process's record-lock fd of
+     * the inode); start/len are fcntl's, absolute (flock: ignored, the whole file).
+     *
+     * cluster_lock, after the node-local lock on lockfd changed successfully:
+     *   undo = 0: take `type` (F_RDLCK/F_WRLCK) or release it (F_UNLCK) in the cluster. 0 when
+     *     done; -EAGAIN when another node holds a conflicting lock (nothing recorded: the shim
+     *     waits and asks again, or calls again with undo = 1 and fails); -ENOLCK when the
+     *     metadata cannot be reached (one `hilbert:` line).
+     *   undo = 1: put the node-local lock on lockfd for the range back as the cluster records
+     *     it (after a refusal).
+     *   HL_LOCK_NODE_LOCAL: the volume is one node's (SQLite): nothing to do, ever; the shim
+     *     does not call again for this mount. */
+    int (*cluster_lock)(int32_t mount, uint64_t ino, int call, int lockfd, int type, int64_t start, int64_t len, int undo);
+    /* F_GETLK: 1 and the conflicting lock of another node in *type, *start, *len; 0 none. */
+    int (*cluster_getlk)(int32_t mount, uint64_t ino, int call, int *type, int64_t *start, int64_t *len);
+    /* lockfd is being closed: the cluster rows it owns go (both families). */
+    void (*cluster_release)(int32_t mount, uint64_t ino, int lockfd);
+    /* Exit or exec: every cluster row of this process goes. */
+    void (*cluster_release_all)(void);
 } hl_engine_api;
+
+#define HL_LOCK_FLOCK 1
+#define HL_LOCK_POSIX 2
+#define HL_LOCK_OFD 3
+#define HL_LOCK_NODE_LOCAL 1
 
 /* The engine's only exported symbol. */
 typedef const hl_engine_api *(*hl_engine_entry_fn)(void);
