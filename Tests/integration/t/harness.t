@@ -4,8 +4,8 @@
 # skip, die half-way, break their plan, bail out, exit non-zero after passing, or time out,
 # and must count each as it is. Needs no Hilbert build.
 . "$(dirname "$0")/../lib.sh"
-# the runs below are of these files alone, not of the suite on S3 that make test adds
-unset HL_S3_SUITE HL_S3_SERVER_ENV
+# the runs below are of these files alone, not of the suites on S3 and PostgreSQL that make test adds
+unset HL_S3_SUITE HL_S3_SERVER_ENV HL_PG_SUITE HL_PG_SERVER_ENV
 
 T="$HL_TMP/cases"
 mkdir -p "$T"
