@@ -885,21 +885,38 @@ class JuiceFS:
             subprocess.run([self.exe, "umount", self.mnt], capture_output=True, env=self.env, timeout=120)
         if os.path.ismount(self.mnt):
             subprocess.run(["umount", "-l", self.mnt], capture_output=True, timeout=60)
-        # the mount daemon of this run (its command line names our private mount point)
+        # the mount daemons of this run stay after the unmount: stop them by pid. juicefs
+        # rewrites its command line (hiding the URL, cutting the rest), so they are known by
+        # this run's private cache directory in it.
+        mine = [pid for pid in self.daemons() if pid != os.getpid()]
+        for sig in (15, 9):
+            for pid in mine:
+                try:
+                    os.kill(pid, sig)
+                except OSError:
+                    pass
+            end = time.monotonic() + 5
+            while time.monotonic() < end and any(os.path.exists("/proc/%d" % p) for p in mine):
+                time.sleep(0.1)
+            mine = [p for p in mine if os.path.exists("/proc/%d" % p)]
+            if not mine:
+                break
+        self.mounted = False
+
+    def daemons(self):
+        key = os.path.join(self.dir, "cache").encode()
+        pids = []
         for pid in os.listdir("/proc"):
             if not pid.isdigit():
                 continue
             try:
                 with open("/proc/%s/cmdline" % pid, "rb") as f:
-                    argv = f.read().split(b"\0")
+                    cmd = f.read()
             except OSError:
                 continue
-            if self.mnt.encode() in argv and os.path.basename(argv[0]).startswith(b"juicefs"):
-                try:
-                    os.kill(int(pid), 15)
-                except OSError:
-                    pass
-        self.mounted = False
+            if key in cmd and b"juicefs" in cmd.split(b" ")[0].split(b"\0")[0]:
+                pids.append(int(pid))
+        return pids
 
 
 def cmp_cell(vals, unit):
