@@ -604,6 +604,7 @@ JFS_DB = "hilbert_bench_jfs"
 CMP_ROWS = (  # key, label, unit, rt label
     ("create", "4 KiB files: create (open+write+close)", "ops/s", "create"),
     ("stat", "4 KiB files: stat", "ops/s", "stat"),
+    ("open", "4 KiB files: open for reading + close", "ops/s", "open for reading (+close)"),
     ("read", "4 KiB files: read (open+read+close)", "ops/s", "open+read+close"),
     ("ls", "`ls -l` of the N-entry directory", "entries/s", "ls -l (per entry)"),
     ("rename", "4 KiB files: rename", "ops/s", "rename"),
@@ -660,6 +661,10 @@ def cmp_workloads(root, n, big, ctl, settle):
         for p in names:
             os.stat(p)
 
+    def open_close():
+        for p in names:
+            os.close(os.open(p, os.O_RDONLY))
+
     def read():
         for p in names:
             fd = os.open(p, os.O_RDONLY)
@@ -684,6 +689,7 @@ def cmp_workloads(root, n, big, ctl, settle):
 
     phase("create", n, create)
     phase("stat", n, stat)
+    phase("open", n, open_close)
     phase("read", n, read)
     phase("ls", n, ls)
     phase("rename", n, rename)
@@ -1067,16 +1073,20 @@ def drive_pg(args):
 
         refs = [s for s in systems if not systems[s][2]]
         prox = [s for s in systems if systems[s][2]]
-        log("references: %s, %d rounds" % (", ".join(refs), rounds))
-        for rnd in range(rounds):
-            for name in refs[rnd % len(refs):] + refs[:rnd % len(refs)]:
-                run_one(name, 0, rnd)
-        for lat in latencies:
-            ctl.cmd("latency %g" % (lat / 2))
-            log("latency %g ms per round trip: %s, %d rounds" % (lat, ", ".join(prox), rounds))
+        try:
+            log("references: %s, %d rounds" % (", ".join(refs), rounds))
             for rnd in range(rounds):
-                for name in (prox if rnd % 2 == 0 else prox[::-1]):
-                    run_one(name, lat, rnd)
+                for name in refs[rnd % len(refs):] + refs[:rnd % len(refs)]:
+                    run_one(name, 0, rnd)
+            for lat in latencies:
+                ctl.cmd("latency %g" % (lat / 2))
+                log("latency %g ms per round trip: %s, %d rounds" % (lat, ", ".join(prox), rounds))
+                for rnd in range(rounds):
+                    for name in (prox if rnd % 2 == 0 else prox[::-1]):
+                        run_one(name, lat, rnd)
+        except (KeyboardInterrupt, SystemExit) as e:     # print what was measured, then clean up
+            log("bench.py: interrupted (%s): partial results" % (e or "SIGINT"))
+            notes.append("interrupted: partial results (rounds done so far)")
 
         load1 = open("/proc/loadavg").read().split()[:3]
         info = machine_info(native) + [
