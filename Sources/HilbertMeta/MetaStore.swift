@@ -127,6 +127,9 @@ public final class MetaStore: @unchecked Sendable {
     /// prefetched in listing order (metadata read-ahead for stat/open storms).
     var missParent: Ino = 0
     var missStreak = 0
+    /// The same for whole-path walks (PathResolver.walkAhead, where lookups are round trips).
+    var walkParent: Ino = 0
+    var walkStreak = 0
     static let prefetchAfter = 4
     static let prefetchBatch = 256
     /// The last regular file `resolve` found, and consecutive small-file reads in one

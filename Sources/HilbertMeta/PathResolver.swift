@@ -73,14 +73,20 @@ extension MetaStore {
                 return cached
             }
         }
-        return try backend.transaction(write: false) { () throws(Errno) -> Resolution in
-            let useCache = !backend.inWriteTransaction
-            if useCache { try walkAhead(from: base, path: path) }
-            let r = try resolveLocked(from: base, path: path, followLast: followLast, cred: cred,
-                                      mountPrefix: mountPrefix, useCache: useCache)
-            if useCache { remember(key, r) }
+        let lookUp = { () throws(Errno) -> Resolution in
+            let useCache = !self.backend.inWriteTransaction
+            if useCache { try self.walkAhead(from: base, path: path) }
+            let r = try self.resolveLocked(from: base, path: path, followLast: followLast, cred: cred,
+                                           mountPrefix: mountPrefix, useCache: useCache)
+            if useCache { self.remember(key, r) }
             return r
         }
+        // No transaction of its own: the walk is one statement (one snapshot) and most
+        // resolutions need nothing more; the lookups a symlink or ".." adds each see the
+        // volume as of their own statement, as a path walk on a local file system sees each
+        // directory as it is when it gets there. Inside a caller's transaction, in it.
+        if backend.transactionDepth > 0 { return try backend.transaction(write: false, lookUp) }
+        return try lookUp()
     }
 
     /// The plain components at the start of `path` (up to a "." or ".."): their nodes, and the
@@ -95,6 +101,22 @@ extension MetaStore {
             names.append(Array(part))
         }
         let start = path.first == slash ? rootIno : base
+        // A run of lookups in one directory (`ls -l`, a stat storm): its entries from this name
+        // on, with their nodes, in one query — the read-ahead the SQLite engine starts after a
+        // few misses — once the change version says the cached directory is current.
+        if let last = names.last, let dir = cachedDirectory(start, names.dropLast()) {
+            if dir == walkParent { walkStreak += 1 } else { walkParent = dir; walkStreak = 1 }
+            if walkStreak >= MetaStore.prefetchAfter {
+                walkStreak = 0
+                let version = try backend.changeVersion()
+                if version == cacheDataVersion {
+                    try prefetchEntries(dir, from: last)
+                    return
+                }
+                clearCaches()
+                cacheDataVersion = version
+            }
+        }
         let (version, nodes) = try backend.walk(start, names)
         if version != cacheDataVersion {
             clearCaches()   // filled at another version: stale
@@ -104,6 +126,17 @@ extension MetaStore {
             if depth > 0 { dentryCache[EdgeKey(parent: nodes[depth - 1].ino, name: names[depth - 1])] = a.ino }
             attrCache[a.ino] = a
         }
+    }
+
+    /// The directory `names` lead to from `start` through the entry caches alone; nil when
+    /// one is not cached.
+    private func cachedDirectory(_ start: Ino, _ names: ArraySlice<[UInt8]>) -> Ino? {
+        var cur = start
+        for name in names {
+            guard let next = dentryCache[EdgeKey(parent: cur, name: name)] else { return nil }
+            cur = next
+        }
+        return attrCache[cur]?.isDirectory == true ? cur : nil
     }
 
     private func remember(_ key: ResolveKey, _ r: Resolution) {

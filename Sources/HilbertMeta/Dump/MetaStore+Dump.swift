@@ -137,170 +137,116 @@ extension MetaStore {
         out.raw("},\n")
     }
 
-    private func dumpNodes(_ w: inout DumpWriting) throws(Errno) {
-        w.begin("\"nodes\":[")
-        var after: Ino = 0
+    /// One section: the rows a backend walk gives page by page after a key, each written as one
+    /// record by `write`.
+    private func dumpSection<Key, Row>(_ w: inout DumpWriting, _ head: StaticString, from start: Key,
+                                       limit: Int = DumpFormat.pageSize, count: WritableKeyPath<DumpCounts, Int>,
+                                       page: (Key, Int) throws(Errno) -> [Row], key: (Row) -> Key,
+                                       write: (Row, DumpOutput) throws(Errno) -> Void) throws(Errno) {
+        w.begin(head)
+        var after = start
         while true {
-            let page = try backend.nodes(afterIno: after, limit: DumpFormat.pageSize)
-            for a in page {
+            let rows = try page(after, limit)
+            for r in rows {
                 w.record()
-                let o = w.out
-                o.raw("{\"ino\":"); DumpJSON.appendUInt(a.ino, to: &o.buffer)
-                o.raw(",\"mode\":"); DumpJSON.appendUInt(UInt64(a.mode), to: &o.buffer)
-                o.raw(",\"nlink\":"); DumpJSON.appendUInt(UInt64(a.nlink), to: &o.buffer)
-                o.raw(",\"uid\":"); DumpJSON.appendUInt(UInt64(a.uid), to: &o.buffer)
-                o.raw(",\"gid\":"); DumpJSON.appendUInt(UInt64(a.gid), to: &o.buffer)
-                o.raw(",\"rdev\":"); DumpJSON.appendUInt(a.rdev, to: &o.buffer)
-                o.raw(",\"size\":"); DumpJSON.appendUInt(a.size, to: &o.buffer)
-                o.raw(",\"atime\":"); DumpWriting.time(a.atime, o)
-                o.raw(",\"mtime\":"); DumpWriting.time(a.mtime, o)
-                o.raw(",\"ctime\":"); DumpWriting.time(a.ctime, o)
-                o.raw(",\"btime\":"); DumpWriting.time(a.btime, o)
-                o.raw(",\"parent\":"); DumpJSON.appendUInt(a.parent, to: &o.buffer)
-                o.raw(",\"version\":"); DumpJSON.appendUInt(a.version, to: &o.buffer)
-                o.raw("}")
-                w.counts.nodes += 1
+                try write(r, w.out)
+                w.counts[keyPath: count] += 1
                 try w.tick()
             }
-            guard page.count == DumpFormat.pageSize, let last = page.last else { break }
-            after = last.ino
+            guard rows.count == limit, let last = rows.last else { break }
+            after = key(last)
         }
         w.end()
+    }
+
+    private func dumpNodes(_ w: inout DumpWriting) throws(Errno) {
+        try dumpSection(&w, "\"nodes\":[", from: Ino(0), count: \.nodes,
+                        page: { (k, n) throws(Errno) in try backend.nodes(afterIno: k, limit: n) }, key: { $0.ino }) { a, o in
+            o.raw("{\"ino\":"); DumpJSON.appendUInt(a.ino, to: &o.buffer)
+            o.raw(",\"mode\":"); DumpJSON.appendUInt(UInt64(a.mode), to: &o.buffer)
+            o.raw(",\"nlink\":"); DumpJSON.appendUInt(UInt64(a.nlink), to: &o.buffer)
+            o.raw(",\"uid\":"); DumpJSON.appendUInt(UInt64(a.uid), to: &o.buffer)
+            o.raw(",\"gid\":"); DumpJSON.appendUInt(UInt64(a.gid), to: &o.buffer)
+            o.raw(",\"rdev\":"); DumpJSON.appendUInt(a.rdev, to: &o.buffer)
+            o.raw(",\"size\":"); DumpJSON.appendUInt(a.size, to: &o.buffer)
+            o.raw(",\"atime\":"); DumpWriting.time(a.atime, o)
+            o.raw(",\"mtime\":"); DumpWriting.time(a.mtime, o)
+            o.raw(",\"ctime\":"); DumpWriting.time(a.ctime, o)
+            o.raw(",\"btime\":"); DumpWriting.time(a.btime, o)
+            o.raw(",\"parent\":"); DumpJSON.appendUInt(a.parent, to: &o.buffer)
+            o.raw(",\"version\":"); DumpJSON.appendUInt(a.version, to: &o.buffer)
+            o.raw("}")
+        }
     }
 
     private func dumpEdges(_ w: inout DumpWriting) throws(Errno) {
-        w.begin("\"edges\":[")
-        var after: Int64 = 0
-        while true {
-            let page = try backend.allEdges(afterID: after, limit: DumpFormat.pageSize)
-            for e in page {
-                w.record()
-                let o = w.out
-                o.raw("{\"id\":"); DumpJSON.appendInt(e.id, to: &o.buffer)
-                o.raw(",\"parent\":"); DumpJSON.appendUInt(e.parent, to: &o.buffer)
-                o.raw(",\"name\":"); DumpJSON.appendBytes(e.name, to: &o.buffer)
-                o.raw(",\"ino\":"); DumpJSON.appendUInt(e.ino, to: &o.buffer)
-                o.raw(",\"type\":"); DumpJSON.appendUInt(UInt64(e.type), to: &o.buffer)
-                o.raw("}")
-                w.counts.edges += 1
-                try w.tick()
-            }
-            guard page.count == DumpFormat.pageSize, let last = page.last else { break }
-            after = last.id
+        try dumpSection(&w, "\"edges\":[", from: Int64(0), count: \.edges,
+                        page: { (k, n) throws(Errno) in try backend.allEdges(afterID: k, limit: n) }, key: { $0.id }) { e, o in
+            o.raw("{\"id\":"); DumpJSON.appendInt(e.id, to: &o.buffer)
+            o.raw(",\"parent\":"); DumpJSON.appendUInt(e.parent, to: &o.buffer)
+            o.raw(",\"name\":"); DumpJSON.appendBytes(e.name, to: &o.buffer)
+            o.raw(",\"ino\":"); DumpJSON.appendUInt(e.ino, to: &o.buffer)
+            o.raw(",\"type\":"); DumpJSON.appendUInt(UInt64(e.type), to: &o.buffer)
+            o.raw("}")
         }
-        w.end()
     }
 
     private func dumpSymlinks(_ w: inout DumpWriting) throws(Errno) {
-        w.begin("\"symlinks\":[")
-        var after: Ino = 0
-        while true {
-            let page = try backend.symlinkRows(afterIno: after, limit: DumpFormat.pageSize)
-            for r in page {
-                w.record()
-                let o = w.out
-                o.raw("{\"ino\":"); DumpJSON.appendUInt(r.ino, to: &o.buffer)
-                o.raw(",\"target\":"); DumpJSON.appendBytes(r.target, to: &o.buffer)
-                o.raw("}")
-                w.counts.symlinks += 1
-                try w.tick()
-            }
-            guard page.count == DumpFormat.pageSize, let last = page.last else { break }
-            after = last.ino
+        try dumpSection(&w, "\"symlinks\":[", from: Ino(0), count: \.symlinks,
+                        page: { (k, n) throws(Errno) in try backend.symlinkRows(afterIno: k, limit: n) }, key: { $0.ino }) { r, o in
+            o.raw("{\"ino\":"); DumpJSON.appendUInt(r.ino, to: &o.buffer)
+            o.raw(",\"target\":"); DumpJSON.appendBytes(r.target, to: &o.buffer)
+            o.raw("}")
         }
-        w.end()
     }
 
     private func dumpXattrs(_ w: inout DumpWriting) throws(Errno) {
-        w.begin("\"xattrs\":[")
-        var after: (Ino, [UInt8]) = (0, [])
-        while true {
-            let page = try backend.xattrRows(afterIno: after.0, afterName: after.1, limit: DumpFormat.pageSize)
-            for r in page {
-                w.record()
-                let o = w.out
-                o.raw("{\"ino\":"); DumpJSON.appendUInt(r.ino, to: &o.buffer)
-                o.raw(",\"name\":"); DumpJSON.appendBytes(r.name, to: &o.buffer)
-                o.raw(",\"value\":"); DumpJSON.appendBytes(r.value, to: &o.buffer)
-                o.raw("}")
-                w.counts.xattrs += 1
-                try w.tick()
-            }
-            guard page.count == DumpFormat.pageSize, let last = page.last else { break }
-            after = (last.ino, last.name)
+        try dumpSection(&w, "\"xattrs\":[", from: (Ino(0), [UInt8]()), count: \.xattrs,
+                        page: { (k, n) throws(Errno) in try backend.xattrRows(afterIno: k.0, afterName: k.1, limit: n) },
+                        key: { ($0.ino, $0.name) }) { r, o in
+            o.raw("{\"ino\":"); DumpJSON.appendUInt(r.ino, to: &o.buffer)
+            o.raw(",\"name\":"); DumpJSON.appendBytes(r.name, to: &o.buffer)
+            o.raw(",\"value\":"); DumpJSON.appendBytes(r.value, to: &o.buffer)
+            o.raw("}")
         }
-        w.end()
     }
 
     private func dumpInline(_ w: inout DumpWriting, damaged: (String) -> Void) throws(Errno) {
-        w.begin("\"inline\":[")
-        var after: Ino = 0
-        let limit = DumpFormat.inlinePage(format.inlineMax)
-        while true {
-            let page = try backend.inlineRows(afterIno: after, limit: limit)
-            for r in page {
-                let crc = InlineChecksum.of(r.data)
-                if let stored = r.crc, stored != crc {
-                    damaged("the volume is damaged: the inline content of \(try pathText(r.ino)) fails its checksum; remove or rewrite that file, then dump again")
-                    throw Errno.io
-                }
-                w.record()
-                let o = w.out
-                o.raw("{\"ino\":"); DumpJSON.appendUInt(r.ino, to: &o.buffer)
-                o.raw(",\"crc\":"); DumpJSON.appendUInt(UInt64(crc), to: &o.buffer)
-                o.raw(",\"data\":\""); DumpJSON.appendBase64(r.data, to: &o.buffer)
-                o.raw("\"}")
-                w.counts.inline += 1
-                try w.tick()
+        try dumpSection(&w, "\"inline\":[", from: Ino(0), limit: DumpFormat.inlinePage(format.inlineMax), count: \.inline,
+                        page: { (k, n) throws(Errno) in try backend.inlineRows(afterIno: k, limit: n) }, key: { $0.ino }) { r, o throws(Errno) in
+            let crc = InlineChecksum.of(r.data)
+            if let stored = r.crc, stored != crc {
+                damaged("the volume is damaged: the inline content of \(try pathText(r.ino)) fails its checksum; remove or rewrite that file, then dump again")
+                throw Errno.io
             }
-            guard page.count == limit, let last = page.last else { break }
-            after = last.ino
+            o.raw("{\"ino\":"); DumpJSON.appendUInt(r.ino, to: &o.buffer)
+            o.raw(",\"crc\":"); DumpJSON.appendUInt(UInt64(crc), to: &o.buffer)
+            o.raw(",\"data\":\""); DumpJSON.appendBase64(r.data, to: &o.buffer)
+            o.raw("\"}")
         }
-        w.end()
     }
 
     private func dumpBlocks(_ w: inout DumpWriting) throws(Errno) {
-        w.begin("\"blocks\":[")
-        var after: (Ino, UInt32) = (0, 0)
-        while true {
-            let page = try backend.blockRows(afterIno: after.0, afterIndex: after.1, limit: DumpFormat.pageSize)
-            for r in page {
-                w.record()
-                let o = w.out
-                o.raw("{\"ino\":"); DumpJSON.appendUInt(r.ino, to: &o.buffer)
-                o.raw(",\"index\":"); DumpJSON.appendUInt(UInt64(r.block.index), to: &o.buffer)
-                o.raw(",\"object\":"); DumpJSON.appendUInt(r.block.objectID, to: &o.buffer)
-                o.raw(",\"raw_len\":"); DumpJSON.appendUInt(UInt64(r.block.rawLength), to: &o.buffer)
-                o.raw(",\"stored_len\":"); DumpJSON.appendUInt(UInt64(r.block.storedLength), to: &o.buffer)
-                o.raw(",\"crc\":"); DumpJSON.appendUInt(UInt64(r.block.crc), to: &o.buffer)
-                o.raw("}")
-                w.counts.blocks += 1
-                try w.tick()
-            }
-            guard page.count == DumpFormat.pageSize, let last = page.last else { break }
-            after = (last.ino, last.block.index)
+        try dumpSection(&w, "\"blocks\":[", from: (Ino(0), UInt32(0)), count: \.blocks,
+                        page: { (k, n) throws(Errno) in try backend.blockRows(afterIno: k.0, afterIndex: k.1, limit: n) },
+                        key: { ($0.ino, $0.block.index) }) { r, o in
+            o.raw("{\"ino\":"); DumpJSON.appendUInt(r.ino, to: &o.buffer)
+            o.raw(",\"index\":"); DumpJSON.appendUInt(UInt64(r.block.index), to: &o.buffer)
+            o.raw(",\"object\":"); DumpJSON.appendUInt(r.block.objectID, to: &o.buffer)
+            o.raw(",\"raw_len\":"); DumpJSON.appendUInt(UInt64(r.block.rawLength), to: &o.buffer)
+            o.raw(",\"stored_len\":"); DumpJSON.appendUInt(UInt64(r.block.storedLength), to: &o.buffer)
+            o.raw(",\"crc\":"); DumpJSON.appendUInt(UInt64(r.block.crc), to: &o.buffer)
+            o.raw("}")
         }
-        w.end()
     }
 
     private func dumpDeletedObjects(_ w: inout DumpWriting) throws(Errno) {
-        w.begin("\"deleted_objects\":[")
-        var after: UInt64 = 0
-        while true {
-            let page = try backend.deletedObjects(after: after, limit: DumpFormat.pageSize)
-            for d in page {
-                w.record()
-                let o = w.out
-                o.raw("{\"object\":"); DumpJSON.appendUInt(d.objectID, to: &o.buffer)
-                o.raw(",\"stored_len\":"); DumpJSON.appendUInt(UInt64(d.storedLength), to: &o.buffer)
-                o.raw("}")
-                w.counts.deletedObjects += 1
-                try w.tick()
-            }
-            guard page.count == DumpFormat.pageSize, let last = page.last else { break }
-            after = last.objectID
+        try dumpSection(&w, "\"deleted_objects\":[", from: UInt64(0), count: \.deletedObjects,
+                        page: { (k, n) throws(Errno) in try backend.deletedObjects(after: k, limit: n) }, key: { $0.objectID }) { d, o in
+            o.raw("{\"object\":"); DumpJSON.appendUInt(d.objectID, to: &o.buffer)
+            o.raw(",\"stored_len\":"); DumpJSON.appendUInt(UInt64(d.storedLength), to: &o.buffer)
+            o.raw("}")
         }
-        w.end()
     }
 }
 
@@ -347,10 +293,10 @@ struct DumpWriting {
     }
 
     static func time(_ t: Timespec, _ o: DumpOutput) {
-        o.raw("[")
-        DumpJSON.appendInt(t.sec, to: &o.buffer)
-        o.raw(",")
-        DumpJSON.appendUInt(UInt64(t.nsec), to: &o.buffer)
-        o.raw("]")
+            o.raw("[")
+            DumpJSON.appendInt(t.sec, to: &o.buffer)
+            o.raw(",")
+            DumpJSON.appendUInt(UInt64(t.nsec), to: &o.buffer)
+            o.raw("]")
     }
 }
