@@ -101,6 +101,8 @@ admin_users = $ROLE
 pool_mode = transaction
 max_client_conn = 2000
 default_pool_size = 10
+# After a failed login to PostgreSQL (a restart), try again in 1 s, not 15 (the README's site setup)
+server_login_retry = 1
 logfile = $st/pgbouncer.log
 pidfile = $st/pgbouncer.pid
 INI
