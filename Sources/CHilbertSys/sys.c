@@ -36,16 +36,9 @@ int hl_sys_errno(void) { return errno; }
 void hl_sys_set_errno(int e) { errno = e; }
 int hl_sys_statvfs(const char *path, struct statvfs *out) { return hl_sys.statvfs64(path, out); }
 
-static int private_floor(void) {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < 256) return 0;
-    rlim_t cur = rl.rlim_cur > 65536 ? 65536 : rl.rlim_cur;
-    return (int)(cur - cur / 4);   /* top quarter of the table: far from bash's 10..255 */
-}
-
 int hl_sys_park_fd(int fd) {
     if (fd < 0) return fd;
-    int floor = private_floor();
+    int floor = hl_private_fd_floor();
     int moved = floor > fd ? hl_sys.fcntl(fd, F_DUPFD_CLOEXEC, floor) : -1;
     if (moved >= 0) {
         hl_sys.close(fd);

@@ -2,7 +2,6 @@
  * spinlock. The array (2 MiB) is mapped on the first record: a process that never touches a
  * prefix maps nothing (and cannot fault in a transparent huge page of zeros). */
 #include "shim.h"
-#include <sys/resource.h>
 #include <sys/mman.h>
 
 typedef struct {
@@ -78,18 +77,13 @@ void sh_note_private_fd(int fd, int on) {
 }
 
 int sh_park_private_fd(int fd) {
-    /* The same floor as the engine's hl_sys_park_fd: far from bash's 10..255. */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= 256) {
-        rlim_t cur = rl.rlim_cur > 65536 ? 65536 : rl.rlim_cur;
-        int floor = (int)(cur - cur / 4), saved = errno;
-        int moved = fd < floor ? REAL(fcntl)(fd, F_DUPFD_CLOEXEC, floor) : -1;
-        if (moved >= 0) {
-            REAL(close)(fd);
-            fd = moved;
-        }
-        errno = saved;
+    int floor = hl_private_fd_floor(), saved = errno;
+    int moved = fd < floor ? REAL(fcntl)(fd, F_DUPFD_CLOEXEC, floor) : -1;
+    if (moved >= 0) {
+        REAL(close)(fd);
+        fd = moved;
     }
+    errno = saved;
     sh_note_private_fd(fd, 1);
     return fd;
 }

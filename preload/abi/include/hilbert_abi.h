@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #ifdef __cplusplus
@@ -273,6 +274,17 @@ typedef struct hl_engine_api {
 #define HL_LOCK_POSIX 2
 #define HL_LOCK_OFD 3
 #define HL_LOCK_NODE_LOCAL 1
+
+/* Where the engine's own descriptors go, on both sides of this contract (the engine moves
+ * its files there, the shim the sockets libpq opens while the engine runs): the top quarter
+ * of the descriptor table (capped at 65536), far from the numbers programs pick (bash:
+ * 10..255); 0, "where they are", under a limit below 256. */
+static inline int hl_private_fd_floor(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < 256) return 0;
+    rlim_t cur = rl.rlim_cur > 65536 ? 65536 : rl.rlim_cur;
+    return (int)(cur - cur / 4);
+}
 
 /* The engine's only exported symbol. */
 typedef const hl_engine_api *(*hl_engine_entry_fn)(void);
