@@ -494,7 +494,7 @@ final class PGBackend: MetaBackend {
     }
 
     private func recordError(_ e: Errno, _ message: String) -> Errno {
-        session.record(HilbertError(e, "metadata \(location): \(message)"))
+        session.setLastError(HilbertError(e, "metadata \(location): \(message)"))
         return e
     }
 }

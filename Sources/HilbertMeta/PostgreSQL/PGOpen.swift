@@ -34,7 +34,7 @@ extension MetaStore {
     /// in one transaction (PostgreSQL's DDL is transactional: all of it appears, or none).
     private static func createSchema(_ url: PGURL, _ fill: (String) -> [(sql: String, params: [PGValue])]) throws(Errno) -> PGSession {
         lastOpenError = nil
-        let session = PGSession(conninfo: url.conninfo, schema: url.schema, display: url.display, timeoutSeconds: url.timeoutSeconds)
+        let session = PGSession(url)
         do throws(Errno) {
             let c = try session.connection()
             let t = session.t
@@ -71,7 +71,7 @@ extension MetaStore {
     /// its schema is newer than this Hilbert or damaged.
     static func open(postgres url: PGURL) throws(Errno) -> MetaStore {
         lastOpenError = nil
-        let session = PGSession(conninfo: url.conninfo, schema: url.schema, display: url.display, timeoutSeconds: url.timeoutSeconds)
+        let session = PGSession(url)
         do throws(Errno) {
             let c = try session.connection()
             let t = session.t
@@ -93,7 +93,7 @@ extension MetaStore {
                 lastOpenError = HilbertError(.io, "\(url.display): metadata schema v\(version) is newer than this Hilbert (v\(PGSchema.latest))")
                 throw Errno.io
             }
-            if version < PGSchema.latest { try migrate(c, t: t, schema: url.schema) }
+            if version < PGSchema.latest { try migrate(session, from: version) }
             var settings: [String: String] = [:]
             for k in 0..<rs[1].rowCount { settings[rs[1].text(k, 0)] = rs[1].text(k, 1) }
             let format: VolumeFormat
@@ -114,13 +114,14 @@ extension MetaStore {
         }
     }
 
-    /// Apply the migrations the volume lacks, each in its own transaction under the volume's
-    /// write lock (another process may be migrating at the same time: it re-checks).
-    private static func migrate(_ c: PGConnection, t: String, schema: String) throws(Errno) {
-        for m in PGSchema.all {
+    /// Apply the migrations the volume lacks (past `version`), each in its own transaction under
+    /// the volume's write lock (another process may be migrating at the same time: it re-checks).
+    private static func migrate(_ session: PGSession, from version: Int64) throws(Errno) {
+        let c = try session.connection()
+        let t = session.t
+        for m in PGSchema.all where m.version > version {
             do throws(Errno) {
-                let r = try c.pipeline([("BEGIN", []),
-                                        ("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.text("hilbert:" + schema)]),
+                let r = try c.pipeline([("BEGIN", []), session.volumeLock,
                                         ("SELECT count(*) FROM \(t)migration WHERE version = $1", [.int(m.version)])])
                 if r[2].int64(0, 0) > 0 {
                     try c.execute("COMMIT")

@@ -22,12 +22,12 @@ import HilbertSupport
 /// and looks the token up: found, the transaction committed; absent, it did not (EIO, nothing
 /// applied). A retried commit never applies twice.
 final class PGSession {
-    let conninfo: String
     /// `"schema".hl_`: the prefix of every table name in a statement.
     let t: String
-    let schemaName: String
     let display: String
     let timeoutSeconds: Int
+    /// Taken first by every write transaction and migration (see above).
+    let volumeLock: (sql: String, params: [PGValue])
 
     /// Connected on first use and again after it broke (between transactions only).
     private let conn: PGConnection
@@ -50,19 +50,15 @@ final class PGSession {
     private var leased = false
     var onWriteEnd: (() -> Void)?
 
-    init(conninfo: String, schema: String, display: String, timeoutSeconds: Int) {
-        self.conninfo = conninfo
-        self.schemaName = schema
-        self.t = "\"\(schema)\".hl_"
-        self.display = display
-        self.timeoutSeconds = timeoutSeconds
-        conn = PGConnection(unconnected: conninfo, timeoutSeconds: timeoutSeconds)
+    init(_ url: PGURL) {
+        t = "\"\(url.schema)\".hl_"
+        display = url.display
+        timeoutSeconds = url.timeoutSeconds
+        volumeLock = ("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.text("hilbert:" + url.schema)])
+        conn = PGConnection(unconnected: url.conninfo, timeoutSeconds: url.timeoutSeconds)
     }
 
-    /// Network round trips of this process with the server so far (the benchmark's count).
-    var roundTrips: UInt64 { conn.roundTrips }
-    var connected: Bool { conn.isConnected }
-
+    /// Remember an explanation found by the backend (a damaged volume).
     func setLastError(_ e: HilbertError) { lastError = e }
     /// The session's explanation, or else the connection's own (a call made on it directly).
     var connectionError: HilbertError? { lastError ?? conn.lastError }
@@ -76,22 +72,42 @@ final class PGSession {
     /// malformed URL (EINVAL) fails at once.
     func connection() throws(Errno) -> PGConnection {
         if conn.isConnected { return conn }
+        do throws(Errno) {
+            try untilTimeout(pauseFirst: true) { () throws(Errno) in
+                do throws(Errno) {
+                    try conn.reconnect()
+                } catch {
+                    lastError = conn.lastError ?? HilbertError(error, "metadata server \(display): cannot connect (\(error))")
+                    throw error
+                }
+            } retrying: { error, _ in error == .io }
+        } catch {
+            report(lastError ?? HilbertError(error, "metadata server \(display): \(error)"))
+            throw error
+        }
+        return conn
+    }
+
+    /// Run `body`, and again after a growing pause (20 ms doubling to 1 s; with `pauseFirst`
+    /// false the first retry is at once) while `retrying(error, attempt)` says its failure
+    /// may pass and the URL's timeout allows one more try.
+    private func untilTimeout<T>(pauseFirst: Bool, _ body: () throws(Errno) -> T,
+                                 retrying: (Errno, Int) -> Bool) throws(Errno) -> T {
         let started = hl_monotonic_ns()
         let budget = UInt64(timeoutSeconds) * 1_000_000_000
         var pause: UInt64 = 20_000_000
+        var attempt = 0
         while true {
+            attempt += 1
             do throws(Errno) {
-                try conn.reconnect()
-                return conn
+                return try body()
             } catch {
-                lastError = conn.lastError ?? HilbertError(error, "metadata server \(display): cannot connect (\(error))")
-                let spent = hl_monotonic_ns() &- started
-                guard error == .io, spent + pause < budget else {
-                    report(lastError!)
-                    throw error
+                let wait = pauseFirst || attempt > 1 ? pause : 0
+                guard retrying(error, attempt), hl_monotonic_ns() &- started + wait < budget else { throw error }
+                if wait > 0 {
+                    usleep(useconds_t(wait / 1000))
+                    pause = min(pause * 2, 1_000_000_000)
                 }
-                usleep(useconds_t(pause / 1000))
-                pause = min(pause * 2, 1_000_000_000)
             }
         }
     }
@@ -203,18 +219,11 @@ final class PGSession {
         // outcome is settled in `commit`.
         // A PgBouncer pool can hold many such dead connections, each failing once: the retries
         // go on (with a short pause) until the URL's timeout, as long as each fails this way.
-        let started = hl_monotonic_ns()
-        var attempt = 0
-        while true {
-            attempt += 1
+        return try untilTimeout(pauseFirst: false) { () throws(Errno) -> T in
             lostOnFirstRoundTrip = false
-            do throws(Errno) {
-                return try outermost(write: write, body)
-            } catch where !conn.isConnected && error != .timedOut && (lostOnFirstRoundTrip || (!write && attempt == 1))
-                        && hl_monotonic_ns() &- started < UInt64(timeoutSeconds) * 1_000_000_000 {
-                if attempt > 1 { usleep(useconds_t(min(attempt * 10_000, 200_000))) }
-                continue
-            }
+            return try outermost(write: write, body)
+        } retrying: { error, attempt in
+            !conn.isConnected && error != .timedOut && (lostOnFirstRoundTrip || (!write && attempt == 1))
         }
     }
 
@@ -255,8 +264,7 @@ final class PGSession {
         leased = false
         sentBegin = false
         if write {
-            queued = [("BEGIN", []),
-                      ("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [.text("hilbert:" + schemaName)])]
+            queued = [("BEGIN", []), volumeLock]
         } else {
             queued = [("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", [])]
         }
@@ -349,20 +357,17 @@ final class PGSession {
     /// while the connection breaks before an answer (the dead pooled server connections a
     /// restarted server leaves in PgBouncer).
     func firstExchange(_ batch: [(sql: String, params: [PGValue])]) throws(Errno) -> [PGResult] {
-        let started = hl_monotonic_ns()
-        var attempt = 0
-        while true {
-            attempt += 1
-            let c = try connection()
-            do throws(Errno) {
+        // A connection that cannot be made has had its own retries (`connection`).
+        var unconnected = false
+        do throws(Errno) {
+            return try untilTimeout(pauseFirst: false) { () throws(Errno) -> [PGResult] in
+                let c: PGConnection
+                do throws(Errno) { c = try connection() } catch { unconnected = true; throw error }
                 return try c.pipeline(batch)
-            } catch where !c.isConnected && error != .timedOut
-                        && hl_monotonic_ns() &- started < UInt64(timeoutSeconds) * 1_000_000_000 {
-                if attempt > 1 { usleep(useconds_t(min(attempt * 10_000, 200_000))) }
-            } catch {
-                lastError = c.lastError
-                throw error
-            }
+            } retrying: { error, _ in !unconnected && !conn.isConnected && error != .timedOut }
+        } catch {
+            if let e = conn.lastError { lastError = e }
+            throw error
         }
     }
 
@@ -379,9 +384,4 @@ final class PGSession {
         let r = try query("SELECT value FROM \(t)counter WHERE name = 'change'")
         return r.rowCount == 1 ? r.int64(0, 0) : 0
     }
-}
-
-extension PGSession {
-    /// Remember an explanation found by the backend (a damaged volume).
-    func record(_ e: HilbertError) { setLastError(e) }
 }
