@@ -323,6 +323,12 @@ public final class MetaStore: @unchecked Sendable {
     @inline(__always)
     func fromCache<T>(_ body: () throws(Errno) -> T) throws(Errno) -> T? {
         guard try cacheCurrent() else { return nil }
+        return try cachedOnly(body)
+    }
+
+    /// `body` answered from the caches as they are (not validated); nil on a miss.
+    @inline(__always)
+    func cachedOnly<T>(_ body: () throws(Errno) -> T) throws(Errno) -> T? {
         cacheOnly = true
         defer { cacheOnly = false }
         do throws(Errno) {

@@ -55,19 +55,13 @@ extension MetaStore {
     private func resolveRemote(_ key: ResolveKey, from base: Ino, path: [UInt8], followLast: Bool, cred: Credentials,
                                mountPrefix: [UInt8]) throws(Errno) -> Resolution {
         if backend.transactionDepth == 0 && !attrCache.isEmpty {
-            cacheOnly = true
-            var cached: Resolution? = resolveCache[key]
-            do throws(Errno) {
-                if cached == nil {
-                    cached = try resolveLocked(from: base, path: path, followLast: followLast, cred: cred,
-                                               mountPrefix: mountPrefix, useCache: true)
+            var cached = resolveCache[key]
+            if cached == nil {
+                cached = try cachedOnly { () throws(Errno) -> Resolution in
+                    try resolveLocked(from: base, path: path, followLast: followLast, cred: cred,
+                                      mountPrefix: mountPrefix, useCache: true)
                 }
-            } catch {
-                cacheOnly = false
-                if error != MetaStore.cacheMiss { throw error }
-                cached = nil
             }
-            cacheOnly = false
             if let cached, try backend.changeVersion() == cacheDataVersion {
                 remember(key, cached)
                 return cached
