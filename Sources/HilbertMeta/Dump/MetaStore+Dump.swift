@@ -257,7 +257,7 @@ struct DumpWriting {
     let progress: ((DumpCounts) -> Void)?
     var counts = DumpCounts()
     private var first = true
-    private var lastReport = hl_monotonic_ns()
+    private var pacer = ProgressPacer()
 
     init(out: DumpOutput, progress: ((DumpCounts) -> Void)?) {
         self.out = out
@@ -282,14 +282,10 @@ struct DumpWriting {
     /// After each record.
     mutating func tick() throws(Errno) {
         try out.maybeFlush()
-        guard let progress, counts.entries & 1023 == 0 else { return }
-        let now = hl_monotonic_ns()
-        if now &- lastReport >= 1_000_000_000 {
-            lastReport = now
-            var c = counts
-            c.bytes = out.total
-            progress(c)
-        }
+        guard let progress, pacer.due(entries: counts.entries) else { return }
+        var c = counts
+        c.bytes = out.total
+        progress(c)
     }
 
     static func time(_ t: Timespec, _ o: DumpOutput) {

@@ -121,7 +121,7 @@ private final class DumpLoader {
     var batch: [LoadRow] = []
     var batchBytes = 0
     var failure: HilbertError?
-    var lastReport = hl_monotonic_ns()
+    var pacer = ProgressPacer()
 
     init(url: MetaURL, options: LoadOptions, reader: DumpReader, progress: ((DumpCounts) -> Void)?) {
         self.url = url
@@ -422,14 +422,10 @@ private final class DumpLoader {
     }
 
     private func tick() {
-        guard let progress, r.entry & 1023 == 0 else { return }
-        let now = hl_monotonic_ns()
-        if now &- lastReport >= 1_000_000_000 {
-            lastReport = now
-            var c = counts
-            c.bytes = r.offset
-            progress(c)
-        }
+        guard let progress, pacer.due(entries: r.entry) else { return }
+        var c = counts
+        c.bytes = r.offset
+        progress(c)
     }
 
     // MARK: the end
