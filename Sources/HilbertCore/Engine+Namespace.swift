@@ -13,21 +13,26 @@ public struct StatResult {
 }
 
 extension Engine {
-    /// Resolve a location. `path == nil` designates inode `dir` itself.
-    func resolve(_ v: Volume, _ loc: Location, followLast: Bool, cred: Credentials) throws(Errno) -> Resolution {
+    /// Resolve a location. `path == nil` designates inode `dir` itself. `fresh` false, for
+    /// calls that only look (stat, access, readlink, xattrs): another node's change may show
+    /// up to the attribute cache timeout late; everything else sees the server's state now.
+    /// `creating`: see MetaStore.resolve.
+    func resolve(_ v: Volume, _ loc: Location, followLast: Bool, cred: Credentials, fresh: Bool = true,
+                 creating: Bool = false) throws(Errno) -> Resolution {
         guard let path = loc.path else {
-            let attr = try v.meta.getattr(loc.dir)
+            let attr = try v.meta.getattr(loc.dir, fresh: fresh)
             return .found(parent: 0, name: [], attr: attr)
         }
         if path.isEmpty { throw Errno.noEntry }
         if path.count >= 4096 { throw Errno.nameTooLong }
         return try v.meta.resolve(from: loc.dir == 0 ? rootIno : loc.dir, path: path, followLast: followLast,
-                                  cred: cred, mountPrefix: v.prefixBytes)
+                                  cred: cred, mountPrefix: v.prefixBytes, fresh: fresh, creating: creating)
     }
 
     /// Resolve to an existing object or throw (ENOENT / redirect).
-    func existing(_ v: Volume, _ loc: Location, follow: Bool, cred: Credentials) throws(Errno) -> (parent: Ino, name: [UInt8], attr: Attr) {
-        switch try resolve(v, loc, followLast: follow, cred: cred) {
+    func existing(_ v: Volume, _ loc: Location, follow: Bool, cred: Credentials,
+                  fresh: Bool = true) throws(Errno) -> (parent: Ino, name: [UInt8], attr: Attr) {
+        switch try resolve(v, loc, followLast: follow, cred: cred, fresh: fresh) {
         case .found(let p, let n, let a): return (p, n, a)
         case .missing: throw Errno.noEntry
         case .redirect(let host): throw redirect(to: host)
@@ -50,7 +55,7 @@ extension Engine {
     public func stat(_ loc: Location, noFollow: Bool) throws(Errno) -> StatResult {
         let v = try volume(loc.mount)
         let cred = Credentials.effective()
-        var attr = try existing(v, loc, follow: !noFollow, cred: cred).attr
+        var attr = try existing(v, loc, follow: !noFollow, cred: cred, fresh: false).attr
         if attr.staged { attr = try liveAttributes(v, attr) }
         return statResult(v, attr)
     }
@@ -58,14 +63,14 @@ extension Engine {
     public func access(_ loc: Location, mode: Int32, effective: Bool, noFollow: Bool) throws(Errno) {
         let v = try volume(loc.mount)
         let cred = effective ? Credentials.effective() : Credentials.real()
-        let attr = try existing(v, loc, follow: !noFollow, cred: cred).attr
+        let attr = try existing(v, loc, follow: !noFollow, cred: cred, fresh: false).attr
         if mode == F_OK { return }
         if !MetaStore.checkAccess(attr, mode & (R_OK | W_OK | X_OK), cred) { throw Errno.access }
     }
 
     /// Resolve the location of something about to be created: returns its parent and name.
     func creationTarget(_ v: Volume, _ loc: Location, cred: Credentials, allowDirectorySlash: Bool) throws(Errno) -> (parent: Ino, name: [UInt8]) {
-        switch try resolve(v, loc, followLast: false, cred: cred) {
+        switch try resolve(v, loc, followLast: false, cred: cred, creating: true) {
         case .found: throw Errno.exists
         case .missing(let p, let n, let mustBeDir):
             if mustBeDir && !allowDirectorySlash { throw Errno.noEntry }
@@ -141,16 +146,25 @@ extension Engine {
         case [0x2e, 0x2e]: throw removeDirectory ? Errno.notEmpty : Errno.isDirectory
         default: break
         }
-        let (p, n, attr) = try existing(v, loc, follow: false, cred: cred)
-        if p == 0 { throw removeDirectory ? Errno.busy : Errno.isDirectory }   // the mount root
-        let released: Released
-        if removeDirectory {
-            if !attr.isDirectory { throw Errno.notDirectory }
-            released = try v.meta.rmdir(parent: p, name: n, cred: cred)
-        } else {
-            if attr.isDirectory { throw Errno.isDirectory }
-            released = try v.meta.unlink(parent: p, name: n, cred: cred)
+        // Where lookups are round trips, the removal's transaction looks the name up itself: a
+        // directory the caches know will do (MetaStore.resolve, `creating`), except where a
+        // trailing slash asks for more.
+        let plain = loc.path?.last != 0x2f && v.meta.sharedBetweenNodes
+        let p: Ino, n: [UInt8]
+        switch try resolve(v, loc, followLast: false, cred: cred, creating: plain) {
+        case .found(let parent, let name, let attr):
+            if parent == 0 { throw removeDirectory ? Errno.busy : Errno.isDirectory }   // the mount root
+            if removeDirectory && !attr.isDirectory { throw Errno.notDirectory }
+            if !removeDirectory && attr.isDirectory { throw Errno.isDirectory }
+            (p, n) = (parent, name)
+        case .missing(let parent, let name, _):
+            if !plain { throw Errno.noEntry }
+            (p, n) = (parent, name)   // unknown to the caches: the transaction finds out
+        case .redirect(let host):
+            throw redirect(to: host)
         }
+        let released = removeDirectory ? try v.meta.rmdir(parent: p, name: n, cred: cred)
+                                        : try v.meta.unlink(parent: p, name: n, cred: cred)
         cleanUp(v, released)
     }
 
@@ -164,12 +178,19 @@ extension Engine {
         let cred = Credentials.effective()
         // Linux resolves both parent directories before it looks the source up: an unusable
         // destination path (ENOTDIR, ENOENT in the middle) wins over a missing source.
-        let source = try resolve(v, from, followLast: false, cred: cred)
-        let target = try resolve(v, to, followLast: false, cred: cred)
-        let (sp, sn, sattr): (Ino, [UInt8], Attr)
+        // Where lookups are round trips, the transaction looks both names up itself: directories
+        // the caches know will do (MetaStore.resolve, `creating`), except where a trailing slash
+        // asks for more.
+        let plain = from.path?.last != 0x2f && to.path?.last != 0x2f && v.meta.sharedBetweenNodes
+        let source = try resolve(v, from, followLast: false, cred: cred, creating: plain)
+        let target = try resolve(v, to, followLast: false, cred: cred, creating: plain)
+        let (sp, sn): (Ino, [UInt8])
+        var sattr: Attr?
         switch source {
         case .found(let p, let n, let a): (sp, sn, sattr) = (p, n, a)
-        case .missing: throw Errno.noEntry
+        case .missing(let p, let n, _):
+            if !plain { throw Errno.noEntry }
+            (sp, sn) = (p, n)   // unknown to the caches: the transaction finds out
         case .redirect: throw Errno.crossDevice
         }
         if sp == 0 { throw Errno.busy }
@@ -179,7 +200,7 @@ extension Engine {
             if p == 0 { throw Errno.busy }
             dp = p; dn = n
         case .missing(let p, let n, let mustBeDir):
-            if mustBeDir && !sattr.isDirectory { throw Errno.notDirectory }
+            if mustBeDir && sattr?.isDirectory == false { throw Errno.notDirectory }
             dp = p; dn = n
         case .redirect: throw Errno.crossDevice
         }
@@ -209,9 +230,9 @@ extension Engine {
 
     public func readlink(_ loc: Location) throws(Errno) -> [UInt8] {
         let v = try volume(loc.mount)
-        let attr = try existing(v, loc, follow: false, cred: Credentials.effective()).attr
+        let attr = try existing(v, loc, follow: false, cred: Credentials.effective(), fresh: false).attr
         if !attr.isSymlink { throw Errno.invalid }
-        return try v.meta.readlink(attr.ino)
+        return try v.meta.readlink(attr.ino, fresh: false)
     }
 
     public func chmod(_ loc: Location, mode: UInt32, noFollow: Bool) throws(Errno) {
@@ -281,7 +302,7 @@ extension Engine {
     public func getxattr(_ loc: Location, name: [UInt8], noFollow: Bool) throws(Errno) -> [UInt8] {
         let v = try volume(loc.mount)
         let cred = Credentials.effective()
-        let attr = try existing(v, loc, follow: !noFollow, cred: cred).attr
+        let attr = try existing(v, loc, follow: !noFollow, cred: cred, fresh: false).attr
         return try v.meta.getxattr(attr.ino, name: name, cred: cred)
     }
 
@@ -295,7 +316,7 @@ extension Engine {
     public func listxattr(_ loc: Location, noFollow: Bool) throws(Errno) -> [[UInt8]] {
         let v = try volume(loc.mount)
         let cred = Credentials.effective()
-        let attr = try existing(v, loc, follow: !noFollow, cred: cred).attr
+        let attr = try existing(v, loc, follow: !noFollow, cred: cred, fresh: false).attr
         return try v.meta.listxattr(attr.ino)
     }
 

@@ -50,7 +50,8 @@ extension Engine {
         if acc == O_ACCMODE && !isPath && create { throw Errno.invalid }
         let follow = flags & O_NOFOLLOW == 0 && !exclusive
         var attr: Attr
-        switch try resolve(v, loc, followLast: follow, cred: cred) {
+        let creatingToWrite = create && acc != O_RDONLY && !isPath
+        switch try resolve(v, loc, followLast: follow, cred: cred, creating: creatingToWrite) {
         case .redirect(let host):
             throw redirect(to: host)
         case .missing(let parent, let name, let mustBeDir):
@@ -63,6 +64,9 @@ extension Engine {
                                               cred: cred, exclusive: exclusive)
                 if let opened = made.opened { return opened }
                 attr = made.attr   // it existed (no O_EXCL): open it like any existing file
+                // A symlink to follow: the caches did not know the name (MetaStore.resolve,
+                // `creating`), so resolve again from the server.
+                if attr.isSymlink && follow { throw Errno.stale }
                 break
             }
             let made = try v.meta.createFile(parent: parent, name: name, mode: fileMode,
@@ -133,11 +137,8 @@ extension Engine {
         var attr: Attr
         do throws(Errno) {
             try Sys.flock(fd, LOCK_SH)
-            let made = try v.meta.withWriteTransaction { () throws(Errno) -> (attr: Attr, created: Bool) in
-                let made = try v.meta.createFile(parent: parent, name: name, mode: mode, cred: cred, exclusive: exclusive)
-                if made.created { try v.meta.setStaging(ino: made.attr.ino, file: stagedName, owner: v.cache.stagingOwner.record) }
-                return made
-            }
+            let made = try v.meta.createFile(parent: parent, name: name, mode: mode, cred: cred, exclusive: exclusive,
+                                             staging: (stagedName, v.cache.stagingOwner.record))
             attr = made.attr
             guard made.created else {
                 Sys.close(fd)
@@ -211,8 +212,10 @@ extension Engine {
         }
         var lastError = Errno.io
         DataErrors.last = nil
-        for _ in 0..<4 {
-            let (attr, inline, blocks) = try v.meta.dataLayout(attrIn.ino)
+        for attempt in 0..<4 {
+            // The open that resolved `attrIn` has just asked the server (close-to-open): the
+            // first try may answer from what that validated.
+            let (attr, inline, blocks) = try v.meta.dataLayout(attrIn.ino, fresh: attempt > 0)
             do throws(Errno) {
                 if let inline {
                     return (try memoryCopy(inline, flags: keep), file)
@@ -511,81 +514,44 @@ extension Engine {
     func commit(_ v: Volume, ino: Ino, stagingFD fd: Int32, staged: String, retire: Bool) throws(Errno) {
         let cred = Credentials.effective()
         let st = try Sys.fstat(fd)
-        let attr: Attr
-        do throws(Errno) {
-            attr = try v.meta.getattr(ino)
-        } catch {
-            if error == .noEntry {   // the file was removed meanwhile: nothing to keep
-                if retire {
-                    try? retireStaging(v, ino, staged)
-                    try? Sys.unlink(v.cache.stagingPath(staged))
-                }
-                return
-            }
-            throw error
-        }
         let size = Int64(st.st_size)
         let mtime = Timespec(st.st_mtim)
         // The kernel moved the staging file's ctime with every write: the content changed then,
         // not now (a later commit would leave ctime after mtime, unlike a local file system).
         let ctime = Timespec(st.st_ctim)
-        typealias Committed = (released: [DeletedObject], version: UInt64)
-        var version = attr.version
-        if try stagingDiffers(v, ino, fd, staged, st, from: attr) {
-            if size <= Int64(v.format.inlineMax) {
+        var version: UInt64?
+        if size <= Int64(v.format.inlineMax) {
+            do throws(Errno) {
+                // Small content: everything in one transaction, whose reads (the node, the staging
+                // row, the old content) are fetched together where they are round trips.
                 let bytes = try Sys.preadBytes(fd, count: Int(size), offset: 0)
-                let done = try v.meta.withWriteTransaction { () throws(Errno) -> Committed in
+                let done = try v.meta.withWriteTransaction { () throws(Errno) -> (released: [DeletedObject], version: UInt64) in
+                    try v.meta.fetchForCommit(ino)
+                    let attr = try v.meta.getattr(ino)
                     try requireRegistered(v, ino, staged)
-                    let d = try v.meta.commitData(ino: ino, size: UInt64(size), mtime: mtime, ctime: ctime, inline: bytes, blocks: [], cred: cred)
+                    var d: (released: [DeletedObject], version: UInt64) = ([], attr.version)
+                    if try stagingDiffers(v, ino, fd, staged, st, from: attr) {
+                        d = try v.meta.commitData(ino: ino, size: UInt64(size), mtime: mtime, ctime: ctime, inline: bytes,
+                                                  blocks: [], cred: cred)
+                    }
                     if retire { try v.meta.clearStaging(ino: ino) }
                     return d
                 }
                 version = done.version
                 deleteObjects(v, done.released)
-            } else {
-                let previous = try v.meta.dataLayout(ino).blocks
-                let codec: BlockCompression = v.format.compression == "zstd" ? .zstd : .none
-                // The ids are registered as uploading (hl_upload) until the commit's transaction
-                // references the objects: gc never takes them for leaked meanwhile.
-                var upload: UInt64 = 0
-                let owner = v.cache.stagingOwner.record
-                let stored: (blocks: [StoredBlock], newObjects: [UInt64])
-                do throws(Errno) {
-                    stored = try storeFile(fd: fd, size: size, blockSize: v.format.blockSize, codec: codec,
-                                           previous: previous, store: v.store,
-                                           allocateIDs: { (n: Int) throws(Errno) -> UInt64 in
-                                               let first = try v.meta.allocateUploadIDs(count: n, commit: upload, owner: owner)
-                                               if upload == 0 { upload = first }
-                                               return first
-                                           })
-                } catch {
-                    if upload != 0 { try? v.meta.finishUpload(commit: upload) }
-                    throw error
-                }
-                let done: Committed
-                do throws(Errno) {
-                    try v.store.flush()   // objects durable before metadata points at them
-                    done = try v.meta.withWriteTransaction { () throws(Errno) -> Committed in
-                        try requireRegistered(v, ino, staged)
-                        let d = try v.meta.commitData(ino: ino, size: UInt64(size), mtime: mtime, ctime: ctime, inline: nil,
-                                                      blocks: stored.blocks, cred: cred)
-                        if retire { try v.meta.clearStaging(ino: ino) }
-                        if upload != 0 { try v.meta.finishUpload(commit: upload) }
-                        return d
-                    }
-                } catch {
-                    for id in stored.newObjects { try? v.store.delete(blockObjectKey(id)) }
-                    if upload != 0 { try? v.meta.finishUpload(commit: upload) }
-                    throw error
-                }
-                version = done.version
-                deleteObjects(v, done.released)
+            } catch where error == .noEntry {
+                version = nil
             }
-        } else if retire {
-            try v.meta.withWriteTransaction { () throws(Errno) in
-                try requireRegistered(v, ino, staged)
-                try v.meta.clearStaging(ino: ino)
+        } else {
+            version = try commitBlocks(v, ino: ino, fd: fd, st, staged: staged, retire: retire, cred: cred)
+        }
+        guard let version else {
+            // The file was removed meanwhile: nothing to keep.
+            if retire {
+                try? retireStaging(v, ino, staged)
+                try? Sys.unlink(v.cache.stagingPath(staged))
             }
+            return
         }
         // A retired staging file holds exactly the committed version (no writer is left, and
         // flock(LOCK_EX) also fails while a MAP_SHARED mapping of it exists): keep it as that
@@ -597,6 +563,70 @@ extension Engine {
         } else {
             rememberCommittedState(staged, fd, st, version)
         }
+    }
+
+    /// `commit` of content larger than inline: the blocks are uploaded first, then referenced
+    /// in one transaction. Returns the version now committed; nil when the file was removed.
+    private func commitBlocks(_ v: Volume, ino: Ino, fd: Int32, _ st: stat, staged: String, retire: Bool,
+                              cred: Credentials) throws(Errno) -> UInt64? {
+        let size = Int64(st.st_size)
+        let mtime = Timespec(st.st_mtim)
+        let ctime = Timespec(st.st_ctim)
+        typealias Committed = (released: [DeletedObject], version: UInt64)
+        let attr: Attr
+        do throws(Errno) {
+            attr = try v.meta.getattr(ino)
+        } catch where error == .noEntry {
+            return nil
+        }
+        guard try stagingDiffers(v, ino, fd, staged, st, from: attr) else {
+            if retire {
+                try v.meta.withWriteTransaction { () throws(Errno) in
+                    try v.meta.fetchForCommit(ino)
+                    try requireRegistered(v, ino, staged)
+                    try v.meta.clearStaging(ino: ino)
+                }
+            }
+            return attr.version
+        }
+        let previous = try v.meta.dataLayout(ino).blocks
+        let codec: BlockCompression = v.format.compression == "zstd" ? .zstd : .none
+        // The ids are registered as uploading (hl_upload) until the commit's transaction
+        // references the objects: gc never takes them for leaked meanwhile.
+        var upload: UInt64 = 0
+        let owner = v.cache.stagingOwner.record
+        let stored: (blocks: [StoredBlock], newObjects: [UInt64])
+        do throws(Errno) {
+            stored = try storeFile(fd: fd, size: size, blockSize: v.format.blockSize, codec: codec,
+                                   previous: previous, store: v.store,
+                                   allocateIDs: { (n: Int) throws(Errno) -> UInt64 in
+                                       let first = try v.meta.allocateUploadIDs(count: n, commit: upload, owner: owner)
+                                       if upload == 0 { upload = first }
+                                       return first
+                                   })
+        } catch {
+            if upload != 0 { try? v.meta.finishUpload(commit: upload) }
+            throw error
+        }
+        let done: Committed
+        do throws(Errno) {
+            try v.store.flush()   // objects durable before metadata points at them
+            done = try v.meta.withWriteTransaction { () throws(Errno) -> Committed in
+                try v.meta.fetchForCommit(ino)
+                try requireRegistered(v, ino, staged)
+                let d = try v.meta.commitData(ino: ino, size: UInt64(size), mtime: mtime, ctime: ctime, inline: nil,
+                                              blocks: stored.blocks, cred: cred)
+                if retire { try v.meta.clearStaging(ino: ino) }
+                if upload != 0 { try v.meta.finishUpload(commit: upload) }
+                return d
+            }
+        } catch {
+            for id in stored.newObjects { try? v.store.delete(blockObjectKey(id)) }
+            if upload != 0 { try? v.meta.finishUpload(commit: upload) }
+            throw error
+        }
+        deleteObjects(v, done.released)
+        return done.version
     }
 
     /// After a commit that leaves the staging file in use (fsync): remember its size, mtime
@@ -657,7 +687,7 @@ extension Engine {
         if file.kind == .tmpfile { return try tmpfileStat(v, fd: fd) }
         var attr: Attr
         do throws(Errno) {
-            attr = try v.meta.getattr(file.ino)
+            attr = try v.meta.getattr(file.ino, fresh: false)
         } catch {
             guard error == .noEntry, let st = try? Sys.fstat(fd) else { throw error }
             // Unlinked while open: the descriptor still works, as on a local file system.

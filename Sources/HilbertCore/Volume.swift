@@ -30,6 +30,7 @@ public final class Volume {
         self.format = meta.format
         self.store = try StoreFactory.open(format)
         self.cache = try CacheDirectory.open(root: cacheRoot, volumeUUID: format.uuid)
+        meta.shareChangesOnThisNode(through: cache.volumeDirectory + "/change-epoch")
         var h: UInt64 = 0xcbf29ce484222325
         for b in format.uuid.utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
         self.dev = Volume.deviceNumber(major: 0x4000 | ((h >> 20) & 0x3fff), minor: h & 0xfffff)

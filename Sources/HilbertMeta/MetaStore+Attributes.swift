@@ -18,12 +18,15 @@ public struct TruncateResult: Equatable, Sendable {
 }
 
 extension MetaStore {
-    /// The attributes of `ino`. ENOENT when it does not exist.
-    public func getattr(_ ino: Ino) throws(Errno) -> Attr {
+    /// The attributes of `ino`. ENOENT when it does not exist. `fresh` false: another
+    /// node's change may show up to the attribute cache timeout late (stat, not open).
+    public func getattr(_ ino: Ino, fresh: Bool = true) throws(Errno) -> Attr {
         lock.lock(); defer { lock.unlock() }
-        if let a = try fromCache({ () throws(Errno) -> Attr in try node(ino, useCache: true) }) { return a }
+        if let a = try fromCache(fresh: fresh, { () throws(Errno) -> Attr in try node(ino, useCache: true) }) { return a }
+        let outermost = backend.transactionDepth == 0
         return try backend.transaction(write: false) { () throws(Errno) -> Attr in
-            let useCache = try cacheUsable()
+            if outermost { try backend.readTogether([.changeVersion, .node(ino)]) }
+            let useCache = try cacheUsable(fresh: fresh)
             return try node(ino, useCache: useCache)
         }
     }

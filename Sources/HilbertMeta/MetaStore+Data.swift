@@ -29,10 +29,12 @@ extension MetaStore {
         }
     }
 
-    /// Attributes, inline data and blocks of `ino` from one consistent snapshot.
-    public func dataLayout(_ ino: Ino) throws(Errno) -> (attr: Attr, inline: [UInt8]?, blocks: [BlockRef]) {
+    /// Attributes, inline data and blocks of `ino` from one consistent snapshot. `fresh`
+    /// false: the caches may answer within the attribute cache timeout (right after an open
+    /// validated them).
+    public func dataLayout(_ ino: Ino, fresh: Bool = true) throws(Errno) -> (attr: Attr, inline: [UInt8]?, blocks: [BlockRef]) {
         lock.lock(); defer { lock.unlock() }
-        if try cacheCurrent(), let a = attrCache[ino], a.isRegular {
+        if try cacheCurrent(fresh: fresh), let a = attrCache[ino], a.isRegular {
             if let data = inlineCache[ino] { return (a, data, []) }
             if let found = lastFound, found.ino == ino, a.size <= UInt64(format.inlineMax) {
                 if found.parent == inlineMissParent { inlineMissStreak += 1 } else {
@@ -69,6 +71,12 @@ extension MetaStore {
     }
 
     // MARK: committing
+
+    /// Inside a write transaction about to check the staging row of `ino` and commit its data
+    /// (`commitData`, `clearStaging`): the rows they read, fetched together.
+    public func fetchForCommit(_ ino: Ino) throws(Errno) {
+        try backend.readTogether([.staging(ino), .node(ino), .inlineLength(ino), .blocks(ino)])
+    }
 
     /// Replace the content description of a regular file atomically: `inline` XOR `blocks`
     /// (blocks must have distinct indices). Objects no longer referenced go to hl_delobj and

@@ -21,9 +21,9 @@ extension MetaStore {
     }
 
     /// A symlink's target. EINVAL when `ino` is not a symlink.
-    public func readlink(_ ino: Ino) throws(Errno) -> [UInt8] {
+    public func readlink(_ ino: Ino, fresh: Bool = true) throws(Errno) -> [UInt8] {
         try read { () throws(Errno) in
-            let useCache = try cacheUsable()
+            let useCache = try cacheUsable(fresh: fresh)
             let a = try node(ino, useCache: useCache)
             if !a.isSymlink { throw Errno.invalid }
             return try linkTarget(ino, useCache: useCache)
@@ -92,11 +92,13 @@ extension MetaStore {
     // MARK: creation
 
     /// Create a regular file (O_CREAT). Returns the existing file with created == false when
-    /// the name exists and !exclusive; EEXIST when it exists and exclusive.
-    public func createFile(parent: Ino, name: [UInt8], mode: UInt32, cred: Credentials,
-                           exclusive: Bool) throws(Errno) -> (attr: Attr, created: Bool) {
+    /// the name exists and !exclusive; EEXIST when it exists and exclusive. With `staging`, a
+    /// new file is registered with that staging file (`setStaging`) in the same transaction.
+    public func createFile(parent: Ino, name: [UInt8], mode: UInt32, cred: Credentials, exclusive: Bool,
+                           staging: (file: String, owner: String)? = nil) throws(Errno) -> (attr: Attr, created: Bool) {
         try MetaStore.validateName(name)
         return try write { () throws(Errno) -> (attr: Attr, created: Bool) in
+            try backend.readTogether([.node(parent), .entry(parent, name)])
             let p = try loadAttr(parent)
             if !p.isDirectory { throw Errno.notDirectory }
             try MetaStore.require(p, X_OK, cred)
@@ -107,13 +109,20 @@ extension MetaStore {
             try MetaStore.require(p, W_OK, cred)
             var m = mode & 0o7777
             m |= FileType.regular.rawValue
-            return (try makeNode(parent: p, name: name, mode: m, rdev: 0, cred: cred), true)
+            var a = try makeNode(parent: p, name: name, mode: m, rdev: 0, cred: cred)
+            if let staging {
+                try backend.putStagingRow(a.ino, file: staging.file, owner: staging.owner, created: a.ctime.sec)
+                try backend.setStaged(a.ino, true)
+                a.staged = true
+            }
+            return (a, true)
         }
     }
 
     public func mkdir(parent: Ino, name: [UInt8], mode: UInt32, cred: Credentials) throws(Errno) -> Attr {
         try MetaStore.validateName(name)
         return try write { () throws(Errno) -> Attr in
+            try backend.readTogether([.node(parent), .entry(parent, name)])
             let p = try writableDir(parent, cred)
             if try edge(parent, name) != nil { throw Errno.exists }
             if p.nlink >= maxLinks { throw Errno.tooManyLinks }
@@ -134,6 +143,7 @@ extension MetaStore {
         }
         let isDevice = type == FileType.charDevice.rawValue || type == FileType.blockDevice.rawValue
         return try write { () throws(Errno) -> Attr in
+            try backend.readTogether([.node(parent), .entry(parent, name)])
             let p = try writableDir(parent, cred)
             if try edge(parent, name) != nil { throw Errno.exists }
             return try makeNode(parent: p, name: name, mode: type | (mode & 0o7777), rdev: isDevice ? rdev : 0, cred: cred)
@@ -145,6 +155,7 @@ extension MetaStore {
         if target.isEmpty { throw Errno.noEntry }
         if target.count > 4095 { throw Errno.nameTooLong }
         return try write { () throws(Errno) -> Attr in
+            try backend.readTogether([.node(parent), .entry(parent, name)])
             let p = try writableDir(parent, cred)
             if try edge(parent, name) != nil { throw Errno.exists }
             return try makeNode(parent: p, name: name, mode: FileType.symlink.rawValue | 0o777, rdev: 0, cred: cred,
@@ -156,10 +167,16 @@ extension MetaStore {
     public func link(ino: Ino, newParent: Ino, newName: [UInt8], cred: Credentials) throws(Errno) -> Attr {
         try MetaStore.validateName(newName)
         return try write { () throws(Errno) -> Attr in
+            try backend.readTogether([.node(ino), .node(newParent), .entry(newParent, newName)])
             var a = try loadAttr(ino)
-            if a.isDirectory { throw Errno.perm }
-            let p = try writableDir(newParent, cred)
+            // Linux's order: the new name is looked up first (EEXIST), then write permission on
+            // its directory, then the source's type.
+            let p = try loadAttr(newParent)
+            if !p.isDirectory { throw Errno.notDirectory }
+            try MetaStore.require(p, X_OK, cred)
             if try edge(newParent, newName) != nil { throw Errno.exists }
+            try MetaStore.require(p, W_OK, cred)
+            if a.isDirectory { throw Errno.perm }
             if a.nlink >= maxLinks { throw Errno.tooManyLinks }
             let t = Timespec.now()
             try insertEdge(p.ino, newName, ino, mode: a.mode)
@@ -179,16 +196,18 @@ extension MetaStore {
     public func unlink(parent: Ino, name: [UInt8], cred: Credentials) throws(Errno) -> Released {
         if name.count > 255 { throw Errno.nameTooLong }
         return try writeFreeingSpace { () throws(Errno) -> Released in
+            try backend.readTogether([.node(parent), .entry(parent, name), .entryContent(parent, name)])
             let p = try writableDir(parent, cred)
             guard let e = try edge(parent, name) else { throw Errno.noEntry }
             let victim = try loadAttr(e.ino)
             if victim.isDirectory { throw Errno.isDirectory }
             if !MetaStore.stickyAllows(dir: p, victim: victim, cred) { throw Errno.perm }
+            let doomed = try doomed(victim)
             var released = Released()
             let t = Timespec.now()
             try deleteEdge(id: e.id)
             try touchDir(p.ino, nlinkDelta: 0, t)
-            try dropLink(victim, t, &released)
+            try dropLink(victim, doomed, t, &released)
             return released
         }
     }
@@ -198,6 +217,7 @@ extension MetaStore {
         if name == [0x2e] { throw Errno.invalid }
         if name == [0x2e, 0x2e] { throw Errno.notEmpty }
         return try writeFreeingSpace { () throws(Errno) -> Released in
+            try backend.readTogether([.node(parent), .entry(parent, name)])
             let p = try writableDir(parent, cred)
             guard let e = try edge(parent, name) else { throw Errno.noEntry }
             let victim = try loadAttr(e.ino)
@@ -209,37 +229,54 @@ extension MetaStore {
             let t = Timespec.now()
             try deleteEdge(id: e.id)
             try touchDir(p.ino, nlinkDelta: -1, t)
-            try destroy(victim, &released)
+            try destroy(victim, Doomed(), &released)
             return released
         }
     }
 
-    /// One name of `a` went away: nlink -= 1, destroy when it was the last.
-    func dropLink(_ a: Attr, _ t: Timespec, _ released: inout Released) throws(Errno) {
-        if a.nlink <= 1 {
-            try destroy(a, &released)
+    /// What destroying a node removes besides its row, read before the removal writes anything
+    /// (so that a backend answers it from rows fetched with the entry: `RowRead.entryContent`).
+    struct Doomed {
+        var blocks: [BlockRef] = []
+        var inlineLength = 0
+        var stagingFile: String?
+    }
+
+    /// The rows that go with `a` if this removal drops its last name; nil when it does not.
+    func doomed(_ a: Attr) throws(Errno) -> Doomed? {
+        guard a.nlink <= 1 || a.isDirectory else { return nil }
+        guard a.isRegular else { return Doomed() }
+        return Doomed(blocks: try backend.blocks(a.ino), inlineLength: try inlineLength(a.ino),
+                      stagingFile: try backend.stagingRow(a.ino)?.file)
+    }
+
+    /// One name of `a` went away: nlink -= 1, destroy when it was the last (`doomed(a)`).
+    func dropLink(_ a: Attr, _ doomed: Doomed?, _ t: Timespec, _ released: inout Released) throws(Errno) {
+        if let doomed {
+            try destroy(a, doomed, &released)
         } else {
             try touchNode(a.ino, nlinkDelta: -1, t)
         }
     }
 
     /// Delete a node and everything hanging off it; its objects go to hl_delobj.
-    func destroy(_ a: Attr, _ released: inout Released) throws(Errno) {
+    func destroy(_ a: Attr, _ doomed: Doomed, _ released: inout Released) throws(Errno) {
         let ino = a.ino
         if a.isRegular {
+            let blocks = doomed.blocks
+            let inl = doomed.inlineLength
+            if let file = doomed.stagingFile { released.stagingFiles.append(file) }
             var objs: [DeletedObject] = []
             var seen = Set<UInt64>()
-            for b in try backend.blocks(ino) where b.objectID != 0 && seen.insert(b.objectID).inserted {
+            for b in blocks where b.objectID != 0 && seen.insert(b.objectID).inserted {
                 objs.append(DeletedObject(objectID: b.objectID, storedLength: b.storedLength))
             }
             try releaseObjects(objs)
             released.objects.append(contentsOf: objs)
-            let inl = try inlineLength(ino)
             try backend.deleteBlocks(ino)
             try backend.deleteInlineRow(ino)
             try addCounter("used_bytes", -Int64(a.size))
             try addCounter("stored_bytes", -Int64(inl))
-            if let row = try backend.stagingRow(ino) { released.stagingFiles.append(row.file) }
             try backend.deleteStagingRow(ino)
             released.lastVersions.append(FileVersion(ino: ino, version: a.version))
         } else if a.isSymlink {
@@ -279,6 +316,8 @@ extension MetaStore {
         }
         try MetaStore.validateName(newName)
         return try write { () throws(Errno) -> Released in
+            try backend.readTogether([.node(parent), .node(newParent), .entry(parent, name), .entry(newParent, newName),
+                                      .entryContent(newParent, newName)])
             guard let se = try edge(parent, name) else { throw Errno.noEntry }
             let src = try loadAttr(se.ino)
             let de = try edge(newParent, newName)
@@ -334,12 +373,13 @@ extension MetaStore {
                     if try !isEmptyDir(dst.ino) { throw Errno.notEmpty }
                 }
                 if !MetaStore.stickyAllows(dir: dp, victim: dst, cred) { throw Errno.perm }
+                let doomed = try doomed(dst)
                 try deleteEdge(id: de.id)
                 if dst.isDirectory {
                     try touchDir(newParent, nlinkDelta: -1, t)
-                    try destroy(dst, &released)
+                    try destroy(dst, Doomed(), &released)
                 } else {
-                    try dropLink(dst, t, &released)
+                    try dropLink(dst, doomed, t, &released)
                 }
             } else if src.isDirectory && parent != newParent && dp.nlink >= maxLinks {
                 throw Errno.tooManyLinks

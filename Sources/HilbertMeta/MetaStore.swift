@@ -116,6 +116,8 @@ public final class MetaStore: @unchecked Sendable {
     // Per-connection caches, valid while `PRAGMA data_version` is unchanged; dropped after
     // every own write transaction and bypassed inside write transactions.
     var dentryCache: [EdgeKey: Ino] = [:]
+    /// Entries a path walk found absent (PathResolver.walkAhead), at the same version.
+    var absentCache: Set<EdgeKey> = []
     var attrCache: [Ino: Attr] = [:]
     var linkCache: [Ino: [UInt8]] = [:]
     var resolveCache: [ResolveKey: Resolution] = [:]
@@ -142,12 +144,15 @@ public final class MetaStore: @unchecked Sendable {
     /// Within `epochTrust` of a validation and at an unchanged epoch the caches are used
     /// without asking SQLite; the bound covers a writer that died between its commit and
     /// its bump.
-    let epoch: ChangeEpoch
+    var epoch: ChangeEpoch
     var cacheEpoch: UInt64 = .max
     var cacheValidatedAt: UInt64 = 0
     static let epochTrust: UInt64 = 1_000_000_000
     /// Set while answering from the caches alone (no transaction): a miss throws `cacheMiss`.
     var cacheOnly = false
+    /// With `cacheOnly`: a last path component the caches do not know counts as missing
+    /// (PathResolver.creationFromCache).
+    var unknownLastIsMissing = false
     static let cacheMiss = Errno(-1)
     static let cacheLimit = 16384
 
@@ -175,11 +180,83 @@ public final class MetaStore: @unchecked Sendable {
         self.format = format
         self.epoch = backend.makeChangeEpoch()
         self.reserve = backend.makeSpaceReserve()
-        backend.setWriteEndHandler { [unowned self] in
-            self.clearCaches()
-            self.cacheEpoch = .max
-            self.epoch.bump()
+        backend.setWriteEndHandler { [unowned self] end in self.afterOwnWrite(end) }
+    }
+
+    /// For metadata on a server: share this node's change epoch with the other processes that
+    /// use the volume through `file` (in their common cache directory), so that their changes
+    /// show here at once; another node's show within the attribute cache timeout.
+    public func shareChangesOnThisNode(through file: String) {
+        lock.lock(); defer { lock.unlock() }
+        if epoch.available || !backend.sharedBetweenNodes { return }
+        epoch = ChangeEpoch(file: file, mode: 0o600)
+        cacheEpoch = .max
+    }
+
+    /// After each of this process's write transactions: tell this node's other processes (the
+    /// change epoch). When nobody else changed the volume between the caches' validation and
+    /// this commit (the commit's version is the caches' plus one, and no other process of the
+    /// node bumped the epoch), the caches take the transaction's changes and are current as of
+    /// the commit; otherwise they all go.
+    func afterOwnWrite(_ end: WriteEnd) {
+        let previous = cacheEpoch
+        let now = epoch.bump()
+        if let versions = end.versions, let changes = end.changes, previous != .max,
+           versions.before == cacheDataVersion, !epoch.available || now == previous &+ 1 {
+            apply(changes)
+            cacheDataVersion = versions.after
+            noteValidated(now)
+            return
         }
+        clearCaches()
+        cacheEpoch = .max
+    }
+
+    /// Bring the caches from the version before a transaction of this process to the version
+    /// after it. Whole-path answers all go (they are rebuilt from the entries).
+    func apply(_ changes: [RowChange]) {
+        if !resolveCache.isEmpty { resolveCache.removeAll(keepingCapacity: true) }
+        var touched = Set<Ino>()
+        var entriesUnknown = false
+        for change in changes {
+            switch change {
+            case .node(let a):
+                attrCache[a.ino] = a
+            case .nodeGone(let ino):
+                attrCache.removeValue(forKey: ino)
+                forgetContent(ino)
+            case .touched(let ino, let delta, let time, let modified):
+                touched.insert(ino)
+                if var a = attrCache[ino] {
+                    a.nlink = UInt32(truncatingIfNeeded: Int64(a.nlink) + delta)
+                    a.ctime = time
+                    if modified { a.mtime = time }
+                    attrCache[ino] = a
+                }
+            case .parent(let ino, let parent):
+                attrCache[ino]?.parent = parent
+            case .staged(let ino, let staged):
+                attrCache[ino]?.staged = staged
+            case .entry(let parent, let name, let ino):
+                let key = EdgeKey(parent: parent, name: name)
+                dentryCache[key] = ino
+                if !absentCache.isEmpty { absentCache.remove(key) }
+            case .entryInTouchedDirectory:
+                entriesUnknown = true
+            case .content(let ino):
+                forgetContent(ino)
+            }
+        }
+        if entriesUnknown && !touched.isEmpty {
+            if !dentryCache.isEmpty { dentryCache = dentryCache.filter { !touched.contains($0.key.parent) } }
+            if !absentCache.isEmpty { absentCache = absentCache.filter { !touched.contains($0.parent) } }
+        }
+        if attrCache.count > MetaStore.cacheLimit || dentryCache.count > MetaStore.cacheLimit { clearCaches() }
+    }
+
+    private func forgetContent(_ ino: Ino) {
+        linkCache.removeValue(forKey: ino)
+        if let data = inlineCache.removeValue(forKey: ino) { inlineCacheBytes -= data.count }
     }
 
     /// Close the database now (the store is unusable afterwards until reopened lazily).
@@ -262,6 +339,7 @@ public final class MetaStore: @unchecked Sendable {
 
     func clearCaches() {
         if !dentryCache.isEmpty { dentryCache.removeAll(keepingCapacity: true) }
+        if !absentCache.isEmpty { absentCache.removeAll(keepingCapacity: true) }
         if !attrCache.isEmpty { attrCache.removeAll(keepingCapacity: true) }
         if !linkCache.isEmpty { linkCache.removeAll(keepingCapacity: true) }
         if !resolveCache.isEmpty { resolveCache.removeAll(keepingCapacity: true) }
@@ -292,22 +370,39 @@ public final class MetaStore: @unchecked Sendable {
         sizeCachesForStorm()
         if dentryCache.count + MetaStore.prefetchBatch > MetaStore.cacheLimit { clearCaches() }
         try backend.childrenFrom(dir, name: name, limit: MetaStore.prefetchBatch) { entry, a in
-            dentryCache[EdgeKey(parent: dir, name: entry)] = a.ino
+            let key = EdgeKey(parent: dir, name: entry)
+            dentryCache[key] = a.ino
+            if !absentCache.isEmpty { absentCache.remove(key) }
             attrCache[a.ino] = a
         }
     }
 
-    /// Inside a read transaction: may the caches be used? Drops them when another
-    /// connection committed since they were filled. Never inside a write transaction.
+    /// May the caches answer without asking the backend? When no process of this node wrote
+    /// since they were validated (the change epoch), for a bounded time: on a volume of one
+    /// node `epochTrust` (a writer that died between its commit and its bump); where other
+    /// nodes share the metadata, the attribute cache timeout, and only for calls that accept
+    /// another node's change showing that late (`fresh` false: stat, not open).
+    @inline(__always)
+    func cacheTrusted(fresh: Bool) -> Bool {
+        let bound: UInt64
+        if backend.sharedBetweenNodes {
+            if fresh { return false }
+            bound = backend.attributeCacheNanoseconds
+        } else {
+            bound = MetaStore.epochTrust
+        }
+        guard hl_monotonic_ns() &- cacheValidatedAt < bound else { return false }
+        if epoch.available { return epoch.load() == cacheEpoch }
+        return backend.sharedBetweenNodes && cacheEpoch != .max
+    }
+
     /// Outside any transaction: true when the caches are current (no other connection
     /// committed since they were filled), so an answer may come from them without BEGIN.
     @inline(__always)
-    func cacheCurrent() throws(Errno) -> Bool {
+    func cacheCurrent(fresh: Bool = true) throws(Errno) -> Bool {
         if backend.transactionDepth > 0 || attrCache.isEmpty { return false }
+        if cacheTrusted(fresh: fresh) { return true }
         let e = epoch.load()
-        if epoch.available && e == cacheEpoch && hl_monotonic_ns() &- cacheValidatedAt < MetaStore.epochTrust {
-            return true
-        }
         guard try backend.changeVersion() == cacheDataVersion else { return false }
         noteValidated(e)
         return true
@@ -321,8 +416,8 @@ public final class MetaStore: @unchecked Sendable {
 
     /// Try `body` from the caches alone; nil on a miss (then run the transactional path).
     @inline(__always)
-    func fromCache<T>(_ body: () throws(Errno) -> T) throws(Errno) -> T? {
-        guard try cacheCurrent() else { return nil }
+    func fromCache<T>(fresh: Bool = true, _ body: () throws(Errno) -> T) throws(Errno) -> T? {
+        guard try cacheCurrent(fresh: fresh) else { return nil }
         return try cachedOnly(body)
     }
 
@@ -339,13 +434,13 @@ public final class MetaStore: @unchecked Sendable {
         }
     }
 
+    /// Inside a read transaction: may the caches be used? Drops them when another
+    /// connection committed since they were filled. Never inside a write transaction.
     @inline(__always)
-    func cacheUsable() throws(Errno) -> Bool {
+    func cacheUsable(fresh: Bool = true) throws(Errno) -> Bool {
         if backend.inWriteTransaction { return false }
+        if cacheTrusted(fresh: fresh) { return true }   // nobody wrote since the caches were validated
         let e = epoch.load()
-        if epoch.available && e == cacheEpoch && hl_monotonic_ns() &- cacheValidatedAt < MetaStore.epochTrust {
-            return true   // nobody wrote since the caches were validated
-        }
         let v = try backend.changeVersion()
         if v != cacheDataVersion {
             clearCaches()
@@ -381,6 +476,7 @@ public final class MetaStore: @unchecked Sendable {
     /// The child named `name` in `dir` (nil when absent), through the cache when `useCache`.
     func child(_ dir: Ino, _ name: [UInt8], useCache: Bool) throws(Errno) -> Attr? {
         if useCache, let ino = dentryCache[EdgeKey(parent: dir, name: name)], let a = attrCache[ino] { return a }
+        if useCache && !absentCache.isEmpty && absentCache.contains(EdgeKey(parent: dir, name: name)) { return nil }
         if cacheOnly { throw MetaStore.cacheMiss }
         if useCache {
             if dir == missParent { missStreak += 1 } else { missParent = dir; missStreak = 1 }

@@ -14,21 +14,31 @@ extension MetaStore {
     /// components. Symlinks are followed in non-final positions, and in the final one when
     /// `followLast` or when the path ends with '/'; at most 40 (ELOOP). Absolute targets are
     /// host paths: inside `mountPrefix` they continue from the root, elsewhere they redirect.
-    /// Search permission is required on every traversed directory (EACCES).
+    /// Search permission is required on every traversed directory (EACCES). `fresh` false:
+    /// another node's change may show up to the attribute cache timeout late (stat, not open).
+    /// `creating`: the caller creates the last name when `.missing` comes back, in a
+    /// transaction that checks the name itself; then a directory found through the caches
+    /// within the attribute cache timeout will do, whatever they know of the name.
     public func resolve(from base: Ino, path: [UInt8], followLast: Bool, cred: Credentials,
-                        mountPrefix: [UInt8]) throws(Errno) -> Resolution {
+                        mountPrefix: [UInt8], fresh: Bool = true, creating: Bool = false) throws(Errno) -> Resolution {
         if path.isEmpty { throw Errno.noEntry }
         lock.lock(); defer { lock.unlock() }
-        let r = try resolveCached(from: base, path: path, followLast: followLast, cred: cred, mountPrefix: mountPrefix)
+        if creating && backend.remoteLookups, let r = try creationFromCache(from: base, path: path, followLast: followLast,
+                                                                             cred: cred, mountPrefix: mountPrefix) {
+            return r
+        }
+        let r = try resolveCached(from: base, path: path, followLast: followLast, cred: cred, mountPrefix: mountPrefix,
+                                  fresh: fresh)
         if case .found(let p, let n, let a) = r, a.isRegular { lastFound = (a.ino, p, n) }
         return r
     }
 
     private func resolveCached(from base: Ino, path: [UInt8], followLast: Bool, cred: Credentials,
-                               mountPrefix: [UInt8]) throws(Errno) -> Resolution {
+                               mountPrefix: [UInt8], fresh: Bool) throws(Errno) -> Resolution {
         let key = ResolveKey(base: base, followLast: followLast, path: path, cred: cred)
         if backend.remoteLookups {
-            return try resolveRemote(key, from: base, path: path, followLast: followLast, cred: cred, mountPrefix: mountPrefix)
+            return try resolveRemote(key, from: base, path: path, followLast: followLast, cred: cred, mountPrefix: mountPrefix,
+                                     fresh: fresh)
         }
         if try cacheCurrent(), let r = resolveCache[key] { return r }
         // Answered from the entry caches: cheap enough that remembering the whole path too
@@ -51,9 +61,10 @@ extension MetaStore {
     /// changed since they were filled (the change version); any other path is looked up with
     /// the change version in one walk, which refills the caches, and resolved from them. The
     /// resolver checks every rule as usual; what the walk could not reach (a symlink's target,
-    /// "..") costs a lookup more.
+    /// "..") costs a lookup more. A call that accepts another node's change showing late
+    /// (`fresh` false) skips the question within the attribute cache timeout.
     private func resolveRemote(_ key: ResolveKey, from base: Ino, path: [UInt8], followLast: Bool, cred: Credentials,
-                               mountPrefix: [UInt8]) throws(Errno) -> Resolution {
+                               mountPrefix: [UInt8], fresh: Bool) throws(Errno) -> Resolution {
         if backend.transactionDepth == 0 && !attrCache.isEmpty {
             var cached = resolveCache[key]
             if cached == nil {
@@ -62,9 +73,17 @@ extension MetaStore {
                                       mountPrefix: mountPrefix, useCache: true)
                 }
             }
-            if let cached, try backend.changeVersion() == cacheDataVersion {
-                remember(key, cached)
-                return cached
+            if let cached {
+                if cacheTrusted(fresh: fresh) {
+                    remember(key, cached)
+                    return cached
+                }
+                let e = epoch.load()
+                if try backend.changeVersion() == cacheDataVersion {
+                    noteValidated(e)
+                    remember(key, cached)
+                    return cached
+                }
             }
         }
         let lookUp = { () throws(Errno) -> Resolution in
@@ -81,6 +100,21 @@ extension MetaStore {
         // directory as it is when it gets there. Inside a caller's transaction, in it.
         if backend.transactionDepth > 0 { return try backend.transaction(write: false, lookUp) }
         return try lookUp()
+    }
+
+    /// `.missing` for a path whose directories the caches know (within the attribute cache
+    /// timeout) and whose last name they do not; nil for anything else.
+    private func creationFromCache(from base: Ino, path: [UInt8], followLast: Bool, cred: Credentials,
+                                   mountPrefix: [UInt8]) throws(Errno) -> Resolution? {
+        guard backend.transactionDepth == 0, !attrCache.isEmpty, cacheTrusted(fresh: false) else { return nil }
+        unknownLastIsMissing = true
+        defer { unknownLastIsMissing = false }
+        let r = try cachedOnly { () throws(Errno) -> Resolution in
+            try resolveLocked(from: base, path: path, followLast: followLast, cred: cred,
+                              mountPrefix: mountPrefix, useCache: true)
+        }
+        if case .missing? = r { return r }
+        return nil
     }
 
     /// The plain components at the start of `path` (up to a "." or ".."): their nodes, and the
@@ -102,23 +136,33 @@ extension MetaStore {
             if dir == walkParent { walkStreak += 1 } else { walkParent = dir; walkStreak = 1 }
             if walkStreak >= MetaStore.prefetchAfter {
                 walkStreak = 0
+                let e = epoch.load()
                 let version = try backend.changeVersion()
                 if version == cacheDataVersion {
                     try prefetchEntries(dir, from: last)
+                    noteValidated(e)
                     return
                 }
                 clearCaches()
                 cacheDataVersion = version
             }
         }
+        let e = epoch.load()
         let (version, nodes) = try backend.walk(start, names)
         if version != cacheDataVersion {
             clearCaches()   // filled at another version: stale
             cacheDataVersion = version
         }
+        noteValidated(e)
         for (depth, a) in nodes.enumerated() {
             if depth > 0 { dentryCache[EdgeKey(parent: nodes[depth - 1].ino, name: names[depth - 1])] = a.ino }
             attrCache[a.ino] = a
+        }
+        // The walk stopped at a name that is not there (a create's target): remembered, so
+        // that resolving does not ask again.
+        if let last = nodes.last, nodes.count <= names.count, last.isDirectory {
+            if absentCache.count >= 1024 { absentCache.removeAll(keepingCapacity: true) }
+            absentCache.insert(EdgeKey(parent: last.ino, name: names[nodes.count - 1]))
         }
     }
 
@@ -203,7 +247,13 @@ extension MetaStore {
             }
 
             let name = Array(buf[pos..<e])
-            guard let childAttr = try child(cur.ino, name, useCache: useCache) else {
+            let found: Attr?
+            do throws(Errno) {
+                found = try child(cur.ino, name, useCache: useCache)
+            } catch where error == MetaStore.cacheMiss && isLast && unknownLastIsMissing {
+                found = nil
+            }
+            guard let childAttr = found else {
                 if isLast { return .missing(parent: cur.ino, name: name, mustBeDirectory: trailingSlash) }
                 throw Errno.noEntry
             }

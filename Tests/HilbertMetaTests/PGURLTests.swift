@@ -36,4 +36,18 @@ import HilbertSupport
         }
         #expect((try? PGURL("postgres://h/db?schema=_a1" + String(repeating: "b", count: 60)))?.schema.count == 63)
     }
+
+    @Test func attributeCacheTimeout() throws {
+        #expect(try PGURL("postgres://h/db").attributeCacheNanoseconds == 1_000_000_000)
+        let cases: [(String, UInt64)] = [("0", 0), ("2", 2_000_000_000), ("0.5", 500_000_000), (".25", 250_000_000),
+                                         ("1.", 1_000_000_000), ("3600", 3_600_000_000_000), ("0.000000001", 1)]
+        for (text, ns) in cases {
+            let u = try PGURL("postgres://h/db?attr_cache=" + text + "&sslmode=disable")
+            #expect(u.attributeCacheNanoseconds == ns, "\(text)")
+            #expect(u.conninfo == "postgres://h/db?sslmode=disable", "libpq never sees attr_cache")
+        }
+        for bad in ["", ".", "-1", "1e3", "3601", "3600.5", "x", "1.2.3", "99999999999999999999"] {
+            #expect(throws: HilbertError.self, "\(bad)") { _ = try PGURL("postgres://h/db?attr_cache=" + bad) }
+        }
+    }
 }

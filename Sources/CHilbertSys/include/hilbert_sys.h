@@ -80,7 +80,7 @@ int hl_sys_tracked_umask(void);
 /* A shared counter in a small file mapped MAP_SHARED (the metadata change epoch). */
 volatile uint64_t *hl_sys_map_counter(const char *path, mode_t mode);
 static inline uint64_t hl_counter_load(volatile uint64_t *c) { return __atomic_load_n(c, __ATOMIC_ACQUIRE); }
-static inline void hl_counter_bump(volatile uint64_t *c) { __atomic_add_fetch(c, 1, __ATOMIC_ACQ_REL); }
+static inline uint64_t hl_counter_bump(volatile uint64_t *c) { return __atomic_add_fetch(c, 1, __ATOMIC_ACQ_REL); }
 /* Monotonic clock in nanoseconds (vDSO, no system call). */
 uint64_t hl_monotonic_ns(void);
 

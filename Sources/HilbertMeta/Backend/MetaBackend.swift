@@ -7,6 +7,51 @@ struct Edge {
     var type: UInt8
 }
 
+/// What a write transaction that just ended did, as far as its backend can tell: when nobody
+/// else wrote meanwhile, the process's caches (MetaStore) take its changes instead of being
+/// dropped.
+struct WriteEnd {
+    /// The change version (`changeVersion`) just before this transaction's commit and after
+    /// it; nil when unknown (rolled back, outcome settled later, or not reported).
+    var versions: (before: Int64, after: Int64)?
+    /// Every change it made to rows a process caches, in order; nil when unknown.
+    var changes: [RowChange]?
+
+    static let unknown = WriteEnd(versions: nil, changes: nil)
+}
+
+/// One change of a write transaction to the rows MetaStore caches (nodes, entries, content).
+enum RowChange {
+    /// A node inserted or rewritten whole.
+    case node(Attr)
+    case nodeGone(Ino)
+    /// `MetaBackend.touchNode`.
+    case touched(Ino, nlinkDelta: Int64, time: Timespec, modified: Bool)
+    case parent(Ino, Ino)
+    case staged(Ino, Bool)
+    case entry(parent: Ino, name: [UInt8], ino: Ino)
+    /// An entry changed that is known by its id only: an entry changes only together with its
+    /// directory's node row (mtime, ctime), so the cached entries of every directory touched
+    /// in the transaction go.
+    case entryInTouchedDirectory
+    /// Inline bytes, a symlink target or block references.
+    case content(Ino)
+}
+
+/// A row the policy is about to read (`MetaBackend.readTogether`).
+enum RowRead: Hashable {
+    case node(Ino)
+    /// The entry `name` in `parent` and the node it names: answers `edge` and `node`.
+    case entry(Ino, [UInt8])
+    /// What removing the node the entry names would remove with it: answers `blocks`,
+    /// `inlineRowLength` and `stagingRow` of that node.
+    case entryContent(Ino, [UInt8])
+    case staging(Ino)
+    case inlineLength(Ino)
+    case blocks(Ino)
+    case changeVersion
+}
+
 /// What a metadata backend provides: rows stored and found, inside the transaction the policy
 /// layer (`MetaStore`) has opened. Every rule — permissions, flags, limits, times, link counts —
 /// is checked once, in `MetaStore`; a backend decides nothing. The groups move here one at a
@@ -27,7 +72,7 @@ protocol MetaBackend: AnyObject {
     /// A number that changes when another session commits (cache validation).
     func changeVersion() throws(Errno) -> Int64
     /// Called after each of this session's write transactions ends (commit or rollback).
-    func setWriteEndHandler(_ handler: @escaping () -> Void)
+    func setWriteEndHandler(_ handler: @escaping (WriteEnd) -> Void)
     func close()
     /// This node's change counter for the volume, shared by the processes using it here: a
     /// process whose caches were validated at the current value may answer from them for a
@@ -38,6 +83,15 @@ protocol MetaBackend: AnyObject {
     func makeSpaceReserve() -> SpaceReserve?
     /// In a forked child: forget (leak) the parent's connection; the next call reconnects.
     func abandonAfterFork()
+
+    /// A hint, inside a transaction: the policy is about to read these rows. A backend whose
+    /// every read is a round trip (PostgreSQL) fetches them together, in one, and answers the
+    /// reads that follow from them until the transaction writes; a local one does nothing.
+    func readTogether(_ reads: [RowRead]) throws(Errno)
+    /// How long (ns) answers validated against the backend may be reused by calls that accept
+    /// another node's change showing late (stat, not open): the attribute cache timeout. 0
+    /// where no other node shares the metadata.
+    var attributeCacheNanoseconds: UInt64 { get }
 
     // MARK: nodes (one row per inode: Attr)
 

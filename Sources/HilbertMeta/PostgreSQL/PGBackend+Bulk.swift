@@ -52,11 +52,13 @@ extension PGBackend {
     }
 
     func insertEdge(id: Int64, _ parent: Ino, _ name: [UInt8], _ ino: Ino, type: UInt8) throws(Errno) {
+        changesUnknown = true
         try session.write("INSERT INTO \(t)edge(id, parent, name, ino, type) VALUES($1, $2, $3, $4, $5)",
                           [.int(id), PGBackend.u(parent), .bytes(name), PGBackend.u(ino), .int(Int64(type))])
     }
 
     func setCounter(_ name: String, _ value: Int64) throws(Errno) {
+        changesUnknown = true
         try session.write("""
             INSERT INTO \(t)counter(name, value) VALUES($1, $2) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value
             """, [.text(name), .int(value)])

@@ -8,7 +8,20 @@ final class PGBackend: MetaBackend {
     /// `"schema".hl_`
     var t: String { session.t }
 
-    init(_ session: PGSession) { self.session = session }
+    /// The attribute cache timeout of this process's view (the URL's `attr_cache`).
+    let attributeCacheNanoseconds: UInt64
+    /// Rows fetched by `readTogether`, good while `session.generation` is `fetchedAt`.
+    private var fetched = FetchedRows()
+    private var fetchedAt = -1
+    /// This transaction's changes to cached rows (WriteEnd); `changesUnknown` after a write
+    /// that does not say (bulk loading).
+    private var changes: [RowChange] = []
+    var changesUnknown = false
+
+    init(_ session: PGSession, attributeCacheNanoseconds: UInt64) {
+        self.session = session
+        self.attributeCacheNanoseconds = attributeCacheNanoseconds
+    }
 
     // MARK: the session
 
@@ -17,13 +30,24 @@ final class PGBackend: MetaBackend {
 
     @inline(__always)
     func transaction<T>(write: Bool, _ body: () throws(Errno) -> T) throws(Errno) -> T {
-        try session.transaction(write: write, body)
+        if session.depth == 0 {
+            if !changes.isEmpty { changes.removeAll(keepingCapacity: true) }
+            changesUnknown = false
+        }
+        return try session.transaction(write: write, body)
     }
 
     var transactionDepth: Int { session.depth }
     var inWriteTransaction: Bool { session.inWrite }
-    func changeVersion() throws(Errno) -> Int64 { try session.changeVersion() }
-    func setWriteEndHandler(_ handler: @escaping () -> Void) { session.onWriteEnd = handler }
+    func changeVersion() throws(Errno) -> Int64 {
+        if let v = prefetched()?.changeVersion { return v }
+        return try session.changeVersion()
+    }
+    func setWriteEndHandler(_ handler: @escaping (WriteEnd) -> Void) {
+        session.onWriteEnd = { [unowned self] versions in
+            handler(WriteEnd(versions: versions, changes: changesUnknown ? nil : changes))
+        }
+    }
     func close() { session.close() }
     // Another node's change reaches this one only through the server: every cache
     // validation asks it (the change counter), so there is no node-local shortcut.
@@ -36,6 +60,75 @@ final class PGBackend: MetaBackend {
     @inline(__always) static func u(_ v: UInt64) -> PGValue { .int(Int64(bitPattern: v)) }
     @inline(__always) static func u(_ v: UInt32) -> PGValue { .int(Int64(v)) }
     @inline(__always) static func i(_ v: Int64) -> PGValue { .int(v) }
+
+    // MARK: reads fetched together
+
+    func readTogether(_ reads: [RowRead]) throws(Errno) {
+        guard session.depth > 0, !reads.isEmpty else { return }
+        let results = try session.queryAll(reads.map(statement))
+        var rows = FetchedRows()
+        for (read, r) in zip(reads, results) {
+            switch read {
+            case .node(let ino): rows.nodes.updateValue(PGBackend.nodeRow(r), forKey: ino)
+            case .entry(let parent, let name):
+                rows.edges.updateValue(PGBackend.edgeRow(r), forKey: EdgeKey(parent: parent, name: name))
+                if r.rowCount > 0 && !r.isNull(0, 3) { rows.nodes[UInt64(bitPattern: r.int64(0, 1))] = PGBackend.readAttr(r, 0, 3) }
+            case .entryContent:
+                guard r.rowCount > 0 else { break }
+                let ino = UInt64(bitPattern: r.int64(0, 0))
+                rows.inlineLengths.updateValue(r.isNull(0, 1) ? nil : Int(r.int64(0, 1)), forKey: ino)
+                rows.staging.updateValue(r.isNull(0, 2) ? nil : (r.text(0, 2), r.text(0, 3)), forKey: ino)
+                rows.blocks[ino] = PGBackend.blockRows(r, column: 4)
+            case .staging(let ino): rows.staging.updateValue(r.rowCount > 0 ? (r.text(0, 0), r.text(0, 1)) : nil, forKey: ino)
+            case .inlineLength(let ino): rows.inlineLengths.updateValue(r.rowCount > 0 ? Int(r.int64(0, 0)) : nil, forKey: ino)
+            case .blocks(let ino): rows.blocks[ino] = PGBackend.blockRows(r)
+            case .changeVersion: rows.changeVersion = r.rowCount == 1 ? r.int64(0, 0) : 0
+            }
+        }
+        fetched = rows
+        fetchedAt = session.generation
+    }
+
+    /// The rows `readTogether` fetched, while nothing may have changed them since.
+    @inline(__always)
+    private func prefetched() -> FetchedRows? {
+        if fetchedAt < 0 { return nil }
+        if fetchedAt != session.generation {
+            fetched = FetchedRows()
+            fetchedAt = -1
+            return nil
+        }
+        return fetched
+    }
+
+    private func query(_ read: RowRead) throws(Errno) -> PGResult {
+        let s = statement(read)
+        return try session.query(s.sql, s.params)
+    }
+
+    private func statement(_ read: RowRead) -> (sql: String, params: [PGValue]) {
+        switch read {
+        case .node(let ino):
+            return ("SELECT \(PGBackend.nodeColumns) FROM \(t)node WHERE ino=$1", [PGBackend.u(ino)])
+        case .entry(let parent, let name):
+            return ("SELECT e.id, e.ino, e.type, \(PGBackend.nodeColumnsN) FROM \(t)edge e LEFT JOIN \(t)node n ON n.ino = e.ino "
+                    + "WHERE e.parent=$1 AND e.name=$2", [PGBackend.u(parent), .bytes(name)])
+        case .entryContent(let parent, let name):
+            // One row per block (one with NULL block columns when there is none).
+            return ("SELECT e.ino, (SELECT length(data) FROM \(t)inline WHERE ino = e.ino), s.file, s.owner, "
+                    + "b.indx, b.object_id, b.raw_len, b.stored_len, b.crc FROM \(t)edge e "
+                    + "LEFT JOIN \(t)staging s ON s.ino = e.ino LEFT JOIN \(t)block b ON b.ino = e.ino "
+                    + "WHERE e.parent=$1 AND e.name=$2 ORDER BY b.indx", [PGBackend.u(parent), .bytes(name)])
+        case .staging(let ino):
+            return ("SELECT file, owner FROM \(t)staging WHERE ino=$1", [PGBackend.u(ino)])
+        case .inlineLength(let ino):
+            return ("SELECT length(data) FROM \(t)inline WHERE ino=$1", [PGBackend.u(ino)])
+        case .blocks(let ino):
+            return ("SELECT indx, object_id, raw_len, stored_len, crc FROM \(t)block WHERE ino=$1 ORDER BY indx", [PGBackend.u(ino)])
+        case .changeVersion:
+            return ("SELECT value FROM \(t)counter WHERE name = 'change'", [])
+        }
+    }
 
     // MARK: nodes
 
@@ -61,16 +154,20 @@ final class PGBackend: MetaBackend {
     }
 
     func node(_ ino: Ino) throws(Errno) -> Attr? {
-        let r = try session.query("SELECT \(PGBackend.nodeColumns) FROM \(t)node WHERE ino=$1", [PGBackend.u(ino)])
-        return r.rowCount > 0 ? PGBackend.readAttr(r, 0) : nil
+        if let hit = prefetched()?.nodes[ino] { return hit }
+        return PGBackend.nodeRow(try query(.node(ino)))
     }
 
+    static func nodeRow(_ r: PGResult) -> Attr? { r.rowCount > 0 ? readAttr(r, 0) : nil }
+
     func insertNode(_ a: Attr) throws(Errno) {
+        changes.append(.node(a))
         try session.write("INSERT INTO \(t)node(\(PGBackend.nodeColumns)) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)",
                           PGBackend.attrParams(a))
     }
 
     func updateNode(_ a: Attr) throws(Errno) {
+        changes.append(.node(a))
         try session.write("""
             UPDATE \(t)node SET mode=$2,nlink=$3,uid=$4,gid=$5,rdev=$6,size=$7,atime_s=$8,atime_ns=$9,
             mtime_s=$10,mtime_ns=$11,ctime_s=$12,ctime_ns=$13,btime_s=$14,btime_ns=$15,parent=$16,
@@ -79,10 +176,12 @@ final class PGBackend: MetaBackend {
     }
 
     func deleteNode(_ ino: Ino) throws(Errno) {
+        changes.append(.nodeGone(ino))
         try session.write("DELETE FROM \(t)node WHERE ino=$1", [PGBackend.u(ino)])
     }
 
     func touchNode(_ ino: Ino, nlinkDelta: Int64, time x: Timespec, modified: Bool) throws(Errno) {
+        changes.append(.touched(ino, nlinkDelta: nlinkDelta, time: x, modified: modified))
         try session.write(modified
             ? "UPDATE \(t)node SET nlink=nlink+$2, mtime_s=$3, mtime_ns=$4, ctime_s=$3, ctime_ns=$4 WHERE ino=$1"
             : "UPDATE \(t)node SET nlink=nlink+$2, ctime_s=$3, ctime_ns=$4 WHERE ino=$1",
@@ -90,6 +189,7 @@ final class PGBackend: MetaBackend {
     }
 
     func setParent(_ ino: Ino, _ parent: Ino) throws(Errno) {
+        changes.append(.parent(ino, parent))
         try session.write("UPDATE \(t)node SET parent=$2 WHERE ino=$1", [PGBackend.u(ino), PGBackend.u(parent)])
     }
 
@@ -101,13 +201,22 @@ final class PGBackend: MetaBackend {
     // MARK: edges
 
     func edge(_ parent: Ino, _ name: [UInt8]) throws(Errno) -> Edge? {
+        if let hit = prefetched()?.edges[EdgeKey(parent: parent, name: name)] { return hit }
         let r = try session.query("SELECT id, ino, type FROM \(t)edge WHERE parent=$1 AND name=$2",
                                   [PGBackend.u(parent), .bytes(name)])
+        return PGBackend.edgeRow(r)
+    }
+
+    static func edgeRow(_ r: PGResult) -> Edge? {
         guard r.rowCount > 0 else { return nil }
         return Edge(id: r.int64(0, 0), ino: UInt64(bitPattern: r.int64(0, 1)), type: UInt8(truncatingIfNeeded: r.int64(0, 2)))
     }
 
     func child(_ parent: Ino, _ name: [UInt8]) throws(Errno) -> Attr? {
+        if let rows = prefetched(), let hit = rows.edges[EdgeKey(parent: parent, name: name)] {
+            guard let e = hit else { return nil }
+            if let n = rows.nodes[e.ino] { return n }
+        }
         let r = try session.query("""
             SELECT \(PGBackend.nodeColumnsN) FROM \(t)edge e JOIN \(t)node n ON n.ino = e.ino
             WHERE e.parent=$1 AND e.name=$2
@@ -116,19 +225,23 @@ final class PGBackend: MetaBackend {
     }
 
     func insertEdge(_ parent: Ino, _ name: [UInt8], _ ino: Ino, type: UInt8) throws(Errno) {
+        changes.append(.entry(parent: parent, name: name, ino: ino))
         try session.write("INSERT INTO \(t)edge(parent, name, ino, type) VALUES($1, $2, $3, $4)",
                           [PGBackend.u(parent), .bytes(name), PGBackend.u(ino), .int(Int64(type))])
     }
 
     func deleteEdge(id: Int64) throws(Errno) {
+        changes.append(.entryInTouchedDirectory)
         try session.write("DELETE FROM \(t)edge WHERE id=$1", [.int(id)])
     }
 
     func setEdgeTarget(id: Int64, _ ino: Ino, type: UInt8) throws(Errno) {
+        changes.append(.entryInTouchedDirectory)
         try session.write("UPDATE \(t)edge SET ino=$2, type=$3 WHERE id=$1", [.int(id), PGBackend.u(ino), .int(Int64(type))])
     }
 
     func moveEdge(id: Int64, to parent: Ino, name: [UInt8]) throws(Errno) {
+        changes.append(.entryInTouchedDirectory)
         try session.write("UPDATE \(t)edge SET parent=$2, name=$3 WHERE id=$1", [.int(id), PGBackend.u(parent), .bytes(name)])
     }
 
@@ -250,10 +363,12 @@ final class PGBackend: MetaBackend {
     }
 
     func putSymlinkTarget(_ ino: Ino, _ target: [UInt8]) throws(Errno) {
+        changes.append(.content(ino))
         try session.write("INSERT INTO \(t)symlink(ino, target) VALUES($1, $2)", [PGBackend.u(ino), .bytes(target)])
     }
 
     func deleteSymlinkTarget(_ ino: Ino) throws(Errno) {
+        changes.append(.content(ino))
         try session.write("DELETE FROM \(t)symlink WHERE ino=$1", [PGBackend.u(ino)])
     }
 
@@ -294,11 +409,13 @@ final class PGBackend: MetaBackend {
     }
 
     func inlineRowLength(_ ino: Ino) throws(Errno) -> Int? {
-        let r = try session.query("SELECT length(data) FROM \(t)inline WHERE ino=$1", [PGBackend.u(ino)])
+        if let hit = prefetched()?.inlineLengths[ino] { return hit }
+        let r = try query(.inlineLength(ino))
         return r.rowCount > 0 ? Int(r.int64(0, 0)) : nil
     }
 
     func putInlineRow(_ ino: Ino, _ data: [UInt8], crc: UInt32) throws(Errno) {
+        changes.append(.content(ino))
         try session.write("""
             INSERT INTO \(t)inline(ino, data, crc) VALUES($1, $2, $3)
             ON CONFLICT (ino) DO UPDATE SET data = EXCLUDED.data, crc = EXCLUDED.crc
@@ -306,20 +423,28 @@ final class PGBackend: MetaBackend {
     }
 
     func deleteInlineRow(_ ino: Ino) throws(Errno) {
+        changes.append(.content(ino))
         try session.write("DELETE FROM \(t)inline WHERE ino=$1", [PGBackend.u(ino)])
     }
 
     func blocks(_ ino: Ino) throws(Errno) -> [BlockRef] {
-        let r = try session.query("SELECT indx, object_id, raw_len, stored_len, crc FROM \(t)block WHERE ino=$1 ORDER BY indx",
-                                  [PGBackend.u(ino)])
-        return (0..<r.rowCount).map { k in
-            BlockRef(index: UInt32(truncatingIfNeeded: r.int64(k, 0)), objectID: UInt64(bitPattern: r.int64(k, 1)),
-                     rawLength: UInt32(truncatingIfNeeded: r.int64(k, 2)), storedLength: UInt32(truncatingIfNeeded: r.int64(k, 3)),
-                     crc: UInt32(truncatingIfNeeded: r.int64(k, 4)))
+        if let hit = prefetched()?.blocks[ino] { return hit }
+        return PGBackend.blockRows(try query(.blocks(ino)))
+    }
+
+    /// Block references from columns `column`… (index, object, raw and stored length, CRC); rows
+    /// whose index is NULL (an outer join's "none") are not blocks.
+    static func blockRows(_ r: PGResult, column c: Int = 0) -> [BlockRef] {
+        (0..<r.rowCount).compactMap { k in
+            if r.isNull(k, c) { return nil }
+            return BlockRef(index: UInt32(truncatingIfNeeded: r.int64(k, c)), objectID: UInt64(bitPattern: r.int64(k, c + 1)),
+                            rawLength: UInt32(truncatingIfNeeded: r.int64(k, c + 2)),
+                            storedLength: UInt32(truncatingIfNeeded: r.int64(k, c + 3)), crc: UInt32(truncatingIfNeeded: r.int64(k, c + 4)))
         }
     }
 
     func putBlock(_ ino: Ino, _ b: BlockRef) throws(Errno) {
+        changes.append(.content(ino))
         try session.write("""
             INSERT INTO \(t)block(ino, indx, object_id, raw_len, stored_len, crc) VALUES($1,$2,$3,$4,$5,$6)
             ON CONFLICT (ino, indx) DO UPDATE SET object_id = EXCLUDED.object_id, raw_len = EXCLUDED.raw_len,
@@ -329,10 +454,12 @@ final class PGBackend: MetaBackend {
     }
 
     func deleteBlock(_ ino: Ino, index: UInt32) throws(Errno) {
+        changes.append(.content(ino))
         try session.write("DELETE FROM \(t)block WHERE ino=$1 AND indx=$2", [PGBackend.u(ino), PGBackend.u(index)])
     }
 
     func deleteBlocks(_ ino: Ino) throws(Errno) {
+        changes.append(.content(ino))
         try session.write("DELETE FROM \(t)block WHERE ino=$1", [PGBackend.u(ino)])
     }
 
@@ -358,7 +485,8 @@ final class PGBackend: MetaBackend {
     // MARK: staging rows
 
     func stagingRow(_ ino: Ino) throws(Errno) -> (file: String, owner: String)? {
-        let r = try session.query("SELECT file, owner FROM \(t)staging WHERE ino=$1", [PGBackend.u(ino)])
+        if let hit = prefetched()?.staging[ino] { return hit }
+        let r = try query(.staging(ino))
         return r.rowCount > 0 ? (r.text(0, 0), r.text(0, 1)) : nil
     }
 
@@ -383,6 +511,7 @@ final class PGBackend: MetaBackend {
     }
 
     func setStaged(_ ino: Ino, _ staged: Bool) throws(Errno) {
+        changes.append(.staged(ino, staged))
         try session.write("UPDATE \(t)node SET staged=$2 WHERE ino=$1", [PGBackend.u(ino), .int(staged ? 1 : 0)])
     }
 
@@ -497,4 +626,15 @@ final class PGBackend: MetaBackend {
         session.setLastError(HilbertError(e, "metadata \(location): \(message)"))
         return e
     }
+}
+
+/// What `PGBackend.readTogether` fetched; a key present with nil means "no such row" (set
+/// with `updateValue`: assigning nil through the subscript would remove the key).
+private struct FetchedRows {
+    var nodes: [Ino: Attr?] = [:]
+    var edges: [EdgeKey: Edge?] = [:]
+    var staging: [Ino: (file: String, owner: String)?] = [:]
+    var inlineLengths: [Ino: Int?] = [:]
+    var blocks: [Ino: [BlockRef]] = [:]
+    var changeVersion: Int64?
 }

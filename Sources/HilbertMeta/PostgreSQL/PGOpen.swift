@@ -19,7 +19,7 @@ extension MetaStore {
             rows.append(("UPDATE \(t)counter SET value = 1 WHERE name = 'inodes'", []))
             return rows
         }
-        return MetaStore(backend: PGBackend(session), format: format)
+        return MetaStore(backend: PGBackend(session, attributeCacheNanoseconds: url.attributeCacheNanoseconds), format: format)
     }
 
     /// A new volume for `hilbert load`: the schema and the `loading` marker only (MetaURL).
@@ -27,7 +27,7 @@ extension MetaStore {
         let session = try createSchema(url) { t in
             [("INSERT INTO \(t)setting(name, value) VALUES($1, $2)", [.text(loadingSetting), .text(source)])]
         }
-        return MetaStore(backend: PGBackend(session), format: format)
+        return MetaStore(backend: PGBackend(session, attributeCacheNanoseconds: url.attributeCacheNanoseconds), format: format)
     }
 
     /// Create the URL's schema with the tables of every migration and the rows `fill` gives,
@@ -103,7 +103,7 @@ extension MetaStore {
                 lastOpenError = error
                 throw error.errno
             }
-            return MetaStore(backend: PGBackend(session), format: format)
+            return MetaStore(backend: PGBackend(session, attributeCacheNanoseconds: url.attributeCacheNanoseconds), format: format)
         } catch {
             if lastOpenError == nil {
                 lastOpenError = session.connectionError.map { HilbertError(error, $0.message) }

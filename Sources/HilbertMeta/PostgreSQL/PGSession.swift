@@ -48,7 +48,15 @@ final class PGSession {
     private var changed = false
     /// This write transaction used lease rows.
     private var leased = false
-    var onWriteEnd: (() -> Void)?
+    /// Moves whenever what this session's reads would return may have changed under the
+    /// rows fetched earlier: a write queued, a transaction begun or ended, a savepoint rolled
+    /// back (`PGBackend.readTogether` answers from its rows only at the same generation).
+    private(set) var generation = 0
+    /// The change version this write transaction's commit set (its bump's RETURNING).
+    private var committedVersion: Int64?
+    /// Called when a write transaction that may have changed the volume ended, with the change
+    /// version before and after its commit when it committed and that is known.
+    var onWriteEnd: (((before: Int64, after: Int64)?) -> Void)?
 
     init(_ url: PGURL) {
         t = "\"\(url.schema)\".hl_"
@@ -167,18 +175,27 @@ final class PGSession {
     /// `query` for lease rows (`writeLease`): does not make the transaction a change.
     func queryLease(_ sql: String, _ params: [PGValue] = []) throws(Errno) -> PGResult {
         if inWrite && !changed { leased = true }
+        return try exchange([(sql, params)])[0]
+    }
+
+    /// Reads (statements that change nothing) whose rows are needed, sent together (with
+    /// everything queued) in one round trip; their results in order.
+    func queryAll(_ reads: [(sql: String, params: [PGValue])]) throws(Errno) -> [PGResult] {
+        try exchange(reads)
+    }
+
+    private func exchange(_ wanted: [(sql: String, params: [PGValue])]) throws(Errno) -> [PGResult] {
         let c = try connection()
-        if Log.debugEnabled { Self.trace(queued.map(\.sql) + [sql]) }
-        if queued.isEmpty {
-            do throws(Errno) { return try c.query(sql, params) } catch { throw fail(error, c) }
+        if Log.debugEnabled { Self.trace(queued.map(\.sql) + wanted.map(\.sql)) }
+        if queued.isEmpty && wanted.count == 1 {
+            do throws(Errno) { return [try c.query(wanted[0].sql, wanted[0].params)] } catch { throw fail(error, c) }
         }
-        queued.append((sql, params))
-        let batch = queued
+        let batch = queued + wanted
         queued = []
         let first = depth > 0 && !sentBegin
         if depth > 0 { sentBegin = true }
         do throws(Errno) {
-            return try c.pipeline(batch).last!
+            return Array(try c.pipeline(batch).suffix(wanted.count))
         } catch {
             let e = fail(error, c)
             if first && !conn.isConnected && e != .timedOut { lostOnFirstRoundTrip = true }
@@ -194,6 +211,7 @@ final class PGSession {
             return
         }
         if inWrite { wrote = true; changed = true }
+        generation &+= 1
         queued.append((sql, params))
     }
 
@@ -205,6 +223,7 @@ final class PGSession {
             return
         }
         if inWrite { wrote = true; leased = true }
+        generation &+= 1
         queued.append((sql, params))
     }
 
@@ -247,6 +266,7 @@ final class PGSession {
             return r
         } catch {
             depth -= 1
+            generation &+= 1
             if conn.isConnected {
                 queued.append(("ROLLBACK TO SAVEPOINT hl_sp", []))
                 queued.append(("RELEASE SAVEPOINT hl_sp", []))
@@ -258,11 +278,13 @@ final class PGSession {
     private func outermost<T>(write: Bool, _ body: () throws(Errno) -> T) throws(Errno) -> T {
         _ = try connection()
         depth = 1
+        generation &+= 1
         inWrite = write
         wrote = false
         changed = false
         leased = false
         sentBegin = false
+        committedVersion = nil
         if write {
             queued = [("BEGIN", []), volumeLock]
         } else {
@@ -270,9 +292,10 @@ final class PGSession {
         }
         defer {
             depth = 0
+            generation &+= 1
             inWrite = false
             queued = []
-            if write && (changed || !leased) { onWriteEnd?() }
+            if write && (changed || !leased) { onWriteEnd?(committedVersion.map { ($0 - 1, $0) }) }
         }
         let r: T
         do throws(Errno) {
@@ -316,7 +339,11 @@ final class PGSession {
     /// Commit a write transaction, settling the outcome when the connection breaks meanwhile.
     private func commit() throws(Errno) {
         let token = Int64.random(in: Int64.min...Int64.max)
-        if changed { queued.append(("UPDATE \(t)counter SET value = value + 1 WHERE name = 'change'", [])) }
+        var bumpAt: Int?
+        if changed {
+            bumpAt = queued.count
+            queued.append(("UPDATE \(t)counter SET value = value + 1 WHERE name = 'change' RETURNING value", []))
+        }
         queued.append(("INSERT INTO \(t)commit(token) VALUES($1)", [.int(token)]))
         // Tokens are only needed while a commit's outcome is being settled: old ones go now
         // and then (about one commit in 256 removes those older than a day).
@@ -326,7 +353,10 @@ final class PGSession {
         queued.append(("COMMIT", []))
         sentBegin = true
         do throws(Errno) {
-            _ = try flush()
+            let results = try flush()
+            if let bumpAt, bumpAt < results.count, results[bumpAt].rowCount == 1 {
+                committedVersion = results[bumpAt].int64(0, 0)
+            }
         } catch {
             guard !conn.isConnected else {
                 // The server answered with an error: nothing was committed.

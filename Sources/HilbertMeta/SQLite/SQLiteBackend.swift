@@ -20,7 +20,10 @@ final class SQLiteBackend: MetaBackend {
     var transactionDepth: Int { conn.depth }
     var inWriteTransaction: Bool { conn.inWriteTransaction }
     func changeVersion() throws(Errno) -> Int64 { try conn.dataVersion() }
-    func setWriteEndHandler(_ handler: @escaping () -> Void) { conn.onWriteEnd = handler }
+    /// Every read is a local call: nothing to gather.
+    func readTogether(_ reads: [RowRead]) {}
+    var attributeCacheNanoseconds: UInt64 { 0 }
+    func setWriteEndHandler(_ handler: @escaping (WriteEnd) -> Void) { conn.onWriteEnd = { handler(.unknown) } }
     func close() { conn.close() }
     func makeChangeEpoch() -> ChangeEpoch { ChangeEpoch(databasePath: conn.path) }
     func makeSpaceReserve() -> SpaceReserve? { SpaceReserve(databasePath: conn.path) }

@@ -4,7 +4,8 @@
 # open and listings across nodes; O_CREAT|O_EXCL, mkdir, link, RENAME_NOREPLACE and
 # RENAME_EXCHANGE race 200 rounds between two nodes with exactly one winner each; a file open
 # for writing on one node is not opened for writing on another (EBUSY after about 2 s) and
-# the last closer's version wins whole. Needs the suite's server (Tests/pg/with-server.sh).
+# the last closer's version wins whole; stat answers within the attribute cache timeout
+# (attr_cache) while open stays close-to-open. Needs the suite's server (Tests/pg/with-server.sh).
 # timeout: 420
 . "$(dirname "$0")/../lib.sh"
 hl_setup
@@ -40,6 +41,49 @@ wait $watcher
 is "$(cat "$HL_TMP/watch.out")" "before: old ['one']
 after: new content ['one', 'two'] 12" \
     "close-to-open: a process on node B that opens after node A closed reads A's bytes; its listing shows A's new name"
+
+# ---------------------------------------------------------------- attribute cache
+# stat answers from what the process validated with the server within the URL's attr_cache
+# seconds (default 1): another node's change shows in stat at most that late; open always
+# asks (close-to-open), and a change made on the same node shows at once (its change epoch).
+cat >"$HL_TMP/attr.py" <<'PY'
+import os, sys, time
+flag, mode = sys.argv[1], sys.argv[2]
+print("before", os.stat("/hilbert/ac").st_size, flush=True)
+open(flag + ".ready", "w").close()
+while not os.path.exists(flag):
+    time.sleep(0.01)
+t0 = time.monotonic()                  # the writer's call has returned
+first = os.stat("/hilbert/ac").st_size
+if mode == "poll":
+    seen = first
+    while seen != 12 and time.monotonic() - t0 < 10:
+        time.sleep(0.02)
+        seen = os.stat("/hilbert/ac").st_size
+    print("seen", seen, "within", "1.5s" if time.monotonic() - t0 <= 1.5 else "%.2fs" % (time.monotonic() - t0), flush=True)
+else:
+    print("first", first, "open", len(open("/hilbert/ac").read()), "then", os.stat("/hilbert/ac").st_size, flush=True)
+PY
+attr_case() {   # WATCHER-NODE WATCHER-URL WRITER-NODE MODE
+    local flag="$HL_TMP/ac-$RANDOM"
+    node a sh -c 'printf "old\n" > /hilbert/ac'
+    "$H" run --mount "/hilbert=$2" --cache "$HL_TMP/node-$1" -- python3 "$HL_TMP/attr.py" "$flag" "$4" >"$flag.out" 2>&1 &
+    local w=$!
+    for _ in $(seq 200); do [ -e "$flag.ready" ] && break; sleep 0.02; done
+    node "$3" sh -c 'printf "new content\n" > /hilbert/ac'
+    touch "$flag"
+    wait $w
+    cat "$flag.out"
+}
+is "$(attr_case b "$URL" a poll)" "before 4
+seen 12 within 1.5s" "stat on node B shows node A's change within the default attribute cache timeout (1 s)"
+is "$(attr_case b "$URL&attr_cache=0" a once)" "before 4
+first 12 open 12 then 12" "attr_cache=0: stat on node B shows node A's change at once"
+is "$(attr_case b "$URL&attr_cache=30" a once)" "before 4
+first 4 open 12 then 12" \
+    "attr_cache=30: stat on B may still show the old size, but open reads A's bytes (close-to-open regardless), and refreshes stat"
+is "$(attr_case b "$URL&attr_cache=30" b once)" "before 4
+first 12 open 12 then 12" "attr_cache=30: a change by another process of the same node shows in stat at once"
 
 # ---------------------------------------------------------------- atomic across nodes
 cat >"$HL_TMP/race.py" <<'PY'
