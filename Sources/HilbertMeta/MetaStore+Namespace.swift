@@ -428,7 +428,10 @@ extension MetaStore {
     /// entries in creation order with cookie = edge id + 2. Stable under concurrent changes.
     public func readdir(_ dir: Ino, after cookie: UInt64, limit: Int) throws(Errno) -> [DirEntry] {
         if limit <= 0 { return [] }
+        let afterID = Int64(cookie > 2 ? cookie - 2 : 0)
+        let page = limit - (cookie == 0 ? 2 : cookie == 1 ? 1 : 0)
         return try read { () throws(Errno) -> [DirEntry] in
+            try backend.readTogether(page > 0 ? [.node(dir), .entries(dir, afterID: afterID, limit: page)] : [.node(dir)])
             let d = try loadAttr(dir)
             if !d.isDirectory { throw Errno.notDirectory }
             var out: [DirEntry] = []
@@ -438,7 +441,7 @@ extension MetaStore {
                 out.append(DirEntry(name: [0x2e, 0x2e], ino: d.parent == 0 ? dir : d.parent, type: UInt8(DT_DIR), cookie: 2))
             }
             if out.count >= limit { return out }
-            for e in try backend.edges(dir, afterID: Int64(cookie > 2 ? cookie - 2 : 0), limit: limit - out.count) {
+            for e in try backend.edges(dir, afterID: afterID, limit: limit - out.count) {
                 out.append(DirEntry(name: e.name, ino: e.ino, type: e.type, cookie: UInt64(e.id) + 2))
             }
             return out

@@ -132,8 +132,12 @@ public final class MetaStore: @unchecked Sendable {
     /// The same for whole-path walks (PathResolver.walkAhead, where lookups are round trips).
     var walkParent: Ino = 0
     var walkStreak = 0
+    /// A directory whose last read-ahead was a full batch: its next miss reads ahead at once.
+    var readAheadDirectory: Ino = 0
     static let prefetchAfter = 4
     static let prefetchBatch = 256
+    /// Entries read ahead at a time: more where each read is a round trip.
+    var entryBatch: Int { backend.remoteLookups ? 1024 : MetaStore.prefetchBatch }
     /// The last regular file `resolve` found, and consecutive small-file reads in one
     /// directory: past a few, the following files' bytes are read ahead too.
     var lastFound: (ino: Ino, parent: Ino, name: [UInt8])?
@@ -365,16 +369,27 @@ public final class MetaStore: @unchecked Sendable {
     }
 
     /// Cache the entries of `dir` from `name` on with their attributes: one query instead
-    /// of one per following lookup.
+    /// of one per following lookup. Where the backend reads the change version with them,
+    /// caches filled at another version go first. A full batch marks `dir` as one whose next
+    /// miss reads ahead at once (`readAheadDirectory`).
     func prefetchEntries(_ dir: Ino, from name: [UInt8]) throws(Errno) {
         sizeCachesForStorm()
-        if dentryCache.count + MetaStore.prefetchBatch > MetaStore.cacheLimit { clearCaches() }
-        try backend.childrenFrom(dir, name: name, limit: MetaStore.prefetchBatch) { entry, a in
+        let batch = entryBatch
+        if dentryCache.count + batch > MetaStore.cacheLimit { clearCaches() }
+        var rows = 0
+        try backend.childrenFrom(dir, name: name, limit: batch, version: { version in
+            if version != cacheDataVersion {
+                clearCaches()
+                cacheDataVersion = version
+            }
+        }) { entry, a in
             let key = EdgeKey(parent: dir, name: entry)
             dentryCache[key] = a.ino
             if !absentCache.isEmpty { absentCache.remove(key) }
             attrCache[a.ino] = a
+            rows += 1
         }
+        readAheadDirectory = rows == batch ? dir : 0
     }
 
     /// May the caches answer without asking the backend? When no process of this node wrote

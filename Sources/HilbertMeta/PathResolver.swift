@@ -134,17 +134,15 @@ extension MetaStore {
         // few misses — once the change version says the cached directory is current.
         if let last = names.last, let dir = cachedDirectory(start, names.dropLast()) {
             if dir == walkParent { walkStreak += 1 } else { walkParent = dir; walkStreak = 1 }
-            if walkStreak >= MetaStore.prefetchAfter {
+            if walkStreak >= MetaStore.prefetchAfter || dir == readAheadDirectory {
                 walkStreak = 0
+                // The version comes with the entries (caches of another version go first).
                 let e = epoch.load()
-                let version = try backend.changeVersion()
-                if version == cacheDataVersion {
-                    try prefetchEntries(dir, from: last)
-                    noteValidated(e)
+                try prefetchEntries(dir, from: last)
+                noteValidated(e)
+                if cachedDirectory(start, names.dropLast()) == dir, dentryCache[EdgeKey(parent: dir, name: last)] != nil {
                     return
                 }
-                clearCaches()
-                cacheDataVersion = version
             }
         }
         let e = epoch.load()

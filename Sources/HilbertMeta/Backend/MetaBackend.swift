@@ -50,6 +50,8 @@ enum RowRead: Hashable {
     case inlineLength(Ino)
     case blocks(Ino)
     case changeVersion
+    /// A page of a listing: answers `edges(parent, afterID:, limit:)`.
+    case entries(Ino, afterID: Int64, limit: Int)
 }
 
 /// What a metadata backend provides: rows stored and found, inside the transaction the policy
@@ -134,8 +136,10 @@ protocol MetaBackend: AnyObject {
     /// nothing (permissions, symlinks, ".." are the resolver's).
     func walk(_ base: Ino, _ names: [[UInt8]]) throws(Errno) -> (version: Int64, nodes: [Attr])
     /// Read-ahead for storms: the entries of `parent` from `name` on (listing order), at most
-    /// `limit`, each with its node.
-    func childrenFrom(_ parent: Ino, name: [UInt8], limit: Int, _ row: ([UInt8], Attr) -> Void) throws(Errno)
+    /// `limit`, each with its node. A backend whose reads are round trips reads the change
+    /// version with them and tells it to `version` before the first row.
+    func childrenFrom(_ parent: Ino, name: [UInt8], limit: Int, version: (Int64) -> Void,
+                      _ row: ([UInt8], Attr) -> Void) throws(Errno)
     /// The same walk, for entries that have an inline row: the bytes and their checksum.
     func inlineRowsFrom(_ parent: Ino, name: [UInt8], limit: Int, _ row: (Ino, [UInt8], UInt32?) -> Void) throws(Errno)
 

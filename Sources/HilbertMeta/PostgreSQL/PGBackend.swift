@@ -83,6 +83,7 @@ final class PGBackend: MetaBackend {
             case .inlineLength(let ino): rows.inlineLengths.updateValue(r.rowCount > 0 ? Int(r.int64(0, 0)) : nil, forKey: ino)
             case .blocks(let ino): rows.blocks[ino] = PGBackend.blockRows(r)
             case .changeVersion: rows.changeVersion = r.rowCount == 1 ? r.int64(0, 0) : 0
+            case .entries: rows.pages[read] = PGBackend.edgeRows(r)
             }
         }
         fetched = rows
@@ -127,6 +128,9 @@ final class PGBackend: MetaBackend {
             return ("SELECT indx, object_id, raw_len, stored_len, crc FROM \(t)block WHERE ino=$1 ORDER BY indx", [PGBackend.u(ino)])
         case .changeVersion:
             return ("SELECT value FROM \(t)counter WHERE name = 'change'", [])
+        case .entries(let parent, let afterID, let limit):
+            return ("SELECT id, name, ino, type FROM \(t)edge WHERE parent=$1 AND id>$2 ORDER BY id LIMIT $3",
+                    [PGBackend.u(parent), .int(afterID), .int(Int64(limit))])
         }
     }
 
@@ -250,8 +254,11 @@ final class PGBackend: MetaBackend {
     }
 
     func edges(_ parent: Ino, afterID: Int64, limit: Int) throws(Errno) -> [(id: Int64, name: [UInt8], ino: Ino, type: UInt8)] {
-        let r = try session.query("SELECT id, name, ino, type FROM \(t)edge WHERE parent=$1 AND id>$2 ORDER BY id LIMIT $3",
-                                  [PGBackend.u(parent), .int(afterID), .int(Int64(limit))])
+        if let hit = prefetched()?.pages[RowRead.entries(parent, afterID: afterID, limit: limit)] { return hit }
+        return PGBackend.edgeRows(try query(.entries(parent, afterID: afterID, limit: limit)))
+    }
+
+    static func edgeRows(_ r: PGResult) -> [(id: Int64, name: [UInt8], ino: Ino, type: UInt8)] {
         var out: [(id: Int64, name: [UInt8], ino: Ino, type: UInt8)] = []
         out.reserveCapacity(r.rowCount)
         for k in 0..<r.rowCount {
@@ -304,24 +311,45 @@ final class PGBackend: MetaBackend {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// The entries of `dir` from `name` on, in listing order.
-    private func readAhead(_ dir: Ino, from name: [UInt8], limit: Int, columns: String, join: String) throws(Errno) -> PGResult {
+    /// The entries of `dir` from `name` on, in listing order, at most `limit`, each with the
+    /// row `lateral` finds for it (a `LATERAL` subquery over `e`; entries without one are left
+    /// out). The entries are limited first and each row is then looked up by its key: written
+    /// as a plain join, the planner (which cannot know how many entries follow `name`) chose
+    /// to join every following entry, or to scan the whole node table, and sort: 7 ms instead
+    /// of 0.5 for 256 of 10,000.
+    private func readAhead(_ dir: Ino, from name: [UInt8], limit: Int, columns: String, lateral: String) throws(Errno) -> PGResult {
         try session.query("""
-            SELECT \(columns) FROM \(t)edge e \(join)
-            WHERE e.parent=$1 AND e.id >= (SELECT id FROM \(t)edge WHERE parent=$1 AND name=$2)
-            ORDER BY e.id LIMIT $3
+            SELECT \(columns) FROM \(readAheadEntries) CROSS JOIN LATERAL (\(lateral) LIMIT 1) x ORDER BY e.id
             """, [PGBackend.u(dir), .bytes(name), .int(Int64(limit))])
     }
 
-    func childrenFrom(_ parent: Ino, name: [UInt8], limit: Int, _ row: ([UInt8], Attr) -> Void) throws(Errno) {
-        let r = try readAhead(parent, from: name, limit: limit, columns: "e.name," + PGBackend.nodeColumnsN,
-                              join: "JOIN \(t)node n ON n.ino = e.ino")
-        for k in 0..<r.rowCount { row(r.bytes(k, 0), PGBackend.readAttr(r, k, 1)) }
+    /// `e`: the entries of directory $1 from the name $2 on, in listing order, at most $3.
+    private var readAheadEntries: String {
+        """
+        (SELECT id, name, ino FROM \(t)edge
+         WHERE parent=$1 AND id >= (SELECT id FROM \(t)edge WHERE parent=$1 AND name=$2)
+         ORDER BY id LIMIT $3) e
+        """
+    }
+
+    func childrenFrom(_ parent: Ino, name: [UInt8], limit: Int, version: (Int64) -> Void,
+                      _ row: ([UInt8], Attr) -> Void) throws(Errno) {
+        // The version is read in the same statement (one snapshot), as a column of every row;
+        // a first row without an entry carries it when no entry follows `name`.
+        let r = try session.query("""
+            SELECT c.value, e.name, x.* FROM (SELECT value FROM \(t)counter WHERE name = 'change') c
+            LEFT JOIN (\(readAheadEntries) CROSS JOIN LATERAL (SELECT \(PGBackend.nodeColumns) FROM \(t)node
+                WHERE ino = e.ino LIMIT 1) x) ON true
+            ORDER BY e.id NULLS FIRST
+            """, [PGBackend.u(parent), .bytes(name), .int(Int64(limit))])
+        guard r.rowCount > 0 else { return }
+        version(r.int64(0, 0))
+        for k in 0..<r.rowCount where !r.isNull(k, 1) { row(r.bytes(k, 1), PGBackend.readAttr(r, k, 2)) }
     }
 
     func inlineRowsFrom(_ parent: Ino, name: [UInt8], limit: Int, _ row: (Ino, [UInt8], UInt32?) -> Void) throws(Errno) {
-        let r = try readAhead(parent, from: name, limit: limit, columns: "e.ino, i.data, i.crc",
-                              join: "JOIN \(t)inline i ON i.ino = e.ino")
+        let r = try readAhead(parent, from: name, limit: limit, columns: "e.ino, x.data, x.crc",
+                              lateral: "SELECT data, crc FROM \(t)inline WHERE ino = e.ino")
         for k in 0..<r.rowCount {
             row(UInt64(bitPattern: r.int64(k, 0)), r.bytes(k, 1), r.isNull(k, 2) ? nil : UInt32(truncatingIfNeeded: r.int64(k, 2)))
         }
@@ -637,4 +665,5 @@ private struct FetchedRows {
     var inlineLengths: [Ino: Int?] = [:]
     var blocks: [Ino: [BlockRef]] = [:]
     var changeVersion: Int64?
+    var pages: [RowRead: [(id: Int64, name: [UInt8], ino: Ino, type: UInt8)]] = [:]
 }

@@ -209,7 +209,9 @@ final class SQLiteBackend: MetaBackend {
         while try s.step() { row(s) }
     }
 
-    func childrenFrom(_ parent: Ino, name: [UInt8], limit: Int, _ row: ([UInt8], Attr) -> Void) throws(Errno) {
+    /// The caller's transaction or validation covers the version: `version` is not called.
+    func childrenFrom(_ parent: Ino, name: [UInt8], limit: Int, version: (Int64) -> Void,
+                      _ row: ([UInt8], Attr) -> Void) throws(Errno) {
         try readAhead(parent, from: name, limit: limit, columns: SQLiteBackend.prefetchColumns,
                       join: "JOIN hl_node n ON n.ino = e.ino") { s in row(s.blob(0), SQLiteBackend.readAttr(s, 1)) }
     }
