@@ -51,7 +51,9 @@ extension MetaStore {
             // no explicit transaction). Block-stored files take the consistent path below.
             if let data = try inlineData(ino) { return (a, data, []) }
         }
+        let outermost = backend.transactionDepth == 0
         return try read { () throws(Errno) -> (attr: Attr, inline: [UInt8]?, blocks: [BlockRef]) in
+            if outermost { try backend.readTogether([.node(ino), .inlineRow(ino), .blocks(ino)]) }
             let a = try loadAttr(ino)
             if !a.isRegular { throw a.isDirectory ? Errno.isDirectory : Errno.invalid }
             let inl = try inlineData(ino)

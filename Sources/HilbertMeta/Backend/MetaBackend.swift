@@ -48,6 +48,8 @@ enum RowRead: Hashable {
     case entryContent(Ino, [UInt8])
     case staging(Ino)
     case inlineLength(Ino)
+    /// Answers `inlineRow`.
+    case inlineRow(Ino)
     case blocks(Ino)
     case changeVersion
     /// A page of a listing: answers `edges(parent, afterID:, limit:)`.

@@ -83,6 +83,7 @@ final class PGBackend: MetaBackend {
             case .inlineLength(let ino): rows.inlineLengths.updateValue(r.rowCount > 0 ? Int(r.int64(0, 0)) : nil, forKey: ino)
             case .blocks(let ino): rows.blocks[ino] = PGBackend.blockRows(r)
             case .changeVersion: rows.changeVersion = r.rowCount == 1 ? r.int64(0, 0) : 0
+            case .inlineRow(let ino): rows.inlineRows.updateValue(PGBackend.inlineRow(r), forKey: ino)
             case .entries: rows.pages[read] = PGBackend.edgeRows(r)
             }
         }
@@ -128,6 +129,8 @@ final class PGBackend: MetaBackend {
             return ("SELECT indx, object_id, raw_len, stored_len, crc FROM \(t)block WHERE ino=$1 ORDER BY indx", [PGBackend.u(ino)])
         case .changeVersion:
             return ("SELECT value FROM \(t)counter WHERE name = 'change'", [])
+        case .inlineRow(let ino):
+            return ("SELECT data, crc FROM \(t)inline WHERE ino=$1", [PGBackend.u(ino)])
         case .entries(let parent, let afterID, let limit):
             return ("SELECT id, name, ino, type FROM \(t)edge WHERE parent=$1 AND id>$2 ORDER BY id LIMIT $3",
                     [PGBackend.u(parent), .int(afterID), .int(Int64(limit))])
@@ -431,7 +434,11 @@ final class PGBackend: MetaBackend {
     // MARK: file content
 
     func inlineRow(_ ino: Ino) throws(Errno) -> (data: [UInt8], crc: UInt32?)? {
-        let r = try session.query("SELECT data, crc FROM \(t)inline WHERE ino=$1", [PGBackend.u(ino)])
+        if let hit = prefetched()?.inlineRows[ino] { return hit }
+        return PGBackend.inlineRow(try query(.inlineRow(ino)))
+    }
+
+    static func inlineRow(_ r: PGResult) -> (data: [UInt8], crc: UInt32?)? {
         guard r.rowCount > 0 else { return nil }
         return (r.bytes(0, 0), r.isNull(0, 1) ? nil : UInt32(truncatingIfNeeded: r.int64(0, 1)))
     }
@@ -663,6 +670,7 @@ private struct FetchedRows {
     var edges: [EdgeKey: Edge?] = [:]
     var staging: [Ino: (file: String, owner: String)?] = [:]
     var inlineLengths: [Ino: Int?] = [:]
+    var inlineRows: [Ino: (data: [UInt8], crc: UInt32?)?] = [:]
     var blocks: [Ino: [BlockRef]] = [:]
     var changeVersion: Int64?
     var pages: [RowRead: [(id: Int64, name: [UInt8], ino: Ino, type: UInt8)]] = [:]
