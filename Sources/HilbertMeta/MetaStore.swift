@@ -113,8 +113,9 @@ public final class MetaStore: @unchecked Sendable {
     /// Where the metadata lives (for messages).
     public var path: String { backend.location }
 
-    // Per-connection caches, valid while `PRAGMA data_version` is unchanged; dropped after
-    // every own write transaction and bypassed inside write transactions.
+    // Per-connection caches, valid while the backend's change version is unchanged; bypassed
+    // inside write transactions, and after each of this process's own dropped or, where the
+    // backend reports the transaction's changes, brought up to date (`afterOwnWrite`).
     var dentryCache: [EdgeKey: Ino] = [:]
     /// Entries a path walk found absent (PathResolver.walkAhead), at the same version.
     var absentCache: Set<EdgeKey> = []

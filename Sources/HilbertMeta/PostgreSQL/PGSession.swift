@@ -295,7 +295,7 @@ final class PGSession {
             generation &+= 1
             inWrite = false
             queued = []
-            if write && (changed || !leased) { onWriteEnd?(committedVersion.map { ($0 - 1, $0) }) }
+            if write && changed { onWriteEnd?(committedVersion.map { ($0 - 1, $0) }) }
         }
         let r: T
         do throws(Errno) {
@@ -308,9 +308,9 @@ final class PGSession {
             queued = []      // nothing was asked of the server
             return r
         }
-        if !write {
-            // Nobody waits for a read-only transaction's COMMIT: it is sent now and its answer
-            // read with the next round trip (one round trip less per read).
+        if !write || (!wrote && !changed && !leased) {
+            // Nobody waits for the COMMIT of a transaction that changed nothing: it is sent now
+            // and its answer read with the next round trip (one round trip less per read).
             queued = []
             if Log.debugEnabled { Self.trace(["COMMIT (not waited for)"]) }
             do throws(Errno) { try conn.sendDetached("COMMIT") } catch { dropConnection() }
