@@ -159,6 +159,14 @@ public final class MetaStore: @unchecked Sendable {
     /// (PathResolver.creationFromCache).
     var unknownLastIsMissing = false
     static let cacheMiss = Errno(-1)
+    /// An optimistic transaction found the caches not current (MetaBackend.optimisticTransaction).
+    static let conflict = Errno(-2)
+    /// What the caches know of the content rows of inodes this process created or committed
+    /// (read by optimistic transactions only, whose commit checks them).
+    var contentCache: [Ino: (inlineLength: Int?, blocks: [BlockRef], staging: (file: String, owner: String)?)] = [:]
+    /// Write transactions start optimistically (from the caches, checked at commit) while the
+    /// last ones met no other writer.
+    var optimisticWrites = true
     static let cacheLimit = 16384
 
     /// Why the last `open`/`create` on the calling thread failed (for the CLI and the one
@@ -206,6 +214,7 @@ public final class MetaStore: @unchecked Sendable {
     func afterOwnWrite(_ end: WriteEnd) {
         let previous = cacheEpoch
         let now = epoch.bump()
+        optimisticWrites = end.versions.map { $0.before == cacheDataVersion } ?? false
         if let versions = end.versions, let changes = end.changes, previous != .max,
            versions.before == cacheDataVersion, !epoch.available || now == previous &+ 1 {
             apply(changes)
@@ -230,6 +239,7 @@ public final class MetaStore: @unchecked Sendable {
             case .nodeGone(let ino):
                 attrCache.removeValue(forKey: ino)
                 forgetContent(ino)
+                contentCache.removeValue(forKey: ino)
             case .touched(let ino, let delta, let time, let modified):
                 touched.insert(ino)
                 if var a = attrCache[ino] {
@@ -250,6 +260,23 @@ public final class MetaStore: @unchecked Sendable {
                 entriesUnknown = true
             case .content(let ino):
                 forgetContent(ino)
+                contentCache.removeValue(forKey: ino)
+            case .newNode(let ino):
+                contentCache[ino] = (nil, [], nil)
+            case .inlineLength(let ino, let length):
+                forgetContent(ino)
+                contentCache[ino]?.inlineLength = length
+            case .block(let ino, let b):
+                if var c = contentCache[ino] {
+                    c.blocks.removeAll { $0.index == b.index }
+                    c.blocks.append(b)
+                    c.blocks.sort { $0.index < $1.index }
+                    contentCache[ino] = c
+                }
+            case .blockGone(let ino, let index):
+                contentCache[ino]?.blocks.removeAll { $0.index == index }
+            case .stagingRow(let ino, let row):
+                contentCache[ino]?.staging = row
             }
         }
         if entriesUnknown && !touched.isEmpty {
@@ -302,15 +329,43 @@ public final class MetaStore: @unchecked Sendable {
         return try backend.transaction(write: false, body)
     }
 
-    /// A write transaction (BEGIN IMMEDIATE) under the lock.
+    /// A write transaction (BEGIN IMMEDIATE) under the lock. Where reads are round trips and
+    /// the caches are current as of a known version, it is tried optimistically first: its
+    /// reads come from the caches and the commit checks the version (one round trip in all);
+    /// when they were not current, it runs again as usual.
     @inline(__always)
     func write<T>(_ body: () throws(Errno) -> T) throws(Errno) -> T {
         lock.lock(); defer { lock.unlock() }
         do throws(Errno) {
+            if optimisticWrites && backend.remoteLookups && backend.transactionDepth == 0 && cacheEpoch != .max {
+                do throws(Errno) {
+                    return try backend.optimisticTransaction(version: cacheDataVersion, rows: { [unowned self] read in
+                        self.cachedRow(read)
+                    }, body)
+                } catch where error == MetaStore.conflict {
+                    optimisticWrites = false
+                    inoNext = 0; inoEnd = 0
+                }
+            }
             return try backend.transaction(write: true, body)
         } catch {
             inoNext = 0; inoEnd = 0
             throw error
+        }
+    }
+
+    /// What the caches know of a row, for an optimistic transaction (nil: not known).
+    func cachedRow(_ read: RowRead) -> CachedRow? {
+        switch read {
+        case .node(let ino):
+            return attrCache[ino].map { .node($0) }
+        case .entry(let parent, let name):
+            // A cached entry would need its id: not answered. Anything else is assumed absent.
+            return dentryCache[EdgeKey(parent: parent, name: name)] == nil ? .entryAbsent : nil
+        case .staging(let ino), .inlineLength(let ino), .blocks(let ino):
+            return contentCache[ino].map { .content(inlineLength: $0.inlineLength, blocks: $0.blocks, staging: $0.staging) }
+        case .entryContent, .inlineRow, .changeVersion, .entries:
+            return nil
         }
     }
 
@@ -345,6 +400,7 @@ public final class MetaStore: @unchecked Sendable {
     func clearCaches() {
         if !dentryCache.isEmpty { dentryCache.removeAll(keepingCapacity: true) }
         if !absentCache.isEmpty { absentCache.removeAll(keepingCapacity: true) }
+        if !contentCache.isEmpty { contentCache.removeAll(keepingCapacity: true) }
         if !attrCache.isEmpty { attrCache.removeAll(keepingCapacity: true) }
         if !linkCache.isEmpty { linkCache.removeAll(keepingCapacity: true) }
         if !resolveCache.isEmpty { resolveCache.removeAll(keepingCapacity: true) }

@@ -36,6 +36,20 @@ enum RowChange {
     case entryInTouchedDirectory
     /// Inline bytes, a symlink target or block references.
     case content(Ino)
+    /// A node inserted: it has no content rows and no staging row yet.
+    case newNode(Ino)
+    case inlineLength(Ino, Int?)
+    case block(Ino, BlockRef)
+    case blockGone(Ino, index: UInt32)
+    case stagingRow(Ino, (file: String, owner: String)?)
+}
+
+/// What the process's caches know of a row (`MetaBackend.optimisticTransaction`).
+enum CachedRow {
+    case node(Attr)
+    /// An entry the caches do not hold: assumed absent (the name's insert checks it).
+    case entryAbsent
+    case content(inlineLength: Int?, blocks: [BlockRef], staging: (file: String, owner: String)?)
 }
 
 /// A row the policy is about to read (`MetaBackend.readTogether`).
@@ -92,6 +106,14 @@ protocol MetaBackend: AnyObject {
     /// every read is a round trip (PostgreSQL) fetches them together, in one, and answers the
     /// reads that follow from them until the transaction writes; a local one does nothing.
     func readTogether(_ reads: [RowRead]) throws(Errno)
+    /// Run a write transaction optimistically (a backend whose reads are round trips; others
+    /// run `body` as `transaction(write: true)` does): its `readTogether` reads are answered by
+    /// `rows` — the caches of the process, current as of change version `version` — instead of
+    /// the server, and the commit checks on the server that the version is still `version`
+    /// and that no name it assumed absent exists. Throws `MetaStore.conflict`, having changed
+    /// nothing, when a read is not in the caches or the check fails: then run it as usual.
+    func optimisticTransaction<T>(version: Int64, rows: @escaping (RowRead) -> CachedRow?,
+                                  _ body: () throws(Errno) -> T) throws(Errno) -> T
     /// How long (ns) answers validated against the backend may be reused by calls that accept
     /// another node's change showing late (stat, not open): the attribute cache timeout. 0
     /// where no other node shares the metadata.

@@ -17,6 +17,9 @@ final class PGBackend: MetaBackend {
     /// that does not say (bulk loading).
     private var changes: [RowChange] = []
     var changesUnknown = false
+    /// During `optimisticTransaction`: where reads are answered from, and the version the
+    /// commit must still find.
+    private var optimistic: (version: Int64, rows: (RowRead) -> CachedRow?)?
 
     init(_ session: PGSession, attributeCacheNanoseconds: UInt64) {
         self.session = session
@@ -63,8 +66,63 @@ final class PGBackend: MetaBackend {
 
     // MARK: reads fetched together
 
+    func optimisticTransaction<T>(version: Int64, rows: @escaping (RowRead) -> CachedRow?,
+                                  _ body: () throws(Errno) -> T) throws(Errno) -> T {
+        optimistic = (version, rows)
+        defer { optimistic = nil }
+        return try transaction(write: true) { () throws(Errno) -> T in
+            session.beginOptimistic()
+            do throws(Errno) {
+                return try body()
+            } catch {
+                // An error found in the caches alone, before the server checked them, may be
+                // stale: the transaction runs again as usual.
+                if !session.sentBegin { throw MetaStore.conflict }
+                throw error
+            }
+        }
+    }
+
+    /// `readTogether` of an optimistic transaction: every row from the caches (else it is
+    /// not one), and, queued before the transaction's writes, the check that they are current:
+    /// the change version must still be the caches' (a division by zero if not: SQLSTATE
+    /// 22012, which no other statement of Hilbert's can raise). A name assumed absent is
+    /// checked by its entry's insert (the unique (parent, name) key: SQLSTATE 23505).
+    private func readFromCaches(_ reads: [RowRead], _ o: (version: Int64, rows: (RowRead) -> CachedRow?)) throws(Errno) {
+        // The caches know the rows as they were before this transaction: after one of its
+        // writes they would not do.
+        if session.changedInTransaction { throw MetaStore.conflict }
+        var rows = prefetched() ?? FetchedRows()
+        for read in reads {
+            switch (read, o.rows(read)) {
+            case (.node(let ino), .node(let a)?):
+                rows.nodes.updateValue(a, forKey: ino)
+            case (.entry(let parent, let name), .entryAbsent?):
+                rows.edges.updateValue(nil, forKey: EdgeKey(parent: parent, name: name))
+            case (.staging(let ino), .content(_, _, let staging)?):
+                rows.staging.updateValue(staging, forKey: ino)
+            case (.inlineLength(let ino), .content(let length, _, _)?):
+                rows.inlineLengths.updateValue(length, forKey: ino)
+            case (.blocks(let ino), .content(_, let blocks, _)?):
+                rows.blocks[ino] = blocks
+            default:
+                throw MetaStore.conflict
+            }
+        }
+        if !session.expectationQueued {
+            session.expect("SELECT 1 / (CASE WHEN value = $1 THEN 1 ELSE 0 END) FROM \(t)counter WHERE name = 'change'",
+                           [.int(o.version)])
+        }
+        fetched = rows
+        fetchedAt = session.generation
+    }
+
     func readTogether(_ reads: [RowRead]) throws(Errno) {
         guard session.depth > 0, !reads.isEmpty else { return }
+        if let o = optimistic {
+            try readFromCaches(reads, o)
+            return
+        }
         let results = try session.queryAll(reads.map(statement))
         var rows = FetchedRows()
         for (read, r) in zip(reads, results) {
@@ -169,6 +227,7 @@ final class PGBackend: MetaBackend {
 
     func insertNode(_ a: Attr) throws(Errno) {
         changes.append(.node(a))
+        changes.append(.newNode(a.ino))
         try session.write("INSERT INTO \(t)node(\(PGBackend.nodeColumns)) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18)",
                           PGBackend.attrParams(a))
     }
@@ -450,7 +509,7 @@ final class PGBackend: MetaBackend {
     }
 
     func putInlineRow(_ ino: Ino, _ data: [UInt8], crc: UInt32) throws(Errno) {
-        changes.append(.content(ino))
+        changes.append(.inlineLength(ino, data.count))
         try session.write("""
             INSERT INTO \(t)inline(ino, data, crc) VALUES($1, $2, $3)
             ON CONFLICT (ino) DO UPDATE SET data = EXCLUDED.data, crc = EXCLUDED.crc
@@ -458,7 +517,7 @@ final class PGBackend: MetaBackend {
     }
 
     func deleteInlineRow(_ ino: Ino) throws(Errno) {
-        changes.append(.content(ino))
+        changes.append(.inlineLength(ino, nil))
         try session.write("DELETE FROM \(t)inline WHERE ino=$1", [PGBackend.u(ino)])
     }
 
@@ -479,7 +538,7 @@ final class PGBackend: MetaBackend {
     }
 
     func putBlock(_ ino: Ino, _ b: BlockRef) throws(Errno) {
-        changes.append(.content(ino))
+        changes.append(.block(ino, b))
         try session.write("""
             INSERT INTO \(t)block(ino, indx, object_id, raw_len, stored_len, crc) VALUES($1,$2,$3,$4,$5,$6)
             ON CONFLICT (ino, indx) DO UPDATE SET object_id = EXCLUDED.object_id, raw_len = EXCLUDED.raw_len,
@@ -489,7 +548,7 @@ final class PGBackend: MetaBackend {
     }
 
     func deleteBlock(_ ino: Ino, index: UInt32) throws(Errno) {
-        changes.append(.content(ino))
+        changes.append(.blockGone(ino, index: index))
         try session.write("DELETE FROM \(t)block WHERE ino=$1 AND indx=$2", [PGBackend.u(ino), PGBackend.u(index)])
     }
 
@@ -526,6 +585,7 @@ final class PGBackend: MetaBackend {
     }
 
     func putStagingRow(_ ino: Ino, file: String, owner: String, created: Int64) throws(Errno) {
+        changes.append(.stagingRow(ino, (file, owner)))
         try session.write("""
             INSERT INTO \(t)staging(ino, file, created_s, owner) VALUES($1, $2, $3, $4)
             ON CONFLICT (ino) DO UPDATE SET file = EXCLUDED.file, created_s = EXCLUDED.created_s, owner = EXCLUDED.owner
@@ -533,6 +593,7 @@ final class PGBackend: MetaBackend {
     }
 
     func deleteStagingRow(_ ino: Ino) throws(Errno) {
+        changes.append(.stagingRow(ino, nil))
         try session.write("DELETE FROM \(t)staging WHERE ino=$1", [PGBackend.u(ino)])
     }
 

@@ -36,7 +36,7 @@ final class PGSession {
     private(set) var inWrite = false
     private var queued: [(sql: String, params: [PGValue])] = []
     /// The server has been sent this transaction's BEGIN.
-    private var sentBegin = false
+    private(set) var sentBegin = false
     /// The connection broke during the transaction's first round trip (nothing of it reached
     /// the server's data, and the body has seen no answer): it may simply run again.
     private var lostOnFirstRoundTrip = false
@@ -54,6 +54,10 @@ final class PGSession {
     private(set) var generation = 0
     /// The change version this write transaction's commit set (its bump's RETURNING).
     private var committedVersion: Int64?
+    /// This write transaction is optimistic (PGBackend.optimisticTransaction): a failed check
+    /// of its expectation, or of a name it assumed absent, is `MetaStore.conflict`.
+    private var optimistic = false
+    private(set) var expectationQueued = false
     /// Called when a write transaction that may have changed the volume ended, with the change
     /// version before and after its commit when it committed and that is known.
     var onWriteEnd: (((before: Int64, after: Int64)?) -> Void)?
@@ -145,6 +149,7 @@ final class PGSession {
     }
 
     private func fail(_ e: Errno, _ c: PGConnection) -> Errno {
+        if optimistic, let state = c.lastSQLState, state == "22012" || state == "23505" { return MetaStore.conflict }
         lastError = c.lastError ?? HilbertError(e, "metadata server \(display): \(e)")
         if Self.isConnectionLoss(e, c.lastSQLState) {
             dropConnection()
@@ -201,6 +206,21 @@ final class PGSession {
             if first && !conn.isConnected && e != .timedOut { lostOnFirstRoundTrip = true }
             throw e
         }
+    }
+
+    /// This write transaction queued a change.
+    var changedInTransaction: Bool { wrote || changed }
+
+    /// Inside a write transaction, before anything was sent: make it optimistic.
+    func beginOptimistic() {
+        optimistic = inWrite && depth == 1 && !sentBegin
+    }
+
+    /// Queue an optimistic transaction's check (a statement that fails when the rows it read
+    /// from the caches are not current): no change of its own.
+    func expect(_ sql: String, _ params: [PGValue]) {
+        queued.append((sql, params))
+        expectationQueued = true
     }
 
     /// A statement whose answer is not needed: queued inside a transaction (sent with the
@@ -285,6 +305,8 @@ final class PGSession {
         leased = false
         sentBegin = false
         committedVersion = nil
+        optimistic = false
+        expectationQueued = false
         if write {
             queued = [("BEGIN", []), volumeLock]
         } else {

@@ -20,8 +20,12 @@ final class SQLiteBackend: MetaBackend {
     var transactionDepth: Int { conn.depth }
     var inWriteTransaction: Bool { conn.inWriteTransaction }
     func changeVersion() throws(Errno) -> Int64 { try conn.dataVersion() }
-    /// Every read is a local call: nothing to gather.
+    /// Every read is a local call: nothing to gather, nothing to save by optimism.
     func readTogether(_ reads: [RowRead]) {}
+    func optimisticTransaction<T>(version: Int64, rows: @escaping (RowRead) -> CachedRow?,
+                                  _ body: () throws(Errno) -> T) throws(Errno) -> T {
+        try transaction(write: true, body)
+    }
     var attributeCacheNanoseconds: UInt64 { 0 }
     func setWriteEndHandler(_ handler: @escaping (WriteEnd) -> Void) { conn.onWriteEnd = { handler(.unknown) } }
     func close() { conn.close() }
