@@ -18,7 +18,7 @@ extension Engine {
     /// up to the attribute cache timeout late; everything else sees the server's state now.
     /// `creating`: see MetaStore.resolve.
     func resolve(_ v: Volume, _ loc: Location, followLast: Bool, cred: Credentials, fresh: Bool = true,
-                 creating: Bool = false) throws(Errno) -> Resolution {
+                 creating: Bool = false, changing: Bool = false) throws(Errno) -> Resolution {
         guard let path = loc.path else {
             let attr = try v.meta.getattr(loc.dir, fresh: fresh)
             return .found(parent: 0, name: [], attr: attr)
@@ -26,7 +26,8 @@ extension Engine {
         if path.isEmpty { throw Errno.noEntry }
         if path.count >= 4096 { throw Errno.nameTooLong }
         return try v.meta.resolve(from: loc.dir == 0 ? rootIno : loc.dir, path: path, followLast: followLast,
-                                  cred: cred, mountPrefix: v.prefixBytes, fresh: fresh, creating: creating)
+                                  cred: cred, mountPrefix: v.prefixBytes, fresh: fresh, creating: creating,
+                                  changing: changing)
     }
 
     /// Resolve to an existing object or throw (ENOENT / redirect).
@@ -151,11 +152,12 @@ extension Engine {
         // trailing slash asks for more.
         let plain = loc.path?.last != 0x2f && v.meta.sharedBetweenNodes
         let p: Ino, n: [UInt8]
-        switch try resolve(v, loc, followLast: false, cred: cred, creating: plain) {
+        switch try resolve(v, loc, followLast: false, cred: cred, changing: plain) {
         case .found(let parent, let name, let attr):
             if parent == 0 { throw removeDirectory ? Errno.busy : Errno.isDirectory }   // the mount root
-            if removeDirectory && !attr.isDirectory { throw Errno.notDirectory }
-            if !removeDirectory && attr.isDirectory { throw Errno.isDirectory }
+            // Where the answer may come from the caches, the transaction checks the type.
+            if !plain && removeDirectory && !attr.isDirectory { throw Errno.notDirectory }
+            if !plain && !removeDirectory && attr.isDirectory { throw Errno.isDirectory }
             (p, n) = (parent, name)
         case .missing(let parent, let name, _):
             if !plain { throw Errno.noEntry }
@@ -182,8 +184,8 @@ extension Engine {
         // the caches know will do (MetaStore.resolve, `creating`), except where a trailing slash
         // asks for more.
         let plain = from.path?.last != 0x2f && to.path?.last != 0x2f && v.meta.sharedBetweenNodes
-        let source = try resolve(v, from, followLast: false, cred: cred, creating: plain)
-        let target = try resolve(v, to, followLast: false, cred: cred, creating: plain)
+        let source = try resolve(v, from, followLast: false, cred: cred, changing: plain)
+        let target = try resolve(v, to, followLast: false, cred: cred, changing: plain)
         let (sp, sn): (Ino, [UInt8])
         var sattr: Attr?
         switch source {

@@ -46,7 +46,7 @@ extension MetaStore {
         try backend.insertEdge(parent, name, ino, type: UInt8((mode >> 12) & 15))
     }
 
-    func deleteEdge(id: Int64) throws(Errno) { try backend.deleteEdge(id: id) }
+    func deleteEdge(_ e: Edge) throws(Errno) { try backend.deleteEdge(e) }
 
     /// nlink += delta, mtime = ctime = now (a directory whose entries changed).
     func touchDir(_ ino: Ino, nlinkDelta: Int64, _ t: Timespec) throws(Errno) {
@@ -205,7 +205,7 @@ extension MetaStore {
             let doomed = try doomed(victim)
             var released = Released()
             let t = Timespec.now()
-            try deleteEdge(id: e.id)
+            try deleteEdge(e)
             try touchDir(p.ino, nlinkDelta: 0, t)
             try dropLink(victim, doomed, t, &released)
             return released
@@ -227,7 +227,7 @@ extension MetaStore {
             if try !isEmptyDir(victim.ino) { throw Errno.notEmpty }
             var released = Released()
             let t = Timespec.now()
-            try deleteEdge(id: e.id)
+            try deleteEdge(e)
             try touchDir(p.ino, nlinkDelta: -1, t)
             try destroy(victim, Doomed(), &released)
             return released
@@ -337,15 +337,15 @@ extension MetaStore {
             if flags & RENAME_EXCHANGE_ != 0 {
                 guard let de, let dst else { throw Errno.noEntry }
                 if !MetaStore.stickyAllows(dir: dp, victim: dst, cred) { throw Errno.perm }
-                if se.id == de.id { return released }
+                if parent == newParent && name == newName { return released }
                 if parent != newParent {
                     if src.isDirectory { try checkNotAncestor(src.ino, of: newParent) }
                     if dst.isDirectory { try checkNotAncestor(dst.ino, of: parent) }
                     if src.isDirectory && cred.uid != 0 { try MetaStore.require(src, W_OK, cred) }
                     if dst.isDirectory && cred.uid != 0 { try MetaStore.require(dst, W_OK, cred) }
                 }
-                try setEdgeTarget(se.id, dst.ino, dst.mode)
-                try setEdgeTarget(de.id, src.ino, src.mode)
+                try setEdgeTarget(se, dst.ino, dst.mode)
+                try setEdgeTarget(de, src.ino, src.mode)
                 if parent != newParent {
                     if src.isDirectory { try setParentPointer(src.ino, newParent) }
                     if dst.isDirectory { try setParentPointer(dst.ino, parent) }
@@ -374,7 +374,7 @@ extension MetaStore {
                 }
                 if !MetaStore.stickyAllows(dir: dp, victim: dst, cred) { throw Errno.perm }
                 let doomed = try doomed(dst)
-                try deleteEdge(id: de.id)
+                try deleteEdge(de)
                 if dst.isDirectory {
                     try touchDir(newParent, nlinkDelta: -1, t)
                     try destroy(dst, Doomed(), &released)
@@ -384,7 +384,7 @@ extension MetaStore {
             } else if src.isDirectory && parent != newParent && dp.nlink >= maxLinks {
                 throw Errno.tooManyLinks
             }
-            try backend.moveEdge(id: se.id, to: newParent, name: newName)
+            try backend.moveEdge(se, to: newParent, name: newName)
             if src.isDirectory && parent != newParent {
                 try setParentPointer(src.ino, newParent)
                 try touchDir(parent, nlinkDelta: -1, t)
@@ -398,8 +398,8 @@ extension MetaStore {
         }
     }
 
-    func setEdgeTarget(_ id: Int64, _ ino: Ino, _ mode: UInt32) throws(Errno) {
-        try backend.setEdgeTarget(id: id, ino, type: UInt8((mode >> 12) & 15))
+    func setEdgeTarget(_ e: Edge, _ ino: Ino, _ mode: UInt32) throws(Errno) {
+        try backend.setEdgeTarget(e, ino, type: UInt8((mode >> 12) & 15))
     }
 
     /// EINVAL when directory `dir` is `ino` or one of its ancestors (a move into its own subtree).

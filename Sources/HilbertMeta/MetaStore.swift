@@ -230,8 +230,6 @@ public final class MetaStore: @unchecked Sendable {
     /// after it. Whole-path answers all go (they are rebuilt from the entries).
     func apply(_ changes: [RowChange]) {
         if !resolveCache.isEmpty { resolveCache.removeAll(keepingCapacity: true) }
-        var touched = Set<Ino>()
-        var entriesUnknown = false
         for change in changes {
             switch change {
             case .node(let a):
@@ -241,7 +239,6 @@ public final class MetaStore: @unchecked Sendable {
                 forgetContent(ino)
                 contentCache.removeValue(forKey: ino)
             case .touched(let ino, let delta, let time, let modified):
-                touched.insert(ino)
                 if var a = attrCache[ino] {
                     a.nlink = UInt32(truncatingIfNeeded: Int64(a.nlink) + delta)
                     a.ctime = time
@@ -256,8 +253,10 @@ public final class MetaStore: @unchecked Sendable {
                 let key = EdgeKey(parent: parent, name: name)
                 dentryCache[key] = ino
                 if !absentCache.isEmpty { absentCache.remove(key) }
-            case .entryInTouchedDirectory:
-                entriesUnknown = true
+            case .entryGone(let parent, let name):
+                let key = EdgeKey(parent: parent, name: name)
+                dentryCache.removeValue(forKey: key)
+                if absentCache.count < 1024 { absentCache.insert(key) }
             case .content(let ino):
                 forgetContent(ino)
                 contentCache.removeValue(forKey: ino)
@@ -278,10 +277,6 @@ public final class MetaStore: @unchecked Sendable {
             case .stagingRow(let ino, let row):
                 contentCache[ino]?.staging = row
             }
-        }
-        if entriesUnknown && !touched.isEmpty {
-            if !dentryCache.isEmpty { dentryCache = dentryCache.filter { !touched.contains($0.key.parent) } }
-            if !absentCache.isEmpty { absentCache = absentCache.filter { !touched.contains($0.parent) } }
         }
         if attrCache.count > MetaStore.cacheLimit || dentryCache.count > MetaStore.cacheLimit { clearCaches() }
     }
@@ -360,11 +355,19 @@ public final class MetaStore: @unchecked Sendable {
         case .node(let ino):
             return attrCache[ino].map { .node($0) }
         case .entry(let parent, let name):
-            // A cached entry would need its id: not answered. Anything else is assumed absent.
-            return dentryCache[EdgeKey(parent: parent, name: name)] == nil ? .entryAbsent : nil
+            // An entry the caches do not hold is assumed absent (its insert checks that).
+            guard let ino = dentryCache[EdgeKey(parent: parent, name: name)] else { return .entryAbsent }
+            guard let a = attrCache[ino] else { return nil }
+            return .entry(Edge(id: -1, ino: ino, type: UInt8((a.mode >> 12) & 15), parent: parent, name: name), a)
         case .staging(let ino), .inlineLength(let ino), .blocks(let ino):
             return contentCache[ino].map { .content(inlineLength: $0.inlineLength, blocks: $0.blocks, staging: $0.staging) }
-        case .entryContent, .inlineRow, .changeVersion, .entries:
+        case .entryContent(let parent, let name):
+            // What removing the entry takes with it: nothing for one assumed absent, or for a
+            // node without content rows.
+            guard let ino = dentryCache[EdgeKey(parent: parent, name: name)] else { return .content(inlineLength: nil, blocks: [], staging: nil) }
+            if let a = attrCache[ino], !a.isRegular { return .content(inlineLength: nil, blocks: [], staging: nil) }
+            return contentCache[ino].map { .content(inlineLength: $0.inlineLength, blocks: $0.blocks, staging: $0.staging) }
+        case .inlineRow, .changeVersion, .entries:
             return nil
         }
     }

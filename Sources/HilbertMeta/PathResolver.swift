@@ -19,12 +19,16 @@ extension MetaStore {
     /// `creating`: the caller creates the last name when `.missing` comes back, in a
     /// transaction that checks the name itself; then a directory found through the caches
     /// within the attribute cache timeout will do, whatever they know of the name.
+    /// `changing`: the same for a caller that removes or renames the last name (its
+    /// transaction looks the name up itself), and a `.found` from the caches will do too.
     public func resolve(from base: Ino, path: [UInt8], followLast: Bool, cred: Credentials,
-                        mountPrefix: [UInt8], fresh: Bool = true, creating: Bool = false) throws(Errno) -> Resolution {
+                        mountPrefix: [UInt8], fresh: Bool = true, creating: Bool = false,
+                        changing: Bool = false) throws(Errno) -> Resolution {
         if path.isEmpty { throw Errno.noEntry }
         lock.lock(); defer { lock.unlock() }
-        if creating && backend.remoteLookups, let r = try creationFromCache(from: base, path: path, followLast: followLast,
-                                                                             cred: cred, mountPrefix: mountPrefix) {
+        if (creating || changing) && backend.remoteLookups,
+           let r = try creationFromCache(from: base, path: path, followLast: followLast, cred: cred,
+                                         mountPrefix: mountPrefix, found: changing) {
             return r
         }
         let r = try resolveCached(from: base, path: path, followLast: followLast, cred: cred, mountPrefix: mountPrefix,
@@ -103,9 +107,10 @@ extension MetaStore {
     }
 
     /// `.missing` for a path whose directories the caches know (within the attribute cache
-    /// timeout) and whose last name they do not; nil for anything else.
+    /// timeout) and whose last name they do not, or, with `found`, the `.found` they hold;
+    /// nil for anything else.
     private func creationFromCache(from base: Ino, path: [UInt8], followLast: Bool, cred: Credentials,
-                                   mountPrefix: [UInt8]) throws(Errno) -> Resolution? {
+                                   mountPrefix: [UInt8], found: Bool) throws(Errno) -> Resolution? {
         guard backend.transactionDepth == 0, !attrCache.isEmpty, cacheTrusted(fresh: false) else { return nil }
         unknownLastIsMissing = true
         defer { unknownLastIsMissing = false }
@@ -113,8 +118,11 @@ extension MetaStore {
             try resolveLocked(from: base, path: path, followLast: followLast, cred: cred,
                               mountPrefix: mountPrefix, useCache: true)
         }
-        if case .missing? = r { return r }
-        return nil
+        switch r {
+        case .missing?: return r
+        case .found?: return found ? r : nil
+        default: return nil
+        }
     }
 
     /// The plain components at the start of `path` (up to a "." or ".."): their nodes, and the

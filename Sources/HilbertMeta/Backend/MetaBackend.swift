@@ -1,10 +1,12 @@
 import HilbertSupport
 
-/// A directory entry as a backend stores it.
+/// A directory entry as a backend stores it: `name` in `parent`, its listing position `id`.
 struct Edge {
     var id: Int64
     var ino: Ino
     var type: UInt8
+    var parent: Ino
+    var name: [UInt8]
 }
 
 /// What a write transaction that just ended did, as far as its backend can tell: when nobody
@@ -30,10 +32,7 @@ enum RowChange {
     case parent(Ino, Ino)
     case staged(Ino, Bool)
     case entry(parent: Ino, name: [UInt8], ino: Ino)
-    /// An entry changed that is known by its id only: an entry changes only together with its
-    /// directory's node row (mtime, ctime), so the cached entries of every directory touched
-    /// in the transaction go.
-    case entryInTouchedDirectory
+    case entryGone(parent: Ino, name: [UInt8])
     /// Inline bytes, a symlink target or block references.
     case content(Ino)
     /// A node inserted: it has no content rows and no staging row yet.
@@ -47,6 +46,8 @@ enum RowChange {
 /// What the process's caches know of a row (`MetaBackend.optimisticTransaction`).
 enum CachedRow {
     case node(Attr)
+    /// An entry and its node (its listing position unknown: writes address it by name).
+    case entry(Edge, Attr)
     /// An entry the caches do not hold: assumed absent (the name's insert checks it).
     case entryAbsent
     case content(inlineLength: Int?, blocks: [BlockRef], staging: (file: String, owner: String)?)
@@ -142,11 +143,11 @@ protocol MetaBackend: AnyObject {
     func child(_ parent: Ino, _ name: [UInt8]) throws(Errno) -> Attr?
     /// `type` is the DT_* value.
     func insertEdge(_ parent: Ino, _ name: [UInt8], _ ino: Ino, type: UInt8) throws(Errno)
-    func deleteEdge(id: Int64) throws(Errno)
+    func deleteEdge(_ edge: Edge) throws(Errno)
     /// Point entry `id` at another node.
-    func setEdgeTarget(id: Int64, _ ino: Ino, type: UInt8) throws(Errno)
+    func setEdgeTarget(_ edge: Edge, _ ino: Ino, type: UInt8) throws(Errno)
     /// Move entry `id` (rename).
-    func moveEdge(id: Int64, to parent: Ino, name: [UInt8]) throws(Errno)
+    func moveEdge(_ edge: Edge, to parent: Ino, name: [UInt8]) throws(Errno)
     func hasEdges(_ parent: Ino) throws(Errno) -> Bool
     /// Entries of `parent` with id above `afterID`, in id order, at most `limit`.
     func edges(_ parent: Ino, afterID: Int64, limit: Int) throws(Errno) -> [(id: Int64, name: [UInt8], ino: Ino, type: UInt8)]

@@ -99,6 +99,15 @@ final class PGBackend: MetaBackend {
                 rows.nodes.updateValue(a, forKey: ino)
             case (.entry(let parent, let name), .entryAbsent?):
                 rows.edges.updateValue(nil, forKey: EdgeKey(parent: parent, name: name))
+            case (.entry(let parent, let name), .entry(let e, let a)?):
+                rows.edges.updateValue(e, forKey: EdgeKey(parent: parent, name: name))
+                rows.nodes.updateValue(a, forKey: e.ino)
+            case (.entryContent(let parent, let name), .content(let length, let blocks, let staging)?):
+                // The entry's node, as the read before it found it (none: nothing is removed).
+                guard let e = rows.edges[EdgeKey(parent: parent, name: name)] ?? nil else { break }
+                rows.inlineLengths.updateValue(length, forKey: e.ino)
+                rows.blocks[e.ino] = blocks
+                rows.staging.updateValue(staging, forKey: e.ino)
             case (.staging(let ino), .content(_, _, let staging)?):
                 rows.staging.updateValue(staging, forKey: ino)
             case (.inlineLength(let ino), .content(let length, _, _)?):
@@ -129,7 +138,7 @@ final class PGBackend: MetaBackend {
             switch read {
             case .node(let ino): rows.nodes.updateValue(PGBackend.nodeRow(r), forKey: ino)
             case .entry(let parent, let name):
-                rows.edges.updateValue(PGBackend.edgeRow(r), forKey: EdgeKey(parent: parent, name: name))
+                rows.edges.updateValue(PGBackend.edgeRow(r, parent, name), forKey: EdgeKey(parent: parent, name: name))
                 if r.rowCount > 0 && !r.isNull(0, 3) { rows.nodes[UInt64(bitPattern: r.int64(0, 1))] = PGBackend.readAttr(r, 0, 3) }
             case .entryContent:
                 guard r.rowCount > 0 else { break }
@@ -270,12 +279,13 @@ final class PGBackend: MetaBackend {
         if let hit = prefetched()?.edges[EdgeKey(parent: parent, name: name)] { return hit }
         let r = try session.query("SELECT id, ino, type FROM \(t)edge WHERE parent=$1 AND name=$2",
                                   [PGBackend.u(parent), .bytes(name)])
-        return PGBackend.edgeRow(r)
+        return PGBackend.edgeRow(r, parent, name)
     }
 
-    static func edgeRow(_ r: PGResult) -> Edge? {
+    static func edgeRow(_ r: PGResult, _ parent: Ino, _ name: [UInt8]) -> Edge? {
         guard r.rowCount > 0 else { return nil }
-        return Edge(id: r.int64(0, 0), ino: UInt64(bitPattern: r.int64(0, 1)), type: UInt8(truncatingIfNeeded: r.int64(0, 2)))
+        return Edge(id: r.int64(0, 0), ino: UInt64(bitPattern: r.int64(0, 1)), type: UInt8(truncatingIfNeeded: r.int64(0, 2)),
+                    parent: parent, name: name)
     }
 
     func child(_ parent: Ino, _ name: [UInt8]) throws(Errno) -> Attr? {
@@ -296,19 +306,24 @@ final class PGBackend: MetaBackend {
                           [PGBackend.u(parent), .bytes(name), PGBackend.u(ino), .int(Int64(type))])
     }
 
-    func deleteEdge(id: Int64) throws(Errno) {
-        changes.append(.entryInTouchedDirectory)
-        try session.write("DELETE FROM \(t)edge WHERE id=$1", [.int(id)])
+    // Entries are addressed by (parent, name), their unique key: a write from the caches
+    // (optimistic) knows an entry by its name, not its listing position.
+    func deleteEdge(_ e: Edge) throws(Errno) {
+        changes.append(.entryGone(parent: e.parent, name: e.name))
+        try session.write("DELETE FROM \(t)edge WHERE parent=$1 AND name=$2", [PGBackend.u(e.parent), .bytes(e.name)])
     }
 
-    func setEdgeTarget(id: Int64, _ ino: Ino, type: UInt8) throws(Errno) {
-        changes.append(.entryInTouchedDirectory)
-        try session.write("UPDATE \(t)edge SET ino=$2, type=$3 WHERE id=$1", [.int(id), PGBackend.u(ino), .int(Int64(type))])
+    func setEdgeTarget(_ e: Edge, _ ino: Ino, type: UInt8) throws(Errno) {
+        changes.append(.entry(parent: e.parent, name: e.name, ino: ino))
+        try session.write("UPDATE \(t)edge SET ino=$3, type=$4 WHERE parent=$1 AND name=$2",
+                          [PGBackend.u(e.parent), .bytes(e.name), PGBackend.u(ino), .int(Int64(type))])
     }
 
-    func moveEdge(id: Int64, to parent: Ino, name: [UInt8]) throws(Errno) {
-        changes.append(.entryInTouchedDirectory)
-        try session.write("UPDATE \(t)edge SET parent=$2, name=$3 WHERE id=$1", [.int(id), PGBackend.u(parent), .bytes(name)])
+    func moveEdge(_ e: Edge, to parent: Ino, name: [UInt8]) throws(Errno) {
+        changes.append(.entryGone(parent: e.parent, name: e.name))
+        changes.append(.entry(parent: parent, name: name, ino: e.ino))
+        try session.write("UPDATE \(t)edge SET parent=$3, name=$4 WHERE parent=$1 AND name=$2",
+                          [PGBackend.u(e.parent), .bytes(e.name), PGBackend.u(parent), .bytes(name)])
     }
 
     func hasEdges(_ parent: Ino) throws(Errno) -> Bool {

@@ -114,7 +114,7 @@ final class SQLiteBackend: MetaBackend {
         s.bind(1, parent)
         s.bind(2, blob: name)
         guard try s.step() else { return nil }
-        return Edge(id: s.int64(0), ino: s.uint64(1), type: UInt8(truncatingIfNeeded: s.int64(2)))
+        return Edge(id: s.int64(0), ino: s.uint64(1), type: UInt8(truncatingIfNeeded: s.int64(2)), parent: parent, name: name)
     }
 
     func child(_ parent: Ino, _ name: [UInt8]) throws(Errno) -> Attr? {
@@ -135,21 +135,21 @@ final class SQLiteBackend: MetaBackend {
         try s.run()
     }
 
-    func deleteEdge(id: Int64) throws(Errno) {
+    func deleteEdge(_ edge: Edge) throws(Errno) {
         let s = try conn.prepare("DELETE FROM hl_edge WHERE id=?1")
-        s.bind(1, id)
+        s.bind(1, edge.id)
         try s.run()
     }
 
-    func setEdgeTarget(id: Int64, _ ino: Ino, type: UInt8) throws(Errno) {
+    func setEdgeTarget(_ edge: Edge, _ ino: Ino, type: UInt8) throws(Errno) {
         let s = try conn.prepare("UPDATE hl_edge SET ino=?2, type=?3 WHERE id=?1")
-        s.bind(1, id); s.bind(2, ino); s.bind(3, Int64(type))
+        s.bind(1, edge.id); s.bind(2, ino); s.bind(3, Int64(type))
         try s.run()
     }
 
-    func moveEdge(id: Int64, to parent: Ino, name: [UInt8]) throws(Errno) {
+    func moveEdge(_ edge: Edge, to parent: Ino, name: [UInt8]) throws(Errno) {
         let s = try conn.prepare("UPDATE hl_edge SET parent=?2, name=?3 WHERE id=?1")
-        s.bind(1, id); s.bind(2, parent); s.bind(3, blob: name)
+        s.bind(1, edge.id); s.bind(2, parent); s.bind(3, blob: name)
         try s.run()
     }
 
