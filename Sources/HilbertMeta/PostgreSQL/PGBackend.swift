@@ -44,7 +44,7 @@ final class PGBackend: MetaBackend {
     var inWriteTransaction: Bool { session.inWrite }
     func changeVersion() throws(Errno) -> Int64 {
         if let v = prefetched()?.changeVersion { return v }
-        return try session.changeVersion()
+        return PGBackend.versionRow(try query(.changeVersion))
     }
     func setWriteEndHandler(_ handler: @escaping (WriteEnd) -> Void) {
         session.onWriteEnd = { [unowned self] versions in
@@ -149,7 +149,7 @@ final class PGBackend: MetaBackend {
             case .staging(let ino): rows.staging.updateValue(r.rowCount > 0 ? (r.text(0, 0), r.text(0, 1)) : nil, forKey: ino)
             case .inlineLength(let ino): rows.inlineLengths.updateValue(r.rowCount > 0 ? Int(r.int64(0, 0)) : nil, forKey: ino)
             case .blocks(let ino): rows.blocks[ino] = PGBackend.blockRows(r)
-            case .changeVersion: rows.changeVersion = r.rowCount == 1 ? r.int64(0, 0) : 0
+            case .changeVersion: rows.changeVersion = PGBackend.versionRow(r)
             case .inlineRow(let ino): rows.inlineRows.updateValue(PGBackend.inlineRow(r), forKey: ino)
             case .entries: rows.pages[read] = PGBackend.edgeRows(r)
             }
@@ -233,6 +233,9 @@ final class PGBackend: MetaBackend {
     }
 
     static func nodeRow(_ r: PGResult) -> Attr? { r.rowCount > 0 ? readAttr(r, 0) : nil }
+
+    /// The change counter (validates caches across processes and nodes); 0 when absent.
+    static func versionRow(_ r: PGResult) -> Int64 { r.rowCount == 1 ? r.int64(0, 0) : 0 }
 
     func insertNode(_ a: Attr) throws(Errno) {
         changes.append(.node(a))

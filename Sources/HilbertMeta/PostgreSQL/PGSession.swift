@@ -430,10 +430,4 @@ final class PGSession {
             return words.joined(separator: " ")
         }.joined(separator: " | "))
     }
-
-    /// The change counter (validates caches across processes and nodes).
-    func changeVersion() throws(Errno) -> Int64 {
-        let r = try query("SELECT value FROM \(t)counter WHERE name = 'change'")
-        return r.rowCount == 1 ? r.int64(0, 0) : 0
-    }
 }
