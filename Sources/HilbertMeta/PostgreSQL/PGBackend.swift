@@ -354,28 +354,18 @@ final class PGBackend: MetaBackend {
 
     var remoteLookups: Bool { true }
 
-    /// One recursive query: the base, then each name's entry under the previous node.
+    /// One call of the schema's walk function (PGSchema.v3_walk): the change version, then the
+    /// base's node and each name's node under the previous one.
     func walk(_ base: Ino, _ names: [[UInt8]]) throws(Errno) -> (version: Int64, nodes: [Attr]) {
-        // The version is a column of every row; a first row without a node (depth -1) carries
-        // it when even the base is missing.
-        let r = try session.query("""
-            WITH RECURSIVE w(depth, ino) AS (
-                SELECT 0, $1::bigint
-              UNION ALL
-                SELECT w.depth + 1, e.ino FROM w JOIN \(t)edge e
-                ON e.parent = w.ino AND e.name = ($2::bytea[])[w.depth + 1]
-                WHERE w.depth < cardinality($2::bytea[]))
-            SELECT (SELECT value FROM \(t)counter WHERE name = 'change'), w.depth, \(PGBackend.nodeColumnsN)
-            FROM w JOIN \(t)node n ON n.ino = w.ino
-            UNION ALL SELECT (SELECT value FROM \(t)counter WHERE name = 'change'), -1,
-                0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0
-            ORDER BY 2
-            """, [PGBackend.u(base), .text(PGBackend.byteaArray(names))])
+        let r = try session.query("SELECT w.version, w.depth, \(PGBackend.walkNodeColumns) FROM \(t)walk($1, $2::bytea[]) w",
+                                  [PGBackend.u(base), .text(PGBackend.byteaArray(names))])
         var nodes: [Attr] = []
         nodes.reserveCapacity(r.rowCount)
         for k in 0..<r.rowCount where r.int64(k, 1) >= 0 { nodes.append(PGBackend.readAttr(r, k, 2)) }
         return (r.rowCount > 0 ? r.int64(0, 0) : 0, nodes)
     }
+
+    static let walkNodeColumns = nodeColumns.split(separator: ",").map { "(w.node)." + $0 }.joined(separator: ",")
 
     /// A bytea[] literal: {"\\x6162",…}.
     static func byteaArray(_ items: [[UInt8]]) -> String {
