@@ -8,8 +8,8 @@ import HilbertSupport
 // transaction pooling mode; PGPASSFILE from the same file). Without it those tests are
 // skipped; the conninfo tests need no server and always run.
 
-private let pgURL: String? = getenv("HL_PG_URL").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
-private let noServer: Comment = "HL_PG_URL is not set (Tests/pg/pgserver.sh up, source its env file, HL_PG_URL=$PG_URL or $PGB_URL)"
+private let pgURL = pgServerURL
+private let noServer = noPGServer
 private let repoRoot: String = {
     var p = #filePath
     for _ in 0 ..< 3 { p = String(p[..<(p.lastIndex(of: "/") ?? p.startIndex)]) }

@@ -33,6 +33,11 @@ let testFormat = VolumeFormat(name: "t", uuid: "00000000-0000-0000-0000-00000000
 /// each test's volume in a fresh schema of that database; without it, SQLite in a temp dir.
 let testPostgresURL: String? = getenv("HL_TEST_META_PG").map { String(cString: $0) }
 
+/// The server of the PostgreSQL-only tests (Tests/pg/with-server.sh sets HL_PG_URL in every
+/// stage, whatever backend the conformance suite runs on).
+let pgServerURL: String? = getenv("HL_PG_URL").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
+let noPGServer: Comment = "HL_PG_URL is not set (Tests/pg/pgserver.sh up, source its env file, HL_PG_URL=$PG_URL or $PGB_URL)"
+
 /// A fresh volume on the backend under test; removed when `body` returns.
 func withVolume(_ body: (MetaStore, MetaURL) throws -> Void) throws {
     guard let base = testPostgresURL else {
