@@ -156,7 +156,7 @@ public final class MetaStore: @unchecked Sendable {
     /// Set while answering from the caches alone (no transaction): a miss throws `cacheMiss`.
     var cacheOnly = false
     /// With `cacheOnly`: a last path component the caches do not know counts as missing
-    /// (PathResolver.creationFromCache).
+    /// (PathResolver.lastNameFromCache).
     var unknownLastIsMissing = false
     static let cacheMiss = Errno(-1)
     /// An optimistic transaction found the caches not current (MetaBackend.optimisticTransaction).
@@ -360,16 +360,20 @@ public final class MetaStore: @unchecked Sendable {
             guard let a = attrCache[ino] else { return nil }
             return .entry(Edge(id: -1, ino: ino, type: UInt8((a.mode >> 12) & 15), parent: parent, name: name), a)
         case .staging(let ino), .inlineLength(let ino), .blocks(let ino):
-            return contentCache[ino].map { .content(inlineLength: $0.inlineLength, blocks: $0.blocks, staging: $0.staging) }
+            return cachedContent(ino)
         case .entryContent(let parent, let name):
             // What removing the entry takes with it: nothing for one assumed absent, or for a
             // node without content rows.
             guard let ino = dentryCache[EdgeKey(parent: parent, name: name)] else { return .content(inlineLength: nil, blocks: [], staging: nil) }
             if let a = attrCache[ino], !a.isRegular { return .content(inlineLength: nil, blocks: [], staging: nil) }
-            return contentCache[ino].map { .content(inlineLength: $0.inlineLength, blocks: $0.blocks, staging: $0.staging) }
+            return cachedContent(ino)
         case .inlineRow, .changeVersion, .entries:
             return nil
         }
+    }
+
+    private func cachedContent(_ ino: Ino) -> CachedRow? {
+        contentCache[ino].map { .content(inlineLength: $0.inlineLength, blocks: $0.blocks, staging: $0.staging) }
     }
 
     /// `write` for a change that frees space (a removal): when the database's file system is

@@ -27,7 +27,7 @@ extension MetaStore {
         if path.isEmpty { throw Errno.noEntry }
         lock.lock(); defer { lock.unlock() }
         if (creating || changing) && backend.remoteLookups,
-           let r = try creationFromCache(from: base, path: path, followLast: followLast, cred: cred,
+           let r = try lastNameFromCache(from: base, path: path, followLast: followLast, cred: cred,
                                          mountPrefix: mountPrefix, found: changing) {
             return r
         }
@@ -109,7 +109,7 @@ extension MetaStore {
     /// `.missing` for a path whose directories the caches know (within the attribute cache
     /// timeout) and whose last name they do not, or, with `found`, the `.found` they hold;
     /// nil for anything else.
-    private func creationFromCache(from base: Ino, path: [UInt8], followLast: Bool, cred: Credentials,
+    private func lastNameFromCache(from base: Ino, path: [UInt8], followLast: Bool, cred: Credentials,
                                    mountPrefix: [UInt8], found: Bool) throws(Errno) -> Resolution? {
         guard backend.transactionDepth == 0, !attrCache.isEmpty, cacheTrusted(fresh: false) else { return nil }
         unknownLastIsMissing = true

@@ -144,9 +144,9 @@ protocol MetaBackend: AnyObject {
     /// `type` is the DT_* value.
     func insertEdge(_ parent: Ino, _ name: [UInt8], _ ino: Ino, type: UInt8) throws(Errno)
     func deleteEdge(_ edge: Edge) throws(Errno)
-    /// Point entry `id` at another node.
+    /// Point the entry at another node.
     func setEdgeTarget(_ edge: Edge, _ ino: Ino, type: UInt8) throws(Errno)
-    /// Move entry `id` (rename).
+    /// Move the entry (rename).
     func moveEdge(_ edge: Edge, to parent: Ino, name: [UInt8]) throws(Errno)
     func hasEdges(_ parent: Ino) throws(Errno) -> Bool
     /// Entries of `parent` with id above `afterID`, in id order, at most `limit`.

@@ -207,7 +207,11 @@ final class PGBackend: MetaBackend {
     // MARK: nodes
 
     static let nodeColumns = "ino,mode,nlink,uid,gid,rdev,size,atime_s,atime_ns,mtime_s,mtime_ns,ctime_s,ctime_ns,btime_s,btime_ns,parent,version,staged"
-    static let nodeColumnsN = nodeColumns.split(separator: ",").map { "n." + $0 }.joined(separator: ",")
+    static let nodeColumnsN = nodeColumns(of: "n")
+    /// The node columns of a row or composite value `of` (`n`, `(w.node)`).
+    static func nodeColumns(of row: String) -> String {
+        nodeColumns.split(separator: ",").map { row + "." + $0 }.joined(separator: ",")
+    }
 
     static func readAttr(_ r: PGResult, _ row: Int, _ o: Int = 0) -> Attr {
         @inline(__always) func u64(_ c: Int) -> UInt64 { UInt64(bitPattern: r.int64(row, o + c)) }
@@ -365,7 +369,7 @@ final class PGBackend: MetaBackend {
         return (r.rowCount > 0 ? r.int64(0, 0) : 0, nodes)
     }
 
-    static let walkNodeColumns = nodeColumns.split(separator: ",").map { "(w.node)." + $0 }.joined(separator: ",")
+    static let walkNodeColumns = nodeColumns(of: "(w.node)")
 
     /// A bytea[] literal: {"\\x6162",…}.
     static func byteaArray(_ items: [[UInt8]]) -> String {
