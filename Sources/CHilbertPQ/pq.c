@@ -211,27 +211,3 @@ int hl_pq_getisnull(const hl_pq_result *r, int row, int col) { return P.getisnul
 const char *hl_pq_cmd_tuples(hl_pq_result *r) { return P.cmdTuples(RES(r)); }
 void hl_pq_clear(hl_pq_result *r) { P.clear(RES(r)); }
 
-size_t hl_pq_result_size(const hl_pq_result *r) {
-    const PGresult *res = RES(r);
-    int rows = P.ntuples(res), cols = P.nfields(res);
-    size_t n = 0;
-    for (int i = 0; i < rows; i++)
-        for (int j = 0; j < cols; j++) n += (size_t)P.getlength(res, i, j);
-    return n;
-}
-
-void hl_pq_result_copy(const hl_pq_result *r, uint8_t *data, int64_t *starts, int32_t *lengths) {
-    const PGresult *res = RES(r);
-    int rows = P.ntuples(res), cols = P.nfields(res);
-    size_t at = 0, k = 0;
-    for (int i = 0; i < rows; i++) {
-        for (int j = 0; j < cols; j++, k++) {
-            starts[k] = (int64_t)at;
-            if (P.getisnull(res, i, j)) { lengths[k] = -1; continue; }
-            int len = P.getlength(res, i, j);
-            if (len > 0) memcpy(data + at, P.getvalue(res, i, j), (size_t)len);
-            lengths[k] = len;
-            at += (size_t)len;
-        }
-    }
-}

@@ -431,7 +431,17 @@ extension MetaStore {
         let afterID = Int64(cookie > 2 ? cookie - 2 : 0)
         let page = limit - (cookie == 0 ? 2 : cookie == 1 ? 1 : 0)
         return try read { () throws(Errno) -> [DirEntry] in
-            try backend.readTogether(page > 0 ? [.node(dir), .entries(dir, afterID: afterID, limit: page)] : [.node(dir)])
+            // Where lookups are round trips, a page brings its entries' nodes while the caches
+            // have room for them: the stat of each entry that usually follows a listing (ls -l,
+            // du, rsync, find -newer) is then answered from the caches.
+            let withNodes = page > 0 && backend.remoteLookups && dentryCache.count + page <= MetaStore.cacheLimit
+            // A page asked for ahead was asked at `listingAheadEpoch`: the caches it fills are
+            // current as of then at most.
+            let e = min(epoch.load(), listingAheadEpoch ?? .max)
+            listingAheadEpoch = nil
+            try backend.readTogether(page == 0 ? [.node(dir)]
+                                     : [.node(dir), withNodes ? .entriesWithNodes(dir, afterID: afterID, limit: page)
+                                                              : .entries(dir, afterID: afterID, limit: page)])
             let d = try loadAttr(dir)
             if !d.isDirectory { throw Errno.notDirectory }
             var out: [DirEntry] = []
@@ -441,6 +451,17 @@ extension MetaStore {
                 out.append(DirEntry(name: [0x2e, 0x2e], ino: d.parent == 0 ? dir : d.parent, type: UInt8(DT_DIR), cookie: 2))
             }
             if out.count >= limit { return out }
+            if withNodes, let listed = try backend.edgesWithNodes(dir, afterID: afterID, limit: limit - out.count) {
+                cacheListed(dir, listed, epoch: e)
+                for r in listed.rows { out.append(DirEntry(name: r.name, ino: r.ino, type: r.type, cookie: UInt64(r.id) + 2)) }
+                // The server looks the next page up while the caller works through this one
+                // (a listing is read to its end far more often than not).
+                if let last = listed.rows.last {
+                    listingAheadEpoch = epoch.load()
+                    backend.readAhead([.node(dir), .entriesWithNodes(dir, afterID: last.id, limit: page)])
+                }
+                return out
+            }
             for e in try backend.edges(dir, afterID: afterID, limit: limit - out.count) {
                 out.append(DirEntry(name: e.name, ino: e.ino, type: e.type, cookie: UInt64(e.id) + 2))
             }

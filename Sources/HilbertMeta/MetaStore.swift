@@ -135,6 +135,8 @@ public final class MetaStore: @unchecked Sendable {
     var walkStreak = 0
     /// A directory whose last read-ahead was a full batch: its next miss reads ahead at once.
     var readAheadDirectory: Ino = 0
+    /// The change epoch when the next page of a listing was asked for ahead (readdir).
+    var listingAheadEpoch: UInt64?
     static let prefetchAfter = 4
     static let prefetchBatch = 256
     /// Entries read ahead at a time: more where each read is a round trip.
@@ -367,7 +369,7 @@ public final class MetaStore: @unchecked Sendable {
             guard let ino = dentryCache[EdgeKey(parent: parent, name: name)] else { return .content(inlineLength: nil, blocks: [], staging: nil) }
             if let a = attrCache[ino], !a.isRegular { return .content(inlineLength: nil, blocks: [], staging: nil) }
             return cachedContent(ino)
-        case .inlineRow, .changeVersion, .entries:
+        case .inlineRow, .changeVersion, .entries, .entriesWithNodes:
             return nil
         }
     }
@@ -454,6 +456,28 @@ public final class MetaStore: @unchecked Sendable {
             rows += 1
         }
         readAheadDirectory = rows == batch ? dir : 0
+    }
+
+    /// Cache a listing page's entries with their nodes (`MetaBackend.edgesWithNodes`), read at
+    /// `page.version` with the node's change epoch `e` loaded before: the caches are then as
+    /// current as after a validation. Caches filled at another version go first.
+    func cacheListed(_ dir: Ino, _ page: ListedPage, epoch e: UInt64) {
+        // Older than what the caches know (a page asked for ahead, before a newer version was
+        // seen): listed, not cached.
+        if page.version < cacheDataVersion { return }
+        sizeCachesForStorm()
+        if page.version != cacheDataVersion {
+            clearCaches()
+            cacheDataVersion = page.version
+        }
+        for row in page.rows {
+            guard let a = row.attr else { continue }
+            let key = EdgeKey(parent: dir, name: row.name)
+            dentryCache[key] = row.ino
+            if !absentCache.isEmpty { absentCache.remove(key) }
+            attrCache[row.ino] = a
+        }
+        noteValidated(e)
     }
 
     /// May the caches answer without asking the backend? When no process of this node wrote

@@ -77,15 +77,13 @@ extension MetaStore {
                                       mountPrefix: mountPrefix, useCache: true)
                 }
             }
+            // Not remembered as a whole path: answered from the entry caches, that would only
+            // cost an insert per lookup (ls -l and stat storms touch each path once).
             if let cached {
-                if cacheTrusted(fresh: fresh) {
-                    remember(key, cached)
-                    return cached
-                }
+                if cacheTrusted(fresh: fresh) { return cached }
                 let e = epoch.load()
                 if try backend.changeVersion() == cacheDataVersion {
                     noteValidated(e)
-                    remember(key, cached)
                     return cached
                 }
             }

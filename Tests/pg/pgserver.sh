@@ -85,9 +85,18 @@ up() {
       printf '%s' "$extra_sql"; } |
         as_server psql -q -X -v ON_ERROR_STOP=1 -h "$st/sock" -p "$port" -U postgres -d postgres >/dev/null 2>"$st/setup.err" ||
         { cat "$st/setup.err" >&2; die "cannot create the role and database"; }
+    # PgBouncer's auth file holds the role's SCRAM secret as PostgreSQL stores it, not the
+    # password (the README's site setup): no password on PgBouncer's disk, and PgBouncer then
+    # checks a login without deriving the salted password itself (4,096 PBKDF2 rounds, half of
+    # a new connection's 8.5 ms here) and logs in to PostgreSQL with the client's SCRAM keys.
+    local secret
+    secret=$(as_server psql -X -Atq -h "$st/sock" -p "$port" -U postgres -d postgres \
+        -c "SELECT rolpassword FROM pg_authid WHERE rolname = '$ROLE'" 2>>"$st/setup.err") &&
+        case $secret in SCRAM-SHA-256\$*) ;; *) false ;; esac ||
+        { cat "$st/setup.err" >&2; die "cannot read the role's SCRAM secret"; }
     # PgBouncer: transaction pooling, as a site would run it in front of many job processes.
     (umask 077
-     printf '"%s" "%s"\n' "$ROLE" "$password" >"$st/userlist.txt"
+     printf '"%s" "%s"\n' "$ROLE" "$secret" >"$st/userlist.txt"
      cat >"$st/pgbouncer.ini" <<INI
 [databases]
 $DB = host=127.0.0.1 port=$port dbname=$DB

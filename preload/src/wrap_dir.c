@@ -13,8 +13,16 @@ typedef struct vdir {
     int eof;
     volatile int lock;
     struct dirent64 ent;
-    char buf[32768];
+    char *buf;       /* small, then (from the second batch on) big when it could be allocated */
+    size_t cap;
+    int batches;
+    char small[32768];
 } vdir;
+
+/* Batches after the first are bigger: a listing read to its end (ls -l, du, find, rsync) then
+ * costs a quarter of the engine calls, each a round trip with metadata on a server, while a
+ * caller that wants only the first few entries still pays for one small batch. */
+#define BIG_BATCH (128 * 1024)
 
 static vdir *volatile reg[NREG];
 static volatile int nreg, reghigh;
@@ -54,6 +62,8 @@ DIR *sh_vopendir_fd(int fd, const hl_file *f) {
     vdir *v = calloc(1, sizeof *v);
     if (!v) { errno = ENOMEM; return NULL; }
     v->fd = fd;
+    v->buf = v->small;
+    v->cap = sizeof v->small;
     v->mount = f->mount;
     v->ino = f->ino;
     int rc = enroll(v);
@@ -89,6 +99,7 @@ int sh_closedir(DIR *d) {
     if (!v) return REAL(closedir)(d);
     unenroll(v);
     int r = close(v->fd);
+    if (v->buf != v->small) free(v->buf);
     free(v);
     return r;
 }
@@ -100,8 +111,12 @@ struct dirent64 *sh_readdir64(DIR *d) {
     struct dirent64 *out = NULL;
     sh_spin_lock(&v->lock);
     if (v->off >= v->len && !v->eof) {
+        if (v->batches++ == 1 && v->buf == v->small) {
+            char *big = malloc(BIG_BATCH);
+            if (big) { v->buf = big; v->cap = BIG_BATCH; }
+        }
         const hl_engine_api *E = sh_engine();
-        ssize_t n = E ? ECALL(E->readdir(v->mount, v->ino, &v->cookie, v->buf, sizeof v->buf)) : -errno;
+        ssize_t n = E ? ECALL(E->readdir(v->mount, v->ino, &v->cookie, v->buf, v->cap)) : -errno;
         if (n < 0) { errno = (int)-n; goto out; }
         v->off = 0;
         v->len = (size_t)n;

@@ -6,8 +6,8 @@
  * values below are checked against libpq's at compile time (pq.c).
  *
  * Everything here is a thin forward to the PQ* function of the same name, except
- * hl_pq_connect_start (the defaults Hilbert adds), hl_pq_result_size/_copy (a result's cells
- * copied out in one call) and hl_pq_bytes_sent (TCP_INFO, to count a connect's round trips).
+ * hl_pq_connect_start (the defaults Hilbert adds) and hl_pq_bytes_sent (TCP_INFO, to count a
+ * connect's round trips).
  * The connection logic (polling with a deadline, errors, pipelines, the socket's ownership
  * and fork) lives in Swift (HilbertMeta/PostgreSQL/PGConnection.swift).
  */
@@ -73,11 +73,6 @@ int hl_pq_getisnull(const hl_pq_result *r, int row, int col);
 const char *hl_pq_cmd_tuples(hl_pq_result *r);
 void hl_pq_clear(hl_pq_result *r);
 
-/* The bytes of every cell together (row-major). */
-size_t hl_pq_result_size(const hl_pq_result *r);
-/* Copy every cell, row-major, into `data` (hl_pq_result_size bytes): cell i starts at
- * starts[i] and has lengths[i] bytes, -1 for NULL (both ntuples * nfields long). */
-void hl_pq_result_copy(const hl_pq_result *r, uint8_t *data, int64_t *starts, int32_t *lengths);
 
 /* libpq's values (static_assert-ed in pq.c). */
 enum {

@@ -69,6 +69,16 @@ enum RowRead: Hashable {
     case changeVersion
     /// A page of a listing: answers `edges(parent, afterID:, limit:)`.
     case entries(Ino, afterID: Int64, limit: Int)
+    /// The same page with its entries' nodes: answers `edgesWithNodes(parent, afterID:, limit:)`.
+    case entriesWithNodes(Ino, afterID: Int64, limit: Int)
+}
+
+/// A page of a listing with each entry's node (`MetaBackend.edgesWithNodes`).
+struct ListedPage {
+    /// The change version the rows are current at.
+    var version: Int64
+    /// nil `attr`: an entry whose node row is missing (a damaged volume; listed, not cached).
+    var rows: [(id: Int64, name: [UInt8], ino: Ino, type: UInt8, attr: Attr?)]
 }
 
 /// What a metadata backend provides: rows stored and found, inside the transaction the policy
@@ -107,6 +117,12 @@ protocol MetaBackend: AnyObject {
     /// every read is a round trip (PostgreSQL) fetches them together, in one, and answers the
     /// reads that follow from them until the transaction writes; a local one does nothing.
     func readTogether(_ reads: [RowRead]) throws(Errno)
+    /// A hint, inside a read transaction: a later transaction will probably read these rows
+    /// (the next page of a listing). A backend whose reads are round trips sends the question
+    /// with the end of this transaction and does not wait: the server answers it while the
+    /// process works, and that transaction's `readTogether` of the same rows takes the answer.
+    /// The answer is dropped when this process writes first. A local backend does nothing.
+    func readAhead(_ reads: [RowRead])
     /// Run a write transaction optimistically (a backend whose reads are round trips; others
     /// run `body` as `transaction(write: true)` does): its `readTogether` reads are answered by
     /// `rows` — the caches of the process, current as of change version `version` — instead of
@@ -151,6 +167,12 @@ protocol MetaBackend: AnyObject {
     func hasEdges(_ parent: Ino) throws(Errno) -> Bool
     /// Entries of `parent` with id above `afterID`, in id order, at most `limit`.
     func edges(_ parent: Ino, afterID: Int64, limit: Int) throws(Errno) -> [(id: Int64, name: [UInt8], ino: Ino, type: UInt8)]
+    /// The page `edges` answers, each entry with its node, read with the change version: where
+    /// every read is a round trip, a listing then also fills the caches that a `stat` of each
+    /// entry reads (as NFS's READDIRPLUS), instead of a read-ahead round trip per 1,024 of them
+    /// after it. nil where a listing does not carry nodes (a local backend: a lookup costs
+    /// no round trip, and a listing that nobody stats would pay for them).
+    func edgesWithNodes(_ parent: Ino, afterID: Int64, limit: Int) throws(Errno) -> ListedPage?
     /// One entry naming `ino` (for a directory, its only one); nil when none does.
     func edgeNaming(_ ino: Ino) throws(Errno) -> (parent: Ino, name: [UInt8])?
     /// Whether a lookup costs a round trip (then whole paths are looked up with `walk`).

@@ -36,6 +36,7 @@ final class PGBackend: MetaBackend {
         if session.depth == 0 {
             if !changes.isEmpty { changes.removeAll(keepingCapacity: true) }
             changesUnknown = false
+            if write { aheadReads = nil }   // the session forgets their answers too
         }
         return try session.transaction(write: write, body)
     }
@@ -56,7 +57,10 @@ final class PGBackend: MetaBackend {
     // validation asks it (the change counter), so there is no node-local shortcut.
     func makeChangeEpoch() -> ChangeEpoch { .unavailable }
     func makeSpaceReserve() -> SpaceReserve? { nil }
-    func abandonAfterFork() { session.abandonAfterFork() }
+    func abandonAfterFork() {
+        aheadReads = nil
+        session.abandonAfterFork()
+    }
 
     // MARK: values
 
@@ -126,13 +130,45 @@ final class PGBackend: MetaBackend {
         fetchedAt = session.generation
     }
 
+    /// The rows `readAhead` asked for, sent with the end of the transaction that asked.
+    private var aheadReads: [RowRead]?
+
+    func readAhead(_ reads: [RowRead]) {
+        guard session.depth > 0, !session.inWrite, optimistic == nil else { return }
+        aheadReads = reads
+        session.aheadRequest = reads.map(statement)
+    }
+
+    /// `reads` answered by what was asked for ahead: the same rows, or a listing page of up to
+    /// as many entries as asked for (the caller's buffer may have grown since).
+    private static func answered(_ reads: [RowRead], byAhead ahead: [RowRead]) -> Bool {
+        guard reads.count == ahead.count else { return false }
+        for (r, a) in zip(reads, ahead) where r != a {
+            guard case .entriesWithNodes(let p, let after, let limit) = r,
+                  case .entriesWithNodes(p, after, let aheadLimit) = a, aheadLimit <= limit else { return false }
+        }
+        return true
+    }
+
     func readTogether(_ reads: [RowRead]) throws(Errno) {
         guard session.depth > 0, !reads.isEmpty else { return }
         if let o = optimistic {
             try readFromCaches(reads, o)
             return
         }
-        let results = try session.queryAll(reads.map(statement))
+        if let ahead = aheadReads {
+            aheadReads = nil
+            // Taken whether it answers or not: its answers would be stale later.
+            if let results = session.takeAhead(), results.count == ahead.count,
+               PGBackend.answered(reads, byAhead: ahead) {
+                fill(reads, results)
+                return
+            }
+        }
+        fill(reads, try session.queryAll(reads.map(statement)))
+    }
+
+    private func fill(_ reads: [RowRead], _ results: [PGResult]) {
         var rows = FetchedRows()
         for (read, r) in zip(reads, results) {
             switch read {
@@ -152,6 +188,7 @@ final class PGBackend: MetaBackend {
             case .changeVersion: rows.changeVersion = PGBackend.versionRow(r)
             case .inlineRow(let ino): rows.inlineRows.updateValue(PGBackend.inlineRow(r), forKey: ino)
             case .entries: rows.pages[read] = PGBackend.edgeRows(r)
+            case .entriesWithNodes: rows.listed[read] = PGBackend.listedPage(r)
             }
         }
         fetched = rows
@@ -201,6 +238,15 @@ final class PGBackend: MetaBackend {
         case .entries(let parent, let afterID, let limit):
             return ("SELECT id, name, ino, type FROM \(t)edge WHERE parent=$1 AND id>$2 ORDER BY id LIMIT $3",
                     [PGBackend.u(parent), .int(afterID), .int(Int64(limit))])
+        case .entriesWithNodes(let parent, let afterID, let limit):
+            // As childrenFrom: the version is a column of every row, and a first row without an
+            // entry carries it when the page is empty; each node looked up by its key.
+            return ("""
+                SELECT c.value, e.id, e.name, e.ino, e.type, x.* FROM (SELECT value FROM \(t)counter WHERE name = 'change') c
+                LEFT JOIN ((SELECT id, name, ino, type FROM \(t)edge WHERE parent=$1 AND id>$2 ORDER BY id LIMIT $3) e
+                    LEFT JOIN LATERAL (SELECT \(PGBackend.nodeColumns) FROM \(t)node WHERE ino = e.ino LIMIT 1) x ON true) ON true
+                ORDER BY e.id NULLS FIRST
+                """, [PGBackend.u(parent), .int(afterID), .int(Int64(limit))])
         }
     }
 
@@ -340,6 +386,22 @@ final class PGBackend: MetaBackend {
     func edges(_ parent: Ino, afterID: Int64, limit: Int) throws(Errno) -> [(id: Int64, name: [UInt8], ino: Ino, type: UInt8)] {
         if let hit = prefetched()?.pages[RowRead.entries(parent, afterID: afterID, limit: limit)] { return hit }
         return PGBackend.edgeRows(try query(.entries(parent, afterID: afterID, limit: limit)))
+    }
+
+    func edgesWithNodes(_ parent: Ino, afterID: Int64, limit: Int) throws(Errno) -> ListedPage? {
+        let read = RowRead.entriesWithNodes(parent, afterID: afterID, limit: limit)
+        if let hit = prefetched()?.listed[read] { return hit }
+        return PGBackend.listedPage(try query(read))
+    }
+
+    static func listedPage(_ r: PGResult) -> ListedPage {
+        var page = ListedPage(version: r.rowCount > 0 ? r.int64(0, 0) : 0, rows: [])
+        page.rows.reserveCapacity(r.rowCount)
+        for k in 0..<r.rowCount where !r.isNull(k, 1) {
+            page.rows.append((r.int64(k, 1), r.bytes(k, 2), UInt64(bitPattern: r.int64(k, 3)), UInt8(truncatingIfNeeded: r.int64(k, 4)),
+                              r.isNull(k, 5) ? nil : PGBackend.readAttr(r, k, 5)))
+        }
+        return page
     }
 
     static func edgeRows(_ r: PGResult) -> [(id: Int64, name: [UInt8], ino: Ino, type: UInt8)] {
@@ -747,4 +809,5 @@ private struct FetchedRows {
     var blocks: [Ino: [BlockRef]] = [:]
     var changeVersion: Int64?
     var pages: [RowRead: [(id: Int64, name: [UInt8], ino: Ino, type: UInt8)]] = [:]
+    var listed: [RowRead: ListedPage] = [:]
 }

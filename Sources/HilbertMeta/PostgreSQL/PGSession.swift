@@ -58,6 +58,9 @@ final class PGSession {
     /// of its expectation, or of a name it assumed absent, is `MetaStore.conflict`.
     private var optimistic = false
     private(set) var expectationQueued = false
+    /// Reads to send when this read transaction ends, without waiting (PGBackend.readAhead):
+    /// the server answers them while the process works; `takeAhead` gets the answers.
+    var aheadRequest: [(sql: String, params: [PGValue])]?
     /// Called when a write transaction that may have changed the volume ended, with the change
     /// version before and after its commit when it committed and that is known.
     var onWriteEnd: (((before: Int64, after: Int64)?) -> Void)?
@@ -211,6 +214,25 @@ final class PGSession {
     /// This write transaction queued a change.
     var changedInTransaction: Bool { wrote || changed }
 
+    /// Statements sent before the ahead reads in their pipeline (the COMMIT) whose answers
+    /// `takeAhead` leaves out.
+    private var aheadSkip = 0
+
+    /// The answers of the reads sent ahead (`aheadRequest`), once; nil when there are none.
+    func takeAhead() -> [PGResult]? { conn.takeAhead().map { Array($0.dropFirst(aheadSkip)) } }
+    /// Drop the answers of the reads sent ahead: this process is about to change the volume.
+    func forgetAhead() { conn.forgetAhead() }
+
+    /// Send `aheadRequest` (after `first`, a statement still to be sent: the COMMIT), not waited for.
+    private func sendAhead(after first: [(sql: String, params: [PGValue])]) -> Bool {
+        guard let ahead = aheadRequest else { return false }
+        aheadRequest = nil
+        if Log.debugEnabled { Self.trace((first + ahead).map(\.sql) + ["(not waited for)"]) }
+        aheadSkip = first.count
+        do throws(Errno) { try conn.sendAhead(first + ahead) } catch { dropConnection() }
+        return true
+    }
+
     /// Inside a write transaction, before anything was sent: make it optimistic.
     func beginOptimistic() {
         optimistic = inWrite && depth == 1 && !sentBegin
@@ -307,7 +329,9 @@ final class PGSession {
         committedVersion = nil
         optimistic = false
         expectationQueued = false
+        aheadRequest = nil
         if write {
+            conn.forgetAhead()
             queued = [("BEGIN", []), volumeLock]
         } else {
             queued = [("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", [])]
@@ -317,6 +341,7 @@ final class PGSession {
             generation &+= 1
             inWrite = false
             queued = []
+            aheadRequest = nil
             if write && changed { onWriteEnd?(committedVersion.map { ($0 - 1, $0) }) }
         }
         let r: T
@@ -328,12 +353,14 @@ final class PGSession {
         }
         if !sentBegin && !wrote {
             queued = []      // nothing was asked of the server
+            if !write { _ = sendAhead(after: []) }
             return r
         }
         if !write || (!wrote && !changed && !leased) {
             // Nobody waits for the COMMIT of a transaction that changed nothing: it is sent now
             // and its answer read with the next round trip (one round trip less per read).
             queued = []
+            if !write && conn.isConnected && sendAhead(after: [("COMMIT", [])]) { return r }
             if Log.debugEnabled { Self.trace(["COMMIT (not waited for)"]) }
             do throws(Errno) { try conn.sendDetached("COMMIT") } catch { dropConnection() }
             return r

@@ -22,6 +22,7 @@ final class SQLiteBackend: MetaBackend {
     func changeVersion() throws(Errno) -> Int64 { try conn.dataVersion() }
     /// Every read is a local call: nothing to gather, nothing to save by optimism.
     func readTogether(_ reads: [RowRead]) {}
+    func readAhead(_ reads: [RowRead]) {}
     func optimisticTransaction<T>(version: Int64, rows: @escaping (RowRead) -> CachedRow?,
                                   _ body: () throws(Errno) -> T) throws(Errno) -> T {
         try transaction(write: true, body)
@@ -159,6 +160,8 @@ final class SQLiteBackend: MetaBackend {
         s.bind(1, parent)
         return try s.step()
     }
+
+    func edgesWithNodes(_ parent: Ino, afterID: Int64, limit: Int) -> ListedPage? { nil }
 
     func edges(_ parent: Ino, afterID: Int64, limit: Int) throws(Errno) -> [(id: Int64, name: [UInt8], ino: Ino, type: UInt8)] {
         let s = try conn.prepare("SELECT id, name, ino, type FROM hl_edge WHERE parent=?1 AND id>?2 ORDER BY id LIMIT ?3")
