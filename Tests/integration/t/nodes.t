@@ -42,6 +42,61 @@ is "$(cat "$HL_TMP/watch.out")" "before: old ['one']
 after: new content ['one', 'two'] 12" \
     "close-to-open: a process on node B that opens after node A closed reads A's bytes; its listing shows A's new name"
 
+# ---------------------------------------------------------------- long listings
+# A listing of many pages: each page brings its entries' nodes (the stats after it ask the
+# server nothing), the next page is asked for while the program works through the current one.
+# What it shows must be what a lookup of each name shows, a new listing must show another
+# node's changes made before it started, and this process's own change during a listing must
+# show in its stat at once (the page asked for ahead is dropped).
+node a python3 -c '
+import os
+os.mkdir("/hilbert/big")
+for i in range(3000):
+    with open("/hilbert/big/f%05d" % i, "w") as f: f.write("x" * (i % 7))
+os.symlink("f00001", "/hilbert/big/link")
+os.mkdir("/hilbert/big/sub")
+'
+cat >"$HL_TMP/stats.py" <<'PY'
+import os, sys
+d = "/hilbert/big"
+names = sys.argv[1:] or sorted(os.listdir(d))
+for n in sorted(names, reverse=True):
+    st = os.lstat(os.path.join(d, n))
+    print(n, st.st_ino, oct(st.st_mode), st.st_nlink, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+PY
+listed=$(node b python3 "$HL_TMP/stats.py")
+names=$(node a python3 -c 'import os; print(" ".join(sorted(os.listdir("/hilbert/big"))))')
+looked=$(node b python3 "$HL_TMP/stats.py" $names)
+is "$(printf '%s\n' "$listed" | wc -l)" "3002" "a listing of 3,002 entries on node B"
+ok "... stats every entry as a lookup by name does" test "$listed" = "$looked"
+# the walk to the directory, its open, then the pages (762 entries, then up to 3,048)
+trips=$(node b sh -c 'HILBERT_DEBUG=1 ls -l /hilbert/big 2>&1 >/dev/null' | grep -c 'pg round trip')
+ok "ls -l of them asks the server a few times, not once per entry ($trips round trips)" test "$trips" -le 10
+is "$(node b ls -ln --time-style=+%s /hilbert/big | md5sum)" "$(node c ls -ln --time-style=+%s /hilbert/big | md5sum)" \
+    "... and prints what it prints on another node"
+node a sh -c 'rm /hilbert/big/f00100 /hilbert/big/f02999 && echo new > /hilbert/big/zz-new'
+out=$(node b python3 -c '
+import os
+names = os.listdir("/hilbert/big")
+print("f00100" in names, "f02999" in names, "zz-new" in names, len(names))
+')
+is "$out" "False False True 3001" "a new listing on node B shows node A's removals and creations made before it"
+out=$(node b python3 -c '
+import os
+it = os.scandir("/hilbert/big")
+first = [next(it).name for _ in range(10)]
+# both in the second page (entries 761 to 1,522), asked for ahead with the first
+os.unlink("/hilbert/big/f01000")
+with open("/hilbert/big/f01100", "w") as f: f.write("changed")
+rest = [e.name for e in it]
+try:
+    os.lstat("/hilbert/big/f01000"); gone = "still there"
+except FileNotFoundError:
+    gone = "gone"
+print(gone, os.lstat("/hilbert/big/f01100").st_size, "f01100" in rest, len(first) + len(rest) >= 2999)
+')
+is "$out" "gone 7 True True" "a change this process makes in the middle of its listing shows in its stat at once"
+
 # ---------------------------------------------------------------- attribute cache
 # stat answers from what the process validated with the server within the URL's attr_cache
 # seconds (default 1): another node's change shows in stat at most that late; open always
