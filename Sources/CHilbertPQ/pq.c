@@ -84,7 +84,11 @@ static int fail(char *err, size_t errlen, const char *a, const char *b) {
 int hl_pq_load(char *err, size_t errlen) {
     pthread_mutex_lock(&load_lock);
     if (loaded == 0) {
-        void *h = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+        /* RTLD_LAZY: libpq brings some twenty libraries (Kerberos, LDAP, GnuTLS…) whose
+         * functions a connection mostly never calls; binding all of them now cost a fresh
+         * process (every job step, every `ls`) about 5 ms in the middle of its first call. The
+         * functions used here are looked up below, so a broken libpq still fails at once. */
+        void *h = dlopen("libpq.so.5", RTLD_LAZY | RTLD_LOCAL);
         if (!h) {
             const char *why = dlerror();
             fail(err, errlen, "PostgreSQL metadata needs libpq (Debian: apt-get install libpq5): ", why);

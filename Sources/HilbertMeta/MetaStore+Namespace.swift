@@ -1,5 +1,6 @@
 import Glibc
 import HilbertSupport
+import CHilbertSys
 
 /// rename(2) flags.
 public let RENAME_NOREPLACE_: UInt32 = 1
@@ -435,10 +436,12 @@ extension MetaStore {
             // have room for them: the stat of each entry that usually follows a listing (ls -l,
             // du, rsync, find -newer) is then answered from the caches.
             let withNodes = page > 0 && backend.remoteLookups && dentryCache.count + page <= MetaStore.cacheLimit
-            // A page asked for ahead was asked at `listingAheadEpoch`: the caches it fills are
-            // current as of then at most.
-            let e = min(epoch.load(), listingAheadEpoch ?? .max)
-            listingAheadEpoch = nil
+            // The caches a page fills are current as of when it was asked for at most: for a
+            // page asked for ahead (and taken now, or maybe much later), when that was.
+            let asked = listingAhead
+            listingAhead = nil
+            let e = min(epoch.load(), asked?.epoch ?? .max)
+            let at = min(hl_monotonic_ns(), asked?.at ?? .max)
             try backend.readTogether(page == 0 ? [.node(dir)]
                                      : [.node(dir), withNodes ? .entriesWithNodes(dir, afterID: afterID, limit: page)
                                                               : .entries(dir, afterID: afterID, limit: page)])
@@ -452,12 +455,12 @@ extension MetaStore {
             }
             if out.count >= limit { return out }
             if withNodes, let listed = try backend.edgesWithNodes(dir, afterID: afterID, limit: limit - out.count) {
-                cacheListed(dir, listed, epoch: e)
+                cacheListed(dir, listed, epoch: e, at: at)
                 for r in listed.rows { out.append(DirEntry(name: r.name, ino: r.ino, type: r.type, cookie: UInt64(r.id) + 2)) }
                 // The server looks the next page up while the caller works through this one
                 // (a listing is read to its end far more often than not).
                 if let last = listed.rows.last {
-                    listingAheadEpoch = epoch.load()
+                    listingAhead = (epoch.load(), hl_monotonic_ns())
                     backend.readAhead([.node(dir), .entriesWithNodes(dir, afterID: last.id, limit: page)])
                 }
                 return out

@@ -135,8 +135,8 @@ public final class MetaStore: @unchecked Sendable {
     var walkStreak = 0
     /// A directory whose last read-ahead was a full batch: its next miss reads ahead at once.
     var readAheadDirectory: Ino = 0
-    /// The change epoch when the next page of a listing was asked for ahead (readdir).
-    var listingAheadEpoch: UInt64?
+    /// The change epoch and the time when the next page of a listing was asked for ahead.
+    var listingAhead: (epoch: UInt64, at: UInt64)?
     static let prefetchAfter = 4
     static let prefetchBatch = 256
     /// Entries read ahead at a time: more where each read is a round trip.
@@ -459,9 +459,9 @@ public final class MetaStore: @unchecked Sendable {
     }
 
     /// Cache a listing page's entries with their nodes (`MetaBackend.edgesWithNodes`), read at
-    /// `page.version` with the node's change epoch `e` loaded before: the caches are then as
-    /// current as after a validation. Caches filled at another version go first.
-    func cacheListed(_ dir: Ino, _ page: ListedPage, epoch e: UInt64) {
+    /// `page.version`, asked for at `time` with the node's change epoch `e`: the caches are
+    /// then as current as after a validation then. Caches filled at another version go first.
+    func cacheListed(_ dir: Ino, _ page: ListedPage, epoch e: UInt64, at time: UInt64) {
         // Older than what the caches know (a page asked for ahead, before a newer version was
         // seen): listed, not cached.
         if page.version < cacheDataVersion { return }
@@ -477,7 +477,7 @@ public final class MetaStore: @unchecked Sendable {
             if !absentCache.isEmpty { absentCache.remove(key) }
             attrCache[row.ino] = a
         }
-        noteValidated(e)
+        noteValidated(e, at: time)
     }
 
     /// May the caches answer without asking the backend? When no process of this node wrote
@@ -512,9 +512,9 @@ public final class MetaStore: @unchecked Sendable {
     }
 
     @inline(__always)
-    func noteValidated(_ e: UInt64) {
+    func noteValidated(_ e: UInt64, at time: UInt64 = hl_monotonic_ns()) {
         cacheEpoch = e
-        cacheValidatedAt = hl_monotonic_ns()
+        cacheValidatedAt = time
     }
 
     /// Try `body` from the caches alone; nil on a miss (then run the transactional path).

@@ -225,7 +225,7 @@ final class PGSession {
 
     /// Send `aheadRequest` (after `first`, a statement still to be sent: the COMMIT), not waited for.
     private func sendAhead(after first: [(sql: String, params: [PGValue])]) -> Bool {
-        guard let ahead = aheadRequest else { return false }
+        guard let ahead = aheadRequest, conn.isConnected else { return false }
         aheadRequest = nil
         if Log.debugEnabled { Self.trace((first + ahead).map(\.sql) + ["(not waited for)"]) }
         aheadSkip = first.count
@@ -360,7 +360,7 @@ final class PGSession {
             // Nobody waits for the COMMIT of a transaction that changed nothing: it is sent now
             // and its answer read with the next round trip (one round trip less per read).
             queued = []
-            if !write && conn.isConnected && sendAhead(after: [("COMMIT", [])]) { return r }
+            if !write && sendAhead(after: [("COMMIT", [])]) { return r }
             if Log.debugEnabled { Self.trace(["COMMIT (not waited for)"]) }
             do throws(Errno) { try conn.sendDetached("COMMIT") } catch { dropConnection() }
             return r

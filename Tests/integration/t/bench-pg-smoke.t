@@ -16,6 +16,8 @@ like "$out" "#### 1 ms per round trip to PgBouncer \(proxy: [0-9.]+ ms measured"
 like "$out" "\| 40 x 4 KiB files: create \(open\+write\+close\) \(ops/s\) \| [0-9]" "a create row"
 like "$out" "\| .ls -l. of the 40-entry directory" "an ls -l row"
 like "$out" "^\| create \| [0-9]+\.[0-9]+ \| [0-9]+\.[0-9]+ \|$" "round trips per create at both latencies"
+like "$out" "sequential read within 10 % of Hilbert-SQLite: [0-9.]+× \((met|missed); Hilbert-SQLite [^)]* in the same rotation\)" \
+    "compares the sequential read with Hilbert-SQLite run in the same rotation"
 like "$out" "note: JuiceFS not run" "says JuiceFS was left out"
 is "$(ls "$HL_TMP" | grep -c '^hilbert-bench-pg\.')" "0" "its work dir is removed"
 is "$(ps -eo args | grep -c "[t]cpproxy.py.*$HL_TMP")" "0" "its proxy is stopped"

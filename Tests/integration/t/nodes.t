@@ -96,6 +96,25 @@ except FileNotFoundError:
 print(gone, os.lstat("/hilbert/big/f01100").st_size, "f01100" in rest, len(first) + len(rest) >= 2999)
 ')
 is "$out" "gone 7 True True" "a change this process makes in the middle of its listing shows in its stat at once"
+cat >"$HL_TMP/late.py" <<'PY'
+import os, sys, time
+it = os.scandir("/hilbert/big")
+first = [next(it).name for _ in range(10)]     # the second page is asked for now
+open(sys.argv[1] + ".asked", "w").close()
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.02)
+time.sleep(1.3)                                # past the attribute cache timeout (1 s)
+rest = [e.name for e in it]                    # takes the page asked for before A's change
+print(os.lstat("/hilbert/big/f01200").st_size)
+PY
+node b python3 "$HL_TMP/late.py" "$HL_TMP/late" >"$HL_TMP/late.out" 2>&1 &
+late=$!
+for _ in $(seq 200); do [ -e "$HL_TMP/late.asked" ] && break; sleep 0.05; done
+node a sh -c 'printf 123456789 > /hilbert/big/f01200'
+touch "$HL_TMP/late"
+wait $late
+is "$(cat "$HL_TMP/late.out")" "9" \
+    "a page asked for ahead, taken after the attribute cache timeout, does not hide another node's change from stat"
 
 # ---------------------------------------------------------------- attribute cache
 # stat answers from what the process validated with the server within the URL's attr_cache
