@@ -31,14 +31,22 @@ while not os.path.exists(flag):
     time.sleep(0.02)
 print("after:", open("/hilbert/c2o").read().strip(), sorted(os.listdir("/hilbert/dir")), os.stat("/hilbert/c2o").st_size, flush=True)
 PY
+# meanwhile FLAG CHANGE SCRIPT ARG…: run python3 SCRIPT ARG… on node B (output in FLAG.out);
+# once it created FLAG.ready, run the shell command CHANGE on node A, then create FLAG, which
+# the script waits for, and wait for it to end.
+meanwhile() {
+    local flag=$1 change=$2 pid
+    shift 2
+    node b python3 "$@" >"$flag.out" 2>&1 &
+    pid=$!
+    for _ in $(seq 200); do [ -e "$flag.ready" ] && break; sleep 0.05; done
+    node a sh -c "$change"
+    touch "$flag"
+    wait $pid
+}
 node a sh -c 'echo old > /hilbert/c2o; mkdir /hilbert/dir; touch /hilbert/dir/one'
-node b python3 "$HL_TMP/watch.py" "$HL_TMP/go" >"$HL_TMP/watch.out" 2>&1 &
-watcher=$!
-for _ in $(seq 200); do [ -e "$HL_TMP/go.ready" ] && break; sleep 0.05; done
-node a sh -c 'echo "new content" > /hilbert/c2o; touch /hilbert/dir/two'
-touch "$HL_TMP/go"
-wait $watcher
-is "$(cat "$HL_TMP/watch.out")" "before: old ['one']
+meanwhile "$HL_TMP/go" 'echo "new content" > /hilbert/c2o; touch /hilbert/dir/two' "$HL_TMP/watch.py" "$HL_TMP/go"
+is "$(cat "$HL_TMP/go.out")" "before: old ['one']
 after: new content ['one', 'two'] 12" \
     "close-to-open: a process on node B that opens after node A closed reads A's bytes; its listing shows A's new name"
 
@@ -100,19 +108,14 @@ cat >"$HL_TMP/late.py" <<'PY'
 import os, sys, time
 it = os.scandir("/hilbert/big")
 first = [next(it).name for _ in range(10)]     # the second page is asked for now
-open(sys.argv[1] + ".asked", "w").close()
+open(sys.argv[1] + ".ready", "w").close()
 while not os.path.exists(sys.argv[1]):
     time.sleep(0.02)
 time.sleep(1.3)                                # past the attribute cache timeout (1 s)
 rest = [e.name for e in it]                    # takes the page asked for before A's change
 print(os.lstat("/hilbert/big/f01200").st_size)
 PY
-node b python3 "$HL_TMP/late.py" "$HL_TMP/late" >"$HL_TMP/late.out" 2>&1 &
-late=$!
-for _ in $(seq 200); do [ -e "$HL_TMP/late.asked" ] && break; sleep 0.05; done
-node a sh -c 'printf 123456789 > /hilbert/big/f01200'
-touch "$HL_TMP/late"
-wait $late
+meanwhile "$HL_TMP/late" 'printf 123456789 > /hilbert/big/f01200' "$HL_TMP/late.py" "$HL_TMP/late"
 is "$(cat "$HL_TMP/late.out")" "9" \
     "a page asked for ahead, taken after the attribute cache timeout, does not hide another node's change from stat"
 
