@@ -438,10 +438,11 @@ extension MetaStore {
             let withNodes = page > 0 && backend.remoteLookups && dentryCache.count + page <= MetaStore.cacheLimit
             // The caches a page fills are current as of when it was asked for at most: for a
             // page asked for ahead (and taken now, or maybe much later), when that was.
-            let asked = listingAhead
+            var asked: (epoch: UInt64, at: UInt64)?
+            if withNodes {
+                asked = (min(epoch.load(), listingAhead?.epoch ?? .max), min(hl_monotonic_ns(), listingAhead?.at ?? .max))
+            }
             listingAhead = nil
-            let e = min(epoch.load(), asked?.epoch ?? .max)
-            let at = min(hl_monotonic_ns(), asked?.at ?? .max)
             try backend.readTogether(page == 0 ? [.node(dir)]
                                      : [.node(dir), withNodes ? .entriesWithNodes(dir, afterID: afterID, limit: page)
                                                               : .entries(dir, afterID: afterID, limit: page)])
@@ -454,8 +455,8 @@ extension MetaStore {
                 out.append(DirEntry(name: [0x2e, 0x2e], ino: d.parent == 0 ? dir : d.parent, type: UInt8(DT_DIR), cookie: 2))
             }
             if out.count >= limit { return out }
-            if withNodes, let listed = try backend.edgesWithNodes(dir, afterID: afterID, limit: limit - out.count) {
-                cacheListed(dir, listed, epoch: e, at: at)
+            if let asked, let listed = try backend.edgesWithNodes(dir, afterID: afterID, limit: limit - out.count) {
+                cacheListed(dir, listed, epoch: asked.epoch, at: asked.at)
                 for r in listed.rows { out.append(DirEntry(name: r.name, ino: r.ino, type: r.type, cookie: UInt64(r.id) + 2)) }
                 // The server looks the next page up while the caller works through this one
                 // (a listing is read to its end far more often than not).

@@ -443,19 +443,28 @@ public final class MetaStore: @unchecked Sendable {
         let batch = entryBatch
         if dentryCache.count + batch > MetaStore.cacheLimit { clearCaches() }
         var rows = 0
-        try backend.childrenFrom(dir, name: name, limit: batch, version: { version in
-            if version != cacheDataVersion {
-                clearCaches()
-                cacheDataVersion = version
-            }
-        }) { entry, a in
-            let key = EdgeKey(parent: dir, name: entry)
-            dentryCache[key] = a.ino
-            if !absentCache.isEmpty { absentCache.remove(key) }
-            attrCache[a.ino] = a
+        try backend.childrenFrom(dir, name: name, limit: batch, version: adoptVersion) { entry, a in
+            cacheChild(dir, entry, a)
             rows += 1
         }
         readAheadDirectory = rows == batch ? dir : 0
+    }
+
+    /// Rows read at change version `v` are about to fill the caches: those filled at another
+    /// version go first (stale, or older than the rows).
+    func adoptVersion(_ v: Int64) {
+        if v != cacheDataVersion {
+            clearCaches()
+            cacheDataVersion = v
+        }
+    }
+
+    /// The entry `name` of `dir` names node `a` (read at `cacheDataVersion`).
+    func cacheChild(_ dir: Ino, _ name: [UInt8], _ a: Attr) {
+        let key = EdgeKey(parent: dir, name: name)
+        dentryCache[key] = a.ino
+        if !absentCache.isEmpty { absentCache.remove(key) }
+        attrCache[a.ino] = a
     }
 
     /// Cache a listing page's entries with their nodes (`MetaBackend.edgesWithNodes`), read at
@@ -466,16 +475,9 @@ public final class MetaStore: @unchecked Sendable {
         // seen): listed, not cached.
         if page.version < cacheDataVersion { return }
         sizeCachesForStorm()
-        if page.version != cacheDataVersion {
-            clearCaches()
-            cacheDataVersion = page.version
-        }
+        adoptVersion(page.version)
         for row in page.rows {
-            guard let a = row.attr else { continue }
-            let key = EdgeKey(parent: dir, name: row.name)
-            dentryCache[key] = row.ino
-            if !absentCache.isEmpty { absentCache.remove(key) }
-            attrCache[row.ino] = a
+            if let a = row.attr { cacheChild(dir, row.name, a) }
         }
         noteValidated(e, at: time)
     }

@@ -153,10 +153,7 @@ extension MetaStore {
         }
         let e = epoch.load()
         let (version, nodes) = try backend.walk(start, names)
-        if version != cacheDataVersion {
-            clearCaches()   // filled at another version: stale
-            cacheDataVersion = version
-        }
+        adoptVersion(version)
         noteValidated(e)
         for (depth, a) in nodes.enumerated() {
             if depth > 0 { dentryCache[EdgeKey(parent: nodes[depth - 1].ino, name: names[depth - 1])] = a.ino }

@@ -315,8 +315,7 @@ final class PGConnection {
             var answered = false
             while let r = try nextResult(c, deadline) {
                 let status = hl_pq_result_status(r)
-                if !answered && (status == Int32(HL_PQ_COMMAND_OK) || status == Int32(HL_PQ_TUPLES_OK)
-                                 || status == Int32(HL_PQ_EMPTY_QUERY)) {
+                if !answered && PGConnection.succeeded(status) {
                     results.append(PGResult(taking: r))
                     answered = true
                     continue
@@ -629,13 +628,17 @@ final class PGConnection {
     }
 
     /// Read every result of what was sent: the last successful one, or the first error.
+    /// A statement's result that answers it (rows, a command's tag, or an empty query).
+    private static func succeeded(_ status: Int32) -> Bool {
+        status == Int32(HL_PQ_COMMAND_OK) || status == Int32(HL_PQ_TUPLES_OK) || status == Int32(HL_PQ_EMPTY_QUERY)
+    }
+
     private func collect(_ c: OpaquePointer, _ deadline: UInt64, _ sql: String) throws(Errno) -> PGResult {
         var result: PGResult?
         var failure: Errno?
         while let r = try nextResult(c, deadline) {
             let status = hl_pq_result_status(r)
-            if failure == nil && (status == Int32(HL_PQ_COMMAND_OK) || status == Int32(HL_PQ_TUPLES_OK)
-                                  || status == Int32(HL_PQ_EMPTY_QUERY)) {
+            if failure == nil && PGConnection.succeeded(status) {
                 result = PGResult(taking: r)
                 continue
             }
