@@ -457,12 +457,16 @@ extension MetaStore {
             if out.count >= limit { return out }
             if let asked, let listed = try backend.edgesWithNodes(dir, afterID: afterID, limit: limit - out.count) {
                 cacheListed(dir, listed, epoch: asked.epoch, at: asked.at)
-                for r in listed.rows { out.append(DirEntry(name: r.name, ino: r.ino, type: r.type, cookie: UInt64(r.id) + 2)) }
+                out.reserveCapacity(out.count + listed.count)
+                for k in 0..<listed.count {
+                    out.append(DirEntry(name: listed.names[k], ino: listed.inos[k], type: listed.types[k],
+                                        cookie: UInt64(listed.ids[k]) + 2))
+                }
                 // The server looks the next page up while the caller works through this one
                 // (a listing is read to its end far more often than not).
-                if let last = listed.rows.last {
+                if let lastID = listed.ids.last {
                     listingAhead = (epoch.load(), hl_monotonic_ns())
-                    backend.readAhead([.node(dir), .entriesWithNodes(dir, afterID: last.id, limit: page)])
+                    backend.readAhead([.node(dir), .entriesWithNodes(dir, afterID: lastID, limit: page)])
                 }
                 return out
             }

@@ -476,8 +476,8 @@ public final class MetaStore: @unchecked Sendable {
         if page.version < cacheDataVersion { return }
         sizeCachesForStorm()
         adoptVersion(page.version)
-        for row in page.rows {
-            if let a = row.attr { cacheChild(dir, row.name, a) }
+        for k in 0..<page.count {
+            if let a = page.attrs[k] { cacheChild(dir, page.names[k], a) }
         }
         noteValidated(e, at: time)
     }

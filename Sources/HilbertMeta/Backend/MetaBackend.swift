@@ -73,12 +73,49 @@ enum RowRead: Hashable {
     case entriesWithNodes(Ino, afterID: Int64, limit: Int)
 }
 
-/// A page of a listing with each entry's node (`MetaBackend.edgesWithNodes`).
+/// A page of a listing with each entry's node (`MetaBackend.edgesWithNodes`): one array per
+/// column, the k-th entry in each. (As one array of rows, each row holding a name and a node,
+/// every row read was a copy through the runtime's value witnesses: a tenth of a fresh
+/// `ls -l` of 10,000 entries.)
 struct ListedPage {
     /// The change version the rows are current at.
     var version: Int64
-    /// nil `attr`: an entry whose node row is missing (a damaged volume; listed, not cached).
-    var rows: [(id: Int64, name: [UInt8], ino: Ino, type: UInt8, attr: Attr?)]
+    var ids: [Int64] = []
+    var names: [[UInt8]] = []
+    var inos: [Ino] = []
+    var types: [UInt8] = []
+    /// nil: an entry whose node row is missing (a damaged volume; listed, not cached).
+    var attrs: [Attr?] = []
+
+    init(version: Int64, capacity: Int) {
+        self.version = version
+        ids.reserveCapacity(capacity)
+        names.reserveCapacity(capacity)
+        inos.reserveCapacity(capacity)
+        types.reserveCapacity(capacity)
+        attrs.reserveCapacity(capacity)
+    }
+
+    var count: Int { ids.count }
+
+    /// In listing order (by id), whatever order the backend's rows came in.
+    mutating func sortByID() {
+        if zip(ids, ids.dropFirst()).allSatisfy({ $0 < $1 }) { return }
+        let order = ids.indices.sorted { ids[$0] < ids[$1] }
+        ids = order.map { ids[$0] }
+        names = order.map { names[$0] }
+        inos = order.map { inos[$0] }
+        types = order.map { types[$0] }
+        attrs = order.map { attrs[$0] }
+    }
+
+    mutating func append(id: Int64, name: [UInt8], ino: Ino, type: UInt8, attr: Attr?) {
+        ids.append(id)
+        names.append(name)
+        inos.append(ino)
+        types.append(type)
+        attrs.append(attr)
+    }
 }
 
 /// What a metadata backend provides: rows stored and found, inside the transaction the policy

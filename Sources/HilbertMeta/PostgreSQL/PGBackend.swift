@@ -239,13 +239,15 @@ final class PGBackend: MetaBackend {
             return ("SELECT id, name, ino, type FROM \(t)edge WHERE parent=$1 AND id>$2 ORDER BY id LIMIT $3",
                     [PGBackend.u(parent), .int(afterID), .int(Int64(limit))])
         case .entriesWithNodes(let parent, let afterID, let limit):
-            // As childrenFrom: the version is a column of every row, and a first row without an
-            // entry carries it when the page is empty; each node looked up by its key.
+            // As childrenFrom: the version is a column of every row, and a row without an entry
+            // carries it when the page is empty; each node looked up by its key. No ORDER BY
+            // over the join: the server sorted the page's wide rows after it, a quarter of its
+            // time for a page of 3,000 entries; the rows come in the edge scan's order, and
+            // `listedPage` puts them in order should a plan ever do otherwise.
             return ("""
                 SELECT c.value, e.id, e.name, e.ino, e.type, x.* FROM (SELECT value FROM \(t)counter WHERE name = 'change') c
                 LEFT JOIN ((SELECT id, name, ino, type FROM \(t)edge WHERE parent=$1 AND id>$2 ORDER BY id LIMIT $3) e
                     LEFT JOIN LATERAL (SELECT \(PGBackend.nodeColumns) FROM \(t)node WHERE ino = e.ino LIMIT 1) x ON true) ON true
-                ORDER BY e.id NULLS FIRST
                 """, [PGBackend.u(parent), .int(afterID), .int(Int64(limit))])
         }
     }
@@ -395,12 +397,12 @@ final class PGBackend: MetaBackend {
     }
 
     static func listedPage(_ r: PGResult) -> ListedPage {
-        var page = ListedPage(version: r.rowCount > 0 ? r.int64(0, 0) : 0, rows: [])
-        page.rows.reserveCapacity(r.rowCount)
+        var page = ListedPage(version: r.rowCount > 0 ? r.int64(0, 0) : 0, capacity: r.rowCount)
         for k in 0..<r.rowCount where !r.isNull(k, 1) {
-            page.rows.append((r.int64(k, 1), r.bytes(k, 2), UInt64(bitPattern: r.int64(k, 3)), UInt8(truncatingIfNeeded: r.int64(k, 4)),
-                              r.isNull(k, 5) ? nil : PGBackend.readAttr(r, k, 5)))
+            page.append(id: r.int64(k, 1), name: r.bytes(k, 2), ino: UInt64(bitPattern: r.int64(k, 3)),
+                        type: UInt8(truncatingIfNeeded: r.int64(k, 4)), attr: r.isNull(k, 5) ? nil : PGBackend.readAttr(r, k, 5))
         }
+        page.sortByID()
         return page
     }
 
@@ -471,12 +473,12 @@ final class PGBackend: MetaBackend {
     func childrenFrom(_ parent: Ino, name: [UInt8], limit: Int, version: (Int64) -> Void,
                       _ row: ([UInt8], Attr) -> Void) throws(Errno) {
         // The version is read in the same statement (one snapshot), as a column of every row;
-        // a first row without an entry carries it when no entry follows `name`.
+        // a row without an entry carries it when no entry follows `name`. In no order: the
+        // rows fill caches (see entriesWithNodes).
         let r = try session.query("""
             SELECT c.value, e.name, x.* FROM (SELECT value FROM \(t)counter WHERE name = 'change') c
             LEFT JOIN (\(readAheadEntries) CROSS JOIN LATERAL (SELECT \(PGBackend.nodeColumns) FROM \(t)node
                 WHERE ino = e.ino LIMIT 1) x) ON true
-            ORDER BY e.id NULLS FIRST
             """, [PGBackend.u(parent), .bytes(name), .int(Int64(limit))])
         guard r.rowCount > 0 else { return }
         version(r.int64(0, 0))
