@@ -431,6 +431,10 @@ extension MetaStore {
         if limit <= 0 { return [] }
         let afterID = Int64(cookie > 2 ? cookie - 2 : 0)
         let page = limit - (cookie == 0 ? 2 : cookie == 1 ? 1 : 0)
+        // The page after the end of a listing just read: POSIX leaves it unspecified whether a
+        // stream shows entries added since opendir/rewinddir, and a stat may show another
+        // node's change as late (the attribute cache timeout), so no round trip asks again.
+        if atListingEnd(dir, cookie) { return [] }
         return try read { () throws(Errno) -> [DirEntry] in
             // Where lookups are round trips, a page brings its entries' nodes while the caches
             // have room for them: the stat of each entry that usually follows a listing (ls -l,
@@ -443,6 +447,7 @@ extension MetaStore {
                 asked = (min(epoch.load(), listingAhead?.epoch ?? .max), min(hl_monotonic_ns(), listingAhead?.at ?? .max))
             }
             listingAhead = nil
+            listingEnd = nil
             try backend.readTogether(page == 0 ? [.node(dir)]
                                      : [.node(dir), withNodes ? .entriesWithNodes(dir, afterID: afterID, limit: page)
                                                               : .entries(dir, afterID: afterID, limit: page)])
@@ -456,11 +461,16 @@ extension MetaStore {
             }
             if out.count >= limit { return out }
             if let asked, let listed = try backend.edgesWithNodes(dir, afterID: afterID, limit: limit - out.count) {
-                cacheListed(dir, listed, epoch: asked.epoch, at: asked.at)
+                let cached = cacheListed(dir, listed, epoch: asked.epoch, at: asked.at)
                 out.reserveCapacity(out.count + listed.count)
                 for k in 0..<listed.count {
                     out.append(DirEntry(name: listed.names[k], ino: listed.inos[k], type: listed.types[k],
                                         cookie: UInt64(listed.ids[k]) + 2))
+                }
+                if listed.atEnd {
+                    // The end: nothing to ask for ahead.
+                    if cached { listingEnd = (dir, out.last?.cookie ?? cookie) }
+                    return out
                 }
                 // The server looks the next page up while the caller works through this one
                 // (a listing is read to its end far more often than not).
@@ -475,6 +485,13 @@ extension MetaStore {
             }
             return out
         }
+    }
+
+    private func atListingEnd(_ dir: Ino, _ cookie: UInt64) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        guard let end = listingEnd, end.dir == dir, end.cookie == cookie, cookie > 0,
+              backend.transactionDepth == 0 else { return false }
+        return cacheTrusted(fresh: false)
     }
 
     /// The absolute path of a directory inside the volume ("/" for the root). ENOENT when

@@ -137,6 +137,9 @@ public final class MetaStore: @unchecked Sendable {
     var readAheadDirectory: Ino = 0
     /// The change epoch and the time when the next page of a listing was asked for ahead.
     var listingAhead: (epoch: UInt64, at: UInt64)?
+    /// Where a listing was seen to end (a page shorter than asked for, which filled the caches):
+    /// the next page from there is empty without asking while the caches may answer `stat`.
+    var listingEnd: (dir: Ino, cookie: UInt64)?
     static let prefetchAfter = 4
     static let prefetchBatch = 256
     /// Entries read ahead at a time: more where each read is a round trip.
@@ -470,16 +473,19 @@ public final class MetaStore: @unchecked Sendable {
     /// Cache a listing page's entries with their nodes (`MetaBackend.edgesWithNodes`), read at
     /// `page.version`, asked for at `time` with the node's change epoch `e`: the caches are
     /// then as current as after a validation then. Caches filled at another version go first.
-    func cacheListed(_ dir: Ino, _ page: ListedPage, epoch e: UInt64, at time: UInt64) {
+    /// False when the page was too old to cache.
+    @discardableResult
+    func cacheListed(_ dir: Ino, _ page: ListedPage, epoch e: UInt64, at time: UInt64) -> Bool {
         // Older than what the caches know (a page asked for ahead, before a newer version was
         // seen): listed, not cached.
-        if page.version < cacheDataVersion { return }
+        if page.version < cacheDataVersion { return false }
         sizeCachesForStorm()
         adoptVersion(page.version)
         for k in 0..<page.count {
             if let a = page.attrs[k] { cacheChild(dir, page.names[k], a) }
         }
         noteValidated(e, at: time)
+        return true
     }
 
     /// May the caches answer without asking the backend? When no process of this node wrote

@@ -601,12 +601,14 @@ def drive(args):
 # engine, a native directory, tmpfs), the same workloads in one run.
 
 JFS_DB = "hilbert_bench_jfs"
+LS_EMPTY_RUNS = 5
 CMP_ROWS = (  # key, label, unit, rt label
     ("create", "4 KiB files: create (open+write+close)", "ops/s", "create"),
     ("stat", "4 KiB files: stat", "ops/s", "stat"),
     ("open", "4 KiB files: open for reading + close", "ops/s", "open for reading (+close)"),
     ("read", "4 KiB files: read (open+read+close)", "ops/s", "open+read+close"),
     ("ls", "`ls -l` of the N-entry directory", "entries/s", "ls -l (per entry)"),
+    ("ls0", "`ls -l` of an empty directory (a new process's fixed cost)", "runs/s", "ls -l of an empty directory"),
     ("rename", "4 KiB files: rename", "ops/s", "rename"),
     ("delete", "4 KiB files: delete", "ops/s", "delete"),
     ("write", "sequential write, fsync+close", "MB/s", "sequential write (whole file)"),
@@ -679,6 +681,15 @@ def cmp_workloads(root, n, big, ctl, settle):
             raise RuntimeError("ls -l %s: status %d, %d lines (expected %d): %s"
                                % (d, r.returncode, lines, n + 1, r.stderr.decode(errors="replace")[:300]))
 
+    empty = os.path.join(root, "empty")
+    os.mkdir(empty)
+
+    def ls_empty():
+        for _ in range(LS_EMPTY_RUNS):
+            r = subprocess.run(["ls", "-l", empty], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            if r.returncode != 0 or r.stdout.count(b"\n") != 1:
+                raise RuntimeError("ls -l %s: status %d: %s" % (empty, r.returncode, r.stderr.decode(errors="replace")[:300]))
+
     def rename():
         for p in names:
             os.rename(p, p + ".r")
@@ -692,9 +703,11 @@ def cmp_workloads(root, n, big, ctl, settle):
     phase("open", n, open_close)
     phase("read", n, read)
     phase("ls", n, ls)
+    phase("ls0", LS_EMPTY_RUNS, ls_empty)
     phase("rename", n, rename)
     phase("delete", n, delete)
     os.rmdir(d)
+    os.rmdir(empty)
     bigf = os.path.join(root, "big")
     mb = {}
     phase("write", big / MiB, lambda: mb.setdefault("w", seq_write(bigf, big, fsync=True)), rt_count=1)
@@ -1228,6 +1241,14 @@ def render_pg(results, systems, latencies, n, big, rounds, calib, info, notes, q
                 line += ("; native `ls -l` plus that one connection alone: %.0f entries/s = %.2f× JuiceFS's"
                          % (best, best / median(jl)))
             out.append(line)
+        pg0, nat0 = vals("Hilbert-PG", lat, "ls0"), vals("native", None, "ls0")
+        if pg0 and nat0 and jl and nat:
+            fixed = 1000.0 / median(pg0) - 1000.0 / median(nat0)
+            best = n / (n / median(nat) + fixed / 1000.0)
+            out.append("- Hilbert-PG's own cost for a new process (its `ls -l` of an empty directory less "
+                       "native's: loading libpq, connecting, authenticating, resolving, the first page): "
+                       "%.1f ms; native `ls -l` plus that alone: %.0f entries/s = %.2f× JuiceFS's"
+                       % (fixed, best, best / median(jl)))
 
     out.append("")
     out.append("Conditions:")

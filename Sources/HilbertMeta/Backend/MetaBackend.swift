@@ -80,6 +80,9 @@ enum RowRead: Hashable {
 struct ListedPage {
     /// The change version the rows are current at.
     var version: Int64
+    /// Fewer rows than the statement asked for (which may be fewer than the caller asks for:
+    /// a page asked for ahead): the listing ends with this page.
+    var atEnd = false
     var ids: [Int64] = []
     var names: [[UInt8]] = []
     var inos: [Ino] = []

@@ -161,16 +161,18 @@ final class PGBackend: MetaBackend {
             // Taken whether it answers or not: its answers would be stale later.
             if let results = session.takeAhead(), results.count == ahead.count,
                PGBackend.answered(reads, byAhead: ahead) {
-                fill(reads, results)
+                fill(reads, results, asked: ahead)
                 return
             }
         }
-        fill(reads, try session.queryAll(reads.map(statement)))
+        fill(reads, try session.queryAll(reads.map(statement)), asked: reads)
     }
 
-    private func fill(_ reads: [RowRead], _ results: [PGResult]) {
+    /// `results` answer `asked` (statement by statement), and are kept as the answers of
+    /// `reads`: the same, or a page asked for ahead with a smaller limit.
+    private func fill(_ reads: [RowRead], _ results: [PGResult], asked: [RowRead]) {
         var rows = FetchedRows()
-        for (read, r) in zip(reads, results) {
+        for ((read, r), question) in zip(zip(reads, results), asked) {
             switch read {
             case .node(let ino): rows.nodes.updateValue(PGBackend.nodeRow(r), forKey: ino)
             case .entry(let parent, let name):
@@ -188,7 +190,10 @@ final class PGBackend: MetaBackend {
             case .changeVersion: rows.changeVersion = PGBackend.versionRow(r)
             case .inlineRow(let ino): rows.inlineRows.updateValue(PGBackend.inlineRow(r), forKey: ino)
             case .entries: rows.pages[read] = PGBackend.edgeRows(r)
-            case .entriesWithNodes: rows.listed[read] = PGBackend.listedPage(r)
+            case .entriesWithNodes:
+                var page = PGBackend.listedPage(r)
+                if case .entriesWithNodes(_, _, let limit) = question { page.atEnd = page.count < limit }
+                rows.listed[read] = page
             }
         }
         fetched = rows
@@ -393,7 +398,9 @@ final class PGBackend: MetaBackend {
     func edgesWithNodes(_ parent: Ino, afterID: Int64, limit: Int) throws(Errno) -> ListedPage? {
         let read = RowRead.entriesWithNodes(parent, afterID: afterID, limit: limit)
         if let hit = prefetched()?.listed[read] { return hit }
-        return PGBackend.listedPage(try query(read))
+        var page = PGBackend.listedPage(try query(read))
+        page.atEnd = page.count < limit
+        return page
     }
 
     static func listedPage(_ r: PGResult) -> ListedPage {

@@ -118,6 +118,22 @@ PY
 meanwhile "$HL_TMP/late" 'printf 123456789 > /hilbert/big/f01200' "$HL_TMP/late.py" "$HL_TMP/late"
 is "$(cat "$HL_TMP/late.out")" "9" \
     "a page asked for ahead, taken after the attribute cache timeout, does not hide another node's change from stat"
+# A page shorter than asked for ends the listing: the program's next read of the stream is
+# answered without asking again (one page for an empty directory, not two).
+node a mkdir /hilbert/empty
+pages=$(node b sh -c 'HILBERT_DEBUG=1 ls -l /hilbert/empty 2>&1 >/dev/null' | grep -c 'pg round trip:.*SELECT c.value, e.id')
+is "$pages" "1" "ls -l of an empty directory asks for one page"
+cat >"$HL_TMP/relist.py" <<'PY'
+import os, sys, time
+print(sorted(os.listdir("/hilbert/big/sub")), flush=True)     # read to its end
+open(sys.argv[1] + ".ready", "w").close()
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.02)
+print(sorted(os.listdir("/hilbert/big/sub")), flush=True)     # within the attribute cache timeout
+PY
+meanwhile "$HL_TMP/relist" 'touch /hilbert/big/sub/added' "$HL_TMP/relist.py" "$HL_TMP/relist"
+is "$(cat "$HL_TMP/relist.out")" "[]
+['added']" "a listing read to its end, listed again after another node's create, shows it"
 
 # ---------------------------------------------------------------- attribute cache
 # stat answers from what the process validated with the server within the URL's attr_cache
