@@ -51,7 +51,11 @@ extension Engine {
         let follow = flags & O_NOFOLLOW == 0 && !exclusive
         var attr: Attr
         let creatingToWrite = create && acc != O_RDONLY && !isPath
-        switch try resolve(v, loc, followLast: follow, cred: cred, creating: creatingToWrite) {
+        // A directory opened to be listed is found through the caches within the attribute
+        // cache timeout, as the directories a create or an unlink changes are: its listing's
+        // pages are read from the server, which is what keeps listings close-to-open.
+        let listing = flags & O_DIRECTORY != 0 && acc == O_RDONLY && !create && !isPath
+        switch try resolve(v, loc, followLast: follow, cred: cred, fresh: !listing, creating: creatingToWrite) {
         case .redirect(let host):
             throw redirect(to: host)
         case .missing(let parent, let name, let mustBeDir):

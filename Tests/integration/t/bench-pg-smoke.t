@@ -15,6 +15,7 @@ is "$(printf '%s\n' "$out" | grep -c '^| workload | native | Hilbert-SQLite | Hi
 like "$out" "#### 1 ms per round trip to PgBouncer \(proxy: [0-9.]+ ms measured" "labels the latency with the proxy's measured round trip"
 like "$out" "\| 40 x 4 KiB files: create \(open\+write\+close\) \(ops/s\) \| [0-9]" "a create row"
 like "$out" "\| .ls -l. of the 40-entry directory" "an ls -l row"
+like "$out" "\| .ls -l. of an empty directory \(a new process's fixed cost\) \(runs/s\) \| [0-9]" "an ls -l row for an empty directory"
 like "$out" "^\| create \| [0-9]+\.[0-9]+ \| [0-9]+\.[0-9]+ \|$" "round trips per create at both latencies"
 like "$out" "sequential read within 10 % of Hilbert-SQLite: [0-9.]+× \((met|missed); Hilbert-SQLite [^)]* in the same rotation\)" \
     "compares the sequential read with Hilbert-SQLite run in the same rotation"
