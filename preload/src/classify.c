@@ -132,7 +132,7 @@ int sh_route(vpath *v, int kind, int dirfd, const char *p) {
     if (kind == SH_LOOKUP) return SH_HOST;
     /* Creating calls: never let the real call create the prefix itself on the host. */
     char head[258];
-    size_t got = sh_peek(head, p, sizeof head - 1);
+    size_t got = sh_peek_str(head, p, sizeof head - 1);
     if (got == 0) { errno = EFAULT; return SH_ERR; }
     head[got] = 0;
     if (sh_match_abs(head, NULL) >= 0) return sh_classify(v, dirfd, p);

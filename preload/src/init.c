@@ -122,6 +122,11 @@ void sh_init(void) {
 
 __attribute__((constructor)) static void sh_ctor(void) {
     if (!sh_inited) sh_init();
+    /* Resolved now, not at a first call that may come from a signal handler (wrap_mem.c). */
+    (void)REAL(munmap);
+    (void)REAL(mprotect);
+    (void)REAL(mremap);
+    (void)REAL(shmdt);
 }
 
 /* A vfork child shares our memory: it must not touch tables or call the engine. Such a child

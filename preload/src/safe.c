@@ -1,6 +1,7 @@
 /* Reading and writing through user pointers without ever faulting: process_vm_readv /
  * process_vm_writev on our own pid return EFAULT for unmapped memory. */
 #include "shim.h"
+#include <stdatomic.h>
 #include <sys/uio.h>
 
 #define PAGE 4096UL
@@ -14,42 +15,93 @@ static ssize_t vm_rw(int write, void *local, const void *remote, size_t n) {
     return k;
 }
 
+/* Pages read through a pointer without a fault, remembered by each thread until the process
+ * next unmaps memory or takes away its read permission (the shim's munmap, mremap, mprotect
+ * and shmdt count those in sh_map_gen): reading there again needs no system call, so a
+ * creating call on a host path costs no more than a string compare. What this cannot see is
+ * memory glibc unmaps on its own (the free of a large block, malloc_trim, dlclose): a path
+ * there is one the program freed or unloaded, whose use the kernel would answer with EFAULT
+ * and the shim may not survive. */
+_Atomic unsigned long sh_map_gen = 1;
+#define KNOWN 8
+static __thread uintptr_t known[KNOWN] __attribute__((tls_model("initial-exec")));
+static __thread unsigned long known_gen __attribute__((tls_model("initial-exec")));
+static __thread unsigned known_next __attribute__((tls_model("initial-exec")));
+
+static int page_known(uintptr_t page, unsigned long gen) {
+    if (known_gen != gen) return 0;
+    for (int i = 0; i < KNOWN; i++)
+        if (known[i] == page) return 1;
+    return 0;
+}
+
+static void note_page(uintptr_t page, unsigned long gen) {
+    if (known_gen != gen) {
+        memset(known, 0, sizeof known);
+        known_gen = gen;
+        known_next = 0;
+    }
+    known[known_next++ % KNOWN] = page;
+}
+
+/* Copy `chunk` bytes at a (within one page) into dst: 1 when all were readable. */
+static int read_chunk(char *dst, uintptr_t a, size_t chunk, unsigned long gen) {
+    if (no_vm || page_known(a & ~(PAGE - 1), gen)) {
+        memcpy(dst, (const void *)a, chunk);
+        return 1;
+    }
+    int saved = errno;
+    ssize_t k = vm_rw(0, dst, (const void *)a, chunk);
+    errno = saved;
+    if (k == (ssize_t)chunk) {
+        note_page(a & ~(PAGE - 1), gen);
+        return 1;
+    }
+    if (no_vm) { /* refused just now: plain access from here on */
+        memcpy(dst, (const void *)a, chunk);
+        return 1;
+    }
+    return 0;
+}
+
 /* Copy as many bytes as are readable (page by page), up to n. */
 size_t sh_peek(void *dst, const void *src, size_t n) {
     size_t done = 0;
     if (!src) return 0;
+    unsigned long gen = atomic_load_explicit(&sh_map_gen, memory_order_acquire);
     while (done < n) {
         uintptr_t a = (uintptr_t)src + done;
         size_t chunk = PAGE - (a & (PAGE - 1));
         if (chunk > n - done) chunk = n - done;
-        if (no_vm) { memcpy((char *)dst + done, (const void *)a, chunk); done += chunk; continue; }
-        int saved = errno;
-        ssize_t k = vm_rw(0, (char *)dst + done, (const void *)a, chunk);
-        errno = saved;
-        if (k <= 0) {
-            if (no_vm) continue;
-            break;
-        }
-        done += (size_t)k;
-        if ((size_t)k < chunk) break;
+        if (!read_chunk((char *)dst + done, a, chunk, gen)) break;
+        done += chunk;
+    }
+    return done;
+}
+
+/* Copy a string (with its NUL) of at most n bytes: the bytes copied, the NUL included when
+ * found; fewer when a page on the way is unreadable. Pages past the NUL are not touched. */
+size_t sh_peek_str(char *dst, const char *src, size_t n) {
+    size_t done = 0;
+    if (!src) return 0;
+    unsigned long gen = atomic_load_explicit(&sh_map_gen, memory_order_acquire);
+    while (done < n) {
+        uintptr_t a = (uintptr_t)src + done;
+        size_t chunk = PAGE - (a & (PAGE - 1));
+        if (chunk > n - done) chunk = n - done;
+        if (!read_chunk(dst + done, a, chunk, gen)) break;
+        char *z = memchr(dst + done, 0, chunk);
+        if (z) return (size_t)(z - dst) + 1;
+        done += chunk;
     }
     return done;
 }
 
 int sh_copy_str(char *dst, const char *src) {
-    size_t done = 0;
     if (!src) return -EFAULT;
-    while (done < PATH_MAX) {
-        uintptr_t a = (uintptr_t)src + done;
-        size_t chunk = PAGE - (a & (PAGE - 1));
-        if (chunk > PATH_MAX - done) chunk = PATH_MAX - done;
-        size_t got = sh_peek(dst + done, (const void *)a, chunk);
-        void *z = memchr(dst + done, 0, got);
-        if (z) return 0;
-        done += got;
-        if (got < chunk) return -EFAULT;
-    }
-    return -ENAMETOOLONG;
+    size_t got = sh_peek_str(dst, src, PATH_MAX);
+    if (got > 0 && dst[got - 1] == 0) return 0;
+    return got < PATH_MAX ? -EFAULT : -ENAMETOOLONG;
 }
 
 /* A buffer in the caller's frames, just above ours on this thread's stack, is certainly

@@ -210,6 +210,8 @@ typedef int (*sh_nftw_fn)(const char *, const struct stat *, int, void *);
     X(lockf, int, (int, int, off_t))                                                 \
     X(mmap64, void *, (void *, size_t, int, int, int, off_t))                        \
     X(munmap, int, (void *, size_t))                                                 \
+    X(mprotect, int, (void *, size_t, int))                                          \
+    X(shmdt, int, (const void *))                                                    \
     X(mremap, void *, (void *, size_t, size_t, int, ...))                            \
     X(ioctl, int, (int, unsigned long, ...))                                         \
     X(fallocate64, int, (int, int, off_t, off_t))                                    \
@@ -307,6 +309,8 @@ int sh_spawn_actions_error(const void *fa); /* a deferred error of a virtual add
 /* ---- safe.c: copying through possibly bad user pointers ---- */
 int sh_copy_str(char *dst, const char *src);          /* 0, -EFAULT, -ENAMETOOLONG */
 size_t sh_peek(void *dst, const void *src, size_t n); /* bytes readable */
+size_t sh_peek_str(char *dst, const char *src, size_t n); /* up to and with the NUL, or what is readable */
+extern _Atomic unsigned long sh_map_gen;              /* bumped when memory may stop being readable */
 int sh_copyout(void *dst, const void *src, size_t n); /* 0 or -EFAULT */
 int sh_ret(long r);                                   /* r<0 → errno=-r, -1 */
 size_t sh_strlcpy(char *d, const char *s, size_t n);

@@ -74,6 +74,40 @@ static void efault(void) {
     CHECK(mkdir(big, 0700) < 0 && errno == ENAMETOOLONG, "mkdir(long)");
 }
 
+/* A page the shim read paths from (creating calls on host paths read theirs, and remember the
+ * page as readable), then unmapped or made unreadable by the program: a call through a pointer
+ * there still gets EFAULT, as from the kernel, not a fault in the shim. Also on a virtual path
+ * and with the page reused for a path elsewhere. */
+static void unmapped_later(void) {
+    char host[48];
+    snprintf(host, sizeof host, "/tmp/hlcheck-unmapped-%d", (int)getpid());
+    const char *ways[] = {"munmap", "mprotect(PROT_NONE)"};
+    for (int how = 0; how < 2; how++) {
+        char *m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        CHECK(m != MAP_FAILED, "mmap");
+        char *at = m + 4096 - 40; /* a path across the two pages */
+        snprintf(at, 100, "%s", host);
+        for (int i = 0; i < 3; i++) {
+            CHECK(mkdir(at, 0700) == 0, "%s: mkdir through the page (%d)", ways[how], i);
+            CHECK(rename(at, at) == 0, "%s: rename through the page (%d)", ways[how], i);
+            CHECK(rmdir(at) == 0, "%s: rmdir (%d)", ways[how], i);
+        }
+        snprintf(m + 100, 100, "%s", P("made-in-page"));
+        CHECK(mkdir(m + 100, 0700) == 0 && rmdir(m + 100) == 0, "%s: mkdir of a virtual path through the page", ways[how]);
+        if (how == 0) munmap(m, 8192);
+        else mprotect(m, 8192, PROT_NONE);
+        errno = 0;
+        CHECK(mkdir(at, 0700) < 0 && errno == EFAULT, "%s: mkdir afterwards: %s", ways[how], strerror(errno));
+        errno = 0;
+        CHECK(rename(at, "/tmp/x") < 0 && errno == EFAULT, "%s: rename afterwards: %s", ways[how], strerror(errno));
+        errno = 0;
+        CHECK(open(m + 100, O_CREAT | O_WRONLY, 0600) < 0 && errno == EFAULT, "%s: open(O_CREAT) afterwards", ways[how]);
+        if (how) munmap(m, 8192);
+    }
+    struct stat st;
+    CHECK(stat(host, &st) < 0 && errno == ENOENT, "nothing left behind");
+}
+
 static void errno_kept(void) {
     struct stat st;
     errno = 4242;
@@ -394,7 +428,7 @@ int main(int argc, char **argv) {
     name = argv[1];
     dir = argc > 2 ? argv[2] : "/hilbert";
     struct { const char *n; void (*f)(void); } cases[] = {
-        {"efault", efault}, {"errno", errno_kept}, {"no-engine", no_engine}, {"fdident", fdident},
+        {"efault", efault}, {"unmapped-later", unmapped_later}, {"errno", errno_kept}, {"no-engine", no_engine}, {"fdident", fdident},
         {"dirfd", dirfd_at}, {"hostdir", hostdir}, {"cwd", cwd}, {"walks", walks}, {"misc", misc},
         {"private-fd", private_fd}, {"forks", forks}, {"clone-vm", clone_vm}, {"fork-locks", fork_locks},
     };

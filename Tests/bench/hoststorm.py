@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Host-path storms with and without the shim, in one run (issue: calls on host paths from a
+process under the shim must cost nothing measurable).
+
+    python3 Tests/bench/hoststorm.py [--files N] [--rounds R] [--dir DIR]
+
+Compiles hoststorm.c, then per round runs it once natively and once under
+`hilbert run --mount /hilbert=<a fresh SQLite volume>` (order alternating), each in a fresh
+directory under DIR (default $TMPDIR), and prints per call family the median rate of each side,
+the spread (min–max) and the ratio shim/native. Nothing here asserts on timings.
+"""
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def run(cmd, env=None):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    if r.returncode != 0:
+        sys.exit("hoststorm.py: %s failed (%d): %s" % (" ".join(cmd[:3]), r.returncode, r.stderr.decode(errors="replace")[-400:]))
+    return r.stdout.decode()
+
+
+def rates(out):
+    res = {}
+    for line in out.splitlines():
+        family, _, rate = line.rpartition(" ")
+        res[family] = float(rate)
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", type=int, default=20000, help="calls per family and run (default 20000)")
+    ap.add_argument("--rounds", type=int, default=5, help="runs per side (default 5)")
+    ap.add_argument("--dir", default=tempfile.gettempdir(), help="where the storms run (default $TMPDIR)")
+    args = ap.parse_args()
+    home = os.path.abspath(os.environ.get("HILBERT_HOME") or os.path.join(HERE, "..", "..", "out"))
+    hilbert = os.path.join(home, "bin", "hilbert")
+    if not os.access(hilbert, os.X_OK):
+        sys.exit("hoststorm.py: no %s (make build)" % hilbert)
+    work = tempfile.mkdtemp(prefix="hilbert-hoststorm.", dir=args.dir)
+    try:
+        exe = os.path.join(work, "hoststorm")
+        run([os.environ.get("CC", "cc"), "-O2", "-o", exe, os.path.join(HERE, "hoststorm.c")])
+        meta = "sqlite://" + os.path.join(work, "vol", "meta.db")
+        os.makedirs(os.path.join(work, "vol"))
+        run([hilbert, "format", meta, "--bucket", os.path.join(work, "vol", "objects")])
+        under = [hilbert, "run", "--mount", "/hilbert=" + meta, "--cache", os.path.join(work, "cache"), "--"]
+        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+        sides = {"native": [], "shim": []}
+        for r in range(args.rounds):
+            order = ("native", "shim") if r % 2 == 0 else ("shim", "native")
+            for side in order:
+                d = os.path.join(work, "r%d-%s" % (r, side))
+                os.mkdir(d)
+                cmd = [exe, d, str(args.files)]
+                sides[side].append(rates(run(under + cmd if side == "shim" else cmd, env)))
+                shutil.rmtree(d)
+            print("round %d of %d" % (r + 1, args.rounds), file=sys.stderr)
+        fs = subprocess.run(["stat", "-f", "-c", "%T", work], stdout=subprocess.PIPE).stdout.decode().strip()
+        print("Host-path storms, %d calls per family, %d rounds per side, in %s (%s); median (min–max) calls/s"
+              % (args.files, args.rounds, args.dir, fs))
+        print()
+        print("| call | native | under the shim | shim / native |")
+        print("|---|---:|---:|---:|")
+        for family in sides["native"][0]:
+            nat = [x[family] for x in sides["native"]]
+            shim = [x[family] for x in sides["shim"]]
+            print("| %s | %.0f (%.0f–%.0f) | %.0f (%.0f–%.0f) | %.2f× |"
+                  % (family, statistics.median(nat), min(nat), max(nat), statistics.median(shim), min(shim), max(shim),
+                     statistics.median(shim) / statistics.median(nat)))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
