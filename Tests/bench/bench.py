@@ -1153,6 +1153,10 @@ def drive_pg(args):
             log("kept", work)
         else:
             shutil.rmtree(work, ignore_errors=True)
+    # What was measured is printed either way; a run that failed fails the benchmark too.
+    failed = [m for m in notes if " failed in round " in m]
+    if failed:
+        sys.exit("bench.py: %d run(s) failed: %s" % (len(failed), "; ".join(failed)))
 
 
 def render_pg(results, systems, latencies, n, big, rounds, calib, info, notes, quick, floors=None):
