@@ -19,9 +19,9 @@ static ssize_t vm_rw(int write, void *local, const void *remote, size_t n) {
  * next unmaps memory or takes away its read permission (the shim's munmap, mremap, mprotect
  * and shmdt count those in sh_map_gen): reading there again needs no system call, so a
  * creating call on a host path costs no more than a string compare. What this cannot see is
- * memory glibc unmaps on its own (the free of a large block, malloc_trim, dlclose): a path
- * there is one the program freed or unloaded, whose use the kernel would answer with EFAULT
- * and the shim may not survive. */
+ * memory glibc unmaps on its own (the free of a large block, malloc_trim, dlclose) and an
+ * unreadable mmap(MAP_FIXED) over a mapping: a path there is one the program freed or
+ * unloaded, whose use the kernel would answer with EFAULT and the shim may not survive. */
 _Atomic unsigned long sh_map_gen = 1;
 #define KNOWN 8
 static __thread uintptr_t known[KNOWN] __attribute__((tls_model("initial-exec")));
