@@ -209,7 +209,7 @@ is "$(hlv "sqlite://$HL_TMP/flushed/meta.db" "$HL_TMP/cache-flushed" cat /hilber
 
 # ---------------------------------------------------------------- a volume in use
 hl_format busy >/dev/null || bail "format the busy volume"
-BUSY="sqlite://$HL_TMP/busy/meta.db"
+BUSY=$(hl_meta_url busy)    # on PostgreSQL too, when run as dump.t@pg
 cat >"$HL_TMP/writer.py" <<'PY'
 # Creates, rewrites, renames, links, unlinks files and renames directories until STOP exists.
 # Files stay small (inline): the dumps' copies then need no object the writer may delete later.
