@@ -191,9 +191,8 @@ final class PGBackend: MetaBackend {
             case .inlineRow(let ino): rows.inlineRows.updateValue(PGBackend.inlineRow(r), forKey: ino)
             case .entries: rows.pages[read] = PGBackend.edgeRows(r)
             case .entriesWithNodes:
-                var page = PGBackend.listedPage(r)
-                if case .entriesWithNodes(_, _, let limit) = question { page.atEnd = page.count < limit }
-                rows.listed[read] = page
+                guard case .entriesWithNodes(_, _, let limit) = question else { break }
+                rows.listed[read] = PGBackend.listedPage(r, asked: limit)
             }
         }
         fetched = rows
@@ -398,18 +397,18 @@ final class PGBackend: MetaBackend {
     func edgesWithNodes(_ parent: Ino, afterID: Int64, limit: Int) throws(Errno) -> ListedPage? {
         let read = RowRead.entriesWithNodes(parent, afterID: afterID, limit: limit)
         if let hit = prefetched()?.listed[read] { return hit }
-        var page = PGBackend.listedPage(try query(read))
-        page.atEnd = page.count < limit
-        return page
+        return PGBackend.listedPage(try query(read), asked: limit)
     }
 
-    static func listedPage(_ r: PGResult) -> ListedPage {
+    /// The page a statement asked for at most `limit` entries answered with.
+    static func listedPage(_ r: PGResult, asked limit: Int) -> ListedPage {
         var page = ListedPage(version: r.rowCount > 0 ? r.int64(0, 0) : 0, capacity: r.rowCount)
         for k in 0..<r.rowCount where !r.isNull(k, 1) {
             page.append(id: r.int64(k, 1), name: r.bytes(k, 2), ino: UInt64(bitPattern: r.int64(k, 3)),
                         type: UInt8(truncatingIfNeeded: r.int64(k, 4)), attr: r.isNull(k, 5) ? nil : PGBackend.readAttr(r, k, 5))
         }
         page.sortByID()
+        page.atEnd = page.count < limit
         return page
     }
 

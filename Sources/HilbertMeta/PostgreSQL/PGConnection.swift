@@ -627,12 +627,12 @@ final class PGConnection {
         return hl_pq_get_result(c)
     }
 
-    /// Read every result of what was sent: the last successful one, or the first error.
     /// A statement's result that answers it (rows, a command's tag, or an empty query).
     private static func succeeded(_ status: Int32) -> Bool {
         status == Int32(HL_PQ_COMMAND_OK) || status == Int32(HL_PQ_TUPLES_OK) || status == Int32(HL_PQ_EMPTY_QUERY)
     }
 
+    /// Read every result of what was sent: the last successful one, or the first error.
     private func collect(_ c: OpaquePointer, _ deadline: UInt64, _ sql: String) throws(Errno) -> PGResult {
         var result: PGResult?
         var failure: Errno?
