@@ -430,7 +430,8 @@ extension MetaStore {
     public func readdir(_ dir: Ino, after cookie: UInt64, limit: Int) throws(Errno) -> [DirEntry] {
         if limit <= 0 { return [] }
         let afterID = Int64(cookie > 2 ? cookie - 2 : 0)
-        let page = limit - (cookie == 0 ? 2 : cookie == 1 ? 1 : 0)
+        // Entries past "." and ".." that fit (none when the caller has room for "." only).
+        let page = max(0, limit - (cookie == 0 ? 2 : cookie == 1 ? 1 : 0))
         // The page after the end of a listing just read: POSIX leaves it unspecified whether a
         // stream shows entries added since opendir/rewinddir, and a stat may show another
         // node's change as late (the attribute cache timeout), so no round trip asks again.
