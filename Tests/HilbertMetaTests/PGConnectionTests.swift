@@ -239,6 +239,29 @@ private func withTable(_ c: PGConnection, _ body: (String) throws -> Void) throw
             #expect(try c.query("SELECT $1::bytea", [.bytes(all)]).bytes(0, 0) == all)
         }
         try c.execute("RESET bytea_output")
+        // encode(…, 'escape') (listing pages' names) decodes to the same bytes, whatever they are.
+        for value in [all, Array(all.reversed()), b("\\x41"), b("\\101"), b("\\"), [0x5c, 0x78]] {
+            #expect(try c.query("SELECT encode($1::bytea, 'escape')", [.bytes(value)]).bytes(0, 0) == value)
+        }
+    }
+
+    @Test(.enabled(if: pgURL != nil, noServer)) func spaceSeparatedIntegers() throws {
+        let c = try PGConnection(conninfo: pgURL!, timeoutSeconds: 10)
+        let r = try c.query("""
+            SELECT concat_ws(' ', $1::bigint, $2::bigint, 0, -1, 42), NULL::text, '', '1 x', '1 2 3 4', '1  2', '1 2 ', '-'
+            """, [.int(Int64.min), .int(Int64.max)])
+        try withUnsafeTemporaryAllocation(of: Int64.self, capacity: 5) { f in
+            #expect(r.int64s(0, 0, into: f) == 5)
+            #expect(Array(f) == [Int64.min, Int64.max, 0, -1, 42])
+            #expect(r.int64s(0, 1, into: f) == 0)       // NULL
+            #expect(r.int64s(0, 2, into: f) == 0)
+            #expect(r.int64s(0, 3, into: f) == -1)      // not a number
+            #expect(r.int64s(0, 5, into: f) == -1)      // an empty word
+            #expect(r.int64s(0, 6, into: f) == -1)
+            #expect(r.int64s(0, 7, into: f) == -1)
+            let three = UnsafeMutableBufferPointer(rebasing: f[0..<3])
+            #expect(r.int64s(0, 4, into: three) == -1)  // more than there is room for
+        }
     }
 
     @Test(.enabled(if: pgURL != nil, noServer)) func applicationName() throws {

@@ -248,10 +248,12 @@ final class PGBackend: MetaBackend {
             // over the join: the server sorted the page's wide rows after it, a quarter of its
             // time for a page of 3,000 entries; the rows come in the edge scan's order, and
             // `listedPage` puts them in order should a plan ever do otherwise.
+            // Each node as one field (PGBackend.listedNode); the name in bytea's escape form,
+            // which is the name itself when it is printable ASCII (hex doubles it).
             return ("""
-                SELECT c.value, e.id, e.name, e.ino, e.type, x.* FROM (SELECT value FROM \(t)counter WHERE name = 'change') c
+                SELECT c.value, e.id, encode(e.name, 'escape'), e.ino, e.type, x.* FROM (SELECT value FROM \(t)counter WHERE name = 'change') c
                 LEFT JOIN ((SELECT id, name, ino, type FROM \(t)edge WHERE parent=$1 AND id>$2 ORDER BY id LIMIT $3) e
-                    LEFT JOIN LATERAL (SELECT \(PGBackend.nodeColumns) FROM \(t)node WHERE ino = e.ino LIMIT 1) x ON true) ON true
+                    LEFT JOIN LATERAL (SELECT \(PGBackend.listedNode) FROM \(t)node WHERE ino = e.ino LIMIT 1) x ON true) ON true
                 """, [PGBackend.u(parent), .int(afterID), .int(Int64(limit))])
         }
     }
@@ -263,6 +265,29 @@ final class PGBackend: MetaBackend {
     /// The node columns of a row or composite value `of` (`n`, `(w.node)`).
     static func nodeColumns(of row: String) -> String {
         nodeColumns.split(separator: ",").map { row + "." + $0 }.joined(separator: ",")
+    }
+
+    /// A listed entry's node as one text field: its columns but `ino` (the entry's), in
+    /// `nodeColumns` order, separated by spaces. With a field per column (22 a row), libpq
+    /// took 8.5 ms of a client's CPU to take in 10,000 entries, and 3.2 ms so; a page's bytes
+    /// went from 217 to 152 an entry, and the server's time stayed the same (PostgreSQL 15).
+    static let listedNode = """
+        concat_ws(' ',mode,nlink,uid,gid,rdev,size,atime_s,atime_ns,mtime_s,mtime_ns,ctime_s,ctime_ns,btime_s,btime_ns,parent,version,staged)
+        """
+    static let listedNodeFields = 17
+
+    /// The node of entry `ino` from `listedNode` at column `col` of `row`; nil when the field
+    /// is NULL (no node row) or does not hold its numbers.
+    static func readListedAttr(_ r: PGResult, _ row: Int, _ col: Int, ino: Ino) -> Attr? {
+        withUnsafeTemporaryAllocation(of: Int64.self, capacity: listedNodeFields) { (f) -> Attr? in
+            guard r.int64s(row, col, into: f) == listedNodeFields else { return nil }
+            @inline(__always) func u32(_ c: Int) -> UInt32 { UInt32(truncatingIfNeeded: f[c]) }
+            return Attr(ino: ino, mode: u32(0), nlink: u32(1), uid: u32(2), gid: u32(3),
+                        rdev: UInt64(bitPattern: f[4]), size: UInt64(bitPattern: f[5]),
+                        atime: Timespec(sec: f[6], nsec: u32(7)), mtime: Timespec(sec: f[8], nsec: u32(9)),
+                        ctime: Timespec(sec: f[10], nsec: u32(11)), btime: Timespec(sec: f[12], nsec: u32(13)),
+                        parent: UInt64(bitPattern: f[14]), version: UInt64(bitPattern: f[15]), staged: f[16] != 0)
+        }
     }
 
     static func readAttr(_ r: PGResult, _ row: Int, _ o: Int = 0) -> Attr {
@@ -404,8 +429,9 @@ final class PGBackend: MetaBackend {
     static func listedPage(_ r: PGResult, asked limit: Int) -> ListedPage {
         var page = ListedPage(version: r.rowCount > 0 ? r.int64(0, 0) : 0, capacity: r.rowCount)
         for k in 0..<r.rowCount where !r.isNull(k, 1) {
-            page.append(id: r.int64(k, 1), name: r.bytes(k, 2), ino: UInt64(bitPattern: r.int64(k, 3)),
-                        type: UInt8(truncatingIfNeeded: r.int64(k, 4)), attr: r.isNull(k, 5) ? nil : PGBackend.readAttr(r, k, 5))
+            let ino = UInt64(bitPattern: r.int64(k, 3))
+            page.append(id: r.int64(k, 1), name: r.bytes(k, 2), ino: ino, type: UInt8(truncatingIfNeeded: r.int64(k, 4)),
+                        attr: PGBackend.readListedAttr(r, k, 5, ino: ino))
         }
         page.sortByID()
         page.atEnd = page.count < limit

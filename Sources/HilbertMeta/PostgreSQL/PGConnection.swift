@@ -72,6 +72,34 @@ struct PGResult {
         withExtendedLifetime(held) { PGResult.parseInt64(raw(row, col)) }
     }
 
+    /// The integers of a text column of space-separated integers, into `out` (at most its
+    /// count); how many there were (0 for NULL or ''), or -1 when a word is not an integer
+    /// (an empty one included) or there are more.
+    func int64s(_ row: Int, _ col: Int, into out: UnsafeMutableBufferPointer<Int64>) -> Int {
+        withExtendedLifetime(held) {
+            let v = raw(row, col)
+            if v.isEmpty { return 0 }
+            var n = 0
+            var start = v.startIndex
+            while true {
+                var end = start
+                while end < v.endIndex && v[end] != UInt8(ascii: " ") { end += 1 }
+                let word = UnsafeBufferPointer(rebasing: v[start..<end])
+                guard n < out.count, !word.isEmpty, let x = PGResult.parseInt64Exactly(word) else { return -1 }
+                out[n] = x
+                n += 1
+                if end == v.endIndex { return n }
+                start = end + 1
+            }
+        }
+    }
+
+    private static func parseInt64Exactly(_ v: UnsafeBufferPointer<UInt8>) -> Int64? {
+        let x = parseInt64(v)
+        if x != 0 { return x }
+        return v.count == 1 && v[v.startIndex] == UInt8(ascii: "0") ? 0 : nil
+    }
+
     private static func parseInt64(_ v: UnsafeBufferPointer<UInt8>) -> Int64 {
         guard let first = v.first else { return 0 }
         if v.count == 1 && first == UInt8(ascii: "t") { return 1 }
