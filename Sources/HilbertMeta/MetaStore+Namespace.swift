@@ -65,7 +65,7 @@ extension MetaStore {
 
     /// Create a node and its entry. Handles ownership (setgid directories) and counters.
     func makeNode(parent p: Attr, name: [UInt8], mode rawMode: UInt32, rdev: UInt64, cred: Credentials,
-                  symlinkTarget: [UInt8]? = nil) throws(Errno) -> Attr {
+                  symlinkTarget: [UInt8]? = nil, staged: Bool = false) throws(Errno) -> Attr {
         let t = Timespec.now()
         let ino = try allocateIno()
         var mode = rawMode
@@ -81,7 +81,7 @@ extension MetaStore {
         }
         let a = Attr(ino: ino, mode: mode, nlink: isDir ? 2 : 1, uid: cred.uid, gid: gid, rdev: rdev,
                      size: UInt64(symlinkTarget?.count ?? 0), atime: t, mtime: t, ctime: t, btime: t,
-                     parent: isDir ? p.ino : 0, version: 0, staged: false)
+                     parent: isDir ? p.ino : 0, version: 0, staged: staged)
         try backend.insertNode(a)
         try insertEdge(p.ino, name, ino, mode: mode)
         if let target = symlinkTarget { try backend.putSymlinkTarget(ino, target) }
@@ -110,11 +110,11 @@ extension MetaStore {
             try MetaStore.require(p, W_OK, cred)
             var m = mode & 0o7777
             m |= FileType.regular.rawValue
-            var a = try makeNode(parent: p, name: name, mode: m, rdev: 0, cred: cred)
+            // A file created to be written is inserted staged: on PostgreSQL every UPDATE of a
+            // row is one more version of it, which the next reader steps through.
+            let a = try makeNode(parent: p, name: name, mode: m, rdev: 0, cred: cred, staged: staging != nil)
             if let staging {
                 try backend.putStagingRow(a.ino, file: staging.file, owner: staging.owner, created: a.ctime.sec)
-                try backend.setStaged(a.ino, true)
-                a.staged = true
             }
             return (a, true)
         }
