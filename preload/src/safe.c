@@ -64,24 +64,9 @@ static int read_chunk(char *dst, uintptr_t a, size_t chunk, unsigned long gen) {
     return 0;
 }
 
-/* Copy as many bytes as are readable (page by page), up to n. */
-size_t sh_peek(void *dst, const void *src, size_t n) {
-    size_t done = 0;
-    if (!src) return 0;
-    unsigned long gen = atomic_load_explicit(&sh_map_gen, memory_order_acquire);
-    while (done < n) {
-        uintptr_t a = (uintptr_t)src + done;
-        size_t chunk = PAGE - (a & (PAGE - 1));
-        if (chunk > n - done) chunk = n - done;
-        if (!read_chunk((char *)dst + done, a, chunk, gen)) break;
-        done += chunk;
-    }
-    return done;
-}
-
-/* Copy a string (with its NUL) of at most n bytes: the bytes copied, the NUL included when
- * found; fewer when a page on the way is unreadable. Pages past the NUL are not touched. */
-size_t sh_peek_str(char *dst, const char *src, size_t n) {
+/* Copy up to n bytes, page by page, stopping at an unreadable page and, for a string (str),
+ * after its NUL (pages past it are not touched): the bytes copied. */
+static size_t peek(char *dst, const char *src, size_t n, int str) {
     size_t done = 0;
     if (!src) return 0;
     unsigned long gen = atomic_load_explicit(&sh_map_gen, memory_order_acquire);
@@ -90,12 +75,21 @@ size_t sh_peek_str(char *dst, const char *src, size_t n) {
         size_t chunk = PAGE - (a & (PAGE - 1));
         if (chunk > n - done) chunk = n - done;
         if (!read_chunk(dst + done, a, chunk, gen)) break;
-        char *z = memchr(dst + done, 0, chunk);
-        if (z) return (size_t)(z - dst) + 1;
+        if (str) {
+            char *z = memchr(dst + done, 0, chunk);
+            if (z) return (size_t)(z - dst) + 1;
+        }
         done += chunk;
     }
     return done;
 }
+
+/* Copy as many bytes as are readable (page by page), up to n. */
+size_t sh_peek(void *dst, const void *src, size_t n) { return peek(dst, src, n, 0); }
+
+/* Copy a string (with its NUL) of at most n bytes: the bytes copied, the NUL included when
+ * found; fewer when a page on the way is unreadable. Pages past the NUL are not touched. */
+size_t sh_peek_str(char *dst, const char *src, size_t n) { return peek(dst, src, n, 1); }
 
 int sh_copy_str(char *dst, const char *src) {
     if (!src) return -EFAULT;
