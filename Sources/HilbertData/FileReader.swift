@@ -19,8 +19,16 @@ func fetchBlockView(_ block: StoredBlock, store: ObjectStore, into raw: UnsafeMu
     guard scratch.count >= Int(block.storedLength) else { throw DataErrors.fail(.invalid, "fetchBlock: scratch buffer too small") }
     let n: Int
     DataErrors.last = nil
+    let place = block.isPacked ? "bytes \(block.objectOffset)+\(block.storedLength) of pack \(key)" : "object \(key)"
     do throws(Errno) {
-        n = try store.get(key, into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<Int(block.storedLength)]))
+        if block.isPacked {
+            // One ranged GET of this block's bytes in its pack.
+            let bytes = try store.getRange(key, offset: Int(block.objectOffset), length: Int(block.storedLength))
+            n = bytes.count
+            bytes.withUnsafeBytes { scratch.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: min(n, scratch.count)) }
+        } else {
+            n = try store.get(key, into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<Int(block.storedLength)]))
+        }
     } catch {
         switch error {
         case .noEntry: throw DataErrors.fail(.io, "store \(store.description): object \(key) is missing")
@@ -29,14 +37,14 @@ func fetchBlockView(_ block: StoredBlock, store: ObjectStore, into raw: UnsafeMu
         }
     }
     guard n == Int(block.storedLength) else {
-        throw DataErrors.fail(.io, "store \(store.description): object \(key) has \(n) bytes, expected \(block.storedLength)")
+        throw DataErrors.fail(.io, "store \(store.description): \(place) has \(n) bytes, expected \(block.storedLength)")
     }
     do throws(Errno) {
         return try BlockCodec.decodeView(UnsafeRawBufferPointer(start: scratch.baseAddress, count: n),
                                          expectedRawLength: block.rawLength, expectedCRC: block.crc, into: raw, copyStored: copyStored)
     } catch {
         let reason = DataErrors.last?.message ?? "\(error)"
-        throw DataErrors.fail(error, "object \(key): \(reason)")
+        throw DataErrors.fail(error, "\(place): \(reason)")
     }
 }
 

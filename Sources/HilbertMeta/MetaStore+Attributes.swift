@@ -134,8 +134,7 @@ extension MetaStore {
                     c.rawLength = UInt32(size - UInt64(c.index) * bs)
                     try putBlock(ino, c)
                 }
-                released = drop.filter { $0.objectID != 0 }.map { DeletedObject(objectID: $0.objectID, storedLength: $0.storedLength) }
-                try releaseObjects(released)
+                released = try releaseDropped(drop)
             }
             let t = Timespec.now()
             try addCounter("used_bytes", Int64(size) - Int64(a.size))

@@ -100,35 +100,27 @@ extension MetaStore {
             var oldByIndex: [UInt32: BlockRef] = [:]
             oldByIndex.reserveCapacity(old.count)
             for b in old { oldByIndex[b.index] = b }
-            var newIDs = Set<UInt64>()
-            newIDs.reserveCapacity(blocks.count)
             var seen = Set<UInt32>()
             seen.reserveCapacity(blocks.count)
-            for b in blocks {
-                if !seen.insert(b.index).inserted { throw Errno.invalid }
-                if b.objectID != 0 { newIDs.insert(b.objectID) }
-            }
-            let oldIDs = Set(old.lazy.filter { $0.objectID != 0 }.map { $0.objectID })
+            for b in blocks where !seen.insert(b.index).inserted { throw Errno.invalid }
+            let newPieces = Set(blocks.lazy.filter { $0.objectID != 0 }.map(StoredPiece.init))
+            let oldPieces = Set(old.lazy.filter { $0.objectID != 0 }.map(StoredPiece.init))
             // Rows: delete indices gone, write indices new or changed.
             for b in old where !seen.contains(b.index) {
                 try backend.deleteBlock(ino, index: b.index)
             }
             var addedObjects: Int64 = 0
             var addedBytes: Int64 = 0
-            var counted = Set<UInt64>()
+            var counted = Set<StoredPiece>()
             for b in blocks {
                 if oldByIndex[b.index] != b { try putBlock(ino, b) }
-                if b.objectID != 0 && !oldIDs.contains(b.objectID) && counted.insert(b.objectID).inserted {
-                    addedObjects += 1
+                if b.objectID != 0 && !oldPieces.contains(StoredPiece(b)) && counted.insert(StoredPiece(b)).inserted {
+                    // A pack is counted as an object by the transaction that records it.
+                    if !b.isPacked { addedObjects += 1 }
                     addedBytes += Int64(b.storedLength)
                 }
             }
-            var released: [DeletedObject] = []
-            var releasedIDs = Set<UInt64>()
-            for b in old where b.objectID != 0 && !newIDs.contains(b.objectID) && releasedIDs.insert(b.objectID).inserted {
-                released.append(DeletedObject(objectID: b.objectID, storedLength: b.storedLength))
-            }
-            try releaseObjects(released)
+            let released = try releaseDropped(old.filter { $0.objectID != 0 && !newPieces.contains(StoredPiece($0)) })
             try addCounter("objects", addedObjects)
             try addCounter("stored_bytes", addedBytes)
             if inline != nil || oldInline != nil {
@@ -144,6 +136,33 @@ extension MetaStore {
             try writeAttr(a)
             return (released, a.version)
         }
+    }
+
+    /// Account for blocks a file no longer has (their rows already deleted or replaced in this
+    /// transaction): an object of its own goes to hl_delobj and is returned (to be deleted
+    /// from the store after the commit); a block in a pack leaves `stored_bytes`, and its pack
+    /// goes to hl_delobj when no block points into it any more (returned when the backend
+    /// can tell; else `hilbert flush` or gc deletes it from the store).
+    func releaseDropped(_ dropped: [BlockRef]) throws(Errno) -> [DeletedObject] {
+        var released: [DeletedObject] = []
+        var releasedIDs = Set<UInt64>()
+        var packs: [UInt64] = []
+        var packedBytes: Int64 = 0
+        var pieces = Set<StoredPiece>()
+        for b in dropped where b.objectID != 0 && pieces.insert(StoredPiece(b)).inserted {
+            if b.isPacked {
+                packedBytes += Int64(b.storedLength)
+                if releasedIDs.insert(b.objectID).inserted { packs.append(b.objectID) }
+            } else if releasedIDs.insert(b.objectID).inserted {
+                released.append(DeletedObject(objectID: b.objectID, storedLength: b.storedLength))
+            }
+        }
+        try releaseObjects(released)
+        if packedBytes != 0 { try addCounter("stored_bytes", -packedBytes) }
+        for id in packs {
+            if let gone = try backend.releasePackIfUnreferenced(id) { released.append(gone) }
+        }
+        return released
     }
 
     /// The first of `count` fresh object ids (a contiguous range, never handed out again).
@@ -255,4 +274,11 @@ extension MetaStore {
             return c
         }
     }
+}
+
+/// A block's stored bytes: which object, where in it. Two blocks of one pack are two pieces.
+struct StoredPiece: Hashable {
+    var objectID: UInt64
+    var offset: UInt64
+    init(_ b: BlockRef) { objectID = b.objectID; offset = b.objectOffset }
 }

@@ -267,14 +267,8 @@ extension MetaStore {
             let blocks = doomed.blocks
             let inl = doomed.inlineLength
             if let file = doomed.stagingFile { released.stagingFiles.append(file) }
-            var objs: [DeletedObject] = []
-            var seen = Set<UInt64>()
-            for b in blocks where b.objectID != 0 && seen.insert(b.objectID).inserted {
-                objs.append(DeletedObject(objectID: b.objectID, storedLength: b.storedLength))
-            }
-            try releaseObjects(objs)
-            released.objects.append(contentsOf: objs)
             try backend.deleteBlocks(ino)
+            released.objects.append(contentsOf: try releaseDropped(blocks))
             try backend.deleteInlineRow(ino)
             try addCounter("used_bytes", -Int64(a.size))
             try addCounter("stored_bytes", -Int64(inl))

@@ -26,11 +26,12 @@ import HilbertSupport
 ///   (v3) is the CRC-32C of `data`, verified on every read (filled for older rows by the
 ///   migration).
 /// - `hl_block(ino, indx, object_id, raw_len, stored_len, crc, PRIMARY KEY(ino,indx))`:
-///   the blocks of a file's current version; block `indx` covers bytes
+///   the blocks (extents) of a file's current version; block `indx` covers bytes
 ///   [indx*block_size, indx*block_size+raw_len); object_id 0 is a hole. crc = CRC-32C of
-///   the raw bytes. An object belongs to exactly one (ino, indx) (no sharing between files,
-///   so no reference counts are kept; a new version may reuse the same object at the same
-///   index).
+///   the raw bytes. `obj_off` (v5): where the block's `stored_len` encoded bytes start in
+///   the object; 0 for an object that is this block alone (it belongs to this (ino, indx); a
+///   new version may keep it at the same index), else the object is a pack (`hl_pack`, v5)
+///   holding blocks of many files.
 /// - `hl_xattr(ino, name BLOB, value BLOB, PRIMARY KEY(ino,name))`: extended attributes
 ///   (only the `user.` namespace; names stored with the prefix).
 /// - `hl_staging(ino INTEGER PRIMARY KEY, file TEXT, created_s, owner TEXT)`: node-local
@@ -48,9 +49,12 @@ import HilbertSupport
 ///   forgets them (durable: a crash neither loses nor leaks objects).
 /// - `hl_counter(name TEXT PRIMARY KEY, value)`: `next_ino` (next inode number to hand out,
 ///   never reused), `next_object` (next object id, never reused), `used_bytes` (sum of the
-///   logical sizes of regular files), `stored_bytes` (sum of stored_len of
-///   referenced objects plus inline bytes), `inodes` (live nodes), `objects` (referenced
-///   objects, holes excluded).
+///   logical sizes of regular files), `stored_bytes` (sum of stored_len of the blocks
+///   referenced plus inline bytes: a pack counts for its live blocks), `inodes` (live nodes),
+///   `objects` (referenced objects, holes excluded: a pack once).
+/// - `hl_pack(object_id INTEGER PRIMARY KEY, size, pieces, created_s)` (v5): each pack object,
+///   its size in bytes and how many blocks it was written with; deleted (the object going to
+///   hl_delobj) by the transaction that removes the last block pointing into it.
 enum Migrations {
     struct Migration {
         let version: Int64
@@ -129,7 +133,17 @@ enum Migrations {
             commit_key INTEGER NOT NULL, owner TEXT NOT NULL, touched_s INTEGER NOT NULL);
         CREATE INDEX hl_upload_commit ON hl_upload(commit_key);
         """)
-    static let all: [Migration] = [v1_initial, v2_staging_owner, v3_inline_crc, v4_uploads]
+    /// v5: extents and packs (docs/FORMAT.md, "Extents and packs"). `obj_off`: where a
+    /// block's encoded bytes start in its object (0: the object is this block's alone; a
+    /// block in a pack is never at 0, the pack's header is). `hl_pack`: one row per pack
+    /// object; the partial index finds whether any block still points into a pack.
+    static let v5_extents = Migration(version: 5, name: "v5_extents", sql: """
+        ALTER TABLE hl_block ADD COLUMN obj_off INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX hl_block_packed ON hl_block(object_id) WHERE obj_off <> 0;
+        CREATE TABLE hl_pack(object_id INTEGER PRIMARY KEY, size INTEGER NOT NULL, pieces INTEGER NOT NULL,
+            created_s INTEGER NOT NULL);
+        """)
+    static let all: [Migration] = [v1_initial, v2_staging_owner, v3_inline_crc, v4_uploads, v5_extents]
     static var latest: Int64 { all.last!.version }
 
     /// The database is at this code's schema version (a read; call inside a transaction).

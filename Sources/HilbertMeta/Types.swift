@@ -109,6 +109,18 @@ public struct VolumeUsage: Equatable, Sendable {
 }
 
 /// Object ids handed to a commit still uploading (hl_upload).
+/// A pack object (`hl_pack`): blocks of many files in one object; `size` bytes, written with
+/// `pieces` blocks at wall-clock second `created`.
+public struct PackRow: Equatable, Sendable {
+    public var objectID: UInt64
+    public var size: UInt64
+    public var pieces: UInt64
+    public var created: Int64
+    public init(objectID: UInt64, size: UInt64, pieces: UInt64, created: Int64) {
+        self.objectID = objectID; self.size = size; self.pieces = pieces; self.created = created
+    }
+}
+
 public struct UploadBatch: Equatable, Sendable {
     public var firstID: UInt64
     public var count: UInt64

@@ -195,6 +195,18 @@ import HilbertSupport
         // An entry moved to another directory keeps its id: listing order is by id.
         try s.rename(parent: many.ino, name: b("f1"), newParent: d.ino, newName: b("moved"), cred: root)
         _ = try s.mkdir(parent: d.ino, name: b("sub"), mode: 0o2750, cred: root)
+        // Two files in a pack (and one more that was moved away from it: the pack stays).
+        let packID = try s.allocateUploadIDs(count: 1, commit: 0, owner: "")
+        var packed: [PackedFile] = []
+        for (k, name) in ["packed 1", "packed 2", "packed 3"].enumerated() {
+            let f = try s.createFile(parent: d.ino, name: b(name), mode: 0o644, cred: alice, exclusive: true).attr
+            try s.commitData(ino: f.ino, size: UInt64(k + 1), inline: [UInt8](repeating: 9, count: k + 1), blocks: [], cred: alice)
+            packed.append(PackedFile(ino: f.ino, version: 1, block: BlockRef(index: 0, objectID: packID, rawLength: UInt32(k + 1),
+                                                                            storedLength: 33 + UInt32(k), crc: UInt32(k),
+                                                                            objectOffset: 8 + 40 * UInt64(k))))
+        }
+        _ = try s.adoptPack(PackRow(objectID: packID, size: 128, pieces: 3, created: 1_700_000_000), uploadCommit: packID, files: packed)
+        _ = try s.unlink(parent: d.ino, name: b("packed 3"), cred: alice)
     }
 
     @Test func dumpLoadDumpIsByteIdentical() throws {
@@ -206,7 +218,7 @@ import HilbertSupport
             let result = try DumpTests.load(first, into: dir + "/meta.db")
             #expect(result.format == s.format)
             #expect(result.counts.bytes == UInt64(first.count))
-            #expect(result.counts.edges > 1800 && result.counts.deletedObjects == 1)
+            #expect(result.counts.edges > 1800 && result.counts.deletedObjects == 1 && result.counts.packs == 1)
             let loaded = try MetaStore.open(path: dir + "/meta.db")
             defer { loaded.close() }
             let second = try DumpTests.dumpBytes(loaded)
@@ -226,10 +238,41 @@ import HilbertSupport
             #expect(try loaded.readdir(d, after: 0, limit: 100) == s.readdir(d, after: 0, limit: 100))
             #expect(try loaded.pendingDeletions() == s.pendingDeletions())
             #expect(try loaded.dataLayout(try s.ino("dir with space/𝄞 clef é")).inline == [5, 5, 5, 5, 5])
+            let packed = try s.ino("dir with space/packed 2")
+            #expect(try loaded.dataLayout(packed).blocks == s.dataLayout(packed).blocks)
+            #expect(try loaded.dataLayout(packed).blocks.first?.objectOffset == 48)
+            #expect(try loaded.packs() == s.packs())
             // It keeps working: new inodes and entries continue above the loaded ones.
             let f = try loaded.createFile(parent: d, name: b("new"), mode: 0o644, cred: root, exclusive: true).attr
             #expect(f.ino == UInt64(try s.statfsCounters().nextIno))
             #expect(try loaded.readdir(d, after: 0, limit: 100).last?.name == b("new"))
+        }
+    }
+
+    /// A dump of the release before packs (format 1: no `packs` section, no `obj_off`) loads.
+    @Test func formatOneDumpsLoad() throws {
+        try withVolume { s, _ in
+            let f = try s.createFile(parent: rootIno, name: b("f"), mode: 0o644, cred: alice, exclusive: true).attr
+            let id = try s.allocateObjectIDs(count: 1)
+            try s.commitData(ino: f.ino, size: 4096, inline: nil,
+                             blocks: [BlockRef(index: 0, objectID: id, rawLength: 4096, storedLength: 90, crc: 5)], cred: alice)
+            let g = try s.createFile(parent: rootIno, name: b("g"), mode: 0o644, cred: alice, exclusive: true).attr
+            try s.commitData(ino: g.ino, size: 2, inline: b("hi"), blocks: [], cred: alice)
+            var text = DumpTests.text(try DumpTests.dumpBytes(s))
+            guard let crc = text.firstRange(of: ",\"crc32c\":") else { Issue.record("no crc32c"); return }
+            text = String(text[..<crc.lowerBound]) + String(text[text[crc.upperBound...].firstIndex(of: "}")!...])
+            text = text.replacingFirst("\"hilbert-dump\":2", with: "\"hilbert-dump\":1")
+                .replacingFirst("\"packs\":[],", with: "").replacingFirst("\"packs\":[\n],", with: "")
+                .replacingFirst(",\"packs\":0", with: "")
+            #expect(!text.contains("packs"), "\(text.suffix(300))")
+            let dir = makeTempDir()
+            defer { removeTree(dir) }
+            try DumpTests.load(Array(text.utf8), into: dir + "/v1.db")
+            let loaded = try MetaStore.open(path: dir + "/v1.db")
+            defer { loaded.close() }
+            #expect(try loaded.dataLayout(f.ino).blocks == s.dataLayout(f.ino).blocks)
+            #expect(try loaded.dataLayout(g.ino).inline == b("hi"))
+            #expect(try loaded.usage() == s.usage())
         }
     }
 
@@ -339,7 +382,14 @@ import HilbertSupport
             refused(withoutCRC(good).replacingFirst("\"mode\":16877", with: "\"mode\":0"), "no file type")
             refused(withoutCRC(good).replacingFirst("\"ino\":2,", with: "\"ino\":2,\"extra\":1,"), "unknown member \"extra\"")
             refused(withoutCRC(good).replacingFirst("\"type\":8}", with: "\"type\":4}"), "does not match the mode")
-            refused(withoutCRC(good).replacingFirst("\"hilbert-dump\":1", with: "\"hilbert-dump\":2"), "version 2")
+            refused(withoutCRC(good).replacingFirst("\"hilbert-dump\":2", with: "\"hilbert-dump\":3"), "version 3")
+            // Blocks in a pack the dump does not list.
+            if let open = good.firstRange(of: "\"packs\":["), let close = good[open.upperBound...].firstRange(of: "]") {
+                let emptied = String(good[..<open.upperBound]) + String(good[close.lowerBound...])
+                refused(withoutCRC(emptied).replacingFirst("\"packs\":1,", with: "\"packs\":0,"), "lists no such pack")
+            } else {
+                Issue.record("no packs section in the dump")
+            }
             refused(good + "x", "after the end of the dump")
             refused("", "the end of the file")
             refused("not json", "the start of a hilbert dump")

@@ -18,19 +18,31 @@ import HilbertSupport
         let store = try MetaStore.create(url, format: testFormat, rootUID: 0, rootGID: 0, rootMode: 0o777)
         let dir = try store.mkdir(parent: rootIno, name: b("d"), mode: 0o755, cred: root)
         let e = try store.mkdir(parent: dir.ino, name: b("e"), mode: 0o700, cred: root)
+        let f = try store.createFile(parent: dir.ino, name: b("f"), mode: 0o644, cred: root, exclusive: true).attr
+        let id = try store.allocateObjectIDs(count: 2)
+        let blocks = [BlockRef(index: 0, objectID: id, rawLength: 4096, storedLength: 100, crc: 1),
+                      BlockRef(index: 3, objectID: id + 1, rawLength: 10, storedLength: 42, crc: 2)]
+        try store.commitData(ino: f.ino, size: 3 * 4096 + 10, inline: nil, blocks: blocks, cred: root)
         store.close()
         let t = "\"\(schema)\".hl_"
         #expect(try admin.query("SELECT max(version) FROM \(t)migration", []).int64(0, 0) == PGSchema.latest)
 
-        // Back to each earlier release's schema, by undoing the later migrations (v3 added the
-        // walk function, v2 the lock table; a new migration adds its undo here).
+        // Back to each earlier release's schema, by undoing the later migrations (v4 added
+        // extents' offsets and packs, v3 the walk function, v2 the lock table; a new migration
+        // adds its undo here).
         for version in stride(from: PGSchema.latest - 1, through: 1, by: -1) {
+            if version < 4 {
+                try admin.execute("DROP TABLE IF EXISTS \(t)pack")
+                try admin.execute("ALTER TABLE \(t)block DROP COLUMN IF EXISTS obj_off")
+            }
             if version < 3 { try admin.execute("DROP FUNCTION IF EXISTS \(t)walk(bigint, bytea[])") }
             if version < 2 { try admin.execute("DROP TABLE IF EXISTS \(t)lock") }
             try admin.execute("DELETE FROM \(t)migration WHERE version > \(version)")
 
             let reopened = try MetaStore.open(url)
             #expect(try reopened.ino("/d/e") == e.ino)
+            #expect(try reopened.dataLayout(f.ino).blocks == blocks)
+            #expect(try reopened.packs().isEmpty)
             expectErrno(.noEntry) { _ = try reopened.ino("/d/missing") }
             reopened.close()
             let r = try admin.query("SELECT count(*), max(version) FROM \(t)migration", [])

@@ -264,8 +264,8 @@ protocol MetaBackend: AnyObject {
     /// Every counter.
     func allCounters() throws(Errno) -> [(name: String, value: Int64)]
 
-    // MARK: file content: inline bytes or block references (issue 13 turns block references
-    // into extents: this group is the one place per backend that changes)
+    // MARK: file content: inline bytes, or block references (extents: a block alone in its
+    // object, or in a pack shared with other files' blocks)
 
     /// The inline row of `ino`: its bytes and their CRC-32C (nil for rows of older releases).
     func inlineRow(_ ino: Ino) throws(Errno) -> (data: [UInt8], crc: UInt32?)?
@@ -281,8 +281,19 @@ protocol MetaBackend: AnyObject {
     func deleteBlocks(_ ino: Ino) throws(Errno)
     /// Raw bytes of the non-hole blocks of `ino`.
     func storedBlockBytes(_ ino: Ino) throws(Errno) -> UInt64
-    /// Every referenced object id (holes excluded), ascending, streamed.
+    /// Every referenced object id (holes excluded), ascending, streamed; a pack's id once per
+    /// block in it, or once.
     func forEachReferencedObjectID(_ body: (UInt64) -> Void) throws(Errno)
+    /// Record a pack object just written (its blocks' rows are put in the same transaction).
+    func insertPack(_ pack: PackRow) throws(Errno)
+    /// When no block points into pack `objectID` any more: delete its `hl_pack` row, record
+    /// the object in hl_delobj and count it out of `objects`; returns the object released.
+    /// Nothing when a block still points into it, or it is no pack. A backend whose reads are
+    /// round trips sends this with the transaction's other writes, unanswered, and returns
+    /// nil (the object is deleted from the store by `hilbert flush` or gc then).
+    func releasePackIfUnreferenced(_ objectID: UInt64) throws(Errno) -> DeletedObject?
+    /// Pack rows with ids above `after`, ascending, at most `limit` (dump, compaction).
+    func packRows(after: UInt64, limit: Int) throws(Errno) -> [PackRow]
 
     // MARK: staging rows (node-local files holding data not yet committed)
 

@@ -9,11 +9,12 @@ public struct DumpCounts: Equatable, Sendable {
     public var xattrs = 0
     public var inline = 0
     public var blocks = 0
+    public var packs = 0
     public var deletedObjects = 0
     /// Bytes of the dump document.
     public var bytes: UInt64 = 0
     public init() {}
-    public var entries: Int { nodes + edges + symlinks + xattrs + inline + blocks + deletedObjects }
+    public var entries: Int { nodes + edges + symlinks + xattrs + inline + blocks + packs + deletedObjects }
 }
 
 public struct DumpOptions: Sendable {
@@ -32,9 +33,13 @@ public struct DumpResult: Sendable {
 
 /// The dump document (docs/FORMAT.md, "Dump format").
 enum DumpFormat {
-    static let version = 1
+    /// 2: blocks may sit in packs (a block's `obj_off`, the `packs` section). A version 1 dump
+    /// (no packs) still loads.
+    static let version = 2
     /// The sections after the header, in the order they are written and must be read.
-    static let sections = ["nodes", "edges", "symlinks", "xattrs", "inline", "blocks", "deleted_objects"]
+    static let sections = ["nodes", "edges", "symlinks", "xattrs", "inline", "blocks", "packs", "deleted_objects"]
+    /// Those of a dump of `version`.
+    static func sections(of version: UInt64) -> [String] { version == 1 ? sections.filter { $0 != "packs" } : sections }
     static let pageSize = 1000
     /// Inline rows per page: about 8 MiB of content.
     static func inlinePage(_ inlineMax: Int) -> Int { max(16, min(pageSize, (8 << 20) / max(1, inlineMax))) }
@@ -75,6 +80,7 @@ extension MetaStore {
                 try dumpXattrs(&w)
                 try dumpInline(&w) { (message: String) in failure = HilbertError(.io, message) }
                 try dumpBlocks(&w)
+                try dumpPacks(&w)
                 try dumpDeletedObjects(&w)
                 let crc = try out.crcSoFar()
                 let c = w.counts
@@ -84,6 +90,7 @@ extension MetaStore {
                 out.raw(",\"xattrs\":"); DumpJSON.appendInt(Int64(c.xattrs), to: &out.buffer)
                 out.raw(",\"inline\":"); DumpJSON.appendInt(Int64(c.inline), to: &out.buffer)
                 out.raw(",\"blocks\":"); DumpJSON.appendInt(Int64(c.blocks), to: &out.buffer)
+                out.raw(",\"packs\":"); DumpJSON.appendInt(Int64(c.packs), to: &out.buffer)
                 out.raw(",\"deleted_objects\":"); DumpJSON.appendInt(Int64(c.deletedObjects), to: &out.buffer)
                 out.raw(",\"crc32c\":"); DumpJSON.appendUInt(UInt64(crc), to: &out.buffer)
                 out.raw("}}\n")
@@ -236,6 +243,18 @@ extension MetaStore {
             o.raw(",\"raw_len\":"); DumpJSON.appendUInt(UInt64(r.block.rawLength), to: &o.buffer)
             o.raw(",\"stored_len\":"); DumpJSON.appendUInt(UInt64(r.block.storedLength), to: &o.buffer)
             o.raw(",\"crc\":"); DumpJSON.appendUInt(UInt64(r.block.crc), to: &o.buffer)
+            if r.block.isPacked { o.raw(",\"obj_off\":"); DumpJSON.appendUInt(r.block.objectOffset, to: &o.buffer) }
+            o.raw("}")
+        }
+    }
+
+    private func dumpPacks(_ w: inout DumpWriting) throws(Errno) {
+        try dumpSection(&w, "\"packs\":[", from: UInt64(0), count: \.packs,
+                        page: { (k, n) throws(Errno) in try backend.packRows(after: k, limit: n) }, key: { $0.objectID }) { p, o in
+            o.raw("{\"object\":"); DumpJSON.appendUInt(p.objectID, to: &o.buffer)
+            o.raw(",\"size\":"); DumpJSON.appendUInt(p.size, to: &o.buffer)
+            o.raw(",\"pieces\":"); DumpJSON.appendUInt(p.pieces, to: &o.buffer)
+            o.raw(",\"created\":"); DumpJSON.appendInt(p.created, to: &o.buffer)
             o.raw("}")
         }
     }

@@ -90,6 +90,7 @@ private enum LoadRow {
     case xattr(Ino, [UInt8], [UInt8])
     case inline(Ino, [UInt8], UInt32)
     case block(Ino, BlockRef)
+    case pack(PackRow)
     case deleted(DeletedObject)
 }
 
@@ -118,6 +119,10 @@ private final class DumpLoader {
     var lastXattr: (Ino, [UInt8])?
     var lastBlock: (Ino, UInt32)?
     var lastObject: UInt64 = 0
+    var lastPack: UInt64 = 0
+    /// Packs the blocks point into that the packs section has not listed yet.
+    var packsReferenced = Set<UInt64>()
+    var dumpVersion: UInt64 = 0
     var batch: [LoadRow] = []
     var batchBytes = 0
     var failure: HilbertError?
@@ -136,7 +141,10 @@ private final class DumpLoader {
         do throws(Errno) {
             try readHeader()
             try create()
-            for s in DumpFormat.sections { try readSection(s) }
+            for s in DumpFormat.sections(of: dumpVersion) {
+                try readSection(s)
+                if s == "packs" || (s == "blocks" && dumpVersion == 1) { try checkPacksListed() }
+            }
             try readEnd()
             try checkWhole()
             result.recounted = try settleCounters()
@@ -161,9 +169,10 @@ private final class DumpLoader {
         try r.expectKey("hilbert-dump")
         let v = try r.readValue()
         guard case .number(false, let version) = v else { throw r.fail("\"hilbert-dump\": expected the dump format version, found \(v.kind)") }
-        if version != UInt64(DumpFormat.version) {
-            throw r.fail("dump format version \(version): this hilbert reads version \(DumpFormat.version)")
+        if version < 1 || version > UInt64(DumpFormat.version) {
+            throw r.fail("dump format version \(version): this hilbert reads versions 1 to \(DumpFormat.version)")
         }
+        dumpVersion = version
         try r.expect(0x2C, "','")
         r.section = "\"settings\""
         try r.expectKey("settings")
@@ -235,6 +244,7 @@ private final class DumpLoader {
                 case "xattrs": try xattr(v)
                 case "inline": try inline(v)
                 case "blocks": try block(v)
+                case "packs": try pack(v)
                 default: try deleted(v)
                 }
                 if batch.count >= DumpLoader.batchRows || batchBytes >= DumpLoader.batchBytes { try flush() }
@@ -356,7 +366,8 @@ private final class DumpLoader {
         let ino = try f.uint("ino")
         let b = BlockRef(index: UInt32(try f.uint("index", max: u32)), objectID: try f.uint("object"),
                          rawLength: UInt32(try f.uint("raw_len", max: u32)),
-                         storedLength: UInt32(try f.uint("stored_len", max: u32)), crc: UInt32(try f.uint("crc", max: u32)))
+                         storedLength: UInt32(try f.uint("stored_len", max: u32)), crc: UInt32(try f.uint("crc", max: u32)),
+                         objectOffset: f.has("obj_off") ? try f.uint("obj_off") : 0)
         try f.finish()
         if let (li, lx) = lastBlock, ino < li || (ino == li && b.index <= lx) {
             throw r.fail("block references must come in (inode, index) order, each once")
@@ -369,11 +380,37 @@ private final class DumpLoader {
         map[ino] = t | InoMap.blocks
         lastBlock = (ino, b.index)
         if b.objectID != 0 {
-            objects += 1
+            if b.isPacked {
+                // Counted as an object by its row in the packs section.
+                packsReferenced.insert(b.objectID)
+            } else {
+                objects += 1
+            }
             storedBytes &+= UInt64(b.storedLength)
         }
         counts.blocks += 1
         append(.block(ino, b), 64)
+    }
+
+    private func pack(_ v: DumpValue) throws(Errno) {
+        var f = try DumpFields(v, r, what: "a pack")
+        let p = PackRow(objectID: try f.uint("object"), size: try f.uint("size"), pieces: try f.uint("pieces"),
+                        created: try f.int("created"))
+        try f.finish()
+        if p.objectID <= lastPack { throw r.fail("pack \(p.objectID) after \(lastPack): packs must come in ascending order") }
+        if p.objectID >= nextObject { throw r.fail("pack \(p.objectID) is not below the counter next_object (\(nextObject))") }
+        lastPack = p.objectID
+        packsReferenced.remove(p.objectID)
+        objects += 1
+        counts.packs += 1
+        append(.pack(p), 48)
+    }
+
+    /// Every block in a pack points into a pack the dump lists.
+    private func checkPacksListed() throws(Errno) {
+        if let id = packsReferenced.min() {
+            throw r.fail("blocks point into object \(id) at an offset (a pack), but the dump lists no such pack")
+        }
     }
 
     private func deleted(_ v: DumpValue) throws(Errno) {
@@ -408,6 +445,7 @@ private final class DumpLoader {
                     case .xattr(let ino, let name, let value): try b.putXattr(ino, name, value)
                     case .inline(let ino, let data, let crc): try b.putInlineRow(ino, data, crc: crc)
                     case .block(let ino, let block): try b.putBlock(ino, block)
+                    case .pack(let p): try b.insertPack(p)
                     case .deleted(let d): deleted.append(d)
                     }
                 }
@@ -436,8 +474,8 @@ private final class DumpLoader {
         let crc = r.crcSoFar()
         try r.expectKey("end")
         var f = try DumpFields(try r.readValue(), r, what: "the end of the dump")
-        let expected = [counts.nodes, counts.edges, counts.symlinks, counts.xattrs, counts.inline, counts.blocks, counts.deletedObjects]
-        for (name, n) in zip(DumpFormat.sections, expected) {
+        let expected = [counts.nodes, counts.edges, counts.symlinks, counts.xattrs, counts.inline, counts.blocks, counts.packs, counts.deletedObjects]
+        for (name, n) in zip(DumpFormat.sections, expected) where name != "packs" || dumpVersion >= 2 {
             let recorded = try f.uint(name)
             if recorded != UInt64(n) { throw r.fail("\"\(name)\" holds \(n) entries, the end of the dump says \(recorded)") }
         }

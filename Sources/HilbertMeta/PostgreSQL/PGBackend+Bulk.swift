@@ -40,14 +40,14 @@ extension PGBackend {
 
     func blockRows(afterIno: Ino, afterIndex: UInt32, limit: Int) throws(Errno) -> [(ino: Ino, block: BlockRef)] {
         let r = try session.query("""
-            SELECT ino, indx, object_id, raw_len, stored_len, crc FROM \(t)block
+            SELECT ino, indx, object_id, raw_len, stored_len, crc, obj_off FROM \(t)block
             WHERE (ino, indx) > ($1, $2) ORDER BY ino, indx LIMIT $3
             """, [PGBackend.u(afterIno), PGBackend.u(afterIndex), .int(Int64(limit))])
         return (0..<r.rowCount).map { k in
             (UInt64(bitPattern: r.int64(k, 0)),
              BlockRef(index: UInt32(truncatingIfNeeded: r.int64(k, 1)), objectID: UInt64(bitPattern: r.int64(k, 2)),
                       rawLength: UInt32(truncatingIfNeeded: r.int64(k, 3)), storedLength: UInt32(truncatingIfNeeded: r.int64(k, 4)),
-                      crc: UInt32(truncatingIfNeeded: r.int64(k, 5))))
+                      crc: UInt32(truncatingIfNeeded: r.int64(k, 5)), objectOffset: UInt64(bitPattern: r.int64(k, 6))))
         }
     }
 

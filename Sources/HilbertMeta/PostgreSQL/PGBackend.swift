@@ -226,7 +226,7 @@ final class PGBackend: MetaBackend {
         case .entryContent(let parent, let name):
             // One row per block (one with NULL block columns when there is none).
             return ("SELECT e.ino, (SELECT length(data) FROM \(t)inline WHERE ino = e.ino), s.file, s.owner, "
-                    + "b.indx, b.object_id, b.raw_len, b.stored_len, b.crc FROM \(t)edge e "
+                    + "b.indx, b.object_id, b.raw_len, b.stored_len, b.crc, b.obj_off FROM \(t)edge e "
                     + "LEFT JOIN \(t)staging s ON s.ino = e.ino LEFT JOIN \(t)block b ON b.ino = e.ino "
                     + "WHERE e.parent=$1 AND e.name=$2 ORDER BY b.indx", [PGBackend.u(parent), .bytes(name)])
         case .staging(let ino):
@@ -234,7 +234,7 @@ final class PGBackend: MetaBackend {
         case .inlineLength(let ino):
             return ("SELECT length(data) FROM \(t)inline WHERE ino=$1", [PGBackend.u(ino)])
         case .blocks(let ino):
-            return ("SELECT indx, object_id, raw_len, stored_len, crc FROM \(t)block WHERE ino=$1 ORDER BY indx", [PGBackend.u(ino)])
+            return ("SELECT indx, object_id, raw_len, stored_len, crc, obj_off FROM \(t)block WHERE ino=$1 ORDER BY indx", [PGBackend.u(ino)])
         case .changeVersion:
             return ("SELECT value FROM \(t)counter WHERE name = 'change'", [])
         case .inlineRow(let ino):
@@ -633,25 +633,26 @@ final class PGBackend: MetaBackend {
         return PGBackend.blockRows(try query(.blocks(ino)))
     }
 
-    /// Block references from columns `column`… (index, object, raw and stored length, CRC); rows
-    /// whose index is NULL (an outer join's "none") are not blocks.
+    /// Block references from columns `column`… (index, object, raw and stored length, CRC,
+    /// offset in the object); rows whose index is NULL (an outer join's "none") are not blocks.
     static func blockRows(_ r: PGResult, column c: Int = 0) -> [BlockRef] {
         (0..<r.rowCount).compactMap { k in
             if r.isNull(k, c) { return nil }
             return BlockRef(index: UInt32(truncatingIfNeeded: r.int64(k, c)), objectID: UInt64(bitPattern: r.int64(k, c + 1)),
                             rawLength: UInt32(truncatingIfNeeded: r.int64(k, c + 2)),
-                            storedLength: UInt32(truncatingIfNeeded: r.int64(k, c + 3)), crc: UInt32(truncatingIfNeeded: r.int64(k, c + 4)))
+                            storedLength: UInt32(truncatingIfNeeded: r.int64(k, c + 3)), crc: UInt32(truncatingIfNeeded: r.int64(k, c + 4)),
+                            objectOffset: UInt64(bitPattern: r.int64(k, c + 5)))
         }
     }
 
     func putBlock(_ ino: Ino, _ b: BlockRef) throws(Errno) {
         changes.append(.block(ino, b))
         try session.write("""
-            INSERT INTO \(t)block(ino, indx, object_id, raw_len, stored_len, crc) VALUES($1,$2,$3,$4,$5,$6)
+            INSERT INTO \(t)block(ino, indx, object_id, raw_len, stored_len, crc, obj_off) VALUES($1,$2,$3,$4,$5,$6,$7)
             ON CONFLICT (ino, indx) DO UPDATE SET object_id = EXCLUDED.object_id, raw_len = EXCLUDED.raw_len,
-            stored_len = EXCLUDED.stored_len, crc = EXCLUDED.crc
+            stored_len = EXCLUDED.stored_len, crc = EXCLUDED.crc, obj_off = EXCLUDED.obj_off
             """, [PGBackend.u(ino), PGBackend.u(b.index), PGBackend.u(b.objectID), PGBackend.u(b.rawLength),
-                  PGBackend.u(b.storedLength), PGBackend.u(b.crc)])
+                  PGBackend.u(b.storedLength), PGBackend.u(b.crc), PGBackend.u(b.objectOffset)])
     }
 
     func deleteBlock(_ ino: Ino, index: UInt32) throws(Errno) {
@@ -680,6 +681,37 @@ final class PGBackend: MetaBackend {
             for k in 0..<r.rowCount { body(UInt64(bitPattern: r.int64(k, 0))) }
             if r.rowCount < 65536 { return }
             after = r.int64(r.rowCount - 1, 0)
+        }
+    }
+
+    // MARK: packs
+
+    func insertPack(_ p: PackRow) throws(Errno) {
+        try session.write("INSERT INTO \(t)pack(object_id, size, pieces, created_s) VALUES($1, $2, $3, $4)",
+                          [PGBackend.u(p.objectID), PGBackend.u(p.size), PGBackend.u(p.pieces), .int(p.created)])
+    }
+
+    func releasePackIfUnreferenced(_ objectID: UInt64) throws(Errno) -> DeletedObject? {
+        // One statement, sent with the transaction's other writes and not waited for: the
+        // pack row goes only when no block points into the object (the volume's write lock
+        // keeps anyone from adding one meanwhile), and takes the object to delobj with it.
+        try session.write("""
+            WITH gone AS (DELETE FROM \(t)pack p WHERE p.object_id = $1
+                    AND NOT EXISTS (SELECT 1 FROM \(t)block b WHERE b.object_id = $1 AND b.obj_off <> 0)
+                    RETURNING p.object_id, p.size),
+                 recorded AS (INSERT INTO \(t)delobj(object_id, stored_len) SELECT object_id, size FROM gone
+                    ON CONFLICT (object_id) DO UPDATE SET stored_len = EXCLUDED.stored_len RETURNING 1)
+            UPDATE \(t)counter SET value = value - (SELECT count(*) FROM recorded) WHERE name = 'objects'
+            """, [PGBackend.u(objectID)])
+        return nil
+    }
+
+    func packRows(after: UInt64, limit: Int) throws(Errno) -> [PackRow] {
+        let r = try session.query("SELECT object_id, size, pieces, created_s FROM \(t)pack WHERE object_id > $1 ORDER BY object_id LIMIT $2",
+                                  [PGBackend.u(after), .int(Int64(limit))])
+        return (0..<r.rowCount).map {
+            PackRow(objectID: UInt64(bitPattern: r.int64($0, 0)), size: UInt64(bitPattern: r.int64($0, 1)),
+                    pieces: UInt64(bitPattern: r.int64($0, 2)), created: r.int64($0, 3))
         }
     }
 

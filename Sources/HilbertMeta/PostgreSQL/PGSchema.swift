@@ -115,7 +115,17 @@ enum PGSchema {
         END $walk$;
         """)
 
-    static let all: [Migration] = [v1_initial, v2_locks, v3_walk]
+    /// Extents and packs (docs/FORMAT.md, "Extents and packs"): a block's encoded bytes may sit
+    /// at an offset of an object that holds the blocks of many files (`obj_off`, 0 for an
+    /// object of its own), and `hl_pack` records each such object. The index on
+    /// `block(object_id)` of v1 finds whether any block still points into a pack.
+    static let v4_extents = Migration(version: 4, name: "v4_extents", sql: """
+        ALTER TABLE §block ADD COLUMN obj_off bigint NOT NULL DEFAULT 0;
+        CREATE TABLE §pack(object_id bigint PRIMARY KEY, size bigint NOT NULL, pieces bigint NOT NULL,
+            created_s bigint NOT NULL);
+        """)
+
+    static let all: [Migration] = [v1_initial, v2_locks, v3_walk, v4_extents]
     static var latest: Int64 { all.last!.version }
 
     /// The DDL of `m` for the schema whose table prefix is `t`, with its record.

@@ -59,7 +59,7 @@ extension SQLiteBackend {
 
     func blockRows(afterIno: Ino, afterIndex: UInt32, limit: Int) throws(Errno) -> [(ino: Ino, block: BlockRef)] {
         let s = try conn.prepare("""
-            SELECT ino, indx, object_id, raw_len, stored_len, crc FROM hl_block
+            SELECT ino, indx, object_id, raw_len, stored_len, crc, obj_off FROM hl_block
             WHERE (ino, indx) > (?1, ?2) ORDER BY ino, indx LIMIT ?3
             """)
         defer { s.reset() }
@@ -69,7 +69,7 @@ extension SQLiteBackend {
         var out: [(ino: Ino, block: BlockRef)] = []
         while try s.step() {
             out.append((s.uint64(0), BlockRef(index: s.uint32(1), objectID: s.uint64(2), rawLength: s.uint32(3),
-                                              storedLength: s.uint32(4), crc: s.uint32(5))))
+                                              storedLength: s.uint32(4), crc: s.uint32(5), objectOffset: s.uint64(6))))
         }
         return out
     }

@@ -346,21 +346,21 @@ final class SQLiteBackend: MetaBackend {
     }
 
     func blocks(_ ino: Ino) throws(Errno) -> [BlockRef] {
-        let s = try conn.prepare("SELECT indx, object_id, raw_len, stored_len, crc FROM hl_block WHERE ino=?1 ORDER BY indx")
+        let s = try conn.prepare("SELECT indx, object_id, raw_len, stored_len, crc, obj_off FROM hl_block WHERE ino=?1 ORDER BY indx")
         defer { s.reset() }
         s.bind(1, ino)
         var out: [BlockRef] = []
         while try s.step() {
             out.append(BlockRef(index: s.uint32(0), objectID: s.uint64(1), rawLength: s.uint32(2),
-                                storedLength: s.uint32(3), crc: s.uint32(4)))
+                                storedLength: s.uint32(3), crc: s.uint32(4), objectOffset: s.uint64(5)))
         }
         return out
     }
 
     func putBlock(_ ino: Ino, _ b: BlockRef) throws(Errno) {
-        let s = try conn.prepare("INSERT OR REPLACE INTO hl_block(ino, indx, object_id, raw_len, stored_len, crc) VALUES(?1,?2,?3,?4,?5,?6)")
+        let s = try conn.prepare("INSERT OR REPLACE INTO hl_block(ino, indx, object_id, raw_len, stored_len, crc, obj_off) VALUES(?1,?2,?3,?4,?5,?6,?7)")
         s.bind(1, ino); s.bind(2, b.index); s.bind(3, b.objectID); s.bind(4, b.rawLength)
-        s.bind(5, b.storedLength); s.bind(6, b.crc)
+        s.bind(5, b.storedLength); s.bind(6, b.crc); s.bind(7, b.objectOffset)
         try s.run()
     }
 
@@ -386,6 +386,42 @@ final class SQLiteBackend: MetaBackend {
         let s = try conn.prepare("SELECT object_id FROM hl_block WHERE object_id != 0 ORDER BY object_id")
         defer { s.reset() }
         while try s.step() { body(s.uint64(0)) }
+    }
+
+    // MARK: packs
+
+    func insertPack(_ p: PackRow) throws(Errno) {
+        let s = try conn.prepare("INSERT INTO hl_pack(object_id, size, pieces, created_s) VALUES(?1, ?2, ?3, ?4)")
+        s.bind(1, p.objectID); s.bind(2, p.size); s.bind(3, p.pieces); s.bind(4, p.created)
+        try s.run()
+    }
+
+    func releasePackIfUnreferenced(_ objectID: UInt64) throws(Errno) -> DeletedObject? {
+        let refs = try conn.prepare("SELECT 1 FROM hl_block WHERE object_id=?1 AND obj_off <> 0 LIMIT 1")
+        refs.bind(1, objectID)
+        let referenced = try refs.step()
+        refs.reset()
+        if referenced { return nil }
+        let pack = try conn.prepare("SELECT size FROM hl_pack WHERE object_id=?1")
+        pack.bind(1, objectID)
+        let size: UInt64? = try pack.step() ? pack.uint64(0) : nil
+        pack.reset()
+        guard let size else { return nil }
+        try run("DELETE FROM hl_pack WHERE object_id=?1", objectID)
+        let gone = DeletedObject(objectID: objectID, storedLength: UInt32(clamping: size))
+        try recordDeletedObjects([gone])
+        _ = try addToCounter("objects", -1)
+        return gone
+    }
+
+    func packRows(after: UInt64, limit: Int) throws(Errno) -> [PackRow] {
+        let s = try conn.prepare("SELECT object_id, size, pieces, created_s FROM hl_pack WHERE object_id > ?1 ORDER BY object_id LIMIT ?2")
+        defer { s.reset() }
+        s.bind(1, after)
+        s.bind(2, Int64(limit))
+        var out: [PackRow] = []
+        while try s.step() { out.append(PackRow(objectID: s.uint64(0), size: s.uint64(1), pieces: s.uint64(2), created: s.int64(3))) }
+        return out
     }
 
     // MARK: staging rows

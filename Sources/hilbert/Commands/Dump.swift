@@ -67,7 +67,7 @@ extension Hilbert {
             }
             progress.clear()
             let c = result.counts
-            printError("dump: volume '\(meta.format.name)' \(meta.format.uuid): \(c.nodes) nodes, \(c.edges) entries, \(c.symlinks) symlinks, \(c.xattrs) xattrs, \(c.inline) inline files, \(c.blocks) blocks, \(c.deletedObjects) objects to delete; \(c.bytes) bytes written to \(output.name) in \(seconds(hl_monotonic_ns() &- start))")
+            printError("dump: volume '\(meta.format.name)' \(meta.format.uuid): \(c.nodes) nodes, \(c.edges) entries, \(c.symlinks) symlinks, \(c.xattrs) xattrs, \(c.inline) inline files, \(c.blocks) blocks, \(c.packs) packs, \(c.deletedObjects) objects to delete; \(c.bytes) bytes written to \(output.name) in \(seconds(hl_monotonic_ns() &- start))")
             if result.stagedFiles > 0 {
                 printError("dump: warning: \(result.stagedFiles) file(s) have uncommitted data that is not in the dump (--ignore-staging): \(result.stagedExamples.joined(separator: ", "))\(result.stagedFiles > result.stagedExamples.count ? ", …" : "")")
             }
@@ -147,7 +147,7 @@ extension Hilbert {
             for r in result.recounted {
                 printError("load: counter \(r.name): \(r.dumped) in the dump, \(r.counted) counted: wrote \(r.counted) (--recount)")
             }
-            print("Loaded volume '\(f.name)' (\(f.uuid)) into \(metaURL): \(c.nodes) nodes, \(c.edges) entries, \(c.symlinks) symlinks, \(c.xattrs) xattrs, \(c.inline) inline files, \(c.blocks) blocks, \(c.deletedObjects) objects to delete, in \(seconds(hl_monotonic_ns() &- start))")
+            print("Loaded volume '\(f.name)' (\(f.uuid)) into \(metaURL): \(c.nodes) nodes, \(c.edges) entries, \(c.symlinks) symlinks, \(c.xattrs) xattrs, \(c.inline) inline files, \(c.blocks) blocks, \(c.packs) packs, \(c.deletedObjects) objects to delete, in \(seconds(hl_monotonic_ns() &- start))")
             print("  objects:  \(f.storage) \(f.bucket)")
             printError("load: the new volume uses the object store \(f.bucket) of the dumped volume: retire that volume now (never use both: they would overwrite and delete each other's objects)")
         }

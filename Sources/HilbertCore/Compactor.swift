@@ -1,0 +1,175 @@
+import Glibc
+import CHilbertSys
+import HilbertSupport
+import HilbertMeta
+import HilbertData
+
+public struct CompactOptions: Sendable {
+    /// A pack is stored once its blocks reach this many bytes (encoded).
+    public var packBytes = 16 << 20
+    /// Files up to this size are packed: their content is one block (inline, or an object
+    /// of its own). Bigger files are already stored in objects of a useful size.
+    public var maxFileBytes = 256 << 10
+    public init() {}
+}
+
+public struct CompactReport: Sendable {
+    public var directories = 0
+    public var files = 0
+    /// Files whose content was inline or a small object of its own.
+    public var candidates = 0
+    public var packed = 0
+    /// Candidates changed (written, removed) between reading and packing: left as they were.
+    public var changed = 0
+    public var packs = 0
+    public var packBytes: UInt64 = 0
+    public var inlineBytesMoved: UInt64 = 0
+    /// Objects of their own the packed files no longer use, deleted from the store.
+    public var looseObjectsReleased = 0
+    public var seconds = 0.0
+}
+
+/// `hilbert compact`: moves the content of small files — inline in the metadata, or in
+/// objects of their own — into pack objects, online. Each pack is written and stored first;
+/// then one metadata transaction points the files at it, each only if it still has the
+/// content that was read (its version), so a reader sees the same bytes before and after
+/// and a writer that came in between wins. docs/FORMAT.md, "Extents and packs".
+public final class Compactor {
+    let meta: MetaStore
+    let store: ObjectStore
+    let options: CompactOptions
+    let codec: BlockCompression
+    public var progress: ((String) -> Void)?
+
+    private var pending: [(ino: Ino, version: UInt64, raw: [UInt8])] = []
+    private var pendingBytes = 0
+    private var report = CompactReport()
+    private var seen = Set<Ino>()
+    private var lastTick = hl_monotonic_ns()
+
+    public init(meta: MetaStore, store: ObjectStore, options: CompactOptions = CompactOptions()) {
+        self.meta = meta
+        self.store = store
+        self.options = options
+        codec = meta.format.compression == "zstd" ? .zstd : .none
+    }
+
+    /// Compact the tree at `root` (a directory or a file, by inode).
+    public func run(root: Ino) throws(HilbertError) -> CompactReport {
+        let start = hl_monotonic_ns()
+        do throws(Errno) {
+            var dirs: [Ino] = []
+            let a = try meta.getattr(root)
+            if a.isDirectory { dirs.append(root) } else if a.isRegular { try consider(root) }
+            while let dir = dirs.popLast() {
+                report.directories += 1
+                var cookie: UInt64 = 2
+                while true {
+                    let page = try meta.readdir(dir, after: cookie, limit: 1000)
+                    if page.isEmpty { break }
+                    for e in page {
+                        cookie = e.cookie
+                        if e.type == UInt8(DT_DIR) { dirs.append(e.ino) } else if e.type == UInt8(DT_REG) { try consider(e.ino) }
+                    }
+                }
+                tick()
+            }
+            try flushPack()
+        } catch {
+            let why = meta.lastError?.message ?? DataErrors.last?.message ?? "\(error)"
+            throw HilbertError(error, "compact: \(why)")
+        }
+        report.seconds = Double(hl_monotonic_ns() &- start) / 1e9
+        return report
+    }
+
+    /// Read a file's content when it is small and not yet in a pack; a pack is stored when
+    /// enough is pending.
+    private func consider(_ ino: Ino) throws(Errno) {
+        guard seen.insert(ino).inserted else { return }     // hard links: once
+        report.files += 1
+        let layout: (attr: Attr, inline: [UInt8]?, blocks: [BlockRef])
+        do throws(Errno) { layout = try meta.dataLayout(ino) } catch where error == .noEntry { return }
+        let a = layout.attr
+        guard !a.staged, a.size > 0, a.size <= UInt64(options.maxFileBytes) else { return }
+        let raw: [UInt8]
+        if let inline = layout.inline {
+            raw = inline
+        } else if layout.blocks.count == 1, let b = layout.blocks.first, b.index == 0, b.objectID != 0, !b.isPacked,
+                  UInt64(b.rawLength) == a.size {
+            do throws(Errno) { raw = try fetchBlock(b, store: store) } catch {
+                // Replaced (and its object deleted) since the layout was read: leave it.
+                if try meta.getattr(ino).version != a.version { report.changed += 1; return }
+                throw error
+            }
+        } else {
+            return
+        }
+        guard raw.count == Int(a.size) else { return }
+        report.candidates += 1
+        pending.append((ino, a.version, raw))
+        pendingBytes += raw.count + BlockCodec.headerSize
+        if pendingBytes >= options.packBytes { try flushPack() }
+    }
+
+    /// Store the pending files as one pack and point them at it.
+    private func flushPack() throws(Errno) {
+        if pending.isEmpty { return }
+        defer { pending.removeAll(keepingCapacity: true); pendingBytes = 0 }
+        let owner = StagingOwner.current(cacheRoot: "(hilbert compact)").record
+        let id = try meta.allocateUploadIDs(count: 1, commit: 0, owner: owner)
+        var builder = PackBuilder(compression: codec, capacity: pendingBytes + PackBuilder.magic.count)
+        var files: [PackedFile] = []
+        files.reserveCapacity(pending.count)
+        for p in pending { files.append(PackedFile(ino: p.ino, version: p.version, block: builder.add(p.raw, objectID: id))) }
+        let key = blockObjectKey(id)
+        let adoption: PackAdoption
+        do throws(Errno) {
+            var failure: Errno?
+            builder.bytes.withUnsafeBytes { b in
+                do throws(Errno) { try store.put(key, b) } catch { failure = error }
+            }
+            if let failure { throw failure }
+            try store.flush()   // stored before the metadata points at it
+            let pack = PackRow(objectID: id, size: UInt64(builder.bytes.count), pieces: UInt64(builder.pieces),
+                               created: Timespec.now().sec)
+            adoption = try meta.adoptPack(pack, uploadCommit: id, files: files)
+        } catch {
+            try? store.delete(key)
+            try? meta.finishUpload(commit: id)
+            throw error
+        }
+        report.packed += adoption.adopted
+        report.changed += adoption.changed
+        report.inlineBytesMoved += adoption.inlineBytesMoved
+        var released = adoption.released
+        if adoption.adopted > 0 {
+            report.packs += 1
+            report.packBytes += UInt64(builder.bytes.count)
+        } else if !released.contains(where: { $0.objectID == id }) {
+            // Released by the transaction where the backend could not say so (PostgreSQL).
+            released.append(DeletedObject(objectID: id, storedLength: UInt32(clamping: builder.bytes.count)))
+        }
+        var done: [UInt64] = []
+        for o in released {
+            do throws(Errno) {
+                try store.delete(blockObjectKey(o.objectID))
+                done.append(o.objectID)
+                if o.objectID != id { report.looseObjectsReleased += 1 }
+            } catch {
+                Log.debug("compact: deleting object \(o.objectID) failed: \(error); left for gc")
+            }
+        }
+        try? meta.forgetDeletions(done)
+        tick()
+    }
+
+    /// A progress line about once a second.
+    private func tick(force: Bool = false) {
+        guard let progress else { return }
+        let now = hl_monotonic_ns()
+        if !force && now &- lastTick < 1_000_000_000 { return }
+        lastTick = now
+        progress("compact: \(report.files) files seen in \(report.directories) directories, \(report.packed) packed into \(report.packs) packs (\(report.packBytes) bytes)")
+    }
+}

@@ -1,0 +1,33 @@
+import CHilbertSys
+import HilbertSupport
+
+/// A pack object being assembled: the 8-byte magic "HLPACK01", then blocks, each encoded as
+/// an object of its own would be (`BlockCodec`: header, payload, checksums), one after the
+/// other. The metadata records where each block starts (`BlockRef.objectOffset`, never 0)
+/// and its encoded length; a reader fetches those bytes alone (one ranged GET) and decodes
+/// them as a block. docs/FORMAT.md, "Extents and packs".
+public struct PackBuilder {
+    public static let magic: [UInt8] = Array("HLPACK01".utf8)
+
+    public private(set) var bytes: [UInt8]
+    public private(set) var pieces = 0
+    let compression: BlockCompression
+
+    public init(compression: BlockCompression, capacity: Int) {
+        self.compression = compression
+        bytes = PackBuilder.magic
+        bytes.reserveCapacity(capacity)
+    }
+
+    /// Append `raw` (at most `UInt32.max` bytes) as one block; returns its reference at block
+    /// index 0 of object `objectID`.
+    public mutating func add(_ raw: [UInt8], objectID: UInt64) -> BlockRef {
+        let offset = bytes.count
+        let encoded = BlockCodec.encode(raw: raw, codec: compression)
+        bytes += encoded
+        pieces += 1
+        let crc = raw.withUnsafeBytes { hl_crc32c(0, $0.baseAddress, $0.count) }
+        return BlockRef(index: 0, objectID: objectID, rawLength: UInt32(raw.count), storedLength: UInt32(encoded.count),
+                        crc: crc, objectOffset: UInt64(offset))
+    }
+}

@@ -1,0 +1,74 @@
+import HilbertSupport
+
+/// A file whose content was just written into a pack (`MetaStore.adoptPack`): its inode, the
+/// version whose content was read, and the block that now holds that content.
+public struct PackedFile: Equatable, Sendable {
+    public var ino: Ino
+    public var version: UInt64
+    public var block: BlockRef
+    public init(ino: Ino, version: UInt64, block: BlockRef) {
+        self.ino = ino; self.version = version; self.block = block
+    }
+}
+
+/// What `adoptPack` did: files now in the pack, files that changed since they were read (left
+/// as they are), and the objects of their own the adopted files no longer use (delete them
+/// from the store, then `forgetDeletions`).
+public struct PackAdoption: Equatable, Sendable {
+    public var adopted = 0
+    public var changed = 0
+    public var released: [DeletedObject] = []
+    public var inlineBytesMoved: UInt64 = 0
+}
+
+extension MetaStore {
+    /// Point files at their blocks in a pack just stored, in one write transaction. A file
+    /// whose version is still the one read (every change of content bumps it), with no writer
+    /// on it (`staged`), gets `block` as its only block: its inline row is deleted or the
+    /// object of its own released. Its version goes up by one (read copies are named by it:
+    /// the bytes are the same, the objects are not) and its times stay: to the file system
+    /// nothing happened. The pack is recorded (`hl_pack`, counted in `objects`) and released at
+    /// once when no file took a block of it. `uploadCommit`: the commit key of the pack's id
+    /// (`allocateUploadIDs`), whose record goes in the same transaction.
+    public func adoptPack(_ pack: PackRow, uploadCommit: UInt64, files: [PackedFile]) throws(Errno) -> PackAdoption {
+        for f in files where !f.block.isPacked || f.block.objectID != pack.objectID || f.block.index != 0 {
+            throw Errno.invalid
+        }
+        return try write { () throws(Errno) -> PackAdoption in
+            var out = PackAdoption()
+            try backend.readTogether(files.flatMap { [RowRead.node($0.ino), .inlineLength($0.ino), .blocks($0.ino)] })
+            try backend.insertPack(pack)
+            try addCounter("objects", 1)
+            var addedBytes: Int64 = 0
+            for f in files {
+                guard var a = try backend.node(f.ino), a.isRegular, a.version == f.version, !a.staged,
+                      a.size == UInt64(f.block.rawLength) else {
+                    out.changed += 1
+                    continue
+                }
+                let oldInline = try inlineRowLength(f.ino)
+                let old = oldInline == nil ? try loadBlocks(f.ino) : []
+                if let n = oldInline {
+                    try putInline(f.ino, nil, oldLength: n)
+                    out.inlineBytesMoved += UInt64(n)
+                }
+                for b in old where b.index != 0 { try backend.deleteBlock(f.ino, index: b.index) }
+                try putBlock(f.ino, f.block)
+                addedBytes += Int64(f.block.storedLength)
+                out.released += try releaseDropped(old)
+                a.version += 1
+                try writeAttr(a)
+                out.adopted += 1
+            }
+            try addCounter("stored_bytes", addedBytes)
+            if out.adopted == 0, let gone = try backend.releasePackIfUnreferenced(pack.objectID) { out.released.append(gone) }
+            try backend.deleteUploads(commit: uploadCommit)
+            return out
+        }
+    }
+
+    /// Every pack, a page at a time (ascending ids after `after`).
+    public func packs(after: UInt64 = 0, limit: Int = 1000) throws(Errno) -> [PackRow] {
+        try read { () throws(Errno) -> [PackRow] in try backend.packRows(after: after, limit: limit) }
+    }
+}

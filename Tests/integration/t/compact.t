@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# hilbert compact: the content of small files (inline in the metadata, or in objects of their
+# own) moves into pack objects, online: a reader re-reading the tree meanwhile sees every byte
+# as it was, a fresh cache reads the files back from the packs (a ranged GET each), the loose
+# objects are deleted and the inline rows leave the metadata; files rewritten, appended to,
+# truncated and removed afterwards keep working, and a pack goes when its last file does.
+# Runs on S3 (@s3) and PostgreSQL (@pg) too.
+# timeout: 600
+. "$(dirname "$0")/../lib.sh"
+hl_setup --inline-max 4K --block-size 1M
+need "$HL_PY" sha256sum:coreutils tar
+H=$HILBERT
+counter() { "$H" status "$HL_URL" | sed -n "s/^  $1: *\([0-9]*\).*/\1/p"; }
+sums() { hlc "$1" bash -c 'cd /hilbert && find . -type f -print0 | sort -z | xargs -0 sha256sum'; }
+
+# 2,000 files of 1 B to 60 KB (about a third inline), 500 of them copied by tar, two big files.
+out=$(hl "$HL_PY" - <<'PY' 2>&1
+import os, random
+R = random.Random(7)
+for d in range(4):
+    os.makedirs("/hilbert/small/d%d" % d)
+    for i in range(500):
+        with open("/hilbert/small/d%d/f%04d" % (d, i), "wb") as f:
+            f.write(R.randbytes(R.choice([1, 100, 3000, 4096, 5000, 20000, 60000])))
+with open("/hilbert/big", "wb") as f:
+    f.write(R.randbytes(3 << 20))
+with open("/hilbert/medium", "wb") as f:
+    f.write(R.randbytes(300 << 10))
+os.link("/hilbert/small/d0/f0000", "/hilbert/hardlink")
+PY
+) || bail "writing the tree" "$out"
+out=$(hl bash -c 'mkdir /hilbert/src && tar -C /hilbert/small -cf - d0 | tar -C /hilbert/src -xf -' 2>&1) || bail "tar within the volume" "$out"
+files=$(hl find /hilbert -type f | wc -l)     # the hard link twice: compact counts inodes
+# Blocks of the files too big to pack (over 256 KiB), by inode: the objects that stay.
+stay=$(hl "$HL_PY" -c 'import os, sys
+seen, n = set(), 0
+for d, _, fs in os.walk("/hilbert"):
+    for f in fs:
+        st = os.lstat(os.path.join(d, f))
+        if st.st_ino not in seen and st.st_size > 256 << 10:
+            seen.add(st.st_ino); n += (st.st_size + (1 << 20) - 1) >> 20
+print(n)')
+sums "$HL_CACHE" >"$HL_TMP/before"
+objects_before=$(counter objects)
+if [ "$objects_before" -gt 1000 ]; then pass "before: $objects_before objects for $files files"; else fail "before: many small objects" "$objects_before"; fi
+
+# A reader goes over the whole tree again and again while compact runs.
+hl bash -c 'cd /hilbert && while [ ! -e "$0/stop" ]; do find . -type f -print0 | sort -z | xargs -0 sha256sum > "$0/during" 2>>"$0/errors" || echo READ-FAILED >> "$0/errors"; cmp -s "$0/during" "$0/before" || echo DIFFERENT >> "$0/errors"; echo x >> "$0/rounds"; done' "$HL_TMP" &
+reader=$!
+sleep 1
+out=$("$H" compact "$HL_URL" 2>"$HL_TMP/compact.err"); rc=$?
+sleep 1
+touch "$HL_TMP/stop"; wait "$reader"
+is "$rc" "0" "compact of the volume in use succeeds"
+like "$out" "^compact: $((files - 1)) files in [0-9]+ directories; [0-9]+ small enough, [0-9]+ packed into [1-9][0-9]* packs" "compact says what it packed: $(printf '%s' "$out" | cut -c1-160)"
+packed=$(printf '%s' "$out" | sed -n 's/.* \([0-9]*\) packed into.*/\1/p')
+packs=$(printf '%s' "$out" | sed -n 's/.* packed into \([0-9]*\) packs.*/\1/p')
+if [ "${packed:-0}" -gt 1900 ]; then pass "$packed files packed"; else fail "most files packed" "$out"; fi
+ok "the reader ran during the compaction" test "$(wc -l <"$HL_TMP/rounds")" -ge 1
+if [ -s "$HL_TMP/errors" ]; then fail "and never failed nor saw a changed byte" "$(sort "$HL_TMP/errors" | uniq -c | head -5)"
+else pass "and never failed nor saw a changed byte"; fi
+
+sums "$HL_TMP/cold" >"$HL_TMP/after"
+ok "a fresh cache reads every file back, from the packs" cmp "$HL_TMP/before" "$HL_TMP/after"
+objects=$(counter objects)
+if [ "$objects" -eq $((packs + stay)) ] && [ "$packs" -le $((files / 400 + 2)) ]; then
+    pass "after: $objects objects ($packs packs, $stay blocks of files too big to pack) for $files files"
+else
+    fail "a few objects for $files files" "$objects objects, $packs packs"
+fi
+out=$("$H" gc "$HL_URL" 2>/dev/null)
+like "$out" "missing: +0 referenced" "gc: every pack is in the store"
+like "$out" "leaked: +0 objects" "gc: the loose objects were deleted, nothing leaked"
+like "$out" "pending: +0 objects" "gc: nothing left to delete"
+if ! hl_on_pg; then
+    is "$(sqlite3 "$HL_META" 'SELECT count(*) FROM hl_inline')" "0" "the inline rows left the metadata"
+    is "$(sqlite3 "$HL_META" 'SELECT count(*) FROM hl_pack')" "$packs" "each pack is recorded once"
+fi
+if ! hl_on_s3; then
+    is "$(cd "$HL_OBJECTS" && find chunks -type f | wc -l)" "$objects" "the store holds exactly the counted objects"
+    magic=$(find "$HL_OBJECTS/chunks" -type f | while read -r f; do head -c 8 "$f"; echo; done | grep -c '^HLPACK01$')
+    is "$magic" "$packs" "each pack object starts with its magic, no other object does"
+fi
+out=$("$H" compact "$HL_URL" 2>&1)
+like "$out" " 0 packed into 0 packs" "compact again: nothing left to pack"
+
+# Packed files stay ordinary files.
+out=$(hl bash -c '
+    set -e
+    cd /hilbert/small/d1
+    echo "rewritten" > f0001; [ "$(cat f0001)" = rewritten ]
+    cp f0002 /tmp/f0002.$$; echo tail >> f0002; cat /tmp/f0002.$$ - <<< tail | cmp - f0002; rm /tmp/f0002.$$
+    truncate -s 1 f0003; [ "$(stat -c %s f0003)" = 1 ]
+    mv f0004 ../moved; [ -f ../moved ]
+    ln f0005 ../linked; rm f0005; [ -f ../linked ]
+    echo ok' 2>&1)
+is "$out" "ok" "a packed file is rewritten, appended to, truncated, renamed and linked"
+if cmp -s <(sums "$HL_TMP/cold2" | grep ' ./small/d2/') <(grep ' ./small/d2/' "$HL_TMP/before"); then pass "the others read as before"
+else fail "the others read as before"; fi
+
+# Removing every file of the tree takes the packs with them.
+hl rm -rf /hilbert/small /hilbert/src /hilbert/hardlink /hilbert/medium
+objects=$(counter objects)
+is "$objects" "3" "after removing the small files only the big file's 3 blocks are left"
+"$H" gc "$HL_URL" --delete --grace 0 >/dev/null 2>&1
+out=$("$H" gc "$HL_URL" 2>/dev/null)
+like "$out" "referenced: +3 objects" "gc: 3 referenced objects"
+like "$out" "leaked: +0 objects" "gc: no pack left behind"
+like "$out" "pending: +0 objects" "gc: no pending deletion left"
+
+# Errors: one line each.
+out=$("$H" compact "$HL_URL" /no/such/dir 2>&1); rc=$?
+isnt "$rc" "0" "compact of a missing path fails"
+like "$out" "compact: /no/such/dir: no such file or directory in the volume" "  and says so"
+out=$("$H" compact "$HL_URL" relative 2>&1); rc=$?
+isnt "$rc" "0" "a relative path is refused"
+out=$("$H" compact "sqlite://$HL_TMP/none/meta.db" 2>&1); rc=$?
+isnt "$rc" "0" "compact of a missing volume fails"
+like "$out" "no volume at" "  and says so"
+out=$("$H" compact "$HL_URL" --pack-size 1K 2>&1); rc=$?
+isnt "$rc" "0" "a silly --pack-size is refused"
+done_testing
