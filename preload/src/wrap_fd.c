@@ -32,17 +32,41 @@ EXPORT int dup(int fd) {
     return r;
 }
 
+/* dup2/dup3 onto an fd that holds an engine write file closes the file there, as close()
+ * would, and its last close commits (bash restores stdout with dup2 after `echo x > f`): a
+ * duplicate taken before goes to release() after. -1: nothing to keep. */
+static int keep_replaced(int fd, int nfd, hl_file *of) {
+    if (fd == nfd || likely(!sh_nrec) || sh_guard || sh_in_vfork()) return -1;
+    if (!sh_fd_get(nfd, of) || of->kind != HL_KIND_WRITE) return -1;
+    return REAL(fcntl)(nfd, F_DUPFD_CLOEXEC, 0);
+}
+
+static void release_replaced(int keep, const hl_file *of, int r) {
+    if (keep < 0) return;
+    int saved = errno;
+    const hl_engine_api *E = r >= 0 ? sh_engine() : NULL;
+    if (E) ECALL(E->release(keep, of));
+    else REAL(close)(keep);
+    errno = saved;
+}
+
 EXPORT int dup2(int fd, int nfd) {
     if (unlikely(is_private(nfd))) { errno = EBADF; return -1; }
+    hl_file of;
+    int keep = keep_replaced(fd, nfd, &of);
     int r = REAL(dup2)(fd, nfd);
     if (fd != nfd) after_dup(fd, r);
+    release_replaced(keep, &of, r);
     return r;
 }
 
 EXPORT int dup3(int fd, int nfd, int flags) {
     if (unlikely(is_private(nfd))) { errno = EBADF; return -1; }
+    hl_file of;
+    int keep = keep_replaced(fd, nfd, &of);
     int r = REAL(dup3)(fd, nfd, flags);
     after_dup(fd, r);
+    release_replaced(keep, &of, r);
     return r;
 }
 
