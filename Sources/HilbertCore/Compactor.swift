@@ -41,7 +41,7 @@ public final class Compactor {
     let codec: BlockCompression
     public var progress: ((String) -> Void)?
 
-    private var pending: [(ino: Ino, version: UInt64, raw: [UInt8])] = []
+    private var pending: [PackInput] = []
     private var pendingBytes = 0
     private var report = CompactReport()
     private var seen = Set<Ino>()
@@ -107,7 +107,7 @@ public final class Compactor {
         }
         guard raw.count == Int(a.size) else { return }
         report.candidates += 1
-        pending.append((ino, a.version, raw))
+        pending.append(PackInput(ino: ino, version: a.version, raw: raw))
         pendingBytes += raw.count + BlockCodec.headerSize
         if pendingBytes >= options.packBytes { try flushPack() }
     }
@@ -116,51 +116,16 @@ public final class Compactor {
     private func flushPack() throws(Errno) {
         if pending.isEmpty { return }
         defer { pending.removeAll(keepingCapacity: true); pendingBytes = 0 }
-        let owner = StagingOwner.current(cacheRoot: "(hilbert compact)").record
-        let id = try meta.allocateUploadIDs(count: 1, commit: 0, owner: owner)
-        var builder = PackBuilder(compression: codec, capacity: pendingBytes + PackBuilder.magic.count)
-        var files: [PackedFile] = []
-        files.reserveCapacity(pending.count)
-        for p in pending { files.append(PackedFile(ino: p.ino, version: p.version, block: builder.add(p.raw, objectID: id))) }
-        let key = blockObjectKey(id)
-        let adoption: PackAdoption
-        do throws(Errno) {
-            var failure: Errno?
-            builder.bytes.withUnsafeBytes { b in
-                do throws(Errno) { try store.put(key, b) } catch { failure = error }
-            }
-            if let failure { throw failure }
-            try store.flush()   // stored before the metadata points at it
-            let pack = PackRow(objectID: id, size: UInt64(builder.bytes.count), pieces: UInt64(builder.pieces),
-                               created: Timespec.now().sec)
-            adoption = try meta.adoptPack(pack, uploadCommit: id, files: files)
-        } catch {
-            try? store.delete(key)
-            try? meta.finishUpload(commit: id)
-            throw error
-        }
-        report.packed += adoption.adopted
-        report.changed += adoption.changed
-        report.inlineBytesMoved += adoption.inlineBytesMoved
-        var released = adoption.released
-        if adoption.adopted > 0 {
+        let stored = try storePack(pending, meta: meta, store: store, codec: codec,
+                                   owner: StagingOwner.current(cacheRoot: "(hilbert compact)").record)
+        report.packed += stored.adoption.adopted
+        report.changed += stored.adoption.changed
+        report.inlineBytesMoved += stored.adoption.inlineBytesMoved
+        report.looseObjectsReleased += stored.looseObjectsDeleted
+        if stored.bytes > 0 {
             report.packs += 1
-            report.packBytes += UInt64(builder.bytes.count)
-        } else if !released.contains(where: { $0.objectID == id }) {
-            // Released by the transaction where the backend could not say so (PostgreSQL).
-            released.append(DeletedObject(objectID: id, storedLength: UInt32(clamping: builder.bytes.count)))
+            report.packBytes += UInt64(stored.bytes)
         }
-        var done: [UInt64] = []
-        for o in released {
-            do throws(Errno) {
-                try store.delete(blockObjectKey(o.objectID))
-                done.append(o.objectID)
-                if o.objectID != id { report.looseObjectsReleased += 1 }
-            } catch {
-                Log.debug("compact: deleting object \(o.objectID) failed: \(error); left for gc")
-            }
-        }
-        try? meta.forgetDeletions(done)
         tick()
     }
 

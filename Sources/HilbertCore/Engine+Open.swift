@@ -225,6 +225,11 @@ extension Engine {
                     return (try memoryCopy(inline, flags: keep), file)
                 }
                 if attr.size == 0 { return (try memoryCopy([], flags: keep), file) }
+                if blocks.count == 1, let b = blocks.first, b.isPacked, b.index == 0 {
+                    // A small file in a pack: its one block read into memory as inline bytes
+                    // are (a read copy in the cache directory costs more than the read).
+                    return (try memoryCopy(try fetchBlock(b, store: v.store), flags: keep), file)
+                }
                 if attr.version != triedVersion, let fd = v.cache.openReadCopy(ino: attr.ino, version: attr.version) {
                     return (handOut(fd, keep), file)
                 }
@@ -533,20 +538,22 @@ extension Engine {
                 // Small content: everything in one transaction, whose reads (the node, the staging
                 // row, the old content) are fetched together where they are round trips.
                 let bytes = try Sys.preadBytes(fd, count: Int(size), offset: 0)
-                let done = try v.meta.withWriteTransaction { () throws(Errno) -> (released: [DeletedObject], version: UInt64) in
+                let done = try v.meta.withWriteTransaction { () throws(Errno) -> (released: [DeletedObject], version: UInt64, changed: Bool) in
                     try v.meta.fetchForCommit(ino)
                     let attr = try v.meta.getattr(ino)
                     try requireRegistered(v, ino, staged)
-                    var d: (released: [DeletedObject], version: UInt64) = ([], attr.version)
+                    var d: (released: [DeletedObject], version: UInt64, changed: Bool) = ([], attr.version, false)
                     if try stagingDiffers(v, ino, fd, staged, st, from: attr) {
-                        d = try v.meta.commitData(ino: ino, size: UInt64(size), mtime: mtime, ctime: ctime, inline: bytes,
-                                                  blocks: [], cred: cred)
+                        let c = try v.meta.commitData(ino: ino, size: UInt64(size), mtime: mtime, ctime: ctime, inline: bytes,
+                                                      blocks: [], cred: cred)
+                        d = (c.released, c.version, true)
                     }
                     if retire { try v.meta.clearStaging(ino: ino) }
                     return d
                 }
                 version = done.version
                 deleteObjects(v, done.released)
+                if done.changed { v.packer.committed(ino: ino, version: done.version, bytes: bytes) }
             } catch where error == .noEntry {
                 version = nil
             }
@@ -718,6 +725,9 @@ extension Engine {
             do { try fsync(fd: fd, file: file) } catch {
                 Log.error("commit at exit of inode \(file.ino) failed: \(error); the data stays in the staging area")
             }
+        }
+        if SmallFilePacker.pendingInProcess > 0 {
+            for v in openedVolumes() { v.packer.flush() }
         }
     }
 

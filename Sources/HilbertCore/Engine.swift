@@ -110,8 +110,10 @@ public final class Engine {
         lock.reinitialize()
         CredentialCache.afterForkInChild()
         ClusterLocks.shared.afterForkInChild()
+        PackCache.shared.afterForkInChild()
         for v in volumes.compactMap({ $0 }) {
             v.meta.afterForkInChild()
+            v.packer.afterForkInChild()
             v.cache.reinitializeAfterFork()
             v.store.afterForkInChild()
         }

@@ -12,6 +12,8 @@ public final class Volume {
     public let format: VolumeFormat
     public let store: ObjectStore
     public let cache: CacheDirectory
+    /// Moves the small files this process commits into packs (SmallFilePacker).
+    let packer: SmallFilePacker
     /// Hilbert's own st_dev for this volume, derived from the UUID: major 16384-32767 (above
     /// the kernel's 12-bit majors, so cp/find -xdev/du -x never mistake it for a real file
     /// system) and a 20-bit minor, so major() and minor() fit a C int as for real devices
@@ -31,6 +33,7 @@ public final class Volume {
         self.store = try StoreFactory.open(format)
         self.cache = try CacheDirectory.open(root: cacheRoot, volumeUUID: format.uuid)
         meta.shareChangesOnThisNode(through: cache.volumeDirectory + "/change-epoch")
+        self.packer = SmallFilePacker(meta: meta, store: store, owner: cache.stagingOwner.record)
         var h: UInt64 = 0xcbf29ce484222325
         for b in format.uuid.utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
         self.dev = Volume.deviceNumber(major: 0x4000 | ((h >> 20) & 0x3fff), minor: h & 0xfffff)

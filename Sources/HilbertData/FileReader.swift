@@ -22,8 +22,8 @@ func fetchBlockView(_ block: StoredBlock, store: ObjectStore, into raw: UnsafeMu
     let place = block.isPacked ? "bytes \(block.objectOffset)+\(block.storedLength) of pack \(key)" : "object \(key)"
     do throws(Errno) {
         if block.isPacked {
-            // One ranged GET of this block's bytes in its pack.
-            let bytes = try store.getRange(key, offset: Int(block.objectOffset), length: Int(block.storedLength))
+            // Its bytes in the pack: a ranged GET, or the whole pack (PackCache).
+            let bytes = try PackCache.shared.read(block, store: store)
             n = bytes.count
             bytes.withUnsafeBytes { scratch.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: min(n, scratch.count)) }
         } else {

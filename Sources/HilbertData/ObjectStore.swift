@@ -331,8 +331,15 @@ public final class MemoryStore: ObjectStore, @unchecked Sendable {
     private let lock = Lock()
     private var objects: [String: [UInt8]] = [:]
 
-    public init() {}
-    public var description: String { "memory://" }
+    /// Each store its own name (`memory://N`): caches keyed by a store's description
+    /// (PackCache) must never take one store's objects for another's.
+    private static let numbers = Lock()
+    nonisolated(unsafe) private static var last = 0
+    public let description: String
+
+    public init() {
+        description = MemoryStore.numbers.withLock { MemoryStore.last += 1; return "memory://\(MemoryStore.last)" }
+    }
     public var count: Int { lock.withLock { objects.count } }
 
     public func put(_ key: String, _ data: UnsafeRawBufferPointer) throws(Errno) {

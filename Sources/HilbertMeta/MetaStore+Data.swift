@@ -45,6 +45,9 @@ extension MetaStore {
                     inlineMissStreak = 0
                     try prefetchInline(found.parent, from: found.name)
                     if let data = inlineCache[ino] { return (a, data, []) }
+                    // Small files stored elsewhere (in packs): reading ahead inline rows here
+                    // found nothing; try again only after many more.
+                    inlineMissStreak = -64
                 }
             }
             // The attributes are current; a small file needs just its bytes (one statement,

@@ -25,9 +25,10 @@ extension MetaStore {
     /// Point files at their blocks in a pack just stored, in one write transaction. A file
     /// whose version is still the one read (every change of content bumps it), with no writer
     /// on it (`staged`), gets `block` as its only block: its inline row is deleted or the
-    /// object of its own released. Its version goes up by one (read copies are named by it:
-    /// the bytes are the same, the objects are not) and its times stay: to the file system
-    /// nothing happened. The pack is recorded (`hl_pack`, counted in `objects`) and released at
+    /// object of its own released. Its times stay: to the file system nothing happened. Its
+    /// version stays too when its bytes were inline (read copies, named by version, stay
+    /// valid on every node); it goes up by one when its own object is released, so that a
+    /// reader that read the old layout and finds that object gone reads the new one. The pack is recorded (`hl_pack`, counted in `objects`) and released at
     /// once when no file took a block of it. `uploadCommit`: the commit key of the pack's id
     /// (`allocateUploadIDs`), whose record goes in the same transaction.
     public func adoptPack(_ pack: PackRow, uploadCommit: UInt64, files: [PackedFile]) throws(Errno) -> PackAdoption {
@@ -56,8 +57,12 @@ extension MetaStore {
                 try putBlock(f.ino, f.block)
                 addedBytes += Int64(f.block.storedLength)
                 out.released += try releaseDropped(old)
-                a.version += 1
-                try writeAttr(a)
+                if oldInline == nil {
+                    // Its own object goes (deleted after this commit): a reader holding the
+                    // old layout must see that it moved and read it again.
+                    a.version += 1
+                    try writeAttr(a)
+                }
                 out.adopted += 1
             }
             try addCounter("stored_bytes", addedBytes)

@@ -119,6 +119,6 @@ import HilbertSupport
         #expect(try f.head("k3") == nil)
         f.drop("k1")
         #expect(throws: Errno.noEntry) { _ = try f.get("k1") }
-        #expect(f.description == "faulty(memory://)")
+        #expect(f.description.hasPrefix("faulty(memory://") && f.description.hasSuffix(")"))
     }
 }

@@ -151,11 +151,13 @@ void sh_debug(const char *op, const char *path) {
     errno = saved;
 }
 
-/* Exit-time commit: only processes holding engine write fds do anything here. */
+/* Exit-time work: commit what processes holding engine write fds wrote, and let the engine
+ * finish its own (small files committed but not yet packed). Only processes that loaded the
+ * engine, or hold a write fd (inherited across exec), call into it. */
 __attribute__((destructor)) static void sh_dtor(void) {
     if (sh_inited && !sh_disabled) sh_lock_at_exit(); /* cluster lock leases (wrap_lock.c) */
-    if (!sh_inited || sh_disabled || sh_nrec == 0 || sh_in_vfork()) return;
-    int saved = errno, n = 0, max = sh_fd_max_user();
+    if (!sh_inited || sh_disabled || sh_in_vfork() || (sh_nrec == 0 && !sh_engine_loaded)) return;
+    int saved = errno, n = 0, max = sh_nrec == 0 ? -1 : sh_fd_max_user();
     int *fds = NULL;
     hl_file *files = NULL;
     for (int fd = 0; fd <= max; fd++) {
@@ -169,9 +171,9 @@ __attribute__((destructor)) static void sh_dtor(void) {
         fds[n] = fd;
         files[n++] = f;
     }
-    if (n) {
-        fflush(NULL);
-        const hl_engine_api *E = sh_engine();
+    if (n) fflush(NULL);
+    if (n || sh_engine_loaded) {
+        const hl_engine_api *E = sh_engine();   /* loads it for a write fd inherited across exec */
         if (E) ECALL((E->stop(fds, files, n), 0));
     }
     free(fds);

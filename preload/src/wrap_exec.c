@@ -104,17 +104,22 @@ int sh_build_env(char *const envp[], char **out, size_t cap, char *sbuf, size_t 
     return (int)n;
 }
 
-/* Write fds that vanish at exec: commit their content now (they stay open). */
+/* Write fds that vanish at exec: commit their content now (they stay open). And the engine's
+ * exit-time work (small files committed but not yet packed): the process image is going. */
 void sh_sync_cloexec_writes(void) {
-    if (likely(sh_nrec == 0) || sh_in_vfork()) return;
+    if ((likely(sh_nrec == 0) && !sh_engine_loaded) || sh_in_vfork()) return;
     int saved = errno;
-    for (int fd = 0, max = sh_fd_max_user(); fd <= max; fd++) {
+    for (int fd = 0, max = sh_nrec == 0 ? -1 : sh_fd_max_user(); fd <= max; fd++) {
         hl_file f;
         if (!sh_fd_get(fd, &f) || f.kind != HL_KIND_WRITE) continue;
         int fl = REAL(fcntl)(fd, F_GETFD);
         if (fl < 0 || !(fl & FD_CLOEXEC)) continue;
         const hl_engine_api *E = sh_engine();
         if (E) ECALL(E->fsync(fd, &f));
+    }
+    if (sh_engine_loaded) {
+        const hl_engine_api *E = sh_engine();
+        if (E) ECALL((E->stop(NULL, NULL, 0), 0));
     }
     errno = saved;
 }

@@ -119,13 +119,11 @@ manifest "$HL_URL" "$HL_CACHE" >"$HL_TMP/manifest.a" 2>"$HL_TMP/manifest.err" ||
 entries=$(wc -l <"$HL_TMP/manifest.a")
 if [ "$entries" -gt 4000 ]; then pass "the source tree has $entries entries"; else fail "the source tree has several thousand entries" "$entries"; fi
 
-# Half the small files into packs: packs move between engines with the rest. To the file
-# system nothing changed (same names, inodes, sizes, blocks, times: the manifest).
-out=$("$H" compact "$HL_URL" /tree/d00 2>&1)
-like "$out" "^compact: 100 files in 1 directories; 8[0-9] small enough, 8[0-9] packed into 1 packs" "hilbert compact packs the small files of one directory"
-for d in $(seq 1 19); do
-    out=$("$H" compact "$HL_URL" "/tree/d$(printf %02d "$d")" 2>&1) || fail "compact /tree/d$(printf %02d "$d")" "$out"
-done
+# The small files went into packs when build.py exited (SmallFilePacker); hilbert compact
+# has the rest. Packs move between engines with the rest. To the file system nothing changed
+# (same names, inodes, sizes, blocks, times: the manifest).
+out=$("$H" compact "$HL_URL" /tree 2>&1)
+like "$out" "^compact: [0-9]+ files in [0-9]+ directories; " "hilbert compact of the tree succeeds"
 manifest "$HL_URL" "$HL_TMP/cache-packed" >"$HL_TMP/manifest.p" 2>"$HL_TMP/manifest.err"
 if cmp -s "$HL_TMP/manifest.a" "$HL_TMP/manifest.p"; then pass "after compaction the tree reads the same, from the packs (fresh cache)"
 else fail "after compaction the tree reads the same" "$(diff "$HL_TMP/manifest.a" "$HL_TMP/manifest.p" | head -20)"; fi
@@ -136,7 +134,7 @@ is "$rc" "0" "dump of the source volume succeeds"
 like "$(cat "$HL_TMP/dump.err")" "^dump: volume 'hilbert' .*: [0-9]+ nodes, [0-9]+ entries, .* bytes written to $HL_TMP/a.json in " "dump prints a summary on stderr"
 ok "the dump file is complete (no .partial left) and 0600" test -f "$HL_TMP/a.json" -a ! -e "$HL_TMP/a.json.partial" -a "$(stat -c %a "$HL_TMP/a.json")" = 600
 is "$(head -c 16 "$HL_TMP/a.json")" '{"hilbert-dump":' "the dump starts with its format header"
-ok "the dump is one JSON document" "$HL_PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["hilbert-dump"] == 2 and len(d["nodes"]) > 4000 and len(d["packs"]) >= 10' "$HL_TMP/a.json"
+ok "the dump is one JSON document" "$HL_PY" -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d["hilbert-dump"] == 2 and len(d["nodes"]) > 4000 and len(d["packs"]) >= 2' "$HL_TMP/a.json"
 like "$(grep -c '"name":{"base64":' "$HL_TMP/a.json")" "^[1-9]" "names that are not UTF-8 are written as base64"
 is "$(grep -cF '"name":"new\nline"' "$HL_TMP/a.json")" "1" "names that are UTF-8 stay readable (JSON escapes)"
 "$H" dump "$HL_URL" >"$HL_TMP/a-stdout.json" 2>/dev/null
