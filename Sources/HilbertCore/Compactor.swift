@@ -10,6 +10,9 @@ public struct CompactOptions: Sendable {
     /// Files up to this size are packed: their content is one block (inline, or an object
     /// of its own). Bigger files are already stored in objects of a useful size.
     public var maxFileBytes = 256 << 10
+    /// A pack whose live blocks are less than this share of its bytes (files removed or
+    /// rewritten since) is rewritten: its live blocks go into new packs and it is deleted.
+    public var rewriteBelow = 0.5
     public init() {}
 }
 
@@ -23,6 +26,9 @@ public struct CompactReport: Sendable {
     public var changed = 0
     public var packs = 0
     public var packBytes: UInt64 = 0
+    /// Packs mostly dead when compaction began, and of those, the ones it emptied (deleted).
+    public var sparsePacks = 0
+    public var sparsePacksEmptied = 0
     public var inlineBytesMoved: UInt64 = 0
     /// Objects of their own the packed files no longer use, deleted from the store.
     public var looseObjectsReleased = 0
@@ -45,6 +51,7 @@ public final class Compactor {
     private var pendingBytes = 0
     private var report = CompactReport()
     private var seen = Set<Ino>()
+    private var sparse: [UInt64: (size: UInt64, live: UInt64)] = [:]
     private var lastTick = hl_monotonic_ns()
 
     public init(meta: MetaStore, store: ObjectStore, options: CompactOptions = CompactOptions()) {
@@ -58,6 +65,8 @@ public final class Compactor {
     public func run(root: Ino) throws(HilbertError) -> CompactReport {
         let start = hl_monotonic_ns()
         do throws(Errno) {
+            sparse = try meta.sparsePacks(below: options.rewriteBelow)
+            report.sparsePacks = sparse.count
             var dirs: [Ino] = []
             let a = try meta.getattr(root)
             if a.isDirectory { dirs.append(root) } else if a.isRegular { try consider(root) }
@@ -75,6 +84,10 @@ public final class Compactor {
                 tick()
             }
             try flushPack()
+            finishPendingDeletions()
+            if !sparse.isEmpty {
+                report.sparsePacksEmptied = try meta.packLiveBytes(Array(sparse.keys)).values.filter { $0 == 0 }.count
+            }
         } catch {
             let why = meta.lastError?.message ?? DataErrors.last?.message ?? "\(error)"
             throw HilbertError(error, "compact: \(why)")
@@ -83,8 +96,8 @@ public final class Compactor {
         return report
     }
 
-    /// Read a file's content when it is small and not yet in a pack; a pack is stored when
-    /// enough is pending.
+    /// Read a file's content when it is small and not yet in a pack (or in a pack mostly
+    /// dead); a pack is stored when enough is pending.
     private func consider(_ ino: Ino) throws(Errno) {
         guard seen.insert(ino).inserted else { return }     // hard links: once
         report.files += 1
@@ -95,8 +108,8 @@ public final class Compactor {
         let raw: [UInt8]
         if let inline = layout.inline {
             raw = inline
-        } else if layout.blocks.count == 1, let b = layout.blocks.first, b.index == 0, b.objectID != 0, !b.isPacked,
-                  UInt64(b.rawLength) == a.size {
+        } else if layout.blocks.count == 1, let b = layout.blocks.first, b.index == 0, b.objectID != 0,
+                  !b.isPacked || sparse[b.objectID] != nil, UInt64(b.rawLength) == a.size {
             do throws(Errno) { raw = try fetchBlock(b, store: store) } catch {
                 // Replaced (and its object deleted) since the layout was read: leave it.
                 if try meta.getattr(ino).version != a.version { report.changed += 1; return }
@@ -127,6 +140,26 @@ public final class Compactor {
             report.packBytes += UInt64(stored.bytes)
         }
         tick()
+    }
+
+    /// Delete what the metadata released but the backend could not name in the transaction
+    /// (packs emptied on PostgreSQL), and any other deletion left pending: they are objects
+    /// nothing references any more (as `hilbert flush` does).
+    private func finishPendingDeletions() {
+        var after: UInt64 = 0
+        while let page = try? meta.pendingDeletions(after: after, limit: 1000), !page.isEmpty {
+            var done: [UInt64] = []
+            for o in page {
+                do throws(Errno) {
+                    try store.delete(blockObjectKey(o.objectID))
+                    done.append(o.objectID)
+                } catch {
+                    Log.debug("compact: deleting object \(o.objectID) failed: \(error); left for gc")
+                }
+            }
+            try? meta.forgetDeletions(done)
+            after = page.last!.objectID
+        }
     }
 
     /// A progress line about once a second.

@@ -72,6 +72,36 @@ extension MetaStore {
         }
     }
 
+    /// Packs whose blocks still in use are less than `share` of their bytes (removed and
+    /// rewritten files left the rest dead), with those live bytes: what compaction rewrites.
+    public func sparsePacks(below share: Double) throws(Errno) -> [UInt64: (size: UInt64, live: UInt64)] {
+        var out: [UInt64: (size: UInt64, live: UInt64)] = [:]
+        var after: UInt64 = 0
+        while true {
+            let page = try packs(after: after, limit: 1000)
+            if page.isEmpty { break }
+            let live = try packLiveBytes(page.map { $0.objectID })
+            for p in page {
+                let l = live[p.objectID] ?? 0
+                if Double(l) < share * Double(p.size) { out[p.objectID] = (p.size, l) }
+            }
+            after = page.last!.objectID
+        }
+        return out
+    }
+
+    /// The stored bytes of the blocks still pointing into each of `packs` (0: none; the pack
+    /// is gone, or going).
+    public func packLiveBytes(_ packs: [UInt64]) throws(Errno) -> [UInt64: UInt64] {
+        var out: [UInt64: UInt64] = [:]
+        for start in stride(from: 0, to: packs.count, by: 1000) {
+            let page = Array(packs[start..<min(packs.count, start + 1000)])
+            let live = try read { () throws(Errno) -> [UInt64: UInt64] in try backend.packLiveBytes(page) }
+            out.merge(live) { a, _ in a }
+        }
+        return out
+    }
+
     /// Every pack, a page at a time (ascending ids after `after`).
     public func packs(after: UInt64 = 0, limit: Int = 1000) throws(Errno) -> [PackRow] {
         try read { () throws(Errno) -> [PackRow] in try backend.packRows(after: after, limit: limit) }

@@ -74,6 +74,21 @@ import HilbertSupport
         }
     }
 
+    @Test func mostlyDeadPacksAreFound() throws {
+        try withVolume { s, _ in
+            let files = try PackTests.smallFiles(s, ["a", "b", "c", "d"])
+            let (_, id) = try PackTests.pack(s, files)
+            #expect(try s.sparsePacks(below: 0.4).isEmpty)              // 40+41+42+43 of 408 bytes: 41 % live
+            #expect(try s.sparsePacks(below: 0.5).keys.sorted() == [id])
+            _ = try s.unlink(parent: rootIno, name: b("a"), cred: alice)
+            _ = try s.unlink(parent: rootIno, name: b("b"), cred: alice)
+            #expect(try s.packLiveBytes([id, id + 1000]) == [id: 85, id + 1000: 0])
+            let sparse = try s.sparsePacks(below: 0.5)
+            #expect(sparse.count == 1 && sparse[id]?.size == 408 && sparse[id]?.live == 85)
+            #expect(try s.sparsePacks(below: 0.1).isEmpty)
+        }
+    }
+
     @Test func replacingAPackedBlockWithAnObjectOfItsOwn() throws {
         try withVolume { s, _ in
             let files = try PackTests.smallFiles(s, ["a"])

@@ -294,6 +294,8 @@ protocol MetaBackend: AnyObject {
     func releasePackIfUnreferenced(_ objectID: UInt64) throws(Errno) -> DeletedObject?
     /// Pack rows with ids above `after`, ascending, at most `limit` (dump, compaction).
     func packRows(after: UInt64, limit: Int) throws(Errno) -> [PackRow]
+    /// The stored bytes of the blocks that still point into each of `packs`.
+    func packLiveBytes(_ packs: [UInt64]) throws(Errno) -> [UInt64: UInt64]
 
     // MARK: staging rows (node-local files holding data not yet committed)
 

@@ -706,6 +706,18 @@ final class PGBackend: MetaBackend {
         return nil
     }
 
+    func packLiveBytes(_ packs: [UInt64]) throws(Errno) -> [UInt64: UInt64] {
+        if packs.isEmpty { return [:] }
+        let list = packs.map { String(Int64(bitPattern: $0)) }.joined(separator: ",")
+        let r = try session.query("""
+            SELECT object_id, coalesce(sum(stored_len), 0)::bigint FROM \(t)block
+            WHERE object_id = ANY('{\(list)}'::bigint[]) AND obj_off <> 0 GROUP BY object_id
+            """, [])
+        var out = Dictionary(uniqueKeysWithValues: packs.map { ($0, UInt64(0)) })
+        for k in 0..<r.rowCount { out[UInt64(bitPattern: r.int64(k, 0))] = UInt64(bitPattern: r.int64(k, 1)) }
+        return out
+    }
+
     func packRows(after: UInt64, limit: Int) throws(Errno) -> [PackRow] {
         let r = try session.query("SELECT object_id, size, pieces, created_s FROM \(t)pack WHERE object_id > $1 ORDER BY object_id LIMIT $2",
                                   [PGBackend.u(after), .int(Int64(limit))])

@@ -414,6 +414,17 @@ final class SQLiteBackend: MetaBackend {
         return gone
     }
 
+    func packLiveBytes(_ packs: [UInt64]) throws(Errno) -> [UInt64: UInt64] {
+        let s = try conn.prepare("SELECT coalesce(sum(stored_len), 0) FROM hl_block WHERE object_id=?1 AND obj_off <> 0")
+        var out: [UInt64: UInt64] = [:]
+        for id in packs {
+            s.bind(1, id)
+            out[id] = try s.step() ? s.uint64(0) : 0
+            s.reset()
+        }
+        return out
+    }
+
     func packRows(after: UInt64, limit: Int) throws(Errno) -> [PackRow] {
         let s = try conn.prepare("SELECT object_id, size, pieces, created_s FROM hl_pack WHERE object_id > ?1 ORDER BY object_id LIMIT ?2")
         defer { s.reset() }

@@ -12,7 +12,8 @@ extension Hilbert {
             Walks PATH (a directory or file of the volume, from its root; default: all of it) and
             moves the content of small files — inline in the metadata, or in an object of its own
             — into pack objects of about --pack-size each, so that a tree of small files costs a
-            few objects and the metadata holds metadata. Safe while the volume is in use: a pack
+            few objects and the metadata holds metadata; packs that removed and rewritten files
+            left mostly dead (--rewrite-below) are rewritten too. Safe while the volume is in use: a pack
             is stored before any file points at it, and a file written meanwhile keeps its new
             content. Readers see the same bytes throughout. The objects freed are deleted at once;
             'hilbert gc --delete' finishes what an interruption left. Progress goes to stderr.
@@ -34,12 +35,17 @@ extension Hilbert {
         @Option(help: "Pack files up to this size (K, M suffixes).")
         var maxFileSize: String = "256K"
 
+        @Option(help: "Rewrite packs whose live files are less than this percentage of their bytes (0: never).")
+        var rewriteBelow: Int = 50
+
         func run() throws {
             var options = CompactOptions()
             options.packBytes = try parseSize(packSize, "--pack-size")
             options.maxFileBytes = try parseSize(maxFileSize, "--max-file-size")
             if options.packBytes < 64 << 10 || options.packBytes > 1 << 30 { throw CLIError("--pack-size: between 64K and 1G") }
             if options.maxFileBytes < 1 || options.maxFileBytes > 64 << 20 { throw CLIError("--max-file-size: between 1 and 64M") }
+            if rewriteBelow < 0 || rewriteBelow > 100 { throw CLIError("--rewrite-below: a percentage, 0 to 100") }
+            options.rewriteBelow = Double(rewriteBelow) / 100
             guard path.hasPrefix("/") else { throw CLIError("compact: '\(path)': a path of the volume starts with '/' (its root)") }
             let meta: MetaStore
             do { meta = try Volume.openMetadata(metaURL) } catch { throw CLIError("compact: \(error.message)") }
@@ -68,7 +74,7 @@ extension Hilbert {
                 report = try c.run(root: root)
             } catch { throw CLIError(error.message) }
             let rate = report.seconds > 0 ? Double(report.packed) / report.seconds : 0
-            print("compact: \(report.files) files in \(report.directories) directories; \(report.candidates) small enough, \(report.packed) packed into \(report.packs) packs (\(report.packBytes) bytes), \(report.changed) changed meanwhile and left; \(report.inlineBytesMoved) bytes moved out of the metadata, \(report.looseObjectsReleased) objects of their own deleted; \(String(format2: report.seconds)) s (\(Int(rate)) files/s)")
+            print("compact: \(report.files) files in \(report.directories) directories; \(report.candidates) small enough, \(report.packed) packed into \(report.packs) packs (\(report.packBytes) bytes), \(report.changed) changed meanwhile and left; \(report.inlineBytesMoved) bytes moved out of the metadata, \(report.looseObjectsReleased) objects of their own deleted, \(report.sparsePacksEmptied) of \(report.sparsePacks) mostly dead packs rewritten; \(String(format2: report.seconds)) s (\(Int(rate)) files/s)")
         }
     }
 }
