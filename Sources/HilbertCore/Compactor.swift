@@ -148,25 +148,16 @@ public final class Compactor {
     private func finishPendingDeletions() {
         var after: UInt64 = 0
         while let page = try? meta.pendingDeletions(after: after, limit: 1000), !page.isEmpty {
-            var done: [UInt64] = []
-            for o in page {
-                do throws(Errno) {
-                    try store.delete(blockObjectKey(o.objectID))
-                    done.append(o.objectID)
-                } catch {
-                    Log.debug("compact: deleting object \(o.objectID) failed: \(error); left for gc")
-                }
-            }
-            try? meta.forgetDeletions(done)
+            deleteReleased(page, meta: meta, store: store)
             after = page.last!.objectID
         }
     }
 
     /// A progress line about once a second.
-    private func tick(force: Bool = false) {
+    private func tick() {
         guard let progress else { return }
         let now = hl_monotonic_ns()
-        if !force && now &- lastTick < 1_000_000_000 { return }
+        if now &- lastTick < 1_000_000_000 { return }
         lastTick = now
         progress("compact: \(report.files) files seen in \(report.directories) directories, \(report.packed) packed into \(report.packs) packs (\(report.packBytes) bytes)")
     }

@@ -374,18 +374,27 @@ extension Engine {
     }
 
     func deleteObjects(_ v: Volume, _ objects: [DeletedObject]) {
-        if objects.isEmpty { return }
-        var done: [UInt64] = []
-        for o in objects {
-            do {
-                try v.store.delete(blockObjectKey(o.objectID))
-                done.append(o.objectID)
-            } catch {
-                Log.debug("deleting object \(o.objectID) failed: \(error); left for gc")
-            }
-        }
-        try? v.meta.forgetDeletions(done)
+        deleteReleased(objects, meta: v.meta, store: v.store)
     }
+}
+
+/// Delete objects the metadata released (hl_delobj) from the store, then forget those that
+/// went; one that could not be deleted keeps its row for the next flush or gc. Returns the
+/// ids deleted.
+@discardableResult
+func deleteReleased(_ objects: [DeletedObject], meta: MetaStore, store: ObjectStore) -> [UInt64] {
+    if objects.isEmpty { return [] }
+    var done: [UInt64] = []
+    for o in objects {
+        do throws(Errno) {
+            try store.delete(blockObjectKey(o.objectID))
+            done.append(o.objectID)
+        } catch {
+            Log.debug("deleting object \(o.objectID) failed: \(error); left for gc")
+        }
+    }
+    try? meta.forgetDeletions(done)
+    return done
 }
 
 public struct StatfsResult {

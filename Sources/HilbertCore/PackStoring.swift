@@ -52,17 +52,6 @@ func storePack(_ files: [PackInput], meta: MetaStore, store: ObjectStore, codec:
         // Released by the transaction where the backend could not say so (PostgreSQL).
         released.append(DeletedObject(objectID: id, storedLength: UInt32(clamping: builder.bytes.count)))
     }
-    var done: [UInt64] = []
-    var loose = 0
-    for o in released {
-        do throws(Errno) {
-            try store.delete(blockObjectKey(o.objectID))
-            done.append(o.objectID)
-            if o.objectID != id { loose += 1 }
-        } catch {
-            Log.debug("deleting object \(o.objectID) failed: \(error); left for gc")
-        }
-    }
-    try? meta.forgetDeletions(done)
+    let loose = deleteReleased(released, meta: meta, store: store).filter { $0 != id }.count
     return PackStored(adoption: adoption, bytes: adoption.adopted > 0 ? builder.bytes.count : 0, looseObjectsDeleted: loose)
 }

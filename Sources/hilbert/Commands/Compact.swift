@@ -74,16 +74,7 @@ extension Hilbert {
                 report = try c.run(root: root)
             } catch { throw CLIError(error.message) }
             let rate = report.seconds > 0 ? Double(report.packed) / report.seconds : 0
-            print("compact: \(report.files) files in \(report.directories) directories; \(report.candidates) small enough, \(report.packed) packed into \(report.packs) packs (\(report.packBytes) bytes), \(report.changed) changed meanwhile and left; \(report.inlineBytesMoved) bytes moved out of the metadata, \(report.looseObjectsReleased) objects of their own deleted, \(report.sparsePacksEmptied) of \(report.sparsePacks) mostly dead packs rewritten; \(String(format2: report.seconds)) s (\(Int(rate)) files/s)")
+            print("compact: \(report.files) files in \(report.directories) directories; \(report.candidates) small enough, \(report.packed) packed into \(report.packs) packs (\(report.packBytes) bytes), \(report.changed) changed meanwhile and left; \(report.inlineBytesMoved) bytes moved out of the metadata, \(report.looseObjectsReleased) objects of their own deleted, \(report.sparsePacksEmptied) of \(report.sparsePacks) mostly dead packs rewritten; \(seconds(UInt64(report.seconds * 1e9))) (\(Int(rate)) files/s)")
         }
-    }
-}
-
-extension String {
-    /// `x` with two decimals (no Foundation).
-    init(format2 x: Double) {
-        let cents = Int((x * 100).rounded())
-        let frac = cents % 100
-        self = "\(cents / 100).\(frac < 10 ? "0" : "")\(frac)"
     }
 }
