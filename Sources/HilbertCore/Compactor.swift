@@ -147,7 +147,7 @@ public final class Compactor {
     /// nothing references any more (as `hilbert flush` does).
     private func finishPendingDeletions() {
         var after: UInt64 = 0
-        while let page = try? meta.pendingDeletions(after: after, limit: 1000), !page.isEmpty {
+        while let page = try? meta.pendingDeletions(after: after, limit: 1000, dueBy: Timespec.now().sec), !page.isEmpty {
             deleteReleased(page, meta: meta, store: store)
             after = page.last!.objectID
         }

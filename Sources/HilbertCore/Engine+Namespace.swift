@@ -379,13 +379,15 @@ extension Engine {
 }
 
 /// Delete objects the metadata released (hl_delobj) from the store, then forget those that
-/// went; one that could not be deleted keeps its row for the next flush or gc. Returns the
-/// ids deleted.
+/// went; one that could not be deleted keeps its row for the next flush or gc, and so does one
+/// not yet due (deferred deletion: `hilbert flush` and gc delete it later). Returns the ids
+/// deleted.
 @discardableResult
 func deleteReleased(_ objects: [DeletedObject], meta: MetaStore, store: ObjectStore) -> [UInt64] {
     if objects.isEmpty { return [] }
     var done: [UInt64] = []
-    for o in objects {
+    let now = Timespec.now().sec
+    for o in objects where o.isDue(at: now) {
         do throws(Errno) {
             try store.delete(blockObjectKey(o.objectID))
             done.append(o.objectID)

@@ -856,7 +856,7 @@ extension Engine {
             case .failed: result.failed += 1
             }
         }
-        if let pending = try? v.meta.pendingDeletions(limit: 10_000), !pending.isEmpty {
+        if let pending = try? v.meta.pendingDeletions(limit: 10_000, dueBy: Timespec.now().sec), !pending.isEmpty {
             engine.deleteObjects(v, pending)
         }
         return result

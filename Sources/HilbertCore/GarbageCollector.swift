@@ -238,7 +238,8 @@ public final class GarbageCollector {
         var done = 0
         while true {
             let page: [DeletedObject]
-            do throws(Errno) { page = try meta.pendingDeletions(after: after, limit: options.batchSize) } catch {
+            // Rows not yet due stay (deferred deletion: readers of the version may still fetch them).
+            do throws(Errno) { page = try meta.pendingDeletions(after: after, limit: options.batchSize, dueBy: Timespec.now().sec) } catch {
                 r.error = "reading pending deletions failed: \(meta.lastError?.message ?? "\(error)")"
                 return
             }

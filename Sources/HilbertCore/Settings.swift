@@ -25,6 +25,14 @@ public struct MountSpec: Equatable, Sendable {
 public enum Settings {
     public static let defaultPrefix = "/hilbert"
 
+    /// How long the objects of a replaced or removed file of several blocks stay in the store
+    /// for the readers of that version (docs/FORMAT.md, "Deferred deletion"), in seconds:
+    /// HILBERT_KEEP_REPLACED, default one hour. 0 deletes them right after the commit.
+    public static var keepReplacedSeconds: Int64 {
+        if let text = getEnv("HILBERT_KEEP_REPLACED"), let n = Int64(text), n >= 0 { return n }
+        return 3600
+    }
+
     public static var home: String {
         if let h = getEnv("HOME"), !h.isEmpty { return h }
         if let pw = getpwuid(getuid()), let dir = pw.pointee.pw_dir { return String(cString: dir) }

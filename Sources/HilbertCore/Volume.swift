@@ -33,6 +33,7 @@ public final class Volume {
         self.store = try StoreFactory.open(format)
         self.cache = try CacheDirectory.open(root: cacheRoot, volumeUUID: format.uuid)
         meta.shareChangesOnThisNode(through: cache.volumeDirectory + "/change-epoch")
+        meta.keepReplacedSeconds = Settings.keepReplacedSeconds
         self.packer = SmallFilePacker(meta: meta, store: store, owner: cache.stagingOwner.record)
         var h: UInt64 = 0xcbf29ce484222325
         for b in format.uuid.utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }

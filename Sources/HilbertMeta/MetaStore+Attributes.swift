@@ -134,7 +134,7 @@ extension MetaStore {
                     c.rawLength = UInt32(size - UInt64(c.index) * bs)
                     try putBlock(ino, c)
                 }
-                released = try releaseDropped(drop)
+                released = try releaseDropped(drop, fileBlocks: blocks.count)
             }
             let t = Timespec.now()
             try addCounter("used_bytes", Int64(size) - Int64(a.size))

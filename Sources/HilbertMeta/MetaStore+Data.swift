@@ -123,7 +123,7 @@ extension MetaStore {
                     addedBytes += Int64(b.storedLength)
                 }
             }
-            let released = try releaseDropped(old.filter { $0.objectID != 0 && !newPieces.contains(StoredPiece($0)) })
+            let released = try releaseDropped(old.filter { $0.objectID != 0 && !newPieces.contains(StoredPiece($0)) }, fileBlocks: old.count)
             try addCounter("objects", addedObjects)
             try addCounter("stored_bytes", addedBytes)
             if inline != nil || oldInline != nil {
@@ -146,7 +146,13 @@ extension MetaStore {
     /// from the store after the commit); a block in a pack leaves `stored_bytes`, and its pack
     /// goes to hl_delobj when no block points into it any more (returned when the backend
     /// can tell; else `hilbert flush` or gc deletes it from the store).
-    func releaseDropped(_ dropped: [BlockRef]) throws(Errno) -> [DeletedObject] {
+    ///
+    /// `fileBlocks`: how many blocks the file had. The objects of a file of more than one block
+    /// stay in the store `keepReplacedSeconds` after this (docs/FORMAT.md, "Deferred
+    /// deletion"): readers that opened the version they belong to fetch its blocks as they read
+    /// them, and must find them. A file of one block is read whole at open; packs hold those.
+    func releaseDropped(_ dropped: [BlockRef], fileBlocks: Int) throws(Errno) -> [DeletedObject] {
+        let due = fileBlocks > 1 && keepReplacedSeconds > 0 ? Timespec.now().sec + keepReplacedSeconds : 0
         var released: [DeletedObject] = []
         var releasedIDs = Set<UInt64>()
         var packs: [UInt64] = []
@@ -157,7 +163,7 @@ extension MetaStore {
                 packedBytes += Int64(b.storedLength)
                 if releasedIDs.insert(b.objectID).inserted { packs.append(b.objectID) }
             } else if releasedIDs.insert(b.objectID).inserted {
-                released.append(DeletedObject(objectID: b.objectID, storedLength: b.storedLength))
+                released.append(DeletedObject(objectID: b.objectID, storedLength: b.storedLength, due: due))
             }
         }
         try releaseObjects(released)
@@ -206,9 +212,10 @@ extension MetaStore {
     // MARK: deletions
 
     /// Objects released by committed transactions and not yet forgotten (oldest first), with
-    /// ids above `after` (to page through them).
-    public func pendingDeletions(after: UInt64 = 0, limit: Int = 1000) throws(Errno) -> [DeletedObject] {
-        try read { () throws(Errno) -> [DeletedObject] in try backend.deletedObjects(after: after, limit: limit) }
+    /// ids above `after` (to page through them); only those due by wall-clock second `dueBy`
+    /// (default: every one).
+    public func pendingDeletions(after: UInt64 = 0, limit: Int = 1000, dueBy: Int64 = .max) throws(Errno) -> [DeletedObject] {
+        try read { () throws(Errno) -> [DeletedObject] in try backend.deletedObjects(after: after, limit: limit, dueBy: dueBy) }
     }
 
     /// The objects were deleted from the store: drop them from hl_delobj.

@@ -268,7 +268,7 @@ extension MetaStore {
             let inl = doomed.inlineLength
             if let file = doomed.stagingFile { released.stagingFiles.append(file) }
             try backend.deleteBlocks(ino)
-            released.objects.append(contentsOf: try releaseDropped(blocks))
+            released.objects.append(contentsOf: try releaseDropped(blocks, fileBlocks: blocks.count))
             try backend.deleteInlineRow(ino)
             try addCounter("used_bytes", -Int64(a.size))
             try addCounter("stored_bytes", -Int64(inl))

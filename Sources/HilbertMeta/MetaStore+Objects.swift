@@ -17,10 +17,10 @@ extension MetaStore {
         try read { () throws(Errno) in try backend.forEachReferencedObjectID(body) }
     }
 
-    /// Rows of hl_delobj (objects released but not yet deleted from the store) and their
-    /// stored bytes.
-    public func pendingDeletionTotals() throws(Errno) -> (count: Int, bytes: UInt64) {
-        try read { () throws(Errno) -> (count: Int, bytes: UInt64) in try backend.deletedObjectTotals() }
+    /// Rows of hl_delobj (objects released but not yet deleted from the store), their stored
+    /// bytes, and those whose deletion is deferred (not due yet).
+    public func pendingDeletionTotals() throws(Errno) -> PendingDeletionTotals {
+        try read { () throws(Errno) -> PendingDeletionTotals in try backend.deletedObjectTotals(now: Timespec.now().sec) }
     }
 
     /// Rows of hl_staging (node-local files with uncommitted data).

@@ -56,7 +56,7 @@ extension MetaStore {
                 for b in old where b.index != 0 { try backend.deleteBlock(f.ino, index: b.index) }
                 try putBlock(f.ino, f.block)
                 addedBytes += Int64(f.block.storedLength)
-                out.released += try releaseDropped(old)
+                out.released += try releaseDropped(old, fileBlocks: old.count)
                 if oldInline == nil {
                     // Its own object goes (deleted after this commit): a reader holding the
                     // old layout must see that it moved and read it again.

@@ -3,15 +3,31 @@ import CSQLite
 import HilbertSupport
 import CHilbertSys
 
+/// What hl_delobj holds: `deferred` of the `count` rows are not due yet, the last at `lastDue`.
+public struct PendingDeletionTotals: Equatable, Sendable {
+    public var count = 0
+    public var bytes: UInt64 = 0
+    public var deferred = 0
+    public var lastDue: Int64 = 0
+    public init(count: Int = 0, bytes: UInt64 = 0, deferred: Int = 0, lastDue: Int64 = 0) {
+        self.count = count; self.bytes = bytes; self.deferred = deferred; self.lastDue = lastDue
+    }
+}
+
 /// An object no metadata references any more: delete it from the object store after the
 /// transaction that released it committed, then call `forgetDeletions`.
 public struct DeletedObject: Equatable, Hashable, Sendable {
     public var objectID: UInt64
     public var storedLength: UInt32
-    public init(objectID: UInt64, storedLength: UInt32) {
+    /// Wall-clock second from which it may be deleted from the store; 0: at once.
+    public var due: Int64
+    public init(objectID: UInt64, storedLength: UInt32, due: Int64 = 0) {
         self.objectID = objectID
         self.storedLength = storedLength
+        self.due = due
     }
+    /// May it be deleted from the store at wall-clock second `now`?
+    public func isDue(at now: Int64) -> Bool { due <= now }
 }
 
 /// What a namespace removal released: objects to delete from the store (already recorded
@@ -112,6 +128,9 @@ public final class MetaStore: @unchecked Sendable {
     public let format: VolumeFormat
     /// Where the metadata lives (for messages).
     public var path: String { backend.location }
+    /// How long the objects of a replaced or removed file of several blocks stay in the store
+    /// (seconds; `releaseDropped`). 0: deleted right after the commit that released them.
+    public var keepReplacedSeconds: Int64 = 0
 
     // Per-connection caches, valid while the backend's change version is unchanged; bypassed
     // inside write transactions, and after each of this process's own dropped or, where the

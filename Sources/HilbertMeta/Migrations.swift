@@ -44,9 +44,10 @@ import HilbertSupport
 ///   so that gc leaves their objects alone whatever its grace. `commit_key` groups the batches
 ///   of one commit (the first id of its first batch); every new batch refreshes `touched_s` of
 ///   all of them; the commit's own transaction deletes them. `owner` as in hl_staging.
-/// - `hl_delobj(object_id INTEGER PRIMARY KEY, stored_len)`: objects no metadata references
-///   any more; the data layer deletes them from the store after the commit and then
-///   forgets them (durable: a crash neither loses nor leaks objects).
+/// - `hl_delobj(object_id INTEGER PRIMARY KEY, stored_len, due_s)`: objects no metadata
+///   references any more; the data layer deletes them from the store once `due_s` (v6, wall
+///   seconds; 0 = at once) has passed and then forgets them (durable: a crash neither loses
+///   nor leaks objects).
 /// - `hl_counter(name TEXT PRIMARY KEY, value)`: `next_ino` (next inode number to hand out,
 ///   never reused), `next_object` (next object id, never reused), `used_bytes` (sum of the
 ///   logical sizes of regular files), `stored_bytes` (sum of stored_len of the blocks
@@ -143,7 +144,12 @@ enum Migrations {
         CREATE TABLE hl_pack(object_id INTEGER PRIMARY KEY, size INTEGER NOT NULL, pieces INTEGER NOT NULL,
             created_s INTEGER NOT NULL);
         """)
-    static let all: [Migration] = [v1_initial, v2_staging_owner, v3_inline_crc, v4_uploads, v5_extents]
+    /// Deferred deletion (docs/FORMAT.md, "Deferred deletion"): the wall-clock second from which
+    /// a released object may be deleted from the store (0, and every row of older volumes: at once).
+    static let v6_deferred_deletion = Migration(version: 6, name: "v6_deferred_deletion", sql: """
+        ALTER TABLE hl_delobj ADD COLUMN due_s INTEGER NOT NULL DEFAULT 0;
+        """)
+    static let all: [Migration] = [v1_initial, v2_staging_owner, v3_inline_crc, v4_uploads, v5_extents, v6_deferred_deletion]
     static var latest: Int64 { all.last!.version }
 
     /// The database is at this code's schema version (a read; call inside a transaction).

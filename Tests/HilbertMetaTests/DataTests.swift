@@ -44,6 +44,38 @@ import HilbertSupport
         }
     }
 
+    /// The objects of a file of several blocks stay `keepReplacedSeconds` after a commit or an
+    /// unlink released them (readers of that version fetch blocks as they read); those of a
+    /// one-block file, and packs, are due at once.
+    @Test func deferredDeletion() throws {
+        try withVolume { s, _ in
+            s.keepReplacedSeconds = 3600
+            let f = try s.createFile(parent: rootIno, name: b("big"), mode: 0o644, cred: alice, exclusive: true).attr
+            let id = try s.allocateObjectIDs(count: 5)
+            let v1 = [BlockRef(index: 0, objectID: id, rawLength: 4096, storedLength: 50, crc: 1),
+                      BlockRef(index: 1, objectID: id + 1, rawLength: 4096, storedLength: 50, crc: 2)]
+            try s.commitData(ino: f.ino, size: 8192, inline: nil, blocks: v1, cred: alice)
+            let before = Timespec.now().sec
+            let v2 = [v1[0], BlockRef(index: 1, objectID: id + 2, rawLength: 4096, storedLength: 50, crc: 3)]
+            let rel = try s.commitData(ino: f.ino, size: 8192, inline: nil, blocks: v2, cred: alice).released
+            #expect(rel.map { $0.objectID } == [id + 1])
+            #expect(rel.allSatisfy { $0.due >= before + 3600 && !$0.isDue(at: before) })
+            #expect(try s.pendingDeletions(dueBy: Timespec.now().sec).isEmpty)
+            #expect(try s.pendingDeletions().map { $0.objectID } == [id + 1])
+            #expect(try s.pendingDeletions(dueBy: before + 3601 + 60).map { $0.objectID } == [id + 1])
+            // A one-block file's object is due at once.
+            let g = try s.createFile(parent: rootIno, name: b("small"), mode: 0o644, cred: alice, exclusive: true).attr
+            try s.commitData(ino: g.ino, size: 10, inline: nil, blocks: [BlockRef(index: 0, objectID: id + 3, rawLength: 10, storedLength: 10, crc: 4)], cred: alice)
+            let relSmall = try s.commitData(ino: g.ino, size: 2, inline: b("hi"), blocks: [], cred: alice).released
+            #expect(relSmall == [DeletedObject(objectID: id + 3, storedLength: 10, due: 0)])
+            // Unlinking the big file defers its remaining objects too.
+            let gone = try s.unlink(parent: rootIno, name: b("big"), cred: alice)
+            #expect(Set(gone.objects.map { $0.objectID }) == [id, id + 2] && gone.objects.allSatisfy { $0.due > before })
+            #expect(try s.pendingDeletions(dueBy: Timespec.now().sec).map { $0.objectID } == [id + 3])
+            s.keepReplacedSeconds = 0
+        }
+    }
+
     @Test func truncateAtMetadataLevel() throws {
         try withVolume { s, _ in
             let f = try s.createFile(parent: rootIno, name: b("f"), mode: 0o644, cred: alice, exclusive: true).attr

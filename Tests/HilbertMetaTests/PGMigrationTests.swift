@@ -27,10 +27,11 @@ import HilbertSupport
         let t = "\"\(schema)\".hl_"
         #expect(try admin.query("SELECT max(version) FROM \(t)migration", []).int64(0, 0) == PGSchema.latest)
 
-        // Back to each earlier release's schema, by undoing the later migrations (v4 added
-        // extents' offsets and packs, v3 the walk function, v2 the lock table; a new migration
-        // adds its undo here).
+        // Back to each earlier release's schema, by undoing the later migrations (v5 added
+        // deferred deletion's due time, v4 extents' offsets and packs, v3 the walk function, v2
+        // the lock table; a new migration adds its undo here).
         for version in stride(from: PGSchema.latest - 1, through: 1, by: -1) {
+            if version < 5 { try admin.execute("ALTER TABLE \(t)delobj DROP COLUMN IF EXISTS due_s") }
             if version < 4 {
                 try admin.execute("DROP TABLE IF EXISTS \(t)pack")
                 try admin.execute("ALTER TABLE \(t)block DROP COLUMN IF EXISTS obj_off")

@@ -323,12 +323,14 @@ protocol MetaBackend: AnyObject {
 
     /// Record objects no longer referenced (a repeated id is recorded once).
     func recordDeletedObjects(_ objects: [DeletedObject]) throws(Errno)
-    /// Recorded objects with ids above `after`, ascending, at most `limit`.
-    func deletedObjects(after: UInt64, limit: Int) throws(Errno) -> [DeletedObject]
+    /// Recorded objects with ids above `after` that are due by `dueBy` (wall seconds),
+    /// ascending, at most `limit`.
+    func deletedObjects(after: UInt64, limit: Int, dueBy: Int64) throws(Errno) -> [DeletedObject]
     /// The store no longer has them.
     func forgetDeletedObjects(_ ids: [UInt64]) throws(Errno)
-    /// How many are recorded, and their stored bytes.
-    func deletedObjectTotals() throws(Errno) -> (count: Int, bytes: UInt64)
+    /// How many are recorded, their stored bytes, how many are not due by `now` (wall
+    /// seconds), and the latest due time.
+    func deletedObjectTotals(now: Int64) throws(Errno) -> PendingDeletionTotals
 
     // MARK: cluster locks (leases on flock/OFD/POSIX locks; docs/FORMAT.md "hl_lock")
     //

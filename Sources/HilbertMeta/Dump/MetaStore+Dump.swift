@@ -261,7 +261,7 @@ extension MetaStore {
 
     private func dumpDeletedObjects(_ w: inout DumpWriting) throws(Errno) {
         try dumpSection(&w, "\"deleted_objects\":[", from: UInt64(0), count: \.deletedObjects,
-                        page: { (k, n) throws(Errno) in try backend.deletedObjects(after: k, limit: n) }, key: { $0.objectID }) { d, o in
+                        page: { (k, n) throws(Errno) in try backend.deletedObjects(after: k, limit: n, dueBy: .max) }, key: { $0.objectID }) { d, o in
             o.raw("{\"object\":"); DumpJSON.appendUInt(d.objectID, to: &o.buffer)
             o.raw(",\"stored_len\":"); DumpJSON.appendUInt(UInt64(d.storedLength), to: &o.buffer)
             o.raw("}")

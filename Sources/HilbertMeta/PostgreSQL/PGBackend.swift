@@ -790,17 +790,18 @@ final class PGBackend: MetaBackend {
     func recordDeletedObjects(_ objects: [DeletedObject]) throws(Errno) {
         for o in objects {
             try session.write("""
-                INSERT INTO \(t)delobj(object_id, stored_len) VALUES($1, $2)
-                ON CONFLICT (object_id) DO UPDATE SET stored_len = EXCLUDED.stored_len
-                """, [PGBackend.u(o.objectID), PGBackend.u(o.storedLength)])
+                INSERT INTO \(t)delobj(object_id, stored_len, due_s) VALUES($1, $2, $3)
+                ON CONFLICT (object_id) DO UPDATE SET stored_len = EXCLUDED.stored_len, due_s = EXCLUDED.due_s
+                """, [PGBackend.u(o.objectID), PGBackend.u(o.storedLength), .int(o.due)])
         }
     }
 
-    func deletedObjects(after: UInt64, limit: Int) throws(Errno) -> [DeletedObject] {
-        let r = try session.query("SELECT object_id, stored_len FROM \(t)delobj WHERE object_id > $1 ORDER BY object_id LIMIT $2",
-                                  [PGBackend.u(after), .int(Int64(limit))])
+    func deletedObjects(after: UInt64, limit: Int, dueBy: Int64) throws(Errno) -> [DeletedObject] {
+        let r = try session.query("SELECT object_id, stored_len, due_s FROM \(t)delobj WHERE object_id > $1 AND due_s <= $3 ORDER BY object_id LIMIT $2",
+                                  [PGBackend.u(after), .int(Int64(limit)), .int(dueBy)])
         return (0..<r.rowCount).map {
-            DeletedObject(objectID: UInt64(bitPattern: r.int64($0, 0)), storedLength: UInt32(truncatingIfNeeded: r.int64($0, 1)))
+            DeletedObject(objectID: UInt64(bitPattern: r.int64($0, 0)), storedLength: UInt32(truncatingIfNeeded: r.int64($0, 1)),
+                          due: r.int64($0, 2))
         }
     }
 
@@ -808,10 +809,14 @@ final class PGBackend: MetaBackend {
         for id in ids { try session.write("DELETE FROM \(t)delobj WHERE object_id=$1", [PGBackend.u(id)]) }
     }
 
-    func deletedObjectTotals() throws(Errno) -> (count: Int, bytes: UInt64) {
-        let r = try session.query("SELECT count(*), coalesce(sum(stored_len), 0)::bigint FROM \(t)delobj")
-        guard r.rowCount > 0 else { return (0, 0) }
-        return (Int(r.int64(0, 0)), UInt64(bitPattern: r.int64(0, 1)))
+    func deletedObjectTotals(now: Int64) throws(Errno) -> PendingDeletionTotals {
+        let r = try session.query("""
+            SELECT count(*), coalesce(sum(stored_len), 0)::bigint, count(*) FILTER (WHERE due_s > $1), coalesce(max(due_s), 0)::bigint
+            FROM \(t)delobj
+            """, [.int(now)])
+        guard r.rowCount > 0 else { return PendingDeletionTotals() }
+        return PendingDeletionTotals(count: Int(r.int64(0, 0)), bytes: UInt64(bitPattern: r.int64(0, 1)),
+                                     deferred: Int(r.int64(0, 2)), lastDue: r.int64(0, 3))
     }
 
     // MARK: cluster locks (lease rows: they never bump the change counter)

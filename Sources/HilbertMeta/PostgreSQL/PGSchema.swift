@@ -125,7 +125,13 @@ enum PGSchema {
             created_s bigint NOT NULL);
         """)
 
-    static let all: [Migration] = [v1_initial, v2_locks, v3_walk, v4_extents]
+    /// Deferred deletion: when a released object may be deleted from the store (wall seconds,
+    /// 0 = at once; rows of older volumes get 0).
+    static let v5_deferred_deletion = Migration(version: 5, name: "v5_deferred_deletion", sql: """
+        ALTER TABLE §delobj ADD COLUMN due_s bigint NOT NULL DEFAULT 0;
+        """)
+
+    static let all: [Migration] = [v1_initial, v2_locks, v3_walk, v4_extents, v5_deferred_deletion]
     static var latest: Int64 { all.last!.version }
 
     /// The DDL of `m` for the schema whose table prefix is `t`, with its record.

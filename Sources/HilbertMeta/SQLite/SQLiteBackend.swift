@@ -501,20 +501,21 @@ final class SQLiteBackend: MetaBackend {
     // MARK: objects to delete
 
     func recordDeletedObjects(_ objects: [DeletedObject]) throws(Errno) {
-        let s = try conn.prepare("INSERT OR REPLACE INTO hl_delobj(object_id, stored_len) VALUES(?1, ?2)")
+        let s = try conn.prepare("INSERT OR REPLACE INTO hl_delobj(object_id, stored_len, due_s) VALUES(?1, ?2, ?3)")
         for o in objects {
-            s.bind(1, o.objectID); s.bind(2, o.storedLength)
+            s.bind(1, o.objectID); s.bind(2, o.storedLength); s.bind(3, o.due)
             try s.run()
         }
     }
 
-    func deletedObjects(after: UInt64, limit: Int) throws(Errno) -> [DeletedObject] {
-        let s = try conn.prepare("SELECT object_id, stored_len FROM hl_delobj WHERE object_id > ?2 ORDER BY object_id LIMIT ?1")
+    func deletedObjects(after: UInt64, limit: Int, dueBy: Int64) throws(Errno) -> [DeletedObject] {
+        let s = try conn.prepare("SELECT object_id, stored_len, due_s FROM hl_delobj WHERE object_id > ?2 AND due_s <= ?3 ORDER BY object_id LIMIT ?1")
         defer { s.reset() }
         s.bind(1, Int64(limit))
         s.bind(2, after)
+        s.bind(3, dueBy)
         var out: [DeletedObject] = []
-        while try s.step() { out.append(DeletedObject(objectID: s.uint64(0), storedLength: s.uint32(1))) }
+        while try s.step() { out.append(DeletedObject(objectID: s.uint64(0), storedLength: s.uint32(1), due: s.int64(2))) }
         return out
     }
 
@@ -526,11 +527,12 @@ final class SQLiteBackend: MetaBackend {
         }
     }
 
-    func deletedObjectTotals() throws(Errno) -> (count: Int, bytes: UInt64) {
-        let s = try conn.prepare("SELECT count(*), coalesce(sum(stored_len), 0) FROM hl_delobj")
+    func deletedObjectTotals(now: Int64) throws(Errno) -> PendingDeletionTotals {
+        let s = try conn.prepare("SELECT count(*), coalesce(sum(stored_len), 0), count(*) FILTER (WHERE due_s > ?1), coalesce(max(due_s), 0) FROM hl_delobj")
         defer { s.reset() }
-        guard try s.step() else { return (0, 0) }
-        return (Int(s.int64(0)), s.uint64(1))
+        s.bind(1, now)
+        guard try s.step() else { return PendingDeletionTotals() }
+        return PendingDeletionTotals(count: Int(s.int64(0)), bytes: s.uint64(1), deferred: Int(s.int64(2)), lastDue: s.int64(3))
     }
 
     // MARK: cluster locks: none (one node: the node-local kernel locks are the whole story)

@@ -45,8 +45,12 @@ extension Hilbert {
                     print("  stored bytes:  \(u.storedBytes) (\(human(u.storedBytes)))")
                     print("  objects:       \(u.objects)")
                     let pending = try v.meta.pendingDeletionTotals()
+                    var due = ""
+                    if pending.deferred > 0 {
+                        due = "; \(pending.deferred) kept until \(pending.deferred == pending.count ? "" : "at most ")\(utcTime(pending.lastDue)) for readers of replaced versions"
+                    }
                     print("  pending:       \(pending.count) objects, \(pending.bytes) bytes to delete" +
-                          (pending.count > 0 ? " ('hilbert flush' or 'hilbert gc --delete' finishes them)" : ""))
+                          (pending.count > 0 ? " ('hilbert flush' or 'hilbert gc --delete' finishes them\(due))" : ""))
                     print("  staging files: \(try v.meta.stagingCount()) (not yet committed)")
                 } catch let e as HilbertError {
                     print("\(m.prefix) → \(m.metaURL): \(e.message)")
@@ -81,4 +85,14 @@ func human(_ n: UInt64) -> String {
     if i == 0 { return "\(n) B" }
     let tenths = Int((v * 10).rounded())
     return "\(tenths / 10).\(tenths % 10) \(units[i])"
+}
+
+/// A wall-clock second as "YYYY-MM-DD HH:MM:SS UTC".
+func utcTime(_ seconds: Int64) -> String {
+    var t = time_t(seconds)
+    var parts = tm()
+    guard gmtime_r(&t, &parts) != nil else { return "\(seconds)" }
+    var buf = [CChar](repeating: 0, count: 32)
+    let n = strftime(&buf, buf.count, "%Y-%m-%d %H:%M:%S UTC", &parts)
+    return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

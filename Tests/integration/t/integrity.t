@@ -48,7 +48,7 @@ fi
 hl_format v2 >/dev/null 2>&1 || bail "format a second volume"
 V2="$HL_TMP/v2/meta.db"
 "$HILBERT" run --mount "/v2=sqlite://$V2" --cache "$HL_TMP/c3" -- sh -c 'printf "old-volume-data\n" > /v2/f' || bail "write to it"
-sqlite3 "$V2" 'DROP INDEX hl_block_packed; ALTER TABLE hl_block DROP COLUMN obj_off; DROP TABLE hl_pack; ALTER TABLE hl_inline DROP COLUMN crc; DROP TABLE hl_upload; PRAGMA user_version = 2;' || bail "make it v2"
+sqlite3 "$V2" 'ALTER TABLE hl_delobj DROP COLUMN due_s; DROP INDEX hl_block_packed; ALTER TABLE hl_block DROP COLUMN obj_off; DROP TABLE hl_pack; ALTER TABLE hl_inline DROP COLUMN crc; DROP TABLE hl_upload; PRAGMA user_version = 2;' || bail "make it v2"
 out=$("$HILBERT" run --mount "/v2=sqlite://$V2" --cache "$HL_TMP/c4" -- cat /v2/f 2>&1)
 is "$out" "old-volume-data" "a v2 volume opens and its inline file reads"
 is "$(sqlite3 "$V2" 'PRAGMA user_version; SELECT count(*) FROM hl_inline WHERE crc IS NOT NULL')" "$(sqlite3 "$HL_META" 'PRAGMA user_version')"$'\n1' "… migrated to the current schema, its row checksummed"

@@ -74,7 +74,7 @@ is "$(hlc "$HL_TMP/jobI" cat /hilbert/busy)" "held" "… and the live writer's b
 
 # a volume of the previous release (schema v1: no owner column) still opens
 hl_format old >/dev/null 2>&1 || bail "format a second volume"
-sqlite3 "$HL_TMP/old/meta.db" 'DROP INDEX hl_block_packed; ALTER TABLE hl_block DROP COLUMN obj_off; DROP TABLE hl_pack; ALTER TABLE hl_staging DROP COLUMN owner; ALTER TABLE hl_inline DROP COLUMN crc; DROP TABLE hl_upload; PRAGMA user_version = 1;' || bail "make it v1"
+sqlite3 "$HL_TMP/old/meta.db" 'ALTER TABLE hl_delobj DROP COLUMN due_s; DROP INDEX hl_block_packed; ALTER TABLE hl_block DROP COLUMN obj_off; DROP TABLE hl_pack; ALTER TABLE hl_staging DROP COLUMN owner; ALTER TABLE hl_inline DROP COLUMN crc; DROP TABLE hl_upload; PRAGMA user_version = 1;' || bail "make it v1"
 is "$(sqlite3 "$HL_TMP/old/meta.db" 'PRAGMA user_version')" "1" "a v1 volume"
 out=$("$HILBERT" run --mount "/old=sqlite://$HL_TMP/old/meta.db" --cache "$HL_CACHE" -- sh -c 'echo v1 > /old/f && cat /old/f' 2>&1)
 is "$out" "v1" "… opens, is written and read"

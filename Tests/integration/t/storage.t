@@ -1,11 +1,27 @@
 #!/usr/bin/env bash
-# Storage behaviour seen from outside: blocks are freed when files are rewritten or removed,
-# `hilbert status` agrees with the contents, two nodes (two cache dirs) never serve stale
-# data, compression and inline thresholds.
+# Storage behaviour seen from outside: blocks are freed when files are rewritten or removed
+# (at once with HILBERT_KEEP_REPLACED=0; after that many seconds otherwise, for the readers of
+# the old version: deferred deletion), `hilbert status` agrees with the contents, two nodes
+# (two cache dirs) never serve stale data, compression and inline thresholds.
 # timeout: 240
 . "$(dirname "$0")/../lib.sh"
 hl_setup
 nobj() { find "$HL_OBJECTS" -type f | wc -l; }
+
+# Deferred deletion: the objects of a replaced or removed file of several blocks stay until
+# their due time (HILBERT_KEEP_REPLACED seconds), then `hilbert flush` (the end of every
+# `hilbert run`) deletes them; a one-block file's go at once.
+HILBERT_KEEP_REPLACED=3 hl "$HL_PY" -c 'import os; open("/hilbert/big", "wb").write(os.urandom(9 << 20))'
+is "$(nobj)" "3" "a 9 MiB file: three block objects"
+HILBERT_KEEP_REPLACED=3 hl "$HL_PY" -c 'import os; open("/hilbert/big", "wb").write(os.urandom(9 << 20))'
+is "$(nobj)" "6" "rewritten: the three old objects stay for readers of the old version"
+like "$("$HILBERT" status "$HL_URL" 2>&1)" "pending: +3 objects, .*3 kept until" "status: three deletions deferred"
+HILBERT_KEEP_REPLACED=3 hl rm /hilbert/big
+is "$(nobj)" "6" "removed: its objects stay too"
+sleep 4
+ok "hilbert flush after the due time" "$HILBERT" flush --mount "/hilbert=$HL_URL" --cache "$HL_CACHE"
+is "$(nobj)" "0" "… deletes all six"
+export HILBERT_KEEP_REPLACED=0
 
 for i in 1 2 3 4 5 6; do hl "$HL_PY" -c 'import os; open("/hilbert/big", "wb").write(os.urandom(9 << 20))'; done
 n=$(nobj)

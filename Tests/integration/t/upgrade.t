@@ -26,7 +26,7 @@ manifest() {
 }
 out=$(manifest 2>&1)
 is "$out" "$(cat "$FIX/manifest")" "every file, link, size, mode and mtime reads back as written by the previous release"
-is "$(sqlite3 "$V/meta.db" 'PRAGMA user_version')" "5" "the first process migrated it to schema v5"
+is "$(sqlite3 "$V/meta.db" 'PRAGMA user_version')" "6" "the first process migrated it to schema v6"
 is "$(sqlite3 "$V/meta.db" 'SELECT count(*) FROM hl_block WHERE obj_off <> 0')" "0" "its blocks are objects of their own (offset 0)"
 is "$(hv getfattr --only-values -n user.note /v/d/small 2>/dev/null || hv "$HL_PY" -c 'import os; print(os.getxattr("/v/d/small", "user.note").decode(), end="")')" \
    "kept across releases" "its xattr is there"
