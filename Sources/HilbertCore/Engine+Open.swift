@@ -6,7 +6,7 @@ import HilbertData
 
 /// What the shim records for an fd the engine handed out (hl_file).
 public struct OpenFile: Equatable {
-    public enum Kind: UInt32 { case read = 1, write = 2, directory = 3, path = 4, tmpfile = 5 }
+    public enum Kind: UInt32 { case read = 1, write = 2, directory = 3, path = 4, tmpfile = 5, partial = 6 }
     public var mount: Int
     public var kind: Kind
     public var ino: Ino
@@ -191,7 +191,8 @@ extension Engine {
 
     // MARK: readers
 
-    func openForRead(_ v: Volume, _ attrIn: Attr, flags: Int32) throws(Errno) -> (fd: Int32, file: OpenFile) {
+    /// `whole`: never a partial copy (the caller reads the fd with calls the shim does not see).
+    func openForRead(_ v: Volume, _ attrIn: Attr, flags: Int32, whole: Bool = false) throws(Errno) -> (fd: Int32, file: OpenFile) {
         let file = OpenFile(mount: mountIndex(v), kind: .read, ino: attrIn.ino)
         let keep = flags & O_CLOEXEC
         if attrIn.staged {
@@ -232,6 +233,11 @@ extension Engine {
                 }
                 if attr.version != triedVersion, let fd = v.cache.openReadCopy(ino: attr.ino, version: attr.version) {
                     return (handOut(fd, keep), file)
+                }
+                if !whole && Engine.partialReads && attr.size > UInt64(v.format.blockSize) {
+                    // Larger than a block: fetched as it is read (PartialCopy).
+                    let fd = try openPartial(v, attr, blocks, flags: keep)
+                    return (fd, OpenFile(mount: file.mount, kind: .partial, ino: attr.ino))
                 }
                 let fetch = { (out: Int32) throws(Errno) in
                     try fetchFile(blocks: blocks, size: Int64(attr.size),
@@ -711,7 +717,7 @@ extension Engine {
                         ctime: Timespec(st.st_ctim), btime: Timespec(st.st_mtim), parent: 0, version: 0, staged: false)
             return statResult(v, attr, allocated: UInt64(st.st_blocks) * 512)
         }
-        if file.kind == .read || file.kind == .write, let st = try? Sys.fstat(fd) {
+        if file.kind == .read || file.kind == .partial || file.kind == .write, let st = try? Sys.fstat(fd) {
             if file.kind == .write { attr.takeStaging(st) } else { attr.size = UInt64(st.st_size) }
         }
         return statResult(v, attr)
@@ -754,7 +760,7 @@ extension Engine {
         if forExec && (!MetaStore.checkAccess(attr, X_OK, cred) || attr.mode & 0o111 == 0) { throw Errno.access }
         if !forExec && !MetaStore.checkAccess(attr, R_OK, cred) { throw Errno.access }
         if attr.staged { settle(v, attr.ino); attr = try v.meta.getattr(attr.ino) }
-        let (fd, _) = try openForRead(v, attr, flags: 0)
+        let (fd, _) = try openForRead(v, attr, flags: 0, whole: true)
         defer { Sys.close(fd) }
         let path = v.cache.readCopyPath(ino: attr.ino, version: attr.version)
         if !Sys.exists(path) {

@@ -111,6 +111,7 @@ public final class Engine {
         CredentialCache.afterForkInChild()
         ClusterLocks.shared.afterForkInChild()
         PackCache.shared.afterForkInChild()
+        PartialCopies.shared.afterForkInChild()
         for v in volumes.compactMap({ $0 }) {
             v.meta.afterForkInChild()
             v.packer.afterForkInChild()

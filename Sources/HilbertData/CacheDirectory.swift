@@ -284,7 +284,7 @@ public final class CacheDirectory: @unchecked Sendable {
     }
 
     /// rename(2) into files/<shard>/, creating the shard directory on first use.
-    private func renameIntoPlace(_ from: String, _ final: String) throws(Errno) {
+    func renameIntoPlace(_ from: String, _ final: String) throws(Errno) {
         do throws(Errno) { try Sys.rename(from, final) } catch where error == .noEntry {
             do throws(Errno) { try Sys.mkdir(parentDirectory(final), 0o700) } catch where error == .exists {}
             try Sys.rename(from, final)
@@ -293,6 +293,11 @@ public final class CacheDirectory: @unchecked Sendable {
 
     private func noteInstalled(_ bytes: Int64) {
         if scanDue(after: bytes) || freeSpaceLow() { evictIfNeeded() }
+    }
+
+    /// A partial read copy grew by `bytes` (PartialCopy): counts toward the next eviction scan.
+    func noteFilled(_ bytes: Int64) {
+        if scanDue(after: bytes) { evictIfNeeded() }
     }
 
     private func scanDue(after bytes: Int64) -> Bool {

@@ -85,6 +85,11 @@ final class Monitor: @unchecked Sendable {
     /// Caller holds the lock.
     func wait() { pthread_cond_wait(cond, mutex) }
     func broadcast() { pthread_cond_broadcast(cond) }
+    /// After fork in the child: a parent's thread may have held the mutex.
+    func reinitialize() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(cond, nil)
+    }
 }
 
 /// A fixed-capacity raw byte buffer owned by one worker, reused across blocks.

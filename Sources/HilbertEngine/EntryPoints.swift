@@ -294,6 +294,17 @@ private func makeAPI() -> hl_engine_api {
     }
     t.cluster_release = { mount, ino, lockfd in engine.clusterRelease(mount: Int(mount), ino: ino, lockfd: lockfd) }
     t.cluster_release_all = { engine.clusterReleaseAll() }
+    t.partial_read = { fd, f, iov, iovcnt, length, offset, complete in
+        run { () throws(Errno) -> Int in
+            let r = try engine.partialRead(fd: fd, file: openFile(f), iov: iov, iovcnt: iovcnt, length: Int(length), offset: offset)
+            complete?.pointee = r.complete ? 1 : 0
+            return r.count
+        }
+    }
+    t.partial_complete = { fd, f in
+        Int32(run { () throws(Errno) -> Int in try engine.partialComplete(fd: fd, file: openFile(f)); return 0 })
+    }
+    t.partial_forget = { mount, ino in engine.partialForget(mount: Int(mount), ino: ino) }
     return t
 }
 

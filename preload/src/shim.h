@@ -446,6 +446,10 @@ int sh_execve(const char *path, char *const argv[], char *const envp[]);
 int sh_has_virtual_state(void);
 int sh_build_env(char *const envp[], char **out, size_t cap, char *sbuf, size_t scap);
 size_t sh_env_extra(void);
+/* ---- wrap_read.c ---- */
+int sh_partial_complete(int fd);            /* fetch the whole file behind a partial fd: 0 or -1/errno */
+void sh_complete_inherited_partials(void);  /* before exec: partial fds the new program keeps */
+void sh_partial_closed(const hl_file *f);    /* a partial fd was closed */
 /* ---- ldpath.c ---- */
 int sh_ldpath_virtual(const char *val); /* an LD_LIBRARY_PATH value with an entry under a prefix */
 char *sh_ldpath_rewrite(char *e, char **s, char *end);

@@ -42,6 +42,7 @@ static char *put(char **s, char *end, const char *a, const char *b) {
  * and HILBERT_ENGINE; LD_LIBRARY_PATH entries under a prefix become host mirrors (ldpath.c).
  * `out` needs count(envp) + sh_env_extra() + 1 slots. */
 int sh_build_env(char *const envp[], char **out, size_t cap, char *sbuf, size_t scap) {
+    sh_complete_inherited_partials();
     size_t n = 0;
     int preload = 0, mounts = 0, engine = 0;
     char *s = sbuf, *end = sbuf + scap;

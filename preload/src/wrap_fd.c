@@ -13,7 +13,13 @@ EXPORT int close(int fd) {
         const hl_engine_api *E = sh_engine();
         if (E) return sh_ret(ECALL(E->release(fd, &f)));
     }
-    return REAL(close)(fd);
+    int r = REAL(close)(fd);
+    if (f.kind == HL_KIND_PARTIAL) {
+        int saved = errno;
+        sh_partial_closed(&f);
+        errno = saved;
+    }
+    return r;
 }
 
 static void after_dup(int oldfd, int r) {

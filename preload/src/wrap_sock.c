@@ -141,10 +141,36 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct
     return sent(real(fd, buf, n, flags, (struct sockaddr *)&un, len), dirfd);
 }
 
+/* Descriptors passed to another process (SCM_RIGHTS) must be whole: the receiver reads them
+ * with its own calls, through a shim that does not know them, or none. */
+static void complete_passed_fds(const struct msghdr *msg) {
+    struct msghdr m;
+    if (sh_peek(&m, msg, sizeof m) != sizeof m || !m.msg_control || m.msg_controllen < sizeof(struct cmsghdr)) return;
+    char buf[4096];
+    size_t len = m.msg_controllen < sizeof buf ? m.msg_controllen : sizeof buf;
+    if (sh_peek(buf, m.msg_control, len) != len) return;
+    m.msg_control = buf;
+    m.msg_controllen = len;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int pfd;
+            memcpy(&pfd, CMSG_DATA(c) + i * sizeof(int), sizeof pfd);
+            sh_partial_complete(pfd);
+        }
+    }
+}
+
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
     typedef ssize_t (*fn)(int, const struct msghdr *, int);
     static fn real;
     if (!real) real = (fn)sh_resolve("sendmsg", (void **)&real);
+    if (unlikely(sh_nrec) && msg && !sh_guard) {
+        int saved = errno;
+        complete_passed_fds(msg);
+        errno = saved;
+    }
     ssize_t r = real(fd, msg, flags);
     if (likely(r >= 0) || errno != ENOENT || !msg) return r;
     struct msghdr m;

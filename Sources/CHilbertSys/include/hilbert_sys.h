@@ -81,6 +81,21 @@ int hl_sys_tracked_umask(void);
 volatile uint64_t *hl_sys_map_counter(const char *path, mode_t mode);
 static inline uint64_t hl_counter_load(volatile uint64_t *c) { return __atomic_load_n(c, __ATOMIC_ACQUIRE); }
 static inline uint64_t hl_counter_bump(volatile uint64_t *c) { return __atomic_add_fetch(c, 1, __ATOMIC_ACQ_REL); }
+/* Shared memory of partial read copies (PartialCopy): a file mapped MAP_SHARED, or anonymous
+ * shared memory that forked children keep sharing. NULL on failure. */
+void *hl_sys_map_shared(int fd, size_t len);
+void *hl_sys_map_anonymous_shared(size_t len);
+void hl_sys_unmap(void *p, size_t len);
+static inline uint32_t hl_u32_load(volatile uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline void hl_u32_store(volatile uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static inline int hl_u32_cas(volatile uint32_t *p, uint32_t expected, uint32_t desired) {
+    return __atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+/* fallocate(PUNCH_HOLE|KEEP_SIZE): 0 or -errno. */
+int hl_sys_punch_hole(int fd, int64_t offset, int64_t len);
+/* preadv(2) as a system call: bytes or -errno. */
+int64_t hl_sys_preadv(int fd, const void *iov, int iovcnt, int64_t offset);
+
 /* Monotonic clock in nanoseconds (vDSO, no system call). */
 uint64_t hl_monotonic_ns(void);
 

@@ -141,6 +141,10 @@ enum {
     HL_KIND_PATH = 4,    /* O_PATH placeholder */
     HL_KIND_TMPFILE = 5, /* O_TMPFILE: an anonymous kernel file with no inode in the volume yet
                           * (ino: bit 0 = opened with O_EXCL); fd calls on it are the kernel's */
+    HL_KIND_PARTIAL = 6, /* a read copy filled as it is read (a sparse cache file): reads go to
+                          * partial_read; calls the shim cannot see read through (mmap, sendfile,
+                          * copy_file_range, splice, SEEK_DATA/SEEK_HOLE, stdio, exec) call
+                          * partial_complete first. Becomes HL_KIND_READ once complete. */
 };
 
 typedef struct hl_file {
@@ -268,6 +272,17 @@ typedef struct hl_engine_api {
     void (*cluster_release)(int32_t mount, uint64_t ino, int lockfd);
     /* Exit or exec: every cluster row of this process goes. */
     void (*cluster_release_all)(void);
+
+    /* Reads of HL_KIND_PARTIAL fds (check `size` first: added after cluster_release_all).
+     * partial_read: preadv(2) of fd into `iov` (an array of `iovcnt` struct iovec the shim
+     * copied, `length` bytes in all) at `offset`, or at the fd's position (advanced) when
+     * `offset` is -1, after fetching the blocks the range needs. Returns bytes or -errno; sets
+     * *complete when the copy now holds the whole file. */
+    ssize_t (*partial_read)(int fd, const hl_file *f, const void *iov, int iovcnt, size_t length, int64_t offset, int *complete);
+    /* Fetch the whole file behind fd (0 or -errno, one `hilbert:` line on failure). */
+    int (*partial_complete)(int fd, const hl_file *f);
+    /* The program closed its last HL_KIND_PARTIAL fd of (mount, ino). */
+    void (*partial_forget)(int32_t mount, uint64_t ino);
 } hl_engine_api;
 
 #define HL_LOCK_FLOCK 1
