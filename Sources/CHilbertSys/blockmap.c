@@ -28,3 +28,18 @@ int64_t hl_sys_preadv(int fd, const void *iov, int iovcnt, int64_t offset) {
     long r = syscall(SYS_preadv, fd, (const struct iovec *)iov, iovcnt, (unsigned long)offset, (unsigned long)((uint64_t)offset >> 32));
     return r < 0 ? -errno : r;
 }
+
+/* An open-file-description lock on bytes [start, start+len) of fd: F_WRLCK or F_UNLCK,
+ * waiting. Released when the description is closed, so a process that dies holding it
+ * holds nothing. 0 or -errno. */
+int hl_sys_ofd_lock(int fd, int64_t start, int64_t len, int type) {
+    struct flock fl = {0};
+    fl.l_type = (short)type;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = start;
+    fl.l_len = len;
+    for (;;) {
+        if (hl_sys.fcntl(fd, F_OFD_SETLKW, &fl) == 0) return 0;
+        if (errno != EINTR) return -errno;
+    }
+}

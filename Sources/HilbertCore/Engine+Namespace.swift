@@ -272,6 +272,7 @@ extension Engine {
         if !MetaStore.checkAccess(attr, W_OK, cred) { throw Errno.access }
         let (fd, file) = try openForWrite(v, attr, flags: O_WRONLY, cred: cred)
         do {
+            if file.kind == .sparseWrite { _ = try prepareWrite(fd: fd, file: file, .truncate(size: length)) }
             try Sys.ftruncate(fd, length)
         } catch {
             Sys.close(fd)
@@ -365,7 +366,7 @@ extension Engine {
     /// read copies of destroyed inodes.
     func cleanUp(_ v: Volume, _ r: Released) {
         deleteObjects(v, r.objects)
-        for f in r.stagingFiles { try? Sys.unlink(v.cache.stagingPath(f)) }
+        for f in r.stagingFiles { removeStagingFile(v, f) }
         // The last version's copy is removed by name (one unlink; inline files have no other);
         // files with objects may have older versions cached too: scan for those.
         for f in r.lastVersions { try? Sys.unlink(v.cache.readCopyPath(ino: f.ino, version: f.version)) }

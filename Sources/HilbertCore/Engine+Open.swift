@@ -6,7 +6,7 @@ import HilbertData
 
 /// What the shim records for an fd the engine handed out (hl_file).
 public struct OpenFile: Equatable {
-    public enum Kind: UInt32 { case read = 1, write = 2, directory = 3, path = 4, tmpfile = 5, partial = 6 }
+    public enum Kind: UInt32 { case read = 1, write = 2, directory = 3, path = 4, tmpfile = 5, partial = 6, sparseWrite = 7 }
     public var mount: Int
     public var kind: Kind
     public var ino: Ino
@@ -200,6 +200,17 @@ extension Engine {
             if let staged = try v.meta.staging(attrIn.ino) {
                 // A writer is live on this node: read its bytes, as a local file system would.
                 if let fd = try? Sys.open(v.cache.stagingPath(staged), O_RDONLY) {
+                    // A sparse staging file is read whole: its reads are not the shim's to follow.
+                    do throws(Errno) {
+                        if let s = try sparseStaging(v, ino: attrIn.ino, name: staged, fd: fd) {
+                            let wfd = try Sys.open(v.cache.stagingPath(staged), O_WRONLY)
+                            defer { Sys.close(wfd) }
+                            try s.prepareWhole(fd: wfd)
+                        }
+                    } catch {
+                        Sys.close(fd)
+                        throw error
+                    }
                     return (handOut(fd, keep), file)
                 }
             }
@@ -314,8 +325,14 @@ extension Engine {
                     if (try? Sys.flock(fd, LOCK_SH | LOCK_NB)) != nil {
                         // Still the registered staging file? (A settle may have retired it.)
                         if try v.meta.staging(attr.ino) == staged {
-                            if truncate { try truncateStaging(fd) }
-                            return (handOut(fd, flags), file)
+                            let sparse = try sparseStaging(v, ino: attr.ino, name: staged, fd: fd)
+                            if truncate {
+                                try sparse?.prepareTruncate(fd: fd, size: 0)
+                                try truncateStaging(fd)
+                            }
+                            if let sparse, flags & O_APPEND != 0 { try sparse.prepareAppend() }
+                            let kind: OpenFile.Kind = sparse.map { $0.isWhole } == false ? .sparseWrite : .write
+                            return (handOut(fd, flags), OpenFile(mount: file.mount, kind: kind, ino: attr.ino))
                         }
                     }
                     Sys.close(fd)
@@ -327,13 +344,26 @@ extension Engine {
             let (path, seedFD) = try v.cache.newStagingFile(ino: attr.ino)
             let name = String(path[path.index(after: path.lastIndex(of: "/")!)...])
             var ok = false
+            var sparse: SparseStaging?
             defer {
                 Sys.close(seedFD)
-                if !ok { try? Sys.unlink(path) }
+                if !ok {
+                    try? Sys.unlink(path)
+                    sparse?.removeMap()
+                }
             }
             // The version the staging file starts from; the claim fails if a commit replaced
-            // it meanwhile (else that commit's data would be lost), and we start over.
-            let current = truncate ? attr : try seed(v, attr, into: seedFD)
+            // it meanwhile (else that commit's data would be lost), and we start over. A file of
+            // several blocks is not copied: its blocks are brought in when used (SparseStaging).
+            let current: Attr
+            if truncate {
+                current = attr
+            } else if let (base, s) = try startSparse(v, attr, path: path, fd: seedFD) {
+                current = base
+                sparse = s
+            } else {
+                current = try seed(v, attr, into: seedFD)
+            }
             let base: Timespec = truncate && current.size > 0 && !newFile ? Timespec.now : current.mtime
             try Sys.futimens(seedFD, [timespec(tv_sec: Int(current.atime.sec), tv_nsec: Int(current.atime.nsec)),
                                       timespec(tv_sec: Int(base.sec), tv_nsec: Int(base.nsec))])
@@ -341,9 +371,10 @@ extension Engine {
             do throws(Errno) {
                 try Sys.flock(fd, LOCK_SH)
                 if try claimStaging(v, attr.ino, name, basedOn: truncate ? nil : current.version) {
+                    if let sparse, flags & O_APPEND != 0 { try sparse.prepareAppend() }
                     ok = true
                     noteStaging(attr.ino, name)
-                    return (handOut(fd, flags), file)
+                    return (handOut(fd, flags), OpenFile(mount: file.mount, kind: sparse == nil ? .write : .sparseWrite, ino: attr.ino))
                 }
             } catch {
                 Sys.close(fd)
@@ -570,7 +601,7 @@ extension Engine {
             // The file was removed meanwhile: nothing to keep.
             if retire {
                 try? retireStaging(v, ino, staged)
-                try? Sys.unlink(v.cache.stagingPath(staged))
+                removeStagingFile(v, staged)
             }
             return
         }
@@ -579,8 +610,15 @@ extension Engine {
         // version's read copy.
         if retire {
             forgetCommittedState(staged)
-            v.cache.adoptReadCopy(stagingPath: v.cache.stagingPath(staged), ino: ino, version: version,
-                                  bytes: Int64(st.st_blocks) * 512)
+            // A sparse staging file holds only the blocks brought in: not a read copy then.
+            if let s = try? sparseStaging(v, ino: ino, name: staged, fd: fd), !s.isWhole {
+                removeStagingFile(v, staged)
+            } else {
+                v.cache.adoptReadCopy(stagingPath: v.cache.stagingPath(staged), ino: ino, version: version,
+                                      bytes: Int64(st.st_blocks) * 512)
+                try? Sys.unlink(SparseStaging.mapPath(v.cache.stagingPath(staged)))
+                SparseStagings.shared.forget(st)
+            }
         } else {
             rememberCommittedState(staged, fd, st, version)
         }
@@ -618,8 +656,10 @@ extension Engine {
         let owner = v.cache.stagingOwner.record
         let stored: (blocks: [StoredBlock], newObjects: [UInt64])
         do throws(Errno) {
+            // A sparse staging file's blocks never brought in are the committed ones, unread.
+            let keep = try sparseStaging(v, ino: ino, name: staged, fd: fd)?.untouched ?? []
             stored = try storeFile(fd: fd, size: size, blockSize: v.format.blockSize, codec: codec,
-                                   previous: previous, store: v.store,
+                                   previous: previous, keep: keep, store: v.store,
                                    allocateIDs: { (n: Int) throws(Errno) -> UInt64 in
                                        let first = try v.meta.allocateUploadIDs(count: n, commit: upload, owner: owner)
                                        if upload == 0 { upload = first }

@@ -112,6 +112,7 @@ public final class Engine {
         ClusterLocks.shared.afterForkInChild()
         PackCache.shared.afterForkInChild()
         PartialCopies.shared.afterForkInChild()
+        SparseStagings.shared.afterForkInChild()
         for v in volumes.compactMap({ $0 }) {
             v.meta.afterForkInChild()
             v.packer.afterForkInChild()

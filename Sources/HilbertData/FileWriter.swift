@@ -39,10 +39,13 @@ let idBatch = 16
 ///   thrown; the reason is in `DataErrors.last`.
 ///
 /// Returns the new block list sorted by index and the ids of the objects uploaded.
+///
+/// `keep`: indices whose block of `previous` is taken as it is, without reading `fd` (a sparse
+/// staging file's blocks that were never brought in: SparseStaging).
 public func storeFile(fd: Int32, size: Int64, blockSize: Int, codec: BlockCompression = .zstd, level: Int32 = BlockCodec.defaultLevel,
-                      previous: [StoredBlock], store: ObjectStore,
+                      previous: [StoredBlock], keep: Set<Int> = [], store: ObjectStore,
                       allocateIDs: (Int) throws(Errno) -> UInt64) throws(Errno) -> (blocks: [StoredBlock], newObjects: [UInt64]) {
-    try storeBlocks(size: size, blockSize: blockSize, codec: codec, level: level, previous: previous, store: store,
+    try storeBlocks(size: size, blockSize: blockSize, codec: codec, level: level, previous: previous, keep: keep, store: store,
                     allocateIDs: allocateIDs) { (index, buffer, length) throws(Errno) -> UnsafeRawBufferPointer in
         let offset = Int64(index) * Int64(blockSize)
         // A block that lies in a hole of a sparse file is not read (one lseek instead).
@@ -145,7 +148,7 @@ private final class CommitState: @unchecked Sendable {
     }
 }
 
-func storeBlocks(size: Int64, blockSize: Int, codec: BlockCompression, level: Int32, previous: [StoredBlock], store: ObjectStore,
+func storeBlocks(size: Int64, blockSize: Int, codec: BlockCompression, level: Int32, previous: [StoredBlock], keep: Set<Int> = [], store: ObjectStore,
                  allocateIDs: (Int) throws(Errno) -> UInt64,
                  source: (Int, ByteBuffer, Int) throws(Errno) -> UnsafeRawBufferPointer) throws(Errno) -> (blocks: [StoredBlock], newObjects: [UInt64]) {
     guard blockSize > 0, blockSize <= maxBlockSize, size >= 0 else {
@@ -173,6 +176,10 @@ func storeBlocks(size: Int64, blockSize: Int, codec: BlockCompression, level: In
     var idsLeft = 0
     var producerError: HilbertError?
     for index in 0..<count {
+        if keep.contains(index), let p = prev[UInt32(index)] {
+            reused.append(p)
+            continue
+        }
         state.monitor.lock()
         while state.free.isEmpty && state.failure == nil { state.monitor.wait() }
         if state.failure != nil { state.monitor.unlock(); break }

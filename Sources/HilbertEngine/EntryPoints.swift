@@ -305,6 +305,18 @@ private func makeAPI() -> hl_engine_api {
         Int32(run { () throws(Errno) -> Int in try engine.partialComplete(fd: fd, file: openFile(f)); return 0 })
     }
     t.partial_forget = { mount, ino in engine.partialForget(mount: Int(mount), ino: ino) }
+    t.prepare_write = { fd, f, op, offset, length in
+        Int32(run { () throws(Errno) -> Int in
+            let what: WritePreparation
+            switch Int(op) {
+            case Int(HL_PREPARE_READ): what = .read(offset: offset, length: length)
+            case Int(HL_PREPARE_WRITE): what = .write(offset: offset, length: length)
+            case Int(HL_PREPARE_TRUNCATE): what = .truncate(size: length)
+            default: what = .whole
+            }
+            return try engine.prepareWrite(fd: fd, file: openFile(f), what) ? 1 : 0
+        })
+    }
     return t
 }
 

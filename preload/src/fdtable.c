@@ -34,7 +34,7 @@ int sh_fd_get(int fd, hl_file *out) {
     if (!t || fd < 0 || fd >= SH_MAXFD) return 0;
     uint32_t k = __atomic_load_n(&t[fd].kind, __ATOMIC_ACQUIRE);
     if (k == HL_KIND_NONE) return 0;
-    out->kind = k;
+    out->kind = k == HL_KIND_WRITE_SPARSE ? HL_KIND_WRITE : k;
     out->mount = t[fd].mount;
     out->ino = t[fd].ino;
     return 1;
@@ -63,6 +63,12 @@ void sh_fd_set(int fd, const hl_file *f) { put(fd, f->kind, f->mount, f->ino); }
 void sh_fd_clear(int fd) {
     rec *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
     if (t && fd >= 0 && fd < SH_MAXFD && t[fd].kind != HL_KIND_NONE) put(fd, HL_KIND_NONE, 0, 0);
+}
+/* The kind as recorded (HL_KIND_WRITE_SPARSE is not folded into HL_KIND_WRITE); 0 for none. */
+uint32_t sh_fd_kind_raw(int fd) {
+    rec *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+    if (!t || fd < 0 || fd >= SH_MAXFD) return HL_KIND_NONE;
+    return __atomic_load_n(&t[fd].kind, __ATOMIC_ACQUIRE);
 }
 uint64_t *sh_fd_cookie(int fd) {
     rec *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
@@ -93,6 +99,7 @@ void sh_fd_after_dup(int oldfd, int newfd) {
     hl_file f, replaced;
     if (sh_fd_get(newfd, &replaced) && replaced.kind != SH_KIND_PRIVATE) sh_lock_on_close(newfd, &replaced);
     if (sh_fd_get(oldfd, &f) && f.kind != SH_KIND_PRIVATE) {
+        f.kind = sh_fd_kind_raw(oldfd);   /* a sparse write fd stays one */
         sh_fd_set(newfd, &f);
         sh_lock_after_dup(oldfd, newfd);
     } else {

@@ -408,6 +408,7 @@ int sh_fd_get(int fd, hl_file *out);
 void sh_fd_set(int fd, const hl_file *f);
 void sh_fd_clear(int fd);
 uint64_t *sh_fd_cookie(int fd);
+uint32_t sh_fd_kind_raw(int fd);
 int sh_fd_max(void);
 int sh_fd_max_user(void); /* the same, not counting SH_KIND_PRIVATE records */
 void sh_note_private_fd(int fd, int on);
@@ -447,6 +448,12 @@ int sh_has_virtual_state(void);
 int sh_build_env(char *const envp[], char **out, size_t cap, char *sbuf, size_t scap);
 size_t sh_env_extra(void);
 /* ---- wrap_read.c ---- */
+struct iovec;
+uint32_t sh_lazy_kind(int fd, hl_file *f);  /* HL_KIND_PARTIAL / HL_KIND_WRITE_SPARSE needing the engine, or 0 */
+int sh_prepare_write(int fd, const hl_file *f, int op, int64_t off, int64_t len);
+ssize_t sh_iov_length(const struct iovec *iov, int cnt);
+/* ---- wrap_write.c ---- */
+int sh_prepare_truncate(int fd, off_t len);
 int sh_partial_complete(int fd);            /* fetch the whole file behind a partial fd: 0 or -1/errno */
 void sh_complete_inherited_partials(void);  /* before exec: partial fds the new program keeps */
 void sh_partial_closed(const hl_file *f);    /* a partial fd was closed */

@@ -91,7 +91,7 @@ int sh_build_env(char *const envp[], char **out, size_t cap, char *sbuf, size_t 
             *p++ = ':';
             p = sh_utoa(p, (unsigned long long)f.mount);
             *p++ = ':';
-            p = sh_utoa(p, f.kind);
+            p = sh_utoa(p, sh_fd_kind_raw(fd));   /* a sparse appender stays one */
             *p++ = ':';
             p = sh_utoa(p, f.ino);
         }

@@ -156,5 +156,11 @@ static int do_sync(int fd, int (*real)(int)) {
 
 EXPORT int fsync(int fd) { return do_sync(fd, REAL(fsync)); }
 EXPORT int fdatasync(int fd) { return do_sync(fd, REAL(fdatasync)); }
-EXPORT int ftruncate(int fd, off_t len) { return REAL(ftruncate)(fd, len); }
-EXPORT int ftruncate64(int fd, off_t len) { return REAL(ftruncate)(fd, len); }
+EXPORT int ftruncate(int fd, off_t len) {
+    if (unlikely(sh_nrec) && sh_prepare_truncate(fd, len) < 0) return -1;
+    return REAL(ftruncate)(fd, len);
+}
+EXPORT int ftruncate64(int fd, off_t len) {
+    if (unlikely(sh_nrec) && sh_prepare_truncate(fd, len) < 0) return -1;
+    return REAL(ftruncate)(fd, len);
+}

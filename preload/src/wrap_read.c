@@ -12,10 +12,58 @@
 
 extern void __chk_fail(void) __attribute__((noreturn));
 
-static inline int partial_fd(int fd, hl_file *f) {
+/* HL_KIND_PARTIAL or HL_KIND_WRITE_SPARSE (with *f filled) when a call on fd needs the engine
+ * first; 0 otherwise. */
+uint32_t sh_lazy_kind(int fd, hl_file *f) {
     if (likely(sh_nrec == 0)) return 0;
-    if (!sh_fd_get(fd, f) || f->kind != HL_KIND_PARTIAL) return 0;
-    return !sh_guard && !sh_in_vfork();
+    uint32_t k = sh_fd_kind_raw(fd);
+    if (likely(k != HL_KIND_PARTIAL && k != HL_KIND_WRITE_SPARSE)) return 0;
+    if (sh_guard || sh_in_vfork() || !sh_fd_get(fd, f)) return 0;
+    return k;
+}
+
+static inline int partial_fd(int fd, hl_file *f) { return sh_lazy_kind(fd, f) == HL_KIND_PARTIAL; }
+
+/* Before a call on a sparse write fd (HL_PREPARE_*): 0, or -1 with errno. */
+int sh_prepare_write(int fd, const hl_file *f, int op, int64_t off, int64_t len) {
+    const hl_engine_api *E = sh_engine();
+    if (!E || !SH_HAS(E, prepare_write)) {
+        errno = EIO;
+        return -1;
+    }
+    int rc = ECALL(E->prepare_write(fd, f, op, off, len));
+    if (rc < 0) {
+        errno = -rc;
+        return -1;
+    }
+    if (rc == 1) {
+        hl_file g = *f;
+        g.kind = HL_KIND_WRITE;
+        sh_fd_set(fd, &g);
+    }
+    return 0;
+}
+
+/* The bytes an iovec array asks for (read safely); -1 with errno for a bad array. */
+ssize_t sh_iov_length(const struct iovec *iov, int cnt) {
+    if (cnt < 0 || cnt > IOV_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    size_t len = 0;
+    for (int i = 0; i < cnt; i++) {
+        struct iovec v;
+        if (sh_peek(&v, iov + i, sizeof v) != sizeof v) {
+            errno = EFAULT;
+            return -1;
+        }
+        if (v.iov_len > (size_t)SSIZE_MAX - len) {
+            errno = EINVAL;
+            return -1;
+        }
+        len += v.iov_len;
+    }
+    return (ssize_t)len;
 }
 
 static void mark_complete(int fd, const hl_file *f) {
@@ -70,7 +118,12 @@ static ssize_t vreadv(int fd, const hl_file *f, const struct iovec *iov, int cnt
 
 EXPORT ssize_t read(int fd, void *buf, size_t n) {
     hl_file f;
-    if (likely(!partial_fd(fd, &f))) return REAL(read)(fd, buf, n);
+    uint32_t k = sh_lazy_kind(fd, &f);
+    if (likely(k == 0)) return REAL(read)(fd, buf, n);
+    if (k == HL_KIND_WRITE_SPARSE) {
+        if (sh_prepare_write(fd, &f, HL_PREPARE_READ, -1, (int64_t)n) < 0) return -1;
+        return REAL(read)(fd, buf, n);
+    }
     return vread1(fd, &f, buf, n, -1);
 }
 
@@ -81,7 +134,12 @@ EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen) {
 
 static ssize_t do_pread(int fd, void *buf, size_t n, off_t off) {
     hl_file f;
-    if (likely(!partial_fd(fd, &f))) return REAL(pread64)(fd, buf, n, off);
+    uint32_t k = sh_lazy_kind(fd, &f);
+    if (likely(k == 0)) return REAL(pread64)(fd, buf, n, off);
+    if (k == HL_KIND_WRITE_SPARSE) {
+        if (off >= 0 && sh_prepare_write(fd, &f, HL_PREPARE_READ, off, (int64_t)n) < 0) return -1;
+        return REAL(pread64)(fd, buf, n, off);
+    }
     if (off < 0) {
         errno = EINVAL;
         return -1;
@@ -102,8 +160,12 @@ EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t off, size_t bufl
 typedef ssize_t (*readv_fn)(int, const struct iovec *, int);
 EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt) {
     hl_file f;
-    if (likely(!partial_fd(fd, &f))) {
-        RESOLVE(readv_fn, readv);
+    uint32_t k = sh_lazy_kind(fd, &f);
+    RESOLVE(readv_fn, readv);
+    if (likely(k == 0)) return real_readv(fd, iov, cnt);
+    if (k == HL_KIND_WRITE_SPARSE) {
+        ssize_t len = sh_iov_length(iov, cnt);
+        if (len < 0 || sh_prepare_write(fd, &f, HL_PREPARE_READ, -1, len) < 0) return -1;
         return real_readv(fd, iov, cnt);
     }
     return vreadv(fd, &f, iov, cnt, -1);
@@ -114,7 +176,13 @@ typedef ssize_t (*preadv2_fn)(int, const struct iovec *, int, off_t, int);
 
 static ssize_t do_preadv(preadv_fn real, int fd, const struct iovec *iov, int cnt, off_t off) {
     hl_file f;
-    if (likely(!partial_fd(fd, &f))) return real(fd, iov, cnt, off);
+    uint32_t k = sh_lazy_kind(fd, &f);
+    if (likely(k == 0)) return real(fd, iov, cnt, off);
+    if (k == HL_KIND_WRITE_SPARSE) {
+        ssize_t len = sh_iov_length(iov, cnt);
+        if (len < 0 || (off >= 0 && sh_prepare_write(fd, &f, HL_PREPARE_READ, off, len) < 0)) return -1;
+        return real(fd, iov, cnt, off);
+    }
     if (off < 0) {
         errno = EINVAL;
         return -1;
@@ -133,7 +201,13 @@ EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off) {
 /* preadv2's flags (RWF_NOWAIT, RWF_HIPRI…) only tune a read; offset -1 is the position. */
 static ssize_t do_preadv2(preadv2_fn real, int fd, const struct iovec *iov, int cnt, off_t off, int flags) {
     hl_file f;
-    if (likely(!partial_fd(fd, &f))) return real(fd, iov, cnt, off, flags);
+    uint32_t k = sh_lazy_kind(fd, &f);
+    if (likely(k == 0)) return real(fd, iov, cnt, off, flags);
+    if (k == HL_KIND_WRITE_SPARSE) {
+        ssize_t len = sh_iov_length(iov, cnt);
+        if (len < 0 || (off >= -1 && sh_prepare_write(fd, &f, HL_PREPARE_READ, off, len) < 0)) return -1;
+        return real(fd, iov, cnt, off, flags);
+    }
     if (off < -1) {
         errno = EINVAL;
         return -1;
@@ -151,10 +225,13 @@ EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off_t off, i
 
 /* ---- calls that need the whole file ---- */
 
-/* 0, or -1 with errno when the whole file cannot be fetched. */
+/* 0, or -1 with errno when the whole file cannot be fetched (a partial read copy, or the
+ * blocks of a sparse staging file). */
 int sh_partial_complete(int fd) {
     hl_file f;
-    if (likely(!partial_fd(fd, &f))) return 0;
+    uint32_t k = sh_lazy_kind(fd, &f);
+    if (likely(k == 0)) return 0;
+    if (k == HL_KIND_WRITE_SPARSE) return sh_prepare_write(fd, &f, HL_PREPARE_WHOLE, 0, 0);
     const hl_engine_api *E = sh_engine();
     if (!E || !SH_HAS(E, partial_complete)) {
         errno = EIO;
@@ -169,15 +246,19 @@ int sh_partial_complete(int fd) {
     return 0;
 }
 
-/* Before exec: descriptors the new program keeps must be whole (it may not run the shim). */
+/* Before exec: descriptors the new program keeps must be whole (it may not run the shim): read
+ * copies fetched, sparse staging files with every block brought in. */
 void sh_complete_inherited_partials(void) {
     if (likely(sh_nrec == 0) || sh_guard || sh_in_vfork()) return;
     int saved = errno;
     for (int fd = 0, max = sh_fd_max_user(); fd <= max; fd++) {
-        hl_file f;
-        if (!sh_fd_get(fd, &f) || f.kind != HL_KIND_PARTIAL) continue;
+        uint32_t k = sh_fd_kind_raw(fd);
+        if (k != HL_KIND_PARTIAL && k != HL_KIND_WRITE_SPARSE) continue;
         int fl = REAL(fcntl)(fd, F_GETFD);
         if (fl < 0 || (fl & FD_CLOEXEC)) continue;
+        /* A write-only appender (`cmd >> file`) can only add at the end, past every block of
+         * the committed version: it stays sparse (HILBERT_FDS says so to a shimmed program). */
+        if (k == HL_KIND_WRITE_SPARSE && (REAL(fcntl)(fd, F_GETFL) & (O_ACCMODE | O_APPEND)) == (O_WRONLY | O_APPEND)) continue;
         sh_partial_complete(fd);
     }
     errno = saved;
@@ -201,24 +282,28 @@ static void *do_mmap(void *a, size_t n, int prot, int flags, int fd, off_t off) 
 EXPORT void *mmap(void *a, size_t n, int prot, int flags, int fd, off_t off) { return do_mmap(a, n, prot, flags, fd, off); }
 EXPORT void *mmap64(void *a, size_t n, int prot, int flags, int fd, off_t off) { return do_mmap(a, n, prot, flags, fd, off); }
 
+static inline int whole_both(int in, int out) {
+    return unlikely(sh_nrec) && (sh_partial_complete(in) < 0 || sh_partial_complete(out) < 0) ? -1 : 0;
+}
+
 EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n) {
-    if (unlikely(sh_nrec) && sh_partial_complete(in) < 0) return -1;
+    if (whole_both(in, out) < 0) return -1;
     return REAL(sendfile64)(out, in, off, n);
 }
 EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t n) {
-    if (unlikely(sh_nrec) && sh_partial_complete(in) < 0) return -1;
+    if (whole_both(in, out) < 0) return -1;
     return REAL(sendfile64)(out, in, off, n);
 }
 
 EXPORT ssize_t copy_file_range(int in, off_t *inoff, int out, off_t *outoff, size_t n, unsigned int flags) {
-    if (unlikely(sh_nrec) && sh_partial_complete(in) < 0) return -1;
+    if (whole_both(in, out) < 0) return -1;
     return REAL(copy_file_range)(in, inoff, out, outoff, n, flags);
 }
 
 typedef ssize_t (*splice_fn)(int, off_t *, int, off_t *, size_t, unsigned int);
 EXPORT ssize_t splice(int in, off_t *inoff, int out, off_t *outoff, size_t n, unsigned int flags) {
     RESOLVE(splice_fn, splice);
-    if (unlikely(sh_nrec) && sh_partial_complete(in) < 0) return -1;
+    if (whole_both(in, out) < 0) return -1;
     return real_splice(in, inoff, out, outoff, n, flags);
 }
 

@@ -93,6 +93,8 @@ static inline int hl_u32_cas(volatile uint32_t *p, uint32_t expected, uint32_t d
 }
 /* fallocate(PUNCH_HOLE|KEEP_SIZE): 0 or -errno. */
 int hl_sys_punch_hole(int fd, int64_t offset, int64_t len);
+/* Open-file-description byte-range lock (F_OFD_SETLKW): F_WRLCK or F_UNLCK. 0 or -errno. */
+int hl_sys_ofd_lock(int fd, int64_t start, int64_t len, int type);
 /* preadv(2) as a system call: bytes or -errno. */
 int64_t hl_sys_preadv(int fd, const void *iov, int iovcnt, int64_t offset);
 

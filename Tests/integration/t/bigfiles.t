@@ -78,6 +78,22 @@ is "$(hl stat -c %s /hilbert/big)" "$(stat -c %s "$N/big")" "size after two appe
 is "$(cold sha256sum /hilbert/big | cut -d' ' -f1)" "$(sha < "$N/big")" "content after two appends, from a cold cache"
 is "$(cold tail -n 2 /hilbert/big | tail -c 26)" $'appended one\nappended two' "the appended lines"
 
+# Writes store what changed (sparse staging files): >> from a cold cache fetches and uploads
+# the last block only; 4 KiB rewritten in the middle, the block it touches.
+nobj() { find "$HL_OBJECTS" -type f | wc -l; }
+n0=$(nobj)
+ok ">> a third line from a cold cache" cold bash -c 'echo "appended three" >> /hilbert/big'
+echo "appended three" >> "$N/big"
+is "$(( $(nobj) - n0 ))" "1" "… uploaded one block"
+ok "… and kept no copy of the rest in that cache" test "$(du -sk "$HL_TMP/cold" | cut -f1)" -lt 10000
+n0=$(nobj)
+ok "4 KiB rewritten in the middle from a cold cache" cold "$PY" -c 'import os, sys
+fd = os.open("/hilbert/big", os.O_RDWR); os.pwrite(fd, b"M" * 4096, int(sys.argv[1])); os.close(fd)' $((BIG_MIB << 19))
+"$PY" -c 'import os, sys
+fd = os.open(sys.argv[2], os.O_RDWR); os.pwrite(fd, b"M" * 4096, int(sys.argv[1])); os.close(fd)' $((BIG_MIB << 19)) "$N/big"
+is "$(( $(nobj) - n0 ))" "1" "… uploaded one block"
+is "$(cold sha256sum /hilbert/big | cut -d' ' -f1)" "$(sha < "$N/big")" "content after both, from a cold cache"
+
 # rsync --inplace of a copy changed in three places (start, middle, end): rsync reads the old
 # file as its basis and rewrites only what differs, in the file itself.
 cp "$N/big" "$N/big2"

@@ -145,7 +145,13 @@ enum {
                           * partial_read; calls the shim cannot see read through (mmap, sendfile,
                           * copy_file_range, splice, SEEK_DATA/SEEK_HOLE, stdio, exec) call
                           * partial_complete first. Becomes HL_KIND_READ once complete. */
+    HL_KIND_WRITE_SPARSE = 7, /* an HL_KIND_WRITE fd whose staging file holds only the blocks
+                          * brought in so far: reads, writes and truncates call prepare_write
+                          * first; calls the shim cannot follow ask for the whole file. The shim
+                          * reports it as HL_KIND_WRITE everywhere else, and records it as
+                          * HL_KIND_WRITE once prepare_write says the file is whole. */
 };
+enum { HL_PREPARE_READ = 0, HL_PREPARE_WRITE = 1, HL_PREPARE_TRUNCATE = 2, HL_PREPARE_WHOLE = 3 };
 
 typedef struct hl_file {
     int32_t mount;
@@ -283,6 +289,11 @@ typedef struct hl_engine_api {
     int (*partial_complete)(int fd, const hl_file *f);
     /* The program closed its last HL_KIND_PARTIAL fd of (mount, ino). */
     void (*partial_forget)(int32_t mount, uint64_t ino);
+    /* Before a call on an HL_KIND_WRITE_SPARSE fd: bring in the blocks it needs. `op`
+     * HL_PREPARE_READ/WRITE: bytes [offset, offset+length) (offset -1: at the fd's position;
+     * a write with O_APPEND: at its end); TRUNCATE: to `length`; WHOLE: every block. Returns 1
+     * when the staging file is whole now, 0 when not, or -errno (one `hilbert:` line). */
+    int (*prepare_write)(int fd, const hl_file *f, int op, int64_t offset, int64_t length);
 } hl_engine_api;
 
 #define HL_LOCK_FLOCK 1
