@@ -179,7 +179,16 @@ public final class SparseStaging: @unchecked Sendable {
             let raw = ByteBuffer(capacity: blockSize)
             let scratch = ByteBuffer(capacity: BlockCodec.maxEncodedSize(rawLength: blockSize))
             let bytes = try fetchBlockView(b, store: store, into: raw.whole, scratch: scratch.whole, copyStored: false)
-            try Sys.pwriteAll(dataFD, bytes, Int64(i) * Int64(blockSize))
+            // Pages of zeros stay holes (the staging file is one there already): the file keeps
+            // the holes SEEK_DATA/SEEK_HOLE report, as the copy it replaces did.
+            let page = 4096
+            var done = 0
+            while done < bytes.count {
+                let n = min(page, bytes.count - done)
+                let piece = UnsafeRawBufferPointer(rebasing: bytes[done..<(done + n)])
+                if !isAllZero(piece.baseAddress!, n) { try Sys.pwriteAll(dataFD, piece, Int64(i) * Int64(blockSize) + Int64(done)) }
+                done += n
+            }
             hl_u32_store(state(i), 2)
         }
     }
