@@ -4,34 +4,44 @@ import HilbertSupport
 import HilbertMeta
 import HilbertData
 
-/// The partial read copies (PartialCopy) this process reads through, by the identity of their
-/// data file: a program's descriptor, and every dup of it, is found by fstat.
-final class PartialCopies: @unchecked Sendable {
-    static let shared = PartialCopies()
+/// What this process keeps per file behind program descriptors (a partial read copy, a sparse
+/// staging file's map), by the identity of that file: a descriptor, and every dup of it, is
+/// found by fstat.
+final class ByFileIdentity<Value: AnyObject>: @unchecked Sendable {
     private struct Key: Hashable { var device: UInt64; var inode: UInt64 }
     private let lock = Lock()
-    private var byFile: [Key: PartialCopy] = [:]
+    private var values: [Key: Value] = [:]
 
-    func add(_ c: PartialCopy) { lock.withLock { byFile[Key(device: c.device, inode: c.inode)] = c } }
+    func add(_ v: Value, device: UInt64, inode: UInt64) { lock.withLock { values[Key(device: device, inode: inode)] = v } }
+    func find(_ st: stat) -> Value? { lock.withLock { values[Key(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))] } }
+    func forget(_ st: stat) { _ = lock.withLock { values.removeValue(forKey: Key(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))) } }
 
-    func find(_ st: stat) -> PartialCopy? {
-        lock.withLock { byFile[Key(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))] }
-    }
-
-    /// The program closed its last descriptor on copies of `ino` of the cache `cache`.
-    func forget(ino: UInt64, cache: CacheDirectory) {
-        let gone: [PartialCopy] = lock.withLock {
-            let doomed = byFile.filter { $0.value.ino == ino && $0.value.cacheDirectory === cache }
-            for k in doomed.keys { byFile.removeValue(forKey: k) }
-            return Array(doomed.values)
+    /// Drop those `doomed` says; they are released after the lock (their deinit closes files).
+    func forget(where doomed: (Value) -> Bool) {
+        let gone: [Value] = lock.withLock {
+            let hit = values.filter { doomed($0.value) }
+            for k in hit.keys { values.removeValue(forKey: k) }
+            return Array(hit.values)
         }
-        _ = gone   // released here, outside the lock (their deinit closes and unmaps)
+        _ = gone
     }
 
-    func afterForkInChild() {
+    /// After fork, in the child.
+    func afterForkInChild(_ each: (Value) -> Void = { _ in }) {
         lock.reinitialize()
-        for c in byFile.values { c.afterForkInChild() }
+        for v in values.values { each(v) }
     }
+}
+
+/// The partial read copies (PartialCopy) this process reads through.
+enum PartialCopies {
+    static let shared = ByFileIdentity<PartialCopy>()
+}
+
+extension ByFileIdentity where Value == PartialCopy {
+    func add(_ c: PartialCopy) { add(c, device: c.device, inode: c.inode) }
+    /// The program closed its last descriptor on copies of `ino` of the cache `cache`.
+    func forget(ino: UInt64, cache: CacheDirectory) { forget(where: { $0.ino == ino && $0.cacheDirectory === cache }) }
 }
 
 extension Engine {

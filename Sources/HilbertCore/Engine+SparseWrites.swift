@@ -4,18 +4,13 @@ import HilbertSupport
 import HilbertMeta
 import HilbertData
 
-/// The sparse staging files (SparseStaging) this process writes through, by the identity of
-/// the staging file: a program's write descriptor, and every dup of it, is found by fstat.
-final class SparseStagings: @unchecked Sendable {
-    static let shared = SparseStagings()
-    private struct Key: Hashable { var device: UInt64; var inode: UInt64 }
-    private let lock = Lock()
-    private var byFile: [Key: SparseStaging] = [:]
+/// The sparse staging files (SparseStaging) this process writes through.
+enum SparseStagings {
+    static let shared = ByFileIdentity<SparseStaging>()
+}
 
-    func add(_ s: SparseStaging) { lock.withLock { byFile[Key(device: s.device, inode: s.inode)] = s } }
-    func find(_ st: stat) -> SparseStaging? { lock.withLock { byFile[Key(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))] } }
-    func forget(_ st: stat) { _ = lock.withLock { byFile.removeValue(forKey: Key(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))) } }
-    func afterForkInChild() { lock.reinitialize() }
+extension ByFileIdentity where Value == SparseStaging {
+    func add(_ s: SparseStaging) { add(s, device: s.device, inode: s.inode) }
 }
 
 /// What a program is about to do with a write descriptor (hl_engine_api.prepare_write).

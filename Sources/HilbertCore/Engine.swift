@@ -111,7 +111,7 @@ public final class Engine {
         CredentialCache.afterForkInChild()
         ClusterLocks.shared.afterForkInChild()
         PackCache.shared.afterForkInChild()
-        PartialCopies.shared.afterForkInChild()
+        PartialCopies.shared.afterForkInChild { $0.afterForkInChild() }
         SparseStagings.shared.afterForkInChild()
         for v in volumes.compactMap({ $0 }) {
             v.meta.afterForkInChild()

@@ -406,24 +406,3 @@ public final class PartialCopy: @unchecked Sendable {
         }
     }
 }
-
-/// A detached thread with the shim's re-entry guard raised (see WorkerThreads); false when
-/// none could be started.
-func startDetachedThread(_ body: @escaping () -> Void) -> Bool {
-    final class Box { let run: () -> Void; init(_ run: @escaping () -> Void) { self.run = run } }
-    let box = Unmanaged.passRetained(Box(body)).toOpaque()
-    var tid = pthread_t()
-    let rc = pthread_create(&tid, nil, { arg in
-        let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
-        hl_sys_guard_thread(1)
-        b.run()
-        hl_sys_guard_thread(-1)
-        return nil
-    }, box)
-    if rc != 0 {
-        Unmanaged<Box>.fromOpaque(box).release()
-        return false
-    }
-    pthread_detach(tid)
-    return true
-}

@@ -38,28 +38,45 @@ extension Sys {
     }
 }
 
+/// A pthread running `body` with the shim's re-entry guard raised (libc calls of libraries the
+/// engine uses, e.g. libcurl's sockets, must not be routed like the application's); nil when
+/// none could be started.
+func startGuardedThread(_ body: @escaping () -> Void) -> pthread_t? {
+    final class Box { let run: () -> Void; init(_ run: @escaping () -> Void) { self.run = run } }
+    let box = Unmanaged.passRetained(Box(body)).toOpaque()
+    var tid = pthread_t()
+    let rc = pthread_create(&tid, nil, { arg in
+        let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
+        hl_sys_guard_thread(1)
+        b.run()
+        hl_sys_guard_thread(-1)
+        return nil
+    }, box)
+    if rc != 0 {
+        Unmanaged<Box>.fromOpaque(box).release()
+        return nil
+    }
+    return tid
+}
+
+/// A thread nobody joins (background read-ahead); false when none could be started.
+func startDetachedThread(_ body: @escaping () -> Void) -> Bool {
+    guard let tid = startGuardedThread(body) else { return false }
+    pthread_detach(tid)
+    return true
+}
+
 /// Threads started by the data layer's pipelines (plain pthreads; joined by the caller).
 struct WorkerThreads {
-    private final class Box { let run: () -> Void; init(_ run: @escaping () -> Void) { self.run = run } }
     private var threads: [pthread_t] = []
     var count: Int { threads.count }
 
-    /// Start up to `count` threads running `body(i)`; fewer when pthread_create fails. The
-    /// threads run with the shim's re-entry guard raised (libc calls of libraries the engine
-    /// uses, e.g. libcurl's sockets, must not be routed like the application's).
+    /// Start up to `count` threads running `body(i)` (startGuardedThread); fewer when
+    /// pthread_create fails.
     static func start(_ count: Int, _ body: @escaping (Int) -> Void) -> WorkerThreads {
         var w = WorkerThreads()
         for i in 0..<count {
-            let box = Unmanaged.passRetained(Box { body(i) }).toOpaque()
-            var tid = pthread_t()
-            let rc = pthread_create(&tid, nil, { arg in
-                let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
-                hl_sys_guard_thread(1)
-                b.run()
-                hl_sys_guard_thread(-1)
-                return nil
-            }, box)
-            if rc == 0 { w.threads.append(tid) } else { Unmanaged<Box>.fromOpaque(box).release() }
+            if let tid = startGuardedThread({ body(i) }) { w.threads.append(tid) }
         }
         return w
     }
