@@ -418,6 +418,9 @@ extension Engine {
 
     /// The program closed a write fd: close it, then commit when no writer is left.
     public func release(fd: Int32, file: OpenFile) throws(Errno) -> Int32 {
+        // This process's map of a sparse staging file goes with the descriptor (a dup still
+        // open finds it again by name): writing many big files must not pile up descriptors.
+        if let st = try? Sys.fstat(fd) { SparseStagings.shared.forget(st) }
         Sys.close(fd)
         let v = try volume(file.mount)
         return settle(v, file.ino)

@@ -82,19 +82,28 @@ extension Engine {
             n = Int(r)
         }
         if offset < 0 && n > 0 { _ = try Sys.lseek(fd, at + Int64(n), SEEK_SET) }
-        return (n, copy?.isComplete ?? true)
+        let complete = copy?.isComplete ?? true
+        if complete, copy != nil { forgetComplete(fd) }
+        return (n, complete)
     }
 
     /// Make the whole file present (mmap, sendfile, copy_file_range, splice, SEEK_DATA, stdio,
     /// exec: calls whose reads the shim does not see).
     public func partialComplete(fd: Int32, file: OpenFile) throws(Errno) {
         guard let copy = try partialCopy(fd, file) else { return }
+        defer { if copy.isComplete { forgetComplete(fd) } }
         do throws(Errno) { try copy.fillAll() } catch {
             if let v = try? volume(file.mount) {
                 Log.error("cannot read \(v.spec.prefix) inode \(file.ino) whole: \(DataErrors.last?.message ?? "\(error)")")
             }
             throw error
         }
+    }
+
+    /// A complete copy is an ordinary read copy (mode 0400): its descriptors read through the
+    /// kernel from now on, and this process lets its map and descriptor go.
+    private func forgetComplete(_ fd: Int32) {
+        if let st = try? Sys.fstat(fd) { PartialCopies.shared.forget(st) }
     }
 
     /// The program closed its last partial descriptor of `ino`.
