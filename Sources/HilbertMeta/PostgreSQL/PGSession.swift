@@ -54,6 +54,8 @@ final class PGSession {
     private(set) var generation = 0
     /// The change version this write transaction's commit set (its bump's RETURNING).
     private var committedVersion: Int64?
+    /// This write transaction failed with its COMMIT sent and its outcome unknown (`commit`).
+    private(set) var commitOutcomeUnknown = false
     /// This write transaction is optimistic (PGBackend.optimisticTransaction): a failed check
     /// of its expectation, or of a name it assumed absent, is `MetaStore.conflict`.
     private var optimistic = false
@@ -327,6 +329,7 @@ final class PGSession {
         leased = false
         sentBegin = false
         committedVersion = nil
+        commitOutcomeUnknown = false
         optimistic = false
         expectationQueued = false
         aheadRequest = nil
@@ -426,6 +429,7 @@ final class PGSession {
                                     [.int(token)])
                 applied = r.rowCount == 0
             } catch {
+                commitOutcomeUnknown = true
                 lastError = HilbertError(.io, "metadata server \(display): the connection broke while a change was being committed, and whether it was cannot be checked now (\(why)); it was applied at most once")
                 Log.error(lastError!.message)
                 throw Errno.io

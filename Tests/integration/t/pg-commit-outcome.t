@@ -6,7 +6,10 @@
 # released after the process has asked:
 #   late    — held after its token went in (at COMMIT): it lands, so the call must succeed;
 #   held    — held before its token went in: the process decides it did not land, so it must
-#             never land (the call fails with EIO and the file is not there).
+#             never land (the call fails with EIO and the file is not there);
+#   unknown — held at COMMIT, and the connection that asks is cut too: the outcome is unknown
+#             (EIO), so the objects the commit references must stay: a file's blocks, and a
+#             pack that small files were moved into.
 # pg-faults.t cuts at random moments; "late" is the case it found (a create reported failed
 # that landed anyway: the file was left at 0 bytes).
 # timeout: 240
@@ -39,7 +42,9 @@ CREATE FUNCTION outcome.test_gate() RETURNS trigger LANGUAGE plpgsql AS \$\$
 CREATE CONSTRAINT TRIGGER test_late AFTER INSERT ON outcome.hl_edge DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW WHEN (NEW.name = 'late'::bytea) EXECUTE FUNCTION outcome.test_gate();
 CREATE TRIGGER test_held AFTER INSERT ON outcome.hl_edge
-    FOR EACH ROW WHEN (NEW.name = 'held'::bytea) EXECUTE FUNCTION outcome.test_gate();") || bail "the gate triggers" "$out"
+    FOR EACH ROW WHEN (NEW.name = 'held'::bytea) EXECUTE FUNCTION outcome.test_gate();
+CREATE CONSTRAINT TRIGGER test_blocks AFTER INSERT ON outcome.hl_block DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION outcome.test_gate();") || bail "the gate triggers" "$out"
 
 # The gate: a session of psql that holds the advisory lock until told to let go.
 coproc GATEKEEPER { psql -X -w -Atq "$PG_URL" >"$HL_TMP/gate.out" 2>&1; }
@@ -137,10 +142,42 @@ wait $w
 is "$(content_of held 400)" "absent" "... and it never landed: no file"
 like "$(cat "$HL_TMP/held.err")" "it was not applied" "... as the process said"
 
+# ---------------------------------------------------------------- unknown: a file's blocks
+close_gate
+job python3 "$HL_TMP/create.py" unknown "$HL_TMP/unknown.result" 300000 >"$HL_TMP/unknown.out" 2>"$HL_TMP/unknown.err" &
+w=$!
+pid=$(held_backend); held=$?
+is "$held" "0" "the commit of 'unknown' (300,000 bytes: blocks) waits at the gate, at its COMMIT"
+control cut >/dev/null
+asking unknown; is "$?" "0" "... the process asks whether it landed"
+control cut >/dev/null
+is "$(result_of unknown)" "fail EIO" "when that connection is cut too, the close fails with EIO"
+like "$(cat "$HL_TMP/unknown.err")" "cannot be checked now" "... saying that whether it landed is unknown"
+open_gate
+backend_done "$pid"
+wait $w
+is "$(content_of unknown 300000)" "300000 bytes whole" "it landed, and its blocks are there: the file is whole"
+
+# ---------------------------------------------------------------- unknown: a pack
+close_gate
+HILBERT_PACK_FILES=1 job python3 "$HL_TMP/create.py" packed "$HL_TMP/packed.result" 3000 >"$HL_TMP/packed.out" 2>"$HL_TMP/packed.err" &
+w=$!
+pid=$(held_backend); held=$?
+is "$held" "0" "moving a small file into a pack (HILBERT_PACK_FILES=1) waits at the gate, at its COMMIT"
+control cut >/dev/null
+asking packed; is "$?" "0" "... the process asks whether it landed"
+control cut >/dev/null
+is "$(result_of packed)" "ok" "when that connection is cut too, the close (committed before) succeeds"
+open_gate
+backend_done "$pid"
+wait $w
+is "$(sql "SELECT count(*) FROM outcome.hl_pack")" "1" "the move landed: the volume has a pack"
+is "$(content_of packed 3000)" "3000 bytes whole" "... and the pack is there: the file is whole"
+
 st=$("$H" status "$URL" 2>&1)
 n=$(job sh -c 'find /hilbert | wc -l')
 like "$st" "inodes: +$n\b" "the inode counter agrees with the tree ($n entries)"
-sql "DROP TRIGGER test_late ON outcome.hl_edge; DROP TRIGGER test_held ON outcome.hl_edge; DROP FUNCTION outcome.test_gate();" >/dev/null
+sql "DROP TRIGGER test_late ON outcome.hl_edge; DROP TRIGGER test_held ON outcome.hl_edge; DROP TRIGGER test_blocks ON outcome.hl_block; DROP FUNCTION outcome.test_gate();" >/dev/null
 echo '\q' >&"${GATEKEEPER[1]}"
 
 done_testing
