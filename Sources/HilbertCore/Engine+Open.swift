@@ -672,9 +672,21 @@ extension Engine {
             if upload != 0 { try? v.meta.finishUpload(commit: upload) }
             throw error
         }
-        let done: Committed
+        // On failure the new objects are deleted, unless the transaction may have committed
+        // (its outcome unknown): then they stay registered as uploading, and gc deletes them
+        // once the upload is abandoned if nothing references them.
+        func abandon() {
+            for id in stored.newObjects { try? v.store.delete(blockObjectKey(id)) }
+            if upload != 0 { try? v.meta.finishUpload(commit: upload) }
+        }
         do throws(Errno) {
             try v.store.flush()   // objects durable before metadata points at them
+        } catch {
+            abandon()
+            throw error
+        }
+        let done: Committed
+        do throws(Errno) {
             done = try v.meta.withWriteTransaction { () throws(Errno) -> Committed in
                 try v.meta.fetchForCommit(ino)
                 try requireRegistered(v, ino, staged)
@@ -685,8 +697,7 @@ extension Engine {
                 return d
             }
         } catch {
-            for id in stored.newObjects { try? v.store.delete(blockObjectKey(id)) }
-            if upload != 0 { try? v.meta.finishUpload(commit: upload) }
+            if !v.meta.lastWriteMayHaveCommitted { abandon() }
             throw error
         }
         deleteObjects(v, done.released)

@@ -23,6 +23,8 @@ struct PackStored {
 /// (`MetaStore.adoptPack`: only files whose version is still the one given). The pack's id is
 /// registered as uploading (gc leaves it alone) until that transaction. Objects the files no
 /// longer use, and the pack itself when no file took it, are deleted from the store after it.
+/// When that transaction fails, the pack is deleted, unless it may have committed all the same
+/// (its outcome unknown): then the pack stays registered as uploading, for gc to decide.
 /// `owner` identifies the writer for gc, as a staging owner does.
 func storePack(_ files: [PackInput], meta: MetaStore, store: ObjectStore, codec: BlockCompression,
                owner: String) throws(Errno) -> PackStored {
@@ -31,7 +33,10 @@ func storePack(_ files: [PackInput], meta: MetaStore, store: ObjectStore, codec:
     var builder = PackBuilder(compression: codec, capacity: encodedBound)
     let packed = files.map { PackedFile(ino: $0.ino, version: $0.version, block: builder.add($0.raw, objectID: id)) }
     let key = blockObjectKey(id)
-    let adoption: PackAdoption
+    func abandon() {
+        try? store.delete(key)
+        try? meta.finishUpload(commit: id)
+    }
     do throws(Errno) {
         var failure: Errno?
         builder.bytes.withUnsafeBytes { b in
@@ -39,12 +44,17 @@ func storePack(_ files: [PackInput], meta: MetaStore, store: ObjectStore, codec:
         }
         if let failure { throw failure }
         try store.flush()   // stored before the metadata points at it
+    } catch {
+        abandon()
+        throw error
+    }
+    let adoption: PackAdoption
+    do throws(Errno) {
         let pack = PackRow(objectID: id, size: UInt64(builder.bytes.count), pieces: UInt64(builder.pieces),
                            created: Timespec.now().sec)
         adoption = try meta.adoptPack(pack, uploadCommit: id, files: packed)
     } catch {
-        try? store.delete(key)
-        try? meta.finishUpload(commit: id)
+        if !meta.lastWriteMayHaveCommitted { abandon() }
         throw error
     }
     var released = adoption.released

@@ -201,6 +201,12 @@ public final class MetaStore: @unchecked Sendable {
     }
     static let openErrorSlot = ThreadLocal<HilbertError>()
 
+    /// The last write transaction of the calling thread failed but may have committed all the
+    /// same (MetaBackend.commitOutcomeUnknown): what it would reference must not be deleted.
+    /// Thread-local; read it right after the failed call.
+    public var lastWriteMayHaveCommitted: Bool { MetaStore.outcomeUnknownSlot.value ?? false }
+    static let outcomeUnknownSlot = ThreadLocal<Bool>()
+
     /// The explanation of the most recent SQLite failure on this store.
     public var lastError: HilbertError? {
         lock.lock(); defer { lock.unlock() }
@@ -355,6 +361,7 @@ public final class MetaStore: @unchecked Sendable {
     @inline(__always)
     func write<T>(_ body: () throws(Errno) -> T) throws(Errno) -> T {
         lock.lock(); defer { lock.unlock() }
+        let outermost = backend.transactionDepth == 0
         do throws(Errno) {
             if optimisticWrites && backend.remoteLookups && backend.transactionDepth == 0 && cacheEpoch != .max {
                 do throws(Errno) {
@@ -369,6 +376,7 @@ public final class MetaStore: @unchecked Sendable {
             return try backend.transaction(write: true, body)
         } catch {
             inoNext = 0; inoEnd = 0
+            if outermost { MetaStore.outcomeUnknownSlot.value = backend.commitOutcomeUnknown ? true : nil }
             throw error
         }
     }

@@ -137,6 +137,10 @@ protocol MetaBackend: AnyObject {
     func transaction<T>(write: Bool, _ body: () throws(Errno) -> T) throws(Errno) -> T
     /// 0 outside any transaction.
     var transactionDepth: Int { get }
+    /// The write transaction that just failed may have committed all the same: its COMMIT
+    /// was sent and whether it landed could not be learnt (the connection broke, and so did
+    /// the check). False after every other failure, which changed nothing.
+    var commitOutcomeUnknown: Bool { get }
     var inWriteTransaction: Bool { get }
     /// A number that changes when another session commits (cache validation).
     func changeVersion() throws(Errno) -> Int64

@@ -42,6 +42,7 @@ final class PGBackend: MetaBackend {
     }
 
     var transactionDepth: Int { session.depth }
+    var commitOutcomeUnknown: Bool { session.commitOutcomeUnknown }
     var inWriteTransaction: Bool { session.inWrite }
     func changeVersion() throws(Errno) -> Int64 {
         if let v = prefetched()?.changeVersion { return v }

@@ -19,8 +19,8 @@ import HilbertSupport
 ///
 /// Commit outcome. Each write transaction inserts a random token into `hl_commit` with its
 /// changes; when the connection breaks while its COMMIT was in flight, the session reconnects
-/// and looks the token up: found, the transaction committed; absent, it did not (EIO, nothing
-/// applied). A retried commit never applies twice.
+/// and inserts the token itself (`commit`): already there, the transaction committed; inserted,
+/// it did not and now never will (EIO, nothing applied). A retried commit never applies twice.
 final class PGSession {
     /// `"schema".hl_`: the prefix of every table name in a statement.
     let t: String
@@ -54,6 +54,8 @@ final class PGSession {
     private(set) var generation = 0
     /// The change version this write transaction's commit set (its bump's RETURNING).
     private var committedVersion: Int64?
+    /// This write transaction failed with its COMMIT sent and its outcome unknown (`commit`).
+    private(set) var commitOutcomeUnknown = false
     /// This write transaction is optimistic (PGBackend.optimisticTransaction): a failed check
     /// of its expectation, or of a name it assumed absent, is `MetaStore.conflict`.
     private var optimistic = false
@@ -327,6 +329,7 @@ final class PGSession {
         leased = false
         sentBegin = false
         committedVersion = nil
+        commitOutcomeUnknown = false
         optimistic = false
         expectationQueued = false
         aheadRequest = nil
@@ -414,12 +417,19 @@ final class PGSession {
             }
             let why = lastError?.message ?? "\(error)"
             // The connection broke with the COMMIT in flight: ask a new one whether it landed.
+            // Its backend may still be working through what it received and commit later
+            // than a look-up, so the token is inserted instead: the insert waits for a
+            // transaction holding it uncommitted and finds it there if that one committed;
+            // once the check's row is in, the transaction's own insert of it fails, so it can
+            // never commit after being reported as not applied.
             let applied: Bool
             do throws(Errno) {
                 let c = try connection()
-                let r = try c.query("SELECT 1 FROM \(t)commit WHERE token = $1", [.int(token)])
-                applied = r.rowCount == 1
+                let r = try c.query("INSERT INTO \(t)commit(token) VALUES($1) ON CONFLICT (token) DO NOTHING RETURNING 1",
+                                    [.int(token)])
+                applied = r.rowCount == 0
             } catch {
+                commitOutcomeUnknown = true
                 lastError = HilbertError(.io, "metadata server \(display): the connection broke while a change was being committed, and whether it was cannot be checked now (\(why)); it was applied at most once")
                 Log.error(lastError!.message)
                 throw Errno.io

@@ -18,6 +18,8 @@ final class SQLiteBackend: MetaBackend {
     }
 
     var transactionDepth: Int { conn.depth }
+    /// A local COMMIT either happens or fails (and is rolled back).
+    var commitOutcomeUnknown: Bool { false }
     var inWriteTransaction: Bool { conn.inWriteTransaction }
     func changeVersion() throws(Errno) -> Int64 { try conn.dataVersion() }
     /// Every read is a local call: nothing to gather, nothing to save by optimism.
