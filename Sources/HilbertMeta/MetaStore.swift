@@ -310,8 +310,14 @@ public final class MetaStore: @unchecked Sendable {
 
     /// fork: hold the lock across fork(), so that no other thread of the parent is inside
     /// SQLite (and its global mutexes) when the child is created.
-    public func beforeFork() { lock.lock() }
-    public func afterForkInParent() { lock.unlock() }
+    public func beforeFork() {
+        lock.lock()
+        backend.beforeFork()
+    }
+    public func afterForkInParent() {
+        backend.afterForkInParent()
+        lock.unlock()
+    }
 
     public func afterForkInChild() {
         lock.reinitialize()

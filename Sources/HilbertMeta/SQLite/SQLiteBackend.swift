@@ -33,6 +33,8 @@ final class SQLiteBackend: MetaBackend {
     func makeChangeEpoch() -> ChangeEpoch { ChangeEpoch(databasePath: conn.path) }
     func makeSpaceReserve() -> SpaceReserve? { SpaceReserve(databasePath: conn.path) }
     func abandonAfterFork() { conn.abandonAfterFork() }
+    func beforeFork() { conn.beforeFork() }
+    func afterForkInParent() { conn.afterForkInParent() }
 
     // MARK: nodes
 
