@@ -55,7 +55,8 @@ extension Engine {
         // cache timeout, as the directories a create or an unlink changes are: its listing's
         // pages are read from the server, which is what keeps listings close-to-open.
         let listing = flags & O_DIRECTORY != 0 && acc == O_RDONLY && !create && !isPath
-        switch try resolve(v, loc, followLast: follow, cred: cred, fresh: !listing, creating: creatingToWrite) {
+        switch try resolve(v, loc, followLast: follow, cred: cred, fresh: !listing, creating: creatingToWrite,
+                           checkedByWrite: creatingToWrite) {
         case .redirect(let host):
             throw redirect(to: host)
         case .missing(let parent, let name, let mustBeDir):

@@ -4,7 +4,9 @@ import CSQLite
 import HilbertSupport
 @testable import HilbertMeta
 
-/// The SQLite engine's write path: checkpoints on a thread of their own.
+/// The SQLite engine's write path: checkpoints on a thread of their own, caches that stay
+/// through the process's own writes, and lookups a create or a rename does without a
+/// transaction of their own.
 @Suite struct SQLiteWriteTests {
     private func connection(_ s: MetaStore) -> Connection { (s.backend as! SQLiteBackend).conn }
 
@@ -86,6 +88,58 @@ import HilbertSupport
                 more += 1
             }
             #expect(c.framesAfterLastWrite < Checkpointer.inlineFrames, "the WAL restarted: \(c.framesAfterLastWrite) frames")
+        }
+    }
+
+    /// After its own writes a process answers from its caches (no transaction); another
+    /// process's write in between makes it ask again.
+    @Test func ownWritesKeepTheCaches() throws {
+        try withSQLiteVolume { s, path in
+            let d = try s.mkdir(parent: rootIno, name: b("d"), mode: 0o755, cred: root)
+            _ = try s.res("/d")
+            let c = connection(s)
+            for i in 0..<20 {
+                let before = c.transactionsBegun
+                // open(O_CREAT) of a new name: the caches know the directory; the create's
+                // transaction looks the name up itself.
+                let r = try s.resolve(from: rootIno, path: b("/d/f\(i)"), followLast: true, cred: root, mountPrefix: prefix,
+                                      creating: true, checkedByWrite: true)
+                guard case .missing(let p, let n, _) = r, p == d.ino, n == b("f\(i)") else {
+                    Issue.record("resolve of a new name: \(r)")
+                    return
+                }
+                let f = try s.createFile(parent: d.ino, name: b("f\(i)"), mode: 0o644, cred: root, exclusive: false).attr
+                #expect(try s.res("/d/f\(i)") == .found(parent: d.ino, name: b("f\(i)"), attr: f))
+                // A rename's source and target from the caches too.
+                let src = try s.resolve(from: rootIno, path: b("/d/f\(i)"), followLast: false, cred: root, mountPrefix: prefix,
+                                        changing: true)
+                let dst = try s.resolve(from: rootIno, path: b("/d/g\(i)"), followLast: false, cred: root, mountPrefix: prefix,
+                                        changing: true, checkedByWrite: true)
+                guard case .found = src, case .missing = dst else {
+                    Issue.record("rename lookups: \(src), \(dst)")
+                    return
+                }
+                try s.rename(parent: d.ino, name: b("f\(i)"), newParent: d.ino, newName: b("g\(i)"), cred: root)
+                #expect(c.transactionsBegun - before == 2, "create and rename, nothing else, at file \(i)")
+                #expect(try s.res("/d/f\(i)") == .missing(parent: d.ino, name: b("f\(i)"), mustBeDirectory: false))
+            }
+            // A removal looks a name the caches do not know up first (ENOENT before EACCES).
+            let before = c.transactionsBegun
+            _ = try s.resolve(from: rootIno, path: b("/d/nothing"), followLast: false, cred: root, mountPrefix: prefix,
+                              changing: true)
+            #expect(c.transactionsBegun - before == 1)
+            // Another process writes: the next lookup asks the database, and sees its change.
+            let other = try MetaStore.open(path: path)
+            defer { other.close() }
+            _ = try other.createFile(parent: d.ino, name: b("theirs"), mode: 0o600, cred: root, exclusive: true)
+            _ = try s.createFile(parent: d.ino, name: b("mine"), mode: 0o644, cred: root, exclusive: true)
+            let r = try s.resolve(from: rootIno, path: b("/d/theirs"), followLast: true, cred: root, mountPrefix: prefix,
+                                  creating: true, checkedByWrite: true)
+            guard case .found(_, _, let a) = r else {
+                Issue.record("another process's file: \(r)")
+                return
+            }
+            #expect(a.mode & 0o777 == 0o600)
         }
     }
 }

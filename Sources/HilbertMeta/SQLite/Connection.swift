@@ -20,8 +20,16 @@ public final class Connection {
     private(set) var inWriteTransaction = false
     /// Explanation of the most recent failure.
     public internal(set) var lastError: HilbertError?
-    /// Called after every write transaction ends (commit or rollback), e.g. to drop caches.
-    var onWriteEnd: (() -> Void)?
+    /// Called after every write transaction ends, with whether it committed (e.g. to bring
+    /// caches up to date or drop them).
+    var onWriteEnd: ((Bool) -> Void)?
+    /// With `readsBeginVersion`: `PRAGMA data_version` read right after the current (or last)
+    /// write transaction's BEGIN IMMEDIATE, so under the write lock: the version any other
+    /// connection's last commit left, which this transaction's own commit does not change.
+    var readsBeginVersion = false
+    private(set) var beginVersion: Int64 = 0
+    /// Outermost transactions begun (read and write): what a call cost, for tests.
+    private(set) var transactionsBegun = 0
     public static let busyTimeoutMillis: Int32 = 10_000
     /// Frames in the WAL after this connection's last commit (the WAL hook), and after the
     /// last write transaction (for tests).
@@ -226,18 +234,22 @@ public final class Connection {
             }
         }
         try stepOnce(immediate ? "BEGIN IMMEDIATE" : "BEGIN")
+        transactionsBegun &+= 1
         depth = 1
         inWriteTransaction = immediate
+        var committed = false
         defer {
             if immediate {
-                onWriteEnd?()
+                onWriteEnd?(committed)
                 checkpointIfDue()
             }
         }
         do throws(Errno) {
+            if immediate && readsBeginVersion { beginVersion = try dataVersion() }
             let r = try body()
             do throws(Errno) {
                 try stepOnce("COMMIT")
+                committed = true
             } catch {
                 try? stepOnce("ROLLBACK")
                 depth = 0

@@ -3,8 +3,10 @@
 # files leaves the checkpoints of the volume's WAL (with their syncs) to a thread of its own
 # (strace: the program's thread syncs the metadata a few times, the other thread most of
 # them), keeps the WAL bounded, forks children while that thread works (none hangs, each
-# writes through the volume), and leaves a database SQLite finds intact. SQLite volumes only
-# (the checkpoints and the database are SQLite's).
+# writes through the volume), and leaves a database SQLite finds intact. Processes that change
+# the same directory in turn (create, rename, O_EXCL, chmod, utime, unlink) see each other's
+# changes at once, whatever their own caches held. SQLite volumes only (the checkpoints and
+# the database are SQLite's).
 # timeout: 600
 . "$(dirname "$0")/../lib.sh"
 hl_on_pg && bail "a SQLite volume" "meta-writes.t checks SQLite's checkpoints and database; it has no @pg variant"
@@ -70,5 +72,68 @@ is "$(hl bash -c 'ls /hilbert/storm/d0* | grep -c "^f"')" "3000" "all 3,000 file
 is "$(hl bash -c 'ls /hilbert/storm | grep -c "^child"')" "60" "all 60 children's files listed"
 is "$(hl cat /hilbert/storm/d017/f042)" "$("$HL_PY" -c 'print((b"%08d" % 1742 * 512).decode(), end="")')" "a file reads back"
 is "$(sqlite3 "$HL_META" 'PRAGMA integrity_check')" "ok" "SQLite finds the metadata database intact"
+
+# Turns between two processes on one directory, each answering from its own caches where it
+# may: every step sees the other's last change.
+out=$(hl "$HL_PY" - <<'PY' 2>&1
+import errno, os, sys
+d = "/hilbert/turns"
+os.mkdir(d)
+a_r, b_w = os.pipe()
+b_r, a_w = os.pipe()
+def turn(w, r):                        # hand over, wait to be handed back
+    os.write(w, b"x")
+    if os.read(r, 1) != b"x":
+        raise SystemExit("the other side left")
+def fail(what):
+    print("FAIL", what, flush=True)
+    os._exit(1)
+pid = os.fork()
+if pid == 0:                           # B
+    os.read(b_r, 1)
+    for i in range(200):
+        os.rename("%s/x%d" % (d, i), "%s/y%d" % (d, i))          # A created x
+        os.chmod("%s/y%d" % (d, i), 0o600)
+        turn(b_w, b_r)
+        os.unlink("%s/x%d" % (d, i))                               # A made x again
+        os.utime("%s/y%d" % (d, i), (1000 + i, 2000 + i))
+        turn(b_w, b_r)
+    os._exit(0)
+for i in range(200):                   # A
+    with open("%s/x%d" % (d, i), "w") as f:
+        f.write("first %d" % i)
+    os.stat("%s/x%d" % (d, i))
+    turn(a_w, a_r)
+    if os.path.exists("%s/x%d" % (d, i)):
+        fail("x%d still there after B renamed it" % i)
+    st = os.stat("%s/y%d" % (d, i))
+    if st.st_mode & 0o777 != 0o600:
+        fail("y%d mode %o after B's chmod" % (i, st.st_mode & 0o777))
+    fd = os.open("%s/x%d" % (d, i), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    os.write(fd, b"second")
+    os.close(fd)
+    turn(a_w, a_r)
+    try:
+        os.open("%s/x%d" % (d, i), os.O_RDONLY)
+        fail("x%d still there after B unlinked it" % i)
+    except FileNotFoundError:
+        pass
+    st = os.stat("%s/y%d" % (d, i))
+    if (int(st.st_atime), int(st.st_mtime)) != (1000 + i, 2000 + i):
+        fail("y%d times %s after B's utime" % (i, (st.st_atime, st.st_mtime)))
+    try:
+        os.rename("%s/y%d" % (d, i), "%s/x%d" % (d, i))            # the name B freed
+    except OSError as e:
+        fail("rename y%d onto the freed x%d: %s" % (i, i, e))
+    if open("%s/x%d" % (d, i)).read() != "first %d" % i:
+        fail("x%d content" % i)
+    os.rename("%s/x%d" % (d, i), "%s/z%d" % (d, i))
+os.write(a_w, b"x")
+_, status = os.waitpid(pid, 0)
+print("turns", status, len(os.listdir(d)))
+PY
+)
+is "$out" "turns 0 200" "200 rounds of create/rename/chmod/O_EXCL/unlink/utime between two processes see each other"
+is "$(hl bash -c 'ls /hilbert/turns | sort -V | head -3 | tr "\n" " "')" "z0 z1 z2 " "and the names are what they did"
 
 done_testing
