@@ -632,9 +632,9 @@ public final class MetaStore: @unchecked Sendable {
         try backend.counterValue(name)
     }
 
-    /// A fresh inode number (never reused). A backend whose every counter read is a round
-    /// trip hands this process `inodeBatch` numbers at a time; numbers of a batch this process
-    /// does not use are never used (gaps, not reuse). A batch taken in a transaction that then
+    /// A fresh inode number (never reused). The backend hands this process `inodeBatch`
+    /// numbers at a time; numbers of a batch this process does not use are never used (gaps,
+    /// not reuse). A batch taken in a transaction that then
     /// failed is dropped (`write`), since the counter may not have moved.
     func allocateIno() throws(Errno) -> Ino {
         if inoNext < inoEnd {

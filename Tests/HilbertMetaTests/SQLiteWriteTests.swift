@@ -17,8 +17,8 @@ import HilbertSupport
         _ = try s.withWriteTransaction { () throws(Errno) in
             try s.fetchForCommit(f.ino)
             _ = try s.getattr(f.ino)
-            _ = try s.commitData(ino: f.ino, size: 60, inline: [UInt8](repeating: 7, count: 60), blocks: [], cred: root)
-            try s.clearStaging(ino: f.ino)
+            _ = try s.commitData(ino: f.ino, size: 60, inline: [UInt8](repeating: 7, count: 60), blocks: [], cred: root,
+                                 unstage: true)
         }
     }
 

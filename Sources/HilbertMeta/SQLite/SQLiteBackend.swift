@@ -342,9 +342,20 @@ final class SQLiteBackend: MetaBackend {
         return v
     }
 
-    func bumpCounter(_ name: String, _ delta: Int64) throws(Errno) { _ = try addToCounter(name, delta) }
-    /// A counter read costs nothing here: numbers stay dense.
-    var inodeBatch: Int { 1 }
+    /// Nothing read back: a plain UPDATE costs less than one with RETURNING (which SQLite runs
+    /// through a table of its results).
+    func bumpCounter(_ name: String, _ delta: Int64) throws(Errno) {
+        let s = try conn.prepare("UPDATE hl_counter SET value = value + ?2 WHERE name = ?1")
+        s.bind(1, text: name)
+        s.bind(2, delta)
+        try s.run()
+        if conn.changes != 1 {
+            throw HilbertError.record(conn, .io, "\(conn.path): counter \(name) missing")
+        }
+    }
+    /// 64 numbers per counter update: the update (with RETURNING) was a tenth of a small-file
+    /// create's statements; a process leaves the rest of its last batch unused.
+    var inodeBatch: Int { 64 }
 
     func counterValue(_ name: String) throws(Errno) -> Int64 {
         let s = try conn.prepare("SELECT value FROM hl_counter WHERE name=?1")
