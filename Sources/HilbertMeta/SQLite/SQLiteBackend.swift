@@ -190,6 +190,14 @@ final class SQLiteBackend: MetaBackend {
     func moveEdge(_ edge: Edge, to parent: Ino, name: [UInt8]) throws(Errno) {
         changes.append(.entryGone(parent: edge.parent, name: edge.name))
         changes.append(.entry(parent: parent, name: name, ino: edge.ino))
+        if parent == edge.parent {
+            // Within a directory: SQLite rewrites the entry of every index on a column the
+            // UPDATE sets, changed or not (hl_edge_list is on parent, id).
+            let s = try conn.prepare("UPDATE hl_edge SET name=?2 WHERE id=?1")
+            s.bind(1, edge.id); s.bind(2, blob: name)
+            try s.run()
+            return
+        }
         let s = try conn.prepare("UPDATE hl_edge SET parent=?2, name=?3 WHERE id=?1")
         s.bind(1, edge.id); s.bind(2, parent); s.bind(3, blob: name)
         try s.run()
