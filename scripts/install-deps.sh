@@ -23,7 +23,7 @@ build_pkgs="libsqlite3-dev libzstd-dev libcurl4-openssl-dev libpq-dev make gcc b
 # The tests, by what needs them.
 test_pkgs="
     sqlite3 git tar gzip bzip2 xz-utils zstd zip unzip coreutils findutils diffutils
-    util-linux passwd procps iproute2 file patch perl dash rsync fio attr curl
+    util-linux passwd procps iproute2 file patch perl dash rsync fio attr curl strace
     autoconf automake libtool
     python3 python3-venv python3-numpy python3-h5py python3-setuptools python3-wheel python3-dev
     python3.11 libpython3.11-testsuite

@@ -18,7 +18,7 @@ extension Engine {
     /// up to the attribute cache timeout late; everything else sees the server's state now.
     /// `creating`: see MetaStore.resolve.
     func resolve(_ v: Volume, _ loc: Location, followLast: Bool, cred: Credentials, fresh: Bool = true,
-                 creating: Bool = false, changing: Bool = false) throws(Errno) -> Resolution {
+                 creating: Bool = false, changing: Bool = false, checkedByWrite: Bool = false) throws(Errno) -> Resolution {
         guard let path = loc.path else {
             let attr = try v.meta.getattr(loc.dir, fresh: fresh)
             return .found(parent: 0, name: [], attr: attr)
@@ -27,7 +27,7 @@ extension Engine {
         if path.count >= 4096 { throw Errno.nameTooLong }
         return try v.meta.resolve(from: loc.dir == 0 ? rootIno : loc.dir, path: path, followLast: followLast,
                                   cred: cred, mountPrefix: v.prefixBytes, fresh: fresh, creating: creating,
-                                  changing: changing)
+                                  changing: changing, checkedByWrite: checkedByWrite)
     }
 
     /// Resolve to an existing object or throw (ENOENT / redirect).
@@ -147,12 +147,13 @@ extension Engine {
         case [0x2e, 0x2e]: throw removeDirectory ? Errno.notEmpty : Errno.isDirectory
         default: break
         }
-        // Where lookups are round trips, the removal's transaction looks the name up itself: a
-        // directory the caches know will do (MetaStore.resolve, `creating`), except where a
-        // trailing slash asks for more.
-        let plain = loc.path?.last != 0x2f && v.meta.sharedBetweenNodes
+        // The removal's transaction looks the name up itself: a directory the caches know will
+        // do (MetaStore.resolve, `changing`), except where a trailing slash asks for more. Where
+        // lookups are round trips, a name unknown to the caches is left to it too (`plain`).
+        let noSlash = loc.path?.last != 0x2f
+        let plain = noSlash && v.meta.sharedBetweenNodes
         let p: Ino, n: [UInt8]
-        switch try resolve(v, loc, followLast: false, cred: cred, changing: plain) {
+        switch try resolve(v, loc, followLast: false, cred: cred, changing: noSlash) {
         case .found(let parent, let name, let attr):
             if parent == 0 { throw removeDirectory ? Errno.busy : Errno.isDirectory }   // the mount root
             // Where the answer may come from the caches, the transaction checks the type.
@@ -180,12 +181,13 @@ extension Engine {
         let cred = Credentials.effective()
         // Linux resolves both parent directories before it looks the source up: an unusable
         // destination path (ENOTDIR, ENOENT in the middle) wins over a missing source.
-        // Where lookups are round trips, the transaction looks both names up itself: directories
-        // the caches know will do (MetaStore.resolve, `creating`), except where a trailing slash
-        // asks for more.
-        let plain = from.path?.last != 0x2f && to.path?.last != 0x2f && v.meta.sharedBetweenNodes
-        let source = try resolve(v, from, followLast: false, cred: cred, changing: plain)
-        let target = try resolve(v, to, followLast: false, cred: cred, changing: plain)
+        // The transaction looks both names up itself: directories the caches know will do
+        // (MetaStore.resolve, `changing`), except where a trailing slash asks for more. Where
+        // lookups are round trips, a source unknown to the caches is left to it too (`plain`).
+        let noSlash = from.path?.last != 0x2f && to.path?.last != 0x2f
+        let plain = noSlash && v.meta.sharedBetweenNodes
+        let source = try resolve(v, from, followLast: false, cred: cred, changing: noSlash)
+        let target = try resolve(v, to, followLast: false, cred: cred, changing: noSlash, checkedByWrite: noSlash)
         let (sp, sn): (Ino, [UInt8])
         var sattr: Attr?
         switch source {

@@ -55,7 +55,8 @@ extension Engine {
         // cache timeout, as the directories a create or an unlink changes are: its listing's
         // pages are read from the server, which is what keeps listings close-to-open.
         let listing = flags & O_DIRECTORY != 0 && acc == O_RDONLY && !create && !isPath
-        switch try resolve(v, loc, followLast: follow, cred: cred, fresh: !listing, creating: creatingToWrite) {
+        switch try resolve(v, loc, followLast: follow, cred: cred, fresh: !listing, creating: creatingToWrite,
+                           checkedByWrite: creatingToWrite) {
         case .redirect(let host):
             throw redirect(to: host)
         case .missing(let parent, let name, let mustBeDir):
@@ -130,14 +131,9 @@ extension Engine {
     /// the name already existed and O_EXCL was not given.
     private func createForWrite(_ v: Volume, parent: Ino, name: [UInt8], mode: UInt32, flags: Int32,
                                 cred: Credentials, exclusive: Bool) throws(Errno) -> (opened: (fd: Int32, file: OpenFile)?, attr: Attr) {
-        let (path, seedFD) = try v.cache.newStagingFile(ino: 0)
+        // The program's descriptor is the one that creates the file: it is empty, nothing to seed.
+        let (path, fd) = try v.cache.newStagingFile(ino: 0, access: writeFlags(flags))
         let stagedName = String(path[path.index(after: path.lastIndex(of: "/")!)...])
-        var ok = false
-        defer {
-            Sys.close(seedFD)
-            if !ok { try? Sys.unlink(path) }
-        }
-        let fd = try Sys.open(path, writeFlags(flags))
         var attr: Attr
         do throws(Errno) {
             try Sys.flock(fd, LOCK_SH)
@@ -146,16 +142,17 @@ extension Engine {
             attr = made.attr
             guard made.created else {
                 Sys.close(fd)
+                try? Sys.unlink(path)
                 return (nil, attr)
             }
             // The staging file's mtime is the file's: unchanged at commit means nothing written.
-            try Sys.futimens(seedFD, [timespec(tv_sec: Int(attr.atime.sec), tv_nsec: Int(attr.atime.nsec)),
-                                      timespec(tv_sec: Int(attr.mtime.sec), tv_nsec: Int(attr.mtime.nsec))])
+            try Sys.futimens(fd, [timespec(tv_sec: Int(attr.atime.sec), tv_nsec: Int(attr.atime.nsec)),
+                                  timespec(tv_sec: Int(attr.mtime.sec), tv_nsec: Int(attr.mtime.nsec))])
         } catch {
             Sys.close(fd)
+            try? Sys.unlink(path)
             throw error
         }
-        ok = true
         noteStaging(attr.ino, stagedName)
         return ((handOut(fd, flags), OpenFile(mount: mountIndex(v), kind: .write, ino: attr.ino)), attr)
     }
@@ -585,10 +582,11 @@ extension Engine {
                     var d: (released: [DeletedObject], version: UInt64, changed: Bool) = ([], attr.version, false)
                     if try stagingDiffers(v, ino, fd, staged, st, from: attr) {
                         let c = try v.meta.commitData(ino: ino, size: UInt64(size), mtime: mtime, ctime: ctime, inline: bytes,
-                                                      blocks: [], cred: cred)
+                                                      blocks: [], cred: cred, unstage: retire)
                         d = (c.released, c.version, true)
+                    } else if retire {
+                        try v.meta.clearStaging(ino: ino)
                     }
-                    if retire { try v.meta.clearStaging(ino: ino) }
                     return d
                 }
                 version = done.version
@@ -691,8 +689,7 @@ extension Engine {
                 try v.meta.fetchForCommit(ino)
                 try requireRegistered(v, ino, staged)
                 let d = try v.meta.commitData(ino: ino, size: UInt64(size), mtime: mtime, ctime: ctime, inline: nil,
-                                              blocks: stored.blocks, cred: cred)
-                if retire { try v.meta.clearStaging(ino: ino) }
+                                              blocks: stored.blocks, cred: cred, unstage: retire)
                 if upload != 0 { try v.meta.finishUpload(commit: upload) }
                 return d
             }

@@ -325,12 +325,13 @@ public final class CacheDirectory: @unchecked Sendable {
 
     /// A new, uniquely named staging file for `ino`: `staging/<ino>.<pid>.<random>.<cache id>`,
     /// created O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC, mode 0600.
-    public func newStagingFile(ino: UInt64) throws(Errno) -> (path: String, fd: Int32) {
+    /// `access`: the new descriptor's access mode and status flags (O_RDWR by default).
+    public func newStagingFile(ino: UInt64, access: Int32 = O_RDWR) throws(Errno) -> (path: String, fd: Int32) {
         let id = try cacheID()
         while true {
             let path = stagingDirectory + "/\(ino).\(getpid()).\(randomHex()).\(id)"
             do throws(Errno) {
-                return (path, try Sys.open(path, O_RDWR | O_CREAT | O_EXCL, 0o600))
+                return (path, try Sys.open(path, access | O_CREAT | O_EXCL, 0o600))
             } catch where error == .exists {
                 continue
             }

@@ -89,10 +89,12 @@ extension MetaStore {
     /// object ids kept at any index stay. Sets size, mtime (default now), ctime (default now;
     /// a given ctime, the time the content last changed, never moves it backwards),
     /// version += 1, clears S_ISUID/S_ISGID when a non-root user wrote, and updates the usage
-    /// counters.
+    /// counters. `unstage`: also forget the file's staging row (`clearStaging`) in the same
+    /// write of the node.
     @discardableResult
     public func commitData(ino: Ino, size: UInt64, mtime: Timespec? = nil, ctime: Timespec? = nil,
-                           inline: [UInt8]?, blocks: [BlockRef], cred: Credentials) throws(Errno) -> (released: [DeletedObject], version: UInt64) {
+                           inline: [UInt8]?, blocks: [BlockRef], cred: Credentials,
+                           unstage: Bool = false) throws(Errno) -> (released: [DeletedObject], version: UInt64) {
         if inline != nil && !blocks.isEmpty { throw Errno.invalid }
         return try write { () throws(Errno) -> (released: [DeletedObject], version: UInt64) in
             var a = try loadAttr(ino)
@@ -136,6 +138,10 @@ extension MetaStore {
             a.ctime = ctime.map { max($0, a.ctime) } ?? t
             a.version += 1
             a.mode = MetaStore.modeAfterWrite(a.mode, cred)
+            if unstage {
+                try backend.deleteStagingRow(ino)
+                a.staged = false
+            }
             try writeAttr(a)
             return (released, a.version)
         }

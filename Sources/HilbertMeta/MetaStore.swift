@@ -335,8 +335,14 @@ public final class MetaStore: @unchecked Sendable {
 
     /// fork: hold the lock across fork(), so that no other thread of the parent is inside
     /// SQLite (and its global mutexes) when the child is created.
-    public func beforeFork() { lock.lock() }
-    public func afterForkInParent() { lock.unlock() }
+    public func beforeFork() {
+        lock.lock()
+        backend.beforeFork()
+    }
+    public func afterForkInParent() {
+        backend.afterForkInParent()
+        lock.unlock()
+    }
 
     public func afterForkInChild() {
         lock.reinitialize()
@@ -653,9 +659,9 @@ public final class MetaStore: @unchecked Sendable {
         try backend.counterValue(name)
     }
 
-    /// A fresh inode number (never reused). A backend whose every counter read is a round
-    /// trip hands this process `inodeBatch` numbers at a time; numbers of a batch this process
-    /// does not use are never used (gaps, not reuse). A batch taken in a transaction that then
+    /// A fresh inode number (never reused). The backend hands this process `inodeBatch`
+    /// numbers at a time; numbers of a batch this process does not use are never used (gaps,
+    /// not reuse). A batch taken in a transaction that then
     /// failed is dropped (`write`), since the counter may not have moved.
     func allocateIno() throws(Errno) -> Ino {
         if inoNext < inoEnd {

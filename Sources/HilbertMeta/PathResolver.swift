@@ -21,14 +21,21 @@ extension MetaStore {
     /// within the attribute cache timeout will do, whatever they know of the name.
     /// `changing`: the same for a caller that removes or renames the last name (its
     /// transaction looks the name up itself), and a `.found` from the caches will do too.
+    /// Where lookups are local (SQLite) the caches stand in for a lookup only when no other
+    /// process wrote since they were validated, and only as far as the caller's transaction
+    /// gives the answer Linux would: a `.found` for `changing`, and a `.missing` for
+    /// `checkedByWrite` (the caller's write transaction looks the last name up and answers as
+    /// Linux does whether it exists or not: open(O_CREAT) for writing, a rename's target; a
+    /// removal or mkdir would put EACCES before ENOENT or EEXIST).
     public func resolve(from base: Ino, path: [UInt8], followLast: Bool, cred: Credentials,
                         mountPrefix: [UInt8], fresh: Bool = true, creating: Bool = false,
-                        changing: Bool = false) throws(Errno) -> Resolution {
+                        changing: Bool = false, checkedByWrite: Bool = false) throws(Errno) -> Resolution {
         if path.isEmpty { throw Errno.noEntry }
         lock.lock(); defer { lock.unlock() }
-        if (creating || changing) && backend.remoteLookups,
+        let remote = backend.remoteLookups
+        if remote ? creating || changing : checkedByWrite || changing,
            let r = try lastNameFromCache(from: base, path: path, followLast: followLast, cred: cred,
-                                         mountPrefix: mountPrefix, found: changing) {
+                                         mountPrefix: mountPrefix, found: changing, missing: remote || checkedByWrite) {
             return r
         }
         let r = try resolveCached(from: base, path: path, followLast: followLast, cred: cred, mountPrefix: mountPrefix,
@@ -108,7 +115,7 @@ extension MetaStore {
     /// timeout) and whose last name they do not, or, with `found`, the `.found` they hold;
     /// nil for anything else.
     private func lastNameFromCache(from base: Ino, path: [UInt8], followLast: Bool, cred: Credentials,
-                                   mountPrefix: [UInt8], found: Bool) throws(Errno) -> Resolution? {
+                                   mountPrefix: [UInt8], found: Bool, missing: Bool) throws(Errno) -> Resolution? {
         guard backend.transactionDepth == 0, !attrCache.isEmpty, cacheTrusted(fresh: false) else { return nil }
         unknownLastIsMissing = true
         defer { unknownLastIsMissing = false }
@@ -117,7 +124,7 @@ extension MetaStore {
                               mountPrefix: mountPrefix, useCache: true)
         }
         switch r {
-        case .missing?: return r
+        case .missing?: return missing ? r : nil
         case .found?: return found ? r : nil
         default: return nil
         }

@@ -16,6 +16,11 @@ the SQLite engine, a native directory and tmpfs; round trips per operation from 
     python3 Tests/bench/bench.py --drive --meta pg [--latency 0,0.2,2] [--quick] [--rounds N]
         [--files N] [--big-mib N] [--pg-env ENVFILE] [--juicefs PATH] [--workdir DIR] [--keep]
 
+Creates and namespace writes (one process and several at once; rename, chmod, utime, delete) on
+the SQLite engine against a native directory and tmpfs, rounds with medians and spread
+(Tests/bench/writes.py says more):
+    python3 Tests/bench/bench.py --drive --writes [--rounds N] [--files N] [--procs P] [--quick]
+
 Output: a Markdown table (native, /hilbert, ratio prefix/native — above 1 means the prefix is
 faster) plus machine information. Nothing here asserts on timings.
 """
@@ -1290,6 +1295,10 @@ def cmp_measure(args):
 
 
 def main():
+    if "--writes" in sys.argv[1:]:
+        sys.path.insert(0, HERE)
+        import writes
+        return writes.main([a for a in sys.argv[1:] if a != "--writes"])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--drive", action="store_true", help="set up a temp volume and run myself under hilbert run")
     ap.add_argument("--native", help="native directory (measure mode)")

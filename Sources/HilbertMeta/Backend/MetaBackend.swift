@@ -156,6 +156,9 @@ protocol MetaBackend: AnyObject {
     func makeSpaceReserve() -> SpaceReserve?
     /// In a forked child: forget (leak) the parent's connection; the next call reconnects.
     func abandonAfterFork()
+    /// Fork: hold what the backend's own threads use across fork() (see MetaStore.beforeFork).
+    func beforeFork()
+    func afterForkInParent()
 
     /// A hint, inside a transaction: the policy is about to read these rows. A backend whose
     /// every read is a round trip (PostgreSQL) fetches them together, in one, and answers the

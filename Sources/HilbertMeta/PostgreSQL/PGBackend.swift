@@ -58,6 +58,8 @@ final class PGBackend: MetaBackend {
     // validation asks it (the change counter), so there is no node-local shortcut.
     func makeChangeEpoch() -> ChangeEpoch { .unavailable }
     func makeSpaceReserve() -> SpaceReserve? { nil }
+    func beforeFork() {}
+    func afterForkInParent() {}
     func abandonAfterFork() {
         aheadReads = nil
         session.abandonAfterFork()

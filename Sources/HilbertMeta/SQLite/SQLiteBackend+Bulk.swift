@@ -75,12 +75,14 @@ extension SQLiteBackend {
     }
 
     func insertEdge(id: Int64, _ parent: Ino, _ name: [UInt8], _ ino: Ino, type: UInt8) throws(Errno) {
+        noteUnknownChanges()
         let s = try conn.prepare("INSERT INTO hl_edge(id, parent, name, ino, type) VALUES(?1, ?2, ?3, ?4, ?5)")
         s.bind(1, id); s.bind(2, parent); s.bind(3, blob: name); s.bind(4, ino); s.bind(5, Int64(type))
         try s.run()
     }
 
     func setCounter(_ name: String, _ value: Int64) throws(Errno) {
+        noteUnknownChanges()
         let s = try conn.prepare("INSERT OR REPLACE INTO hl_counter(name, value) VALUES(?1, ?2)")
         s.bind(1, text: name); s.bind(2, value)
         try s.run()

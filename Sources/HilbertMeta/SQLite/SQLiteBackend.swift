@@ -5,6 +5,11 @@ import HilbertSupport
 final class SQLiteBackend: MetaBackend {
     let conn: Connection
 
+    /// This write transaction's changes to cached rows (WriteEnd); `changesUnknown` after a
+    /// write that does not say (bulk loading) or a nested one that was rolled back.
+    private var changes: [RowChange] = []
+    private var changesUnknown = false
+
     init(_ conn: Connection) { self.conn = conn }
 
     // MARK: the session
@@ -14,7 +19,20 @@ final class SQLiteBackend: MetaBackend {
 
     @inline(__always)
     func transaction<T>(write: Bool, _ body: () throws(Errno) -> T) throws(Errno) -> T {
-        try conn.transaction(immediate: write, body)
+        if conn.depth == 0 {
+            if write {
+                if !changes.isEmpty { changes.removeAll(keepingCapacity: true) }
+                changesUnknown = false
+            }
+            return try conn.transaction(immediate: write, body)
+        }
+        if !write { return try conn.transaction(immediate: false, body) }
+        do throws(Errno) {
+            return try conn.transaction(immediate: true, body)
+        } catch {
+            changesUnknown = true   // its savepoint was rolled back: the changes list says too much
+            throw error
+        }
     }
 
     var transactionDepth: Int { conn.depth }
@@ -30,11 +48,23 @@ final class SQLiteBackend: MetaBackend {
         try transaction(write: true, body)
     }
     var attributeCacheNanoseconds: UInt64 { 0 }
-    func setWriteEndHandler(_ handler: @escaping (WriteEnd) -> Void) { conn.onWriteEnd = { handler(.unknown) } }
+    /// A committed transaction reports the data version under its write lock as both before and
+    /// after (its own commit does not change it for this connection): MetaStore keeps its caches
+    /// and applies the changes when that is the version they were validated at.
+    func setWriteEndHandler(_ handler: @escaping (WriteEnd) -> Void) {
+        conn.readsBeginVersion = true
+        conn.onWriteEnd = { [unowned self] committed in
+            guard committed, !changesUnknown else { return handler(.unknown) }
+            let v = conn.beginVersion
+            handler(WriteEnd(versions: (v, v), changes: changes))
+        }
+    }
     func close() { conn.close() }
     func makeChangeEpoch() -> ChangeEpoch { ChangeEpoch(databasePath: conn.path) }
     func makeSpaceReserve() -> SpaceReserve? { SpaceReserve(databasePath: conn.path) }
     func abandonAfterFork() { conn.abandonAfterFork() }
+    func beforeFork() { conn.beforeFork() }
+    func afterForkInParent() { conn.afterForkInParent() }
 
     // MARK: nodes
 
@@ -69,12 +99,15 @@ final class SQLiteBackend: MetaBackend {
     }
 
     func insertNode(_ a: Attr) throws(Errno) {
+        changes.append(.node(a))
+        changes.append(.newNode(a.ino))
         let s = try conn.prepare("INSERT INTO hl_node(\(SQLiteBackend.nodeColumns)) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)")
         SQLiteBackend.bindAttr(s, a)
         try s.run()
     }
 
     func updateNode(_ a: Attr) throws(Errno) {
+        changes.append(.node(a))
         let s = try conn.prepare("""
             UPDATE hl_node SET mode=?2,nlink=?3,uid=?4,gid=?5,rdev=?6,size=?7,atime_s=?8,atime_ns=?9,
             mtime_s=?10,mtime_ns=?11,ctime_s=?12,ctime_ns=?13,btime_s=?14,btime_ns=?15,parent=?16,
@@ -85,10 +118,12 @@ final class SQLiteBackend: MetaBackend {
     }
 
     func deleteNode(_ ino: Ino) throws(Errno) {
+        changes.append(.nodeGone(ino))
         try run("DELETE FROM hl_node WHERE ino=?1", ino)
     }
 
     func touchNode(_ ino: Ino, nlinkDelta: Int64, time t: Timespec, modified: Bool) throws(Errno) {
+        changes.append(.touched(ino, nlinkDelta: nlinkDelta, time: t, modified: modified))
         let s = try conn.prepare(modified
             ? "UPDATE hl_node SET nlink=nlink+?2, mtime_s=?3, mtime_ns=?4, ctime_s=?3, ctime_ns=?4 WHERE ino=?1"
             : "UPDATE hl_node SET nlink=nlink+?2, ctime_s=?3, ctime_ns=?4 WHERE ino=?1")
@@ -97,6 +132,7 @@ final class SQLiteBackend: MetaBackend {
     }
 
     func setParent(_ ino: Ino, _ parent: Ino) throws(Errno) {
+        changes.append(.parent(ino, parent))
         let s = try conn.prepare("UPDATE hl_node SET parent=?2 WHERE ino=?1")
         s.bind(1, ino); s.bind(2, parent)
         try s.run()
@@ -133,24 +169,37 @@ final class SQLiteBackend: MetaBackend {
     }
 
     func insertEdge(_ parent: Ino, _ name: [UInt8], _ ino: Ino, type: UInt8) throws(Errno) {
+        changes.append(.entry(parent: parent, name: name, ino: ino))
         let s = try conn.prepare("INSERT INTO hl_edge(parent, name, ino, type) VALUES(?1, ?2, ?3, ?4)")
         s.bind(1, parent); s.bind(2, blob: name); s.bind(3, ino); s.bind(4, Int64(type))
         try s.run()
     }
 
     func deleteEdge(_ edge: Edge) throws(Errno) {
+        changes.append(.entryGone(parent: edge.parent, name: edge.name))
         let s = try conn.prepare("DELETE FROM hl_edge WHERE id=?1")
         s.bind(1, edge.id)
         try s.run()
     }
 
     func setEdgeTarget(_ edge: Edge, _ ino: Ino, type: UInt8) throws(Errno) {
+        changes.append(.entry(parent: edge.parent, name: edge.name, ino: ino))
         let s = try conn.prepare("UPDATE hl_edge SET ino=?2, type=?3 WHERE id=?1")
         s.bind(1, edge.id); s.bind(2, ino); s.bind(3, Int64(type))
         try s.run()
     }
 
     func moveEdge(_ edge: Edge, to parent: Ino, name: [UInt8]) throws(Errno) {
+        changes.append(.entryGone(parent: edge.parent, name: edge.name))
+        changes.append(.entry(parent: parent, name: name, ino: edge.ino))
+        if parent == edge.parent {
+            // Within a directory: SQLite rewrites the entry of every index on a column the
+            // UPDATE sets, changed or not (hl_edge_list is on parent, id).
+            let s = try conn.prepare("UPDATE hl_edge SET name=?2 WHERE id=?1")
+            s.bind(1, edge.id); s.bind(2, blob: name)
+            try s.run()
+            return
+        }
         let s = try conn.prepare("UPDATE hl_edge SET parent=?2, name=?3 WHERE id=?1")
         s.bind(1, edge.id); s.bind(2, parent); s.bind(3, blob: name)
         try s.run()
@@ -277,12 +326,14 @@ final class SQLiteBackend: MetaBackend {
     }
 
     func putSymlinkTarget(_ ino: Ino, _ target: [UInt8]) throws(Errno) {
+        changes.append(.content(ino))
         let s = try conn.prepare("INSERT INTO hl_symlink(ino, target) VALUES(?1, ?2)")
         s.bind(1, ino); s.bind(2, blob: target)
         try s.run()
     }
 
     func deleteSymlinkTarget(_ ino: Ino) throws(Errno) {
+        changes.append(.content(ino))
         try run("DELETE FROM hl_symlink WHERE ino=?1", ino)
     }
 
@@ -301,9 +352,20 @@ final class SQLiteBackend: MetaBackend {
         return v
     }
 
-    func bumpCounter(_ name: String, _ delta: Int64) throws(Errno) { _ = try addToCounter(name, delta) }
-    /// A counter read costs nothing here: numbers stay dense.
-    var inodeBatch: Int { 1 }
+    /// Nothing read back: a plain UPDATE costs less than one with RETURNING (which SQLite runs
+    /// through a table of its results).
+    func bumpCounter(_ name: String, _ delta: Int64) throws(Errno) {
+        let s = try conn.prepare("UPDATE hl_counter SET value = value + ?2 WHERE name = ?1")
+        s.bind(1, text: name)
+        s.bind(2, delta)
+        try s.run()
+        if conn.changes != 1 {
+            throw HilbertError.record(conn, .io, "\(conn.path): counter \(name) missing")
+        }
+    }
+    /// 64 numbers per counter update: the update (with RETURNING) was a tenth of a small-file
+    /// create's statements; a process leaves the rest of its last batch unused.
+    var inodeBatch: Int { 64 }
 
     func counterValue(_ name: String) throws(Errno) -> Int64 {
         let s = try conn.prepare("SELECT value FROM hl_counter WHERE name=?1")
@@ -338,12 +400,14 @@ final class SQLiteBackend: MetaBackend {
     }
 
     func putInlineRow(_ ino: Ino, _ data: [UInt8], crc: UInt32) throws(Errno) {
+        changes.append(.inlineLength(ino, data.count))
         let s = try conn.prepare("INSERT OR REPLACE INTO hl_inline(ino, data, crc) VALUES(?1, ?2, ?3)")
         s.bind(1, ino); s.bind(2, blob: data); s.bind(3, crc)
         try s.run()
     }
 
     func deleteInlineRow(_ ino: Ino) throws(Errno) {
+        changes.append(.inlineLength(ino, nil))
         try run("DELETE FROM hl_inline WHERE ino=?1", ino)
     }
 
@@ -360,6 +424,7 @@ final class SQLiteBackend: MetaBackend {
     }
 
     func putBlock(_ ino: Ino, _ b: BlockRef) throws(Errno) {
+        changes.append(.block(ino, b))
         let s = try conn.prepare("INSERT OR REPLACE INTO hl_block(ino, indx, object_id, raw_len, stored_len, crc, obj_off) VALUES(?1,?2,?3,?4,?5,?6,?7)")
         s.bind(1, ino); s.bind(2, b.index); s.bind(3, b.objectID); s.bind(4, b.rawLength)
         s.bind(5, b.storedLength); s.bind(6, b.crc); s.bind(7, b.objectOffset)
@@ -367,12 +432,14 @@ final class SQLiteBackend: MetaBackend {
     }
 
     func deleteBlock(_ ino: Ino, index: UInt32) throws(Errno) {
+        changes.append(.blockGone(ino, index: index))
         let s = try conn.prepare("DELETE FROM hl_block WHERE ino=?1 AND indx=?2")
         s.bind(1, ino); s.bind(2, index)
         try s.run()
     }
 
     func deleteBlocks(_ ino: Ino) throws(Errno) {
+        changes.append(.content(ino))
         try run("DELETE FROM hl_block WHERE ino=?1", ino)
     }
 
@@ -447,12 +514,14 @@ final class SQLiteBackend: MetaBackend {
     }
 
     func putStagingRow(_ ino: Ino, file: String, owner: String, created: Int64) throws(Errno) {
+        changes.append(.stagingRow(ino, (file, owner)))
         let s = try conn.prepare("INSERT OR REPLACE INTO hl_staging(ino, file, created_s, owner) VALUES(?1, ?2, ?3, ?4)")
         s.bind(1, ino); s.bind(2, text: file); s.bind(3, created); s.bind(4, text: owner)
         try s.run()
     }
 
     func deleteStagingRow(_ ino: Ino) throws(Errno) {
+        changes.append(.stagingRow(ino, nil))
         try run("DELETE FROM hl_staging WHERE ino=?1", ino)
     }
 
@@ -469,6 +538,7 @@ final class SQLiteBackend: MetaBackend {
     }
 
     func setStaged(_ ino: Ino, _ staged: Bool) throws(Errno) {
+        changes.append(.staged(ino, staged))
         try run(staged ? "UPDATE hl_node SET staged=1 WHERE ino=?1" : "UPDATE hl_node SET staged=0 WHERE ino=?1", ino)
     }
 
@@ -540,6 +610,9 @@ final class SQLiteBackend: MetaBackend {
     // MARK: cluster locks: none (one node: the node-local kernel locks are the whole story)
 
     var sharedBetweenNodes: Bool { false }
+
+    /// Bulk loading (SQLiteBackend+Bulk) writes rows the caches cannot follow.
+    func noteUnknownChanges() { changesUnknown = true }
     func clusterLockRows(_ ino: Ino) throws(Errno) -> (nowMs: Int64, rows: [ClusterLockRow]) { (0, []) }
     func putClusterLockRows(_ ino: Ino, owner: ClusterLockOwner, kind: ClusterLockKind, _ ranges: [ClusterLockRange],
                             expiresMs: Int64) throws(Errno) {}
