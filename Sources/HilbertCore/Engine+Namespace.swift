@@ -382,7 +382,7 @@ extension Engine {
 /// went; one that could not be deleted keeps its row for the next flush or gc. Returns the
 /// ids deleted.
 @discardableResult
-func deleteReleased(_ objects: [DeletedObject], meta: MetaStore, store: ObjectStore) -> [UInt64] {
+public func deleteReleased(_ objects: [DeletedObject], meta: MetaStore, store: ObjectStore) -> [UInt64] {
     if objects.isEmpty { return [] }
     var done: [UInt64] = []
     for o in objects {
