@@ -71,13 +71,17 @@ let package = Package(
                     "-Xlinker", "--symbol-ordering-file=Sources/HilbertEngine/hot-functions.txt",
                     "-Xlinker", "--no-warn-symbol-ordering",
                 ])] + staticCxx),
+        // hilbert import/export: host trees in and out of a volume (the CLI's, never the engine's).
+        .target(name: "CHilbertHost", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "HilbertTransfer", dependencies: ["HilbertCore", "CHilbertHost"], swiftSettings: fastSwift),
         .executableTarget(name: "hilbert", dependencies: [
-            "HilbertCore", "CLazyLibm",
+            "HilbertCore", "HilbertTransfer", "CLazyLibm",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], linkerSettings: staticCxx),
         .testTarget(name: "HilbertMetaTests", dependencies: ["HilbertMeta"]),
         .testTarget(name: "HilbertDataTests", dependencies: ["HilbertData", "CHilbertSys"]),
         .testTarget(name: "HilbertCoreTests", dependencies: ["HilbertCore"]),
+        .testTarget(name: "HilbertTransferTests", dependencies: ["HilbertTransfer"]),
         .testTarget(name: "HilbertS3Tests", dependencies: ["HilbertS3", "HilbertSupport"]),
     ],
     // The engine shares process-global state with C (the real-function table, fork

@@ -386,7 +386,7 @@ extension Engine {
 /// not yet due (deferred deletion: `hilbert flush` and gc delete it later). Returns the ids
 /// deleted.
 @discardableResult
-func deleteReleased(_ objects: [DeletedObject], meta: MetaStore, store: ObjectStore) -> [UInt64] {
+public func deleteReleased(_ objects: [DeletedObject], meta: MetaStore, store: ObjectStore) -> [UInt64] {
     if objects.isEmpty { return [] }
     var done: [UInt64] = []
     let now = Timespec.now().sec

@@ -22,12 +22,23 @@ public struct PackBuilder {
     /// Append `raw` (at most `UInt32.max` bytes) as one block; returns its reference at block
     /// index 0 of object `objectID`.
     public mutating func add(_ raw: [UInt8], objectID: UInt64) -> BlockRef {
+        raw.withUnsafeBytes { add($0, objectID: objectID) }
+    }
+
+    /// `add` for bytes in memory, encoded straight into the pack (no copy of their own).
+    public mutating func add(_ raw: UnsafeRawBufferPointer, objectID: UInt64) -> BlockRef {
         let offset = bytes.count
-        let encoded = BlockCodec.encode(raw: raw, codec: compression)
-        bytes += encoded
+        let bound = BlockCodec.maxEncodedSize(rawLength: raw.count)
+        let crc = hl_crc32c(0, raw.baseAddress, raw.count)
+        bytes.append(contentsOf: repeatElement(0, count: bound))
+        let codec = compression
+        let n = bytes.withUnsafeMutableBytes { b in
+            BlockCodec.encode(raw: raw, codec: codec, into: UnsafeMutableRawBufferPointer(rebasing: b[offset..<(offset + bound)]),
+                              rawCRC: crc)
+        }
+        bytes.removeLast(bound - n)
         pieces += 1
-        let crc = raw.withUnsafeBytes { hl_crc32c(0, $0.baseAddress, $0.count) }
-        return BlockRef(index: 0, objectID: objectID, rawLength: UInt32(raw.count), storedLength: UInt32(encoded.count),
+        return BlockRef(index: 0, objectID: objectID, rawLength: UInt32(raw.count), storedLength: UInt32(n),
                         crc: crc, objectOffset: UInt64(offset))
     }
 }

@@ -67,27 +67,28 @@ func startDetachedThread(_ body: @escaping () -> Void) -> Bool {
 }
 
 /// Threads started by the data layer's pipelines (plain pthreads; joined by the caller).
-struct WorkerThreads {
+public struct WorkerThreads {
     private var threads: [pthread_t] = []
-    var count: Int { threads.count }
+    public var count: Int { threads.count }
+    public init() {}
 
     /// Start up to `count` threads running `body(i)` (startGuardedThread); fewer when
     /// pthread_create fails.
-    static func start(_ count: Int, _ body: @escaping (Int) -> Void) -> WorkerThreads {
+    public static func start(_ count: Int, _ body: @escaping (Int) -> Void) -> WorkerThreads {
         var w = WorkerThreads()
         for i in 0..<count {
             if let tid = startGuardedThread({ body(i) }) { w.threads.append(tid) }
         }
         return w
     }
-    func join() { for t in threads { pthread_join(t, nil) } }
+    public func join() { for t in threads { pthread_join(t, nil) } }
 }
 
 /// A condition variable paired with a mutex, for the small producer/consumer queues.
-final class Monitor: @unchecked Sendable {
+public final class Monitor: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    init() {
+    public init() {
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(cond, nil)
     }
@@ -97,11 +98,20 @@ final class Monitor: @unchecked Sendable {
         cond.deallocate()
         mutex.deallocate()
     }
-    func lock() { pthread_mutex_lock(mutex) }
-    func unlock() { pthread_mutex_unlock(mutex) }
+    public func lock() { pthread_mutex_lock(mutex) }
+    public func unlock() { pthread_mutex_unlock(mutex) }
     /// Caller holds the lock.
-    func wait() { pthread_cond_wait(cond, mutex) }
-    func broadcast() { pthread_cond_broadcast(cond) }
+    public func wait() { pthread_cond_wait(cond, mutex) }
+    /// `wait`, for at most `nanoseconds`.
+    public func wait(nanoseconds: UInt64) {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let total = UInt64(ts.tv_nsec) + nanoseconds
+        ts.tv_sec += Int(total / 1_000_000_000)
+        ts.tv_nsec = Int(total % 1_000_000_000)
+        pthread_cond_timedwait(cond, mutex, &ts)
+    }
+    public func broadcast() { pthread_cond_broadcast(cond) }
     /// After fork in the child: a parent's thread may have held the mutex.
     func reinitialize() {
         pthread_mutex_init(mutex, nil)

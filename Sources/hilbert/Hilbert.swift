@@ -16,5 +16,5 @@ struct Hilbert: ParsableCommand {
           hilbert run --mount /data=sqlite:///scratch/me/vol/meta.db -- python3 train.py
           hilbert status
         """,
-        subcommands: [Format.self, Run.self, Shell.self, Status.self, Flush.self, Env.self, Config.self, Doctor.self, GC.self, Compact.self, Dump.self, Load.self, ObjBench.self])
+        subcommands: [Format.self, Run.self, Shell.self, Status.self, Flush.self, Env.self, Config.self, Doctor.self, GC.self, Compact.self, Import.self, Export.self, Dump.self, Load.self, ObjBench.self])
 }

@@ -159,6 +159,10 @@ protocol MetaBackend: AnyObject {
     /// Fork: hold what the backend's own threads use across fork() (see MetaStore.beforeFork).
     func beforeFork()
     func afterForkInParent()
+    /// A hint: large write transactions follow one another (an import) until called with
+    /// false. A backend with a log it copies into place now and then (SQLite's WAL) may do
+    /// that less often meanwhile.
+    func setBulkWrites(_ on: Bool)
 
     /// A hint, inside a transaction: the policy is about to read these rows. A backend whose
     /// every read is a round trip (PostgreSQL) fetches them together, in one, and answers the
@@ -249,6 +253,9 @@ protocol MetaBackend: AnyObject {
     func xattrNames(_ ino: Ino) throws(Errno) -> [[UInt8]]
     /// Remove all of them (the node is being destroyed).
     func deleteXattrs(_ ino: Ino) throws(Errno)
+    /// Every attribute of each of `inos` (a page of a listing being exported), in (ino,
+    /// name) order, names compared as bytes.
+    func xattrs(of inos: [Ino]) throws(Errno) -> [(ino: Ino, name: [UInt8], value: [UInt8])]
 
     // MARK: symbolic links
 

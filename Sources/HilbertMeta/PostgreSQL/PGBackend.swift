@@ -555,6 +555,18 @@ final class PGBackend: MetaBackend {
         try session.write("DELETE FROM \(t)xattr WHERE ino=$1", [PGBackend.u(ino)])
     }
 
+    /// The server writes its log as it sees fit.
+    func setBulkWrites(_ on: Bool) {}
+
+    func xattrs(of inos: [Ino]) throws(Errno) -> [(ino: Ino, name: [UInt8], value: [UInt8])] {
+        if inos.isEmpty { return [] }
+        let list = inos.map { String(Int64(bitPattern: $0)) }.joined(separator: ",")
+        let r = try session.query("""
+            SELECT ino, name, value FROM \(t)xattr WHERE ino = ANY('{\(list)}'::bigint[]) ORDER BY ino, name
+            """, [])
+        return (0..<r.rowCount).map { (UInt64(bitPattern: r.int64($0, 0)), r.bytes($0, 1), r.bytes($0, 2)) }
+    }
+
     // MARK: symbolic links
 
     func symlinkTarget(_ ino: Ino) throws(Errno) -> [UInt8]? {

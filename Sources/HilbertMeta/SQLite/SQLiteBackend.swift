@@ -65,6 +65,12 @@ final class SQLiteBackend: MetaBackend {
     func abandonAfterFork() { conn.abandonAfterFork() }
     func beforeFork() { conn.beforeFork() }
     func afterForkInParent() { conn.afterForkInParent() }
+    /// A checkpoint (the WAL copied into the database, both synced) every 64 MiB of WAL
+    /// instead of every 4 MiB (SQLite's default, 1,000 pages): a 4,096-file import batch
+    /// writes about 2.5 MiB of pages.
+    func setBulkWrites(_ on: Bool) {
+        try? conn.exec("PRAGMA wal_autocheckpoint=\(on ? 16384 : 1000)")
+    }
 
     // MARK: nodes
 
@@ -98,10 +104,13 @@ final class SQLiteBackend: MetaBackend {
         return try s.step() ? SQLiteBackend.readAttr(s) : nil
     }
 
+    /// Made once: the statement cache is keyed by the text (an import inserts 50,000 a second).
+    private static let insertNodeSQL = "INSERT INTO hl_node(\(nodeColumns)) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"
+
     func insertNode(_ a: Attr) throws(Errno) {
         changes.append(.node(a))
         changes.append(.newNode(a.ino))
-        let s = try conn.prepare("INSERT INTO hl_node(\(SQLiteBackend.nodeColumns)) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)")
+        let s = try conn.prepare(SQLiteBackend.insertNodeSQL)
         SQLiteBackend.bindAttr(s, a)
         try s.run()
     }
@@ -314,6 +323,17 @@ final class SQLiteBackend: MetaBackend {
 
     func deleteXattrs(_ ino: Ino) throws(Errno) {
         try run("DELETE FROM hl_xattr WHERE ino=?1", ino)
+    }
+
+    func xattrs(of inos: [Ino]) throws(Errno) -> [(ino: Ino, name: [UInt8], value: [UInt8])] {
+        let s = try conn.prepare("SELECT name, value FROM hl_xattr WHERE ino=?1 ORDER BY name")
+        var out: [(ino: Ino, name: [UInt8], value: [UInt8])] = []
+        for ino in inos.sorted() {
+            s.bind(1, ino)
+            defer { s.reset() }
+            while try s.step() { out.append((ino, s.blob(0), s.blob(1))) }
+        }
+        return out
     }
 
     // MARK: symbolic links
