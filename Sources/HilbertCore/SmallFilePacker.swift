@@ -15,12 +15,7 @@ import HilbertData
 /// killed or exec'd meanwhile, stay inline until `hilbert compact`. docs/FORMAT.md,
 /// "Extents and packs".
 final class SmallFilePacker: @unchecked Sendable {
-    /// HILBERT_PACK_FILES (a count; 0 turns packing off) overrides it. Off by default on
-    /// metadata shared between nodes (PostgreSQL): with it on, the fault test that cuts
-    /// connections mid-commit (pg-faults.t) found one file's content gone in 2 of 36 runs, and
-    /// in none of 20 runs without it (the old release: 8, this one with packing off: 12): not
-    /// proof that packing causes it, but until that is understood, small files on PostgreSQL
-    /// are packed by `hilbert compact` unless asked.
+    /// HILBERT_PACK_FILES (a count; 0 turns packing off) overrides it.
     static let defaultFilesPerPack = 1024
     static let maxPendingBytes = 8 << 20
     static let minimumAtExit = 64
@@ -49,7 +44,7 @@ final class SmallFilePacker: @unchecked Sendable {
         if let text = getEnv("HILBERT_PACK_FILES"), let n = Int(text), n >= 0 {
             filesPerPack = n
         } else {
-            filesPerPack = meta.sharedBetweenNodes ? 0 : SmallFilePacker.defaultFilesPerPack
+            filesPerPack = SmallFilePacker.defaultFilesPerPack
         }
     }
 
