@@ -16,6 +16,7 @@ final class ExportWalker {
     func work() {
         while let job = exporter.queue.take() {
             times.mark(.waitForJob)
+            if exporter.stopRequested() { exporter.interrupt() }
             switch job {
             case .page(let d, let after): page(d, after)
             case .single(let d, let e): single(d, e)
@@ -32,7 +33,7 @@ final class ExportWalker {
         do throws(Errno) {
             entries = try exporter.meta.exportPage(d.ino, after: after, limit: exporter.options.pageEntries, cred: exporter.cred)
         } catch {
-            exporter.report("cannot list \(display(d.source)): \(exporter.meta.lastError?.message ?? "\(error)")")
+            exporter.report("cannot list \(display(d.source)): \(explain(error, exporter.meta))")
             return
         }
         times.mark(.readMetadata)
@@ -175,6 +176,7 @@ final class ExportWalker {
     /// attributes and times. False when it existed and was kept.
     private func regular(_ dfd: Int32, _ e: ExportedEntry) throws(Errno) -> Bool {
         let a = e.attr
+        DataErrors.last = nil
         var fd: Int32 = -1
         guard try create(dfd, e.name, { () throws(Errno) in
             fd = try Host.openat(dfd, e.name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)

@@ -46,6 +46,8 @@ public final class Exporter: @unchecked Sendable {
     let options: ExportOptions
     let cred: Credentials
     public var onMessage: (String) -> Void = { _ in }
+    /// Asked before each job: true stops the export as `interrupt` does.
+    public var stopRequested: () -> Bool = { false }
 
     let queue = JobQueue<ExportJob>()
     let packs: PackReader
@@ -85,7 +87,7 @@ public final class Exporter: @unchecked Sendable {
         do {
             found = try meta.resolve(from: rootIno, path: source, followLast: true, cred: cred, mountPrefix: [])
         } catch {
-            throw HilbertError(error, "export: \(sourcePath): \(meta.lastError?.message ?? "\(error)")")
+            throw HilbertError(error, "export: \(sourcePath): \(explain(error, meta))")
         }
         guard case .found(let parent, _, let a) = found else {
             throw HilbertError(.noEntry, "export: \(sourcePath): no such file or directory in the volume")
@@ -101,7 +103,7 @@ public final class Exporter: @unchecked Sendable {
             do throws(Errno) {
                 e = try singleEntry(a)
             } catch {
-                throw HilbertError(error, "export: \(sourcePath): \(meta.lastError?.message ?? "\(error)")")
+                throw HilbertError(error, "export: \(sourcePath): \(explain(error, meta))")
             }
             e.name = basename(dest)
             queue.push(.single(ExportDirectory(ino: parent, source: Array(sourcePath.utf8), path: dirname(dest)), e))
@@ -113,6 +115,7 @@ public final class Exporter: @unchecked Sendable {
             done.lock(); running -= 1; done.broadcast(); done.unlock()
         }
         if walkers.count == 0 { fatalError("export: cannot start threads") }
+        tick()
         done.lock()
         while running > 0 {
             done.wait(nanoseconds: UInt64(tickSeconds * 1e9))

@@ -25,10 +25,13 @@ final class ImportWalker {
     func work() {
         while let job = importer.queue.take() {
             times.mark(.waitForJob)
+            if importer.stopRequested() { importer.interrupt() }
             switch job {
             case .list(let d): list(d)
             case .chunk(let d, let names): chunk(d, names, as: nil)
-            case .single(let d, let name, let to): chunk(d, [name], as: to)
+            case .single(let d, let name, let to):
+                importer.counters.update { $0.found += 1 }
+                chunk(d, [name], as: to)
             }
             importer.queue.finished()
         }
@@ -135,6 +138,11 @@ final class ImportWalker {
             }
             replace = true
         }
+        // A pack stays within its size (readers cache packs of up to 16 MiB whole).
+        if type == S_IFREG, st.st_size <= importer.maxPacked,
+           batch.packBytes + BlockCodec.maxEncodedSize(rawLength: Int(st.st_size)) > importer.options.packBytes {
+            seal()
+        }
         var e = ImportEntry(parent: d.ino, name: destName, mode: UInt32(st.st_mode), uid: st.st_uid, gid: st.st_gid,
                             atime: Timespec(st.st_atim), mtime: Timespec(st.st_mtim))
         e.parentExisted = d.existed
@@ -191,6 +199,7 @@ final class ImportWalker {
     private func regular(_ dfd: Int32, _ name: [UInt8], _ st: stat, _ e: inout ImportEntry) throws(Errno) {
         // The source's access times stay as they were when the caller may ask for that.
         let noAtime = importer.cred.uid == 0 || importer.cred.uid == st.st_uid
+        DataErrors.last = nil
         let fd: Int32
         do throws(Errno) {
             fd = try Host.openat(dfd, name, O_RDONLY | O_NOFOLLOW | (noAtime ? Host.noAtime : 0))

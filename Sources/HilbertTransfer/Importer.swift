@@ -30,6 +30,8 @@ public final class Importer: @unchecked Sendable {
     let owner: String
     /// One line per failed or left-out entry (stderr).
     public var onMessage: (String) -> Void = { _ in }
+    /// Asked before each job: true stops the import as `interrupt` does (a signal's flag).
+    public var stopRequested: () -> Bool = { false }
 
     let queue = JobQueue<ImportJob>()
     let storeStage = Channel<ImportBatch>(capacity: 2)
@@ -84,7 +86,7 @@ public final class Importer: @unchecked Sendable {
         do {
             dest = try meta.resolve(from: rootIno, path: destination, followLast: true, cred: cred, mountPrefix: [])
         } catch {
-            throw HilbertError(error, "import: \(destinationPath): \(meta.lastError?.message ?? "\(error)")")
+            throw HilbertError(error, "import: \(destinationPath): \(explain(error, meta))")
         }
         try start(src, st, dest, destinationPath)
         meta.bulkImport(true)
@@ -106,6 +108,7 @@ public final class Importer: @unchecked Sendable {
             // Without all of its threads the pipeline cannot end: nothing was started but threads.
             fatalError("import: cannot start threads")
         }
+        tick()
         finished.lock()
         while !pipelineDone {
             finished.wait(nanoseconds: UInt64(tickSeconds * 1e9))
@@ -152,7 +155,7 @@ public final class Importer: @unchecked Sendable {
             do {
                 outcome = try meta.importEntries([e], pack: nil, uploads: [], cred: cred).outcomes[0]
             } catch {
-                throw HilbertError(error, "import: cannot create \(destPath): \(meta.lastError?.message ?? "\(error)")")
+                throw HilbertError(error, "import: cannot create \(destPath): \(explain(error, meta))")
             }
             switch outcome {
             case .created(let ino):
@@ -241,7 +244,7 @@ public final class Importer: @unchecked Sendable {
                         try storePack(b, pack)
                     } catch {
                         b.failed = true
-                        fail("storing a pack of \(pack.pieces) files: \(DataErrors.last?.message ?? meta.lastError?.message ?? "\(error)")")
+                        fail("storing a pack of \(pack.pieces) files: \(DataErrors.last?.message ?? explain(error, meta))")
                     }
                     flush = true
                 }
@@ -308,7 +311,7 @@ public final class Importer: @unchecked Sendable {
         do throws(Errno) {
             commit = try meta.importEntries(dirs.map { $0.entry }, pack: nil, uploads: [], cred: cred)
         } catch {
-            fail("creating \(dirs.count) directories: \(meta.lastError?.message ?? "\(error)")")
+            fail("creating \(dirs.count) directories: \(explain(error, meta))")
             return
         }
         var created = 0
@@ -341,7 +344,7 @@ public final class Importer: @unchecked Sendable {
         do throws(Errno) {
             commit = try meta.importEntries(b.entries, pack: b.packRow, uploads: b.uploads, cred: cred)
         } catch {
-            fail("committing \(b.count) entries: \(meta.lastError?.message ?? "\(error)")")
+            fail("committing \(b.count) entries: \(explain(error, meta))")
             discard(b)
             return
         }
@@ -426,7 +429,7 @@ public final class Importer: @unchecked Sendable {
             do throws(Errno) {
                 commit = try meta.importEntries(entries, pack: nil, uploads: [], cred: cred)
             } catch {
-                fail("linking \(entries.count) names: \(meta.lastError?.message ?? "\(error)")")
+                fail("linking \(entries.count) names: \(explain(error, meta))")
                 return
             }
             deleteReleased(commit.released, meta: meta, store: store)

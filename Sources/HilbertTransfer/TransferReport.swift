@@ -1,5 +1,6 @@
 import CHilbertSys
 import HilbertSupport
+import HilbertMeta
 
 /// What an import or export did (`hilbert import`/`export`'s summary), or has done so far
 /// (its progress line).
@@ -101,5 +102,14 @@ struct StepTimes {
         let now = hl_monotonic_ns()
         ns[step.rawValue] &+= now &- last
         last = now
+    }
+}
+
+/// Why a metadata call failed: the backend's explanation for its own failures (a database
+/// or server error), the errno for a refusal of the file system's rules (permissions, names).
+func explain(_ error: Errno, _ meta: MetaStore) -> String {
+    switch error {
+    case .io, .again, .noSpace, .quota, .timedOut, .readOnly, .noMemory: return meta.lastError?.message ?? "\(error)"
+    default: return "\(error)"
     }
 }

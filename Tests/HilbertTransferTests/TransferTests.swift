@@ -126,6 +126,20 @@ import HilbertData
         }
     }
 
+    @Test func packsStayWithinTheirSize() throws {
+        try TransferTests.withVolume { meta, store, dir in
+            #expect(TransferTests.run("mkdir '\(dir)/src' && for i in $(seq 30); do head -c 9000 /dev/urandom > '\(dir)/src/f'$i; done") == 0)
+            var options = ImportOptions()
+            options.packBytes = 40_000
+            let r = try Importer(meta: meta, store: store, options: options, cred: .root)
+                .run(source: dir + "/src", destination: Array("/in".utf8), destinationPath: "/in")
+            #expect(r.files == 30)
+            let packs = try meta.packs()
+            // Four files of 9,000 random bytes (stored as they are, with their headers) fit in 40,000.
+            #expect(packs.count == 8 && packs.allSatisfy { $0.size <= 40_000 } && packs.map { $0.pieces }.reduce(0, +) == 30)
+        }
+    }
+
     @Test func pathsOfHostTrees() {
         #expect(basename(Array("/a/b/".utf8)) == Array("b".utf8) && dirname(Array("/a/b/".utf8)) == Array("/a".utf8))
         #expect(dirname(Array("/a".utf8)) == Array("/".utf8) && dirname(Array("a".utf8)) == Array(".".utf8))

@@ -64,6 +64,7 @@ extension Hilbert {
             let display = TransferDisplay("import")
             importer.onMessage = { display.message($0) }
             let stop = InterruptFlag()
+            importer.stopRequested = { stop.raised }
             let report: TransferReport
             do {
                 report = try importer.run(source: source, destination: inner, destinationPath: destination) {
@@ -129,6 +130,7 @@ extension Hilbert {
             let display = TransferDisplay("export")
             exporter.onMessage = { display.message($0) }
             let stop = InterruptFlag()
+            exporter.stopRequested = { stop.raised }
             let report: TransferReport
             do {
                 report = try exporter.run(source: inner, sourcePath: source, destination: destination) {
