@@ -14,6 +14,8 @@ struct Hilbert: ParsableCommand {
           hilbert run -- bash -c 'echo hello > /hilbert/greeting; cat /hilbert/greeting'
           hilbert format sqlite:///scratch/me/vol/meta.db --bucket /scratch/me/vol/objects
           hilbert run --mount /data=sqlite:///scratch/me/vol/meta.db -- python3 train.py
+          hilbert import ~/dataset /hilbert/dataset
+          hilbert export /hilbert/results ~/results
           hilbert status
         """,
         subcommands: [Format.self, Run.self, Shell.self, Status.self, Flush.self, Env.self, Config.self, Doctor.self, GC.self, Compact.self, Import.self, Export.self, Dump.self, Load.self, ObjBench.self])

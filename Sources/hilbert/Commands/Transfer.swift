@@ -214,7 +214,8 @@ final class TransferDisplay: @unchecked Sendable {
         }
         let rate = r.seconds > 0 ? Double(r.done) / r.seconds : 0
         var line = "\(what): \(r.done) of \(r.found)+ entries, \(human(r.bytes)), \(Int(rate)) entries/s"
-        if rate > 0 && r.found > r.done { line += ", ≥ \(Int(Double(r.found - r.done) / rate)) s left" }
+        // Directories are listed as they are reached: what is left is at least what was found.
+        if rate > 0, r.found > r.done, Double(r.found - r.done) / rate >= 1 { line += ", ≥ \(Int(Double(r.found - r.done) / rate)) s left" }
         if r.errors > 0 { line += ", \(r.errors) errors" }
         lock.withLock {
             if tty { printErrorRaw("\r\u{1b}[K" + line); shown = true } else { printError(line) }
