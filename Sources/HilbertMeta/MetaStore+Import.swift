@@ -162,6 +162,12 @@ extension MetaStore {
             var newDirs: [Ino: Int64] = [:]
             var touched = Set<Ino>()
             var inodes: Int64 = 0, usedBytes: Int64 = 0, storedBytes: Int64 = 0, objects: Int64 = 0
+            // The batch's rows of the three big tables go in a statement each (after every
+            // replaced entry is gone: a name is unique in its directory).
+            var nodes: [Attr] = [], edges: [(parent: Ino, name: [UInt8], ino: Ino, type: UInt8)] = []
+            var blocks: [(ino: Ino, block: BlockRef)] = []
+            nodes.reserveCapacity(newNodes)
+            edges.reserveCapacity(entries.count)
             for k in entries.indices {
                 let plan = plans[k]
                 switch plan {
@@ -179,17 +185,17 @@ extension MetaStore {
                 let p = parentAttr[e.parent]!
                 if let target = e.linkTarget {
                     ino = target
-                    try insertEdge(e.parent, e.name, target, mode: linked[target]!.mode)
+                    edges.append((e.parent, e.name, target, UInt8((linked[target]!.mode >> 12) & 15)))
                     try touchNode(target, nlinkDelta: 1, now)
                 } else {
                     ino = nextIno
                     nextIno += 1
                     let a = importedAttr(e, ino: ino, parent: p, cred: cred, now: now)
-                    try backend.insertNode(a)
-                    try insertEdge(e.parent, e.name, ino, mode: a.mode)
+                    nodes.append(a)
+                    edges.append((e.parent, e.name, ino, UInt8((a.mode >> 12) & 15)))
                     if let target = e.symlinkTarget { try backend.putSymlinkTarget(ino, target) }
                     for b in e.blocks {
-                        try putBlock(ino, b)
+                        blocks.append((ino, b))
                         storedBytes += Int64(b.storedLength)
                         if b.objectID != 0 && !b.isPacked { objects += 1 }
                         if b.isPacked && b.objectID == pack?.objectID { out.packUsed = true }
@@ -202,6 +208,9 @@ extension MetaStore {
                 if e.parentExisted { touched.insert(e.parent) }
                 if case .replace = plan { out.outcomes.append(.replaced(ino)) } else { out.outcomes.append(.created(ino)) }
             }
+            try backend.insertNodes(nodes)
+            try backend.insertEdges(edges)
+            try backend.putBlocks(blocks)
             for p in parents where touched.contains(p) || newDirs[p] != nil {
                 try backend.touchNode(p, nlinkDelta: newDirs[p] ?? 0, time: now, modified: touched.contains(p))
             }

@@ -30,16 +30,15 @@ final class ExportWalker {
     /// written, so that another thread writes it meanwhile.
     private func page(_ d: ExportDirectory, _ after: UInt64) {
         let entries: [ExportedEntry]
+        let next: UInt64?
         do throws(Errno) {
-            entries = try exporter.meta.exportPage(d.ino, after: after, limit: exporter.options.pageEntries, cred: exporter.cred)
+            (entries, next) = try exporter.meta.exportPage(d.ino, after: after, limit: exporter.options.pageEntries, cred: exporter.cred)
         } catch {
             exporter.report("cannot list \(display(d.source)): \(explain(error, exporter.meta))")
             return
         }
         times.mark(.readMetadata)
-        if entries.count == exporter.options.pageEntries, let last = entries.last {
-            exporter.queue.push(.page(d, after: last.cookie))
-        }
+        if let next { exporter.queue.push(.page(d, after: next)) }
         if entries.isEmpty { return }
         exporter.counters.update { $0.found += entries.count }
         let fd: Int32

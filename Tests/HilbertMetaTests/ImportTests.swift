@@ -203,6 +203,22 @@ import HilbertSupport
         }
     }
 
+    @Test func namesOfAnyBytesGoInAsTheyAre() throws {
+        try withVolume { s, _ in
+            // Every byte but NUL and '/', one name each (and "." and ".." left out), and a 255-byte name.
+            var names = (1...255).filter { $0 != 0x2F && $0 != 0x2E }.map { [UInt8($0), 0x5C, 0x22, 0x7B, 0x2C, 0x7D, UInt8($0)] }
+            names.append([UInt8](repeating: 0xFF, count: 255))
+            let entries = names.map { n -> ImportEntry in
+                var e = ImportTests.file(rootIno, "x", size: 0, block: nil)
+                e.name = n
+                return e
+            }
+            let c = try s.importEntries(entries, pack: nil, uploads: [], cred: root)
+            #expect(c.outcomes.compactMap(ImportTests.created).count == names.count)
+            for (n, o) in zip(names, c.outcomes) { #expect(try s.lookup(parent: rootIno, name: n)?.ino == ImportTests.created(o)) }
+        }
+    }
+
     @Test func anExportPageCarriesWhatACopyNeeds() throws {
         try withVolume { s, _ in
             let id = try s.allocateUploadIDsEach(count: 1, owner: "t")[0]
@@ -222,11 +238,12 @@ import HilbertSupport
             let small = try s.createFile(parent: rootIno, name: b("inline"), mode: 0o600, cred: root, exclusive: true).attr
             try s.commitData(ino: small.ino, size: 2, inline: b("hi"), blocks: [], cred: root)
             var page = try s.exportPage(rootIno, after: 0, limit: 3, cred: root)
-            var all = page
-            while let last = page.last {
-                page = try s.exportPage(rootIno, after: last.cookie, limit: 3, cred: root)
-                all += page
+            var all = page.entries
+            while let next = page.next {
+                page = try s.exportPage(rootIno, after: next, limit: 3, cred: root)
+                all += page.entries
             }
+            #expect(page.entries.count == 2)   // 8 entries: the third page is not full, and says so
             #expect(all.map { String(decoding: $0.name, as: UTF8.self) } == ["f0", "f1", "f2", "f3", "f4", "l", "d", "inline"])
             #expect(all[0].blocks == [ImportTests.piece(id, 0)] && all[0].inline == nil && all[0].xattrs.isEmpty)
             #expect(all[1].xattrs == [ImportXattr(name: b("user.k"), value: b("v"))])

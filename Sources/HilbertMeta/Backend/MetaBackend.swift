@@ -405,6 +405,17 @@ protocol MetaBackend: AnyObject {
     /// marker of a load in progress).
     func putSetting(_ name: String, _ value: String) throws(Errno)
     func deleteSetting(_ name: String) throws(Errno)
+    /// `insertNode`, `insertEdge` and `putBlock` for many rows (an import's batch): one
+    /// statement each where every statement costs the server a parse and a plan (PostgreSQL);
+    /// a local backend runs the single-row ones. The caches learn nothing of them (the
+    /// transaction's changes are unknown where the backend reports them).
+    func insertNodes(_ nodes: [Attr]) throws(Errno)
+    func insertEdges(_ edges: [(parent: Ino, name: [UInt8], ino: Ino, type: UInt8)]) throws(Errno)
+    func putBlocks(_ blocks: [(ino: Ino, block: BlockRef)]) throws(Errno)
+    /// `inlineRow` and `blocks` of many nodes (a page being exported): those that have them.
+    func inlineRows(of inos: [Ino]) throws(Errno) -> [Ino: (data: [UInt8], crc: UInt32?)]
+    func blocks(of inos: [Ino]) throws(Errno) -> [Ino: [BlockRef]]
+
     /// Called once, in a load's last write transaction, after every row is in: bring the
     /// backend's own allocators past the loaded keys (PostgreSQL: the edge id sequence;
     /// SQLite: nothing, its rowids continue above the largest).

@@ -74,6 +74,100 @@ extension PGBackend {
         try session.write("DELETE FROM \(t)setting WHERE name=$1", [.text(name)])
     }
 
+    func insertNodes(_ nodes: [Attr]) throws(Errno) {
+        if nodes.isEmpty { return }
+        changesUnknown = true
+        let columns: [(Attr) -> Int64] = [
+            { Int64(bitPattern: $0.ino) }, { Int64($0.mode) }, { Int64($0.nlink) }, { Int64($0.uid) }, { Int64($0.gid) },
+            { Int64(bitPattern: $0.rdev) }, { Int64(bitPattern: $0.size) }, { $0.atime.sec }, { Int64($0.atime.nsec) },
+            { $0.mtime.sec }, { Int64($0.mtime.nsec) }, { $0.ctime.sec }, { Int64($0.ctime.nsec) }, { $0.btime.sec },
+            { Int64($0.btime.nsec) }, { Int64(bitPattern: $0.parent) }, { Int64(bitPattern: $0.version) }, { $0.staged ? 1 : 0 },
+        ]
+        let arrays = (1...columns.count).map { "$\($0)::bigint[]" }.joined(separator: ",")
+        try session.write("INSERT INTO \(t)node(\(PGBackend.nodeColumns)) SELECT * FROM unnest(\(arrays))",
+                          columns.map { column in PGBackend.bigintArray(nodes.lazy.map(column)) })
+    }
+
+    func insertEdges(_ edges: [(parent: Ino, name: [UInt8], ino: Ino, type: UInt8)]) throws(Errno) {
+        if edges.isEmpty { return }
+        changesUnknown = true
+        try session.write("""
+            INSERT INTO \(t)edge(parent, name, ino, type) SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bigint[], $4::bigint[])
+            """, [PGBackend.bigintArray(edges.lazy.map { Int64(bitPattern: $0.parent) }), PGBackend.byteaArray(edges.lazy.map { $0.name }),
+                  PGBackend.bigintArray(edges.lazy.map { Int64(bitPattern: $0.ino) }), PGBackend.bigintArray(edges.lazy.map { Int64($0.type) })])
+    }
+
+    func putBlocks(_ blocks: [(ino: Ino, block: BlockRef)]) throws(Errno) {
+        if blocks.isEmpty { return }
+        changesUnknown = true
+        try session.write("""
+            INSERT INTO \(t)block(ino, indx, object_id, raw_len, stored_len, crc, obj_off)
+            SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+            ON CONFLICT (ino, indx) DO UPDATE SET object_id = EXCLUDED.object_id, raw_len = EXCLUDED.raw_len,
+            stored_len = EXCLUDED.stored_len, crc = EXCLUDED.crc, obj_off = EXCLUDED.obj_off
+            """, [PGBackend.bigintArray(blocks.lazy.map { Int64(bitPattern: $0.ino) }), PGBackend.bigintArray(blocks.lazy.map { Int64($0.block.index) }),
+                  PGBackend.bigintArray(blocks.lazy.map { Int64(bitPattern: $0.block.objectID) }),
+                  PGBackend.bigintArray(blocks.lazy.map { Int64($0.block.rawLength) }),
+                  PGBackend.bigintArray(blocks.lazy.map { Int64($0.block.storedLength) }),
+                  PGBackend.bigintArray(blocks.lazy.map { Int64($0.block.crc) }),
+                  PGBackend.bigintArray(blocks.lazy.map { Int64(bitPattern: $0.block.objectOffset) })])
+    }
+
+    func inlineRows(of inos: [Ino]) throws(Errno) -> [Ino: (data: [UInt8], crc: UInt32?)] {
+        if inos.isEmpty { return [:] }
+        let r = try session.query("SELECT ino, data, crc FROM \(t)inline WHERE ino = ANY($1::bigint[])",
+                                  [PGBackend.bigintArray(inos.lazy.map { Int64(bitPattern: $0) })])
+        var out: [Ino: (data: [UInt8], crc: UInt32?)] = [:]
+        for k in 0..<r.rowCount {
+            out[UInt64(bitPattern: r.int64(k, 0))] = (r.bytes(k, 1), r.isNull(k, 2) ? nil : UInt32(truncatingIfNeeded: r.int64(k, 2)))
+        }
+        return out
+    }
+
+    func blocks(of inos: [Ino]) throws(Errno) -> [Ino: [BlockRef]] {
+        if inos.isEmpty { return [:] }
+        let r = try session.query("""
+            SELECT ino, indx, object_id, raw_len, stored_len, crc, obj_off FROM \(t)block WHERE ino = ANY($1::bigint[]) ORDER BY ino, indx
+            """, [PGBackend.bigintArray(inos.lazy.map { Int64(bitPattern: $0) })])
+        var out: [Ino: [BlockRef]] = [:]
+        for k in 0..<r.rowCount {
+            out[UInt64(bitPattern: r.int64(k, 0)), default: []].append(
+                BlockRef(index: UInt32(truncatingIfNeeded: r.int64(k, 1)), objectID: UInt64(bitPattern: r.int64(k, 2)),
+                         rawLength: UInt32(truncatingIfNeeded: r.int64(k, 3)), storedLength: UInt32(truncatingIfNeeded: r.int64(k, 4)),
+                         crc: UInt32(truncatingIfNeeded: r.int64(k, 5)), objectOffset: UInt64(bitPattern: r.int64(k, 6))))
+        }
+        return out
+    }
+
+    /// A `bigint[]` parameter in text form: {1,2,3}.
+    static func bigintArray<S: Sequence>(_ values: S) -> PGValue where S.Element == Int64 {
+        var out: [UInt8] = [0x7B]
+        for v in values {
+            if out.count > 1 { out.append(0x2C) }
+            out += String(v).utf8
+        }
+        out.append(0x7D)
+        return .text(String(decoding: out, as: UTF8.self))
+    }
+
+    /// A `bytea[]` parameter in text form: each element in hex, quoted, its backslash
+    /// escaped ({"\\x6869",…}).
+    static func byteaArray<S: Sequence>(_ values: S) -> PGValue where S.Element == [UInt8] {
+        let hex = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = [0x7B]
+        for v in values {
+            if out.count > 1 { out.append(0x2C) }
+            out += [0x22, 0x5C, 0x5C, 0x78]
+            for b in v {
+                out.append(hex[Int(b >> 4)])
+                out.append(hex[Int(b & 15)])
+            }
+            out.append(0x22)
+        }
+        out.append(0x7D)
+        return .text(String(decoding: out, as: UTF8.self))
+    }
+
     /// Loaded edges carry their ids: the identity sequence must continue above the largest.
     func bulkLoadFinished() throws(Errno) {
         _ = try session.query("""

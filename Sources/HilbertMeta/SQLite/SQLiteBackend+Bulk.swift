@@ -100,6 +100,33 @@ extension SQLiteBackend {
         try s.run()
     }
 
+    func insertNodes(_ nodes: [Attr]) throws(Errno) {
+        for a in nodes { try insertNode(a) }
+    }
+
+    func insertEdges(_ edges: [(parent: Ino, name: [UInt8], ino: Ino, type: UInt8)]) throws(Errno) {
+        for e in edges { try insertEdge(e.parent, e.name, e.ino, type: e.type) }
+    }
+
+    func putBlocks(_ blocks: [(ino: Ino, block: BlockRef)]) throws(Errno) {
+        for b in blocks { try putBlock(b.ino, b.block) }
+    }
+
+    func inlineRows(of inos: [Ino]) throws(Errno) -> [Ino: (data: [UInt8], crc: UInt32?)] {
+        var out: [Ino: (data: [UInt8], crc: UInt32?)] = [:]
+        for ino in inos { if let row = try inlineRow(ino) { out[ino] = row } }
+        return out
+    }
+
+    func blocks(of inos: [Ino]) throws(Errno) -> [Ino: [BlockRef]] {
+        var out: [Ino: [BlockRef]] = [:]
+        for ino in inos {
+            let b = try blocks(ino)
+            if !b.isEmpty { out[ino] = b }
+        }
+        return out
+    }
+
     /// Rowids continue above the largest; nothing to bring forward.
     func bulkLoadFinished() throws(Errno) {}
 }
