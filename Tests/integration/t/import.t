@@ -259,9 +259,10 @@ fi
 inodes0=$(counter inodes)
 "$H" import --mount "/hilbert=$HL_URL" --cache "$HL_CACHE" "$HL_TMP/many" /hilbert/interrupted >"$HL_TMP/int.out" 2>&1 &
 pid=$!
-# As soon as it has begun: everything it read by the time it stops is committed, and where the
-# writer is slow (PostgreSQL) its walkers are far ahead.
-wait_for 1; kill -INT "$pid"; wait "$pid"; rc=$?
+# As soon as its first batch of files is in (the destination directory alone is one inode):
+# everything it read by the time it stops is committed, and where the writer is slow
+# (PostgreSQL) its walkers are far ahead.
+wait_for 2; kill -INT "$pid"; wait "$pid"; rc=$?
 is "$rc" "130" "Ctrl-C (SIGINT) stops the import with status 130"
 like "$(cat "$HL_TMP/int.out")" "stopped before the end" "  its summary says so"
 got=$(check /hilbert/interrupted)
