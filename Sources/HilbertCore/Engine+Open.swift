@@ -27,7 +27,9 @@ extension Engine {
         var attempt = 0
         while true {
             do throws(Errno) {
-                return try openOnce(loc, flags: flags, mode: mode)
+                let opened = try openOnce(loc, flags: flags, mode: mode)
+                if opened.file.kind == .write || opened.file.kind == .sparseWrite { watchWrites(opened.fd, opened.file) }
+                return opened
             } catch {
                 attempt += 1
                 if error != .stale { throw error }
@@ -610,6 +612,7 @@ extension Engine {
         // flock(LOCK_EX) also fails while a MAP_SHARED mapping of it exists): keep it as that
         // version's read copy.
         if retire {
+            WriteBehind.shared.retire(v.cache.stagingPath(staged))
             forgetCommittedState(staged)
             // A sparse staging file holds only the blocks brought in: not a read copy then.
             if let s = try? sparseStaging(v, ino: ino, name: staged, fd: fd), !s.isWhole {
@@ -651,6 +654,9 @@ extension Engine {
         }
         let previous = try v.meta.dataLayout(ino).blocks
         let codec: BlockCompression = v.format.compression == "zstd" ? .zstd : .none
+        // Blocks stored while the file was written: taken where the file still holds them.
+        let writeBehind = WriteBehind.shared.file(v.cache.stagingPath(staged))
+        let early = writeBehind?.seal() ?? WriteBehindFile.Stored()
         // The ids are registered as uploading (hl_upload) until the commit's transaction
         // references the objects: gc never takes them for leaked meanwhile.
         var upload: UInt64 = 0
@@ -660,7 +666,7 @@ extension Engine {
             // A sparse staging file's blocks never brought in are the committed ones, unread.
             let keep = try sparseStaging(v, ino: ino, name: staged, fd: fd)?.untouched ?? []
             stored = try storeFile(fd: fd, size: size, blockSize: v.format.blockSize, codec: codec,
-                                   previous: previous, keep: keep, store: v.store,
+                                   previous: previous, keep: keep, early: early.blocks, store: v.store,
                                    allocateIDs: { (n: Int) throws(Errno) -> UInt64 in
                                        let first = try v.meta.allocateUploadIDs(count: n, commit: upload, owner: owner)
                                        if upload == 0 { upload = first }
@@ -668,14 +674,18 @@ extension Engine {
                                    })
         } catch {
             if upload != 0 { try? v.meta.finishUpload(commit: upload) }
+            writeBehind?.reopen(committed: nil, giveBack: early)
             throw error
         }
+        let taken = Set(stored.blocks.map { $0.objectID })
         // On failure the new objects are deleted, unless the transaction may have committed
         // (its outcome unknown): then they stay registered as uploading, and gc deletes them
-        // once the upload is abandoned if nothing references them.
+        // once the upload is abandoned if nothing references them. Stored blocks go back to
+        // the file for the next try.
         func abandon() {
             for id in stored.newObjects { try? v.store.delete(blockObjectKey(id)) }
             if upload != 0 { try? v.meta.finishUpload(commit: upload) }
+            writeBehind?.reopen(committed: nil, giveBack: early)
         }
         do throws(Errno) {
             try v.store.flush()   // objects durable before metadata points at them
@@ -691,12 +701,16 @@ extension Engine {
                 let d = try v.meta.commitData(ino: ino, size: UInt64(size), mtime: mtime, ctime: ctime, inline: nil,
                                               blocks: stored.blocks, cred: cred, unstage: retire)
                 if upload != 0 { try v.meta.finishUpload(commit: upload) }
+                for key in early.keys { try v.meta.finishUpload(commit: key) }
                 return d
             }
         } catch {
-            if !v.meta.lastWriteMayHaveCommitted { abandon() }
+            if !v.meta.lastWriteMayHaveCommitted { abandon() } else { writeBehind?.reopen(committed: nil) }
             throw error
         }
+        // Stored blocks the file no longer holds were never referenced.
+        for id in early.objectIDs where !taken.contains(id) { try? v.store.delete(blockObjectKey(id)) }
+        writeBehind?.reopen(committed: stored.blocks)
         deleteObjects(v, done.released)
         return done.version
     }
@@ -783,6 +797,7 @@ extension Engine {
                 Log.error("commit at exit of inode \(file.ino) failed: \(error); the data stays in the staging area")
             }
         }
+        WriteBehind.shared.shutdown()
         if SmallFilePacker.pendingInProcess > 0 {
             for v in openedVolumes() { v.packer.flush() }
         }

@@ -91,6 +91,7 @@ extension Engine {
     /// A staging file that goes (committed and retired, or its file removed): its map too.
     func removeStagingFile(_ v: Volume, _ name: String) {
         let path = v.cache.stagingPath(name)
+        WriteBehind.shared.retire(path)
         if let st = try? Sys.stat(path) { SparseStagings.shared.forget(st) }
         try? Sys.unlink(path)
         try? Sys.unlink(SparseStaging.mapPath(path))

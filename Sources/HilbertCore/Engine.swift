@@ -113,6 +113,7 @@ public final class Engine {
         PackCache.shared.afterForkInChild()
         PartialCopies.shared.afterForkInChild { $0.afterForkInChild() }
         SparseStagings.shared.afterForkInChild()
+        WriteBehind.shared.afterForkInChild()
         for v in volumes.compactMap({ $0 }) {
             v.meta.afterForkInChild()
             v.packer.afterForkInChild()

@@ -42,10 +42,13 @@ let idBatch = 16
 ///
 /// `keep`: indices whose block of `previous` is taken as it is, without reading `fd` (a sparse
 /// staging file's blocks that were never brought in: SparseStaging).
+///
+/// `early`: blocks stored while the file was being written (WriteBehindFile), tried before
+/// `previous` by the same rule (index, raw length and CRC-32C of what the file holds now).
 public func storeFile(fd: Int32, size: Int64, blockSize: Int, codec: BlockCompression = .zstd, level: Int32 = BlockCodec.defaultLevel,
-                      previous: [StoredBlock], keep: Set<Int> = [], store: ObjectStore,
+                      previous: [StoredBlock], keep: Set<Int> = [], early: [StoredBlock] = [], store: ObjectStore,
                       allocateIDs: (Int) throws(Errno) -> UInt64) throws(Errno) -> (blocks: [StoredBlock], newObjects: [UInt64]) {
-    try storeBlocks(size: size, blockSize: blockSize, codec: codec, level: level, previous: previous, keep: keep, store: store,
+    try storeBlocks(size: size, blockSize: blockSize, codec: codec, level: level, previous: previous, keep: keep, early: early, store: store,
                     allocateIDs: allocateIDs) { (index, buffer, length) throws(Errno) -> UnsafeRawBufferPointer in
         let offset = Int64(index) * Int64(blockSize)
         // A block that lies in a hole of a sparse file is not read (one lseek instead).
@@ -148,7 +151,8 @@ private final class CommitState: @unchecked Sendable {
     }
 }
 
-func storeBlocks(size: Int64, blockSize: Int, codec: BlockCompression, level: Int32, previous: [StoredBlock], keep: Set<Int> = [], store: ObjectStore,
+func storeBlocks(size: Int64, blockSize: Int, codec: BlockCompression, level: Int32, previous: [StoredBlock], keep: Set<Int> = [],
+                 early: [StoredBlock] = [], store: ObjectStore,
                  allocateIDs: (Int) throws(Errno) -> UInt64,
                  source: (Int, ByteBuffer, Int) throws(Errno) -> UnsafeRawBufferPointer) throws(Errno) -> (blocks: [StoredBlock], newObjects: [UInt64]) {
     guard blockSize > 0, blockSize <= maxBlockSize, size >= 0 else {
@@ -162,6 +166,8 @@ func storeBlocks(size: Int64, blockSize: Int, codec: BlockCompression, level: In
     var prev: [UInt32: StoredBlock] = [:]
     prev.reserveCapacity(previous.count)
     for b in previous { prev[b.index] = b }
+    var stored: [UInt32: StoredBlock] = [:]
+    for b in early { stored[b.index] = b }
 
     let state = CommitState(store: store, codec: codec, level: level)
     let workers = pipelineWorkers(store)
@@ -193,9 +199,12 @@ func storeBlocks(size: Int64, blockSize: Int, codec: BlockCompression, level: In
             var crc: UInt32 = 0
             if !handled {
                 crc = hl_crc32c(0, bytes.baseAddress, length)
-                if let p = prev[UInt32(index)], p.rawLength == UInt32(length), p.crc == crc, p.objectID != 0 {
-                    reused.append(p)
-                    handled = true
+                for candidate in [stored[UInt32(index)], prev[UInt32(index)]] {
+                    if let p = candidate, p.rawLength == UInt32(length), p.crc == crc, p.objectID != 0 {
+                        reused.append(p)
+                        handled = true
+                        break
+                    }
                 }
             }
             if handled {

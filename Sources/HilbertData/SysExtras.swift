@@ -40,11 +40,17 @@ extension Sys {
 
 /// A pthread running `body` with the shim's re-entry guard raised (libc calls of libraries the
 /// engine uses, e.g. libcurl's sockets, must not be routed like the application's); nil when
-/// none could be started.
+/// none could be started. It blocks every signal (inherited from the mask set around
+/// pthread_create): a signal meant for the program must run its handler on a program thread,
+/// where the shim routes its calls, not on an engine thread whose guard is raised.
 func startGuardedThread(_ body: @escaping () -> Void) -> pthread_t? {
     final class Box { let run: () -> Void; init(_ run: @escaping () -> Void) { self.run = run } }
     let box = Unmanaged.passRetained(Box(body)).toOpaque()
     var tid = pthread_t()
+    var all = sigset_t(), old = sigset_t()
+    sigfillset(&all)
+    pthread_sigmask(SIG_SETMASK, &all, &old)
+    defer { pthread_sigmask(SIG_SETMASK, &old, nil) }
     let rc = pthread_create(&tid, nil, { arg in
         let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
         hl_sys_guard_thread(1)
@@ -60,7 +66,7 @@ func startGuardedThread(_ body: @escaping () -> Void) -> pthread_t? {
 }
 
 /// A thread nobody joins (background read-ahead); false when none could be started.
-func startDetachedThread(_ body: @escaping () -> Void) -> Bool {
+public func startDetachedThread(_ body: @escaping () -> Void) -> Bool {
     guard let tid = startGuardedThread(body) else { return false }
     pthread_detach(tid)
     return true
@@ -113,7 +119,7 @@ public final class Monitor: @unchecked Sendable {
     }
     public func broadcast() { pthread_cond_broadcast(cond) }
     /// After fork in the child: a parent's thread may have held the mutex.
-    func reinitialize() {
+    public func reinitialize() {
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(cond, nil)
     }

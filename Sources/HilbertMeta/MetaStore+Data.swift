@@ -205,6 +205,11 @@ extension MetaStore {
         }
     }
 
+    /// The upload `commit` is still going on (gc counts one silent for an hour as abandoned).
+    public func touchUpload(commit: UInt64) throws(Errno) {
+        try write { () throws(Errno) in try backend.touchUploads(commit: commit, touched: Timespec.now().sec) }
+    }
+
     /// The commit `commit` referenced or gave up its objects: its ids are no longer in flight.
     public func finishUpload(commit: UInt64) throws(Errno) {
         try write { () throws(Errno) in try backend.deleteUploads(commit: commit) }
