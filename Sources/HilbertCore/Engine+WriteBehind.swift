@@ -31,6 +31,10 @@ final class WriteBehind: @unchecked Sendable {
     private let monitor = Monitor()
     private var files: [String: Watched] = [:]
     private var running = false
+    private var queue: [(Watched, UInt32)] = []
+    private var workers = 0      // worker threads alive
+    private var wanted = 0       // workers the watched files' stores want (their concurrency, at most 16)
+    private var busy = 0         // blocks being stored
 
     /// Watch the staging file at `path` (the one behind the program's write descriptor `fd`).
     func watch(_ v: Volume, ino: Ino, path: String, fd: Int32) {
@@ -81,7 +85,9 @@ final class WriteBehind: @unchecked Sendable {
     func afterForkInChild() {
         monitor.reinitialize()
         files.removeAll()
+        queue.removeAll()
         running = false
+        workers = 0; wanted = 0; busy = 0
     }
 
     private func discard(_ w: Watched) {
@@ -90,6 +96,7 @@ final class WriteBehind: @unchecked Sendable {
         for key in gone.keys { try? w.volume.meta.finishUpload(commit: key) }
     }
 
+    /// The poller: hands the blocks due to the workers, keeping at most two per worker queued.
     private func run() {
         var idle = 0
         while true {
@@ -97,14 +104,16 @@ final class WriteBehind: @unchecked Sendable {
             if files.isEmpty { idle += 1 } else { idle = 0 }
             if idle > WriteBehind.idleRounds {
                 running = false
+                monitor.broadcast()
                 monitor.unlock()
                 return
             }
             let watched = Array(files)
+            var room = max(0, 2 * max(wanted, 1) - queue.count - busy)
             monitor.unlock()
 
             var jobs: [(Watched, UInt32)] = []
-            var workers = 1
+            var want = 1
             for (path, w) in watched {
                 guard let st = try? Sys.stat(path), UInt64(st.st_ino) == w.file.inode, UInt64(st.st_dev) == w.file.device else {
                     retireIfSame(path, w)   // retired by another process of the node
@@ -117,17 +126,67 @@ final class WriteBehind: @unchecked Sendable {
                     w.file.reopen(committed: blocks)
                     w.knowsCommitted = true
                 }
-                let n = max(1, min(8, w.volume.store.concurrency))
-                workers = max(workers, n)
-                for index in w.file.due(size: size, limit: n - min(n, jobs.count)) { jobs.append((w, index)) }
+                want = max(want, min(16, w.volume.store.concurrency))
+                let due = w.file.due(size: size, limit: room)
+                room -= due.count
+                for index in due { jobs.append((w, index)) }
                 keepAlive(w)
             }
-            if jobs.isEmpty {
-                monitor.lock(); monitor.wait(nanoseconds: WriteBehind.pollNanos); monitor.unlock()
-                continue
+            monitor.lock()
+            queue.append(contentsOf: jobs)
+            wanted = max(wanted, want)
+            while workers < wanted && !jobs.isEmpty {
+                guard startDetachedThread({ WriteBehind.shared.work() }) else { break }
+                workers += 1
             }
-            store(jobs, workers: workers)
+            let noWorkers = workers == 0
+            monitor.broadcast()
+            if !noWorkers { monitor.wait(nanoseconds: WriteBehind.pollNanos) }
+            monitor.unlock()
+            if noWorkers { drain() }   // no thread could be started: store them here
+            if jobs.isEmpty && noWorkers {
+                monitor.lock(); monitor.wait(nanoseconds: WriteBehind.pollNanos); monitor.unlock()
+            }
         }
+    }
+
+    /// A worker: stores queued blocks until the poller stops.
+    private func work() {
+        monitor.lock()
+        while true {
+            while queue.isEmpty && running { monitor.wait() }
+            if queue.isEmpty {
+                workers -= 1
+                monitor.unlock()
+                return
+            }
+            let (w, index) = queue.removeFirst()
+            busy += 1
+            monitor.unlock()
+            store(w, index)
+            monitor.lock()
+            busy -= 1
+            monitor.broadcast()
+        }
+    }
+
+    private func drain() {
+        while true {
+            monitor.lock()
+            if queue.isEmpty { monitor.unlock(); return }
+            let (w, index) = queue.removeFirst()
+            monitor.unlock()
+            store(w, index)
+        }
+    }
+
+    private func store(_ w: Watched, _ index: UInt32) {
+        let v = w.volume
+        let owner = v.cache.stagingOwner.record
+        w.file.store(index, into: v.store, codec: v.format.compression == "zstd" ? .zstd : .none, level: BlockCodec.defaultLevel,
+                     allocate: { (n: Int, key: UInt64) throws(Errno) -> UInt64 in
+                         try v.meta.allocateUploadIDs(count: n, commit: key, owner: owner)
+                     })
     }
 
     private func retireIfSame(_ path: String, _ w: Watched) {
@@ -144,28 +203,6 @@ final class WriteBehind: @unchecked Sendable {
         w.touched = now
         let key = w.file.currentKey
         if key != 0 { try? w.volume.meta.touchUpload(commit: key) }
-    }
-
-    /// Store the blocks of `jobs`, on this thread and up to `workers - 1` more.
-    private func store(_ jobs: [(Watched, UInt32)], workers: Int) {
-        let next = Lock()
-        var taken = 0
-        let work: (Int) -> Void = { _ in
-            while true {
-                let i = next.withLock { () -> Int in defer { taken += 1 }; return taken }
-                if i >= jobs.count { return }
-                let (w, index) = jobs[i]
-                let v = w.volume
-                let owner = v.cache.stagingOwner.record
-                w.file.store(index, into: v.store, codec: v.format.compression == "zstd" ? .zstd : .none, level: BlockCodec.defaultLevel,
-                             allocate: { (n: Int, key: UInt64) throws(Errno) -> UInt64 in
-                                 try v.meta.allocateUploadIDs(count: n, commit: key, owner: owner)
-                             })
-            }
-        }
-        let threads = WorkerThreads.start(min(workers, jobs.count) - 1, work)
-        work(0)
-        threads.join()
     }
 }
 

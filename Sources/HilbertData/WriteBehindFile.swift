@@ -103,6 +103,14 @@ public final class WriteBehindFile: @unchecked Sendable {
     /// commit stores what is missing and reports its own errors.
     public func store(_ index: UInt32, into store: ObjectStore, codec: BlockCompression, level: Int32,
                       allocate: (Int, UInt64) throws(Errno) -> UInt64) {
+        monitor.lock()
+        if sealed {   // a commit is waiting for the blocks handed out: this one is not stored
+            inFlight.remove(index)
+            monitor.broadcast()
+            monitor.unlock()
+            return
+        }
+        monitor.unlock()
         var outcome: StoredBlock?
         var settle = false
         let raw = UnsafeMutableRawPointer.allocate(byteCount: blockSize, alignment: 64)

@@ -4,7 +4,7 @@ freshly written file waits, with write-behind on (the default) and off (HILBERT_
 on the local-directory store and, with an S3 server, on S3; a native file on the same disk
 (write, then fsync at close) in the same run.
 
-    python3 Tests/bench/writebehind.py [--size 1G] [--rounds 3] [--workdir DIR]
+    python3 Tests/bench/writebehind.py [--size 1G] [--rounds 3] [--rate MBPS] [--workdir DIR]
     Tests/s3/with-server.sh python3 Tests/bench/writebehind.py      (adds the S3 rows)
 
 One Python process writes SIZE bytes (8 MiB writes of incompressible bytes) and closes the file;
@@ -26,7 +26,7 @@ MiB = 1 << 20
 
 WRITER = r'''
 import json, os, sys, time
-path, size, native = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
+path, size, native, rate = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", float(sys.argv[4])
 block = bytearray(os.urandom(8 << 20))
 t0 = time.perf_counter()
 f = open(path, "wb", buffering=0)
@@ -36,6 +36,9 @@ while left > 0:
     k = min(left, len(block))
     f.write(block[:k])
     left -= k; i += 1
+    if rate > 0:                             # a program that computes what it writes
+        ahead = (size - left) / (rate * 1e6) - (time.perf_counter() - t0)
+        if ahead > 0: time.sleep(ahead)
 t1 = time.perf_counter()
 if native:
     os.fsync(f.fileno())                     # what a close of Hilbert guarantees: stored
@@ -64,6 +67,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", default="1G")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rate", type=float, default=0,
+                    help="MB/s the writer produces at most (a program computing its output); 0: as fast as it can")
     ap.add_argument("--workdir", help="volumes, caches and the native file (default $TMPDIR)")
     a = ap.parse_args()
     size = parse_size(a.size)
@@ -89,11 +94,11 @@ def main():
                 argv = [sys.executable, "-c", WRITER]
                 if st is None:
                     path = os.path.join(work, "native-big")
-                    argv += [path, str(size), "1"]
+                    argv += [path, str(size), "1", str(a.rate)]
                 else:
                     path = "/hilbert/big-%d" % r
                     cache = os.path.join(work, "cache-%s-%s-%d" % (st, on, r))
-                    argv = [hilbert, "run", "--mount", "/hilbert=" + urls[st], "--cache", cache, "--"] + argv + [path, str(size), "0"]
+                    argv = [hilbert, "run", "--mount", "/hilbert=" + urls[st], "--cache", cache, "--"] + argv + [path, str(size), "0", str(a.rate)]
                 env = dict(os.environ, HILBERT_WRITE_BEHIND="1" if on is not False else "0")
                 out = subprocess.run(argv, check=True, capture_output=True, text=True, env=env)
                 x = json.loads(out.stdout.strip().splitlines()[-1])
@@ -108,7 +113,8 @@ def main():
 
     def spread(xs):
         return "%.2f (%.2f–%.2f)" % (statistics.median(xs), min(xs), max(xs))
-    print("| %s file, written and closed | writes, s | close, s | total, s | MB/s |" % a.size)
+    print("| %s file, written%s and closed | writes, s | close, s | total, s | MB/s |"
+          % (a.size, " at up to %g MB/s" % a.rate if a.rate else ""))
     print("|---|---:|---:|---:|---:|")
     for name, xs in results.items():
         tot = [x["write"] + x["close"] for x in xs]
