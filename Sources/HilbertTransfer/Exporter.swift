@@ -40,7 +40,7 @@ enum ExportJob {
 /// process's pack cache (a pack is fetched whole once its files are read one after the
 /// other). Directories get their mode and times after their content, hard links are made
 /// at the end.
-public final class Exporter: @unchecked Sendable {
+public final class Exporter: Transfer, @unchecked Sendable {
     let meta: MetaStore
     let store: ObjectStore
     let options: ExportOptions
@@ -115,15 +115,7 @@ public final class Exporter: @unchecked Sendable {
             done.lock(); running -= 1; done.broadcast(); done.unlock()
         }
         if walkers.count == 0 { fatalError("export: cannot start threads") }
-        tick()
-        done.lock()
-        while running > 0 {
-            done.wait(nanoseconds: UInt64(tickSeconds * 1e9))
-            done.unlock()
-            tick()
-            done.lock()
-        }
-        done.unlock()
+        waitTicking(done, until: { running == 0 }, seconds: tickSeconds, tick: tick)
         walkers.join()
         linkDeferredNames()
         setDirectoryAttributes()

@@ -20,7 +20,7 @@ import HilbertCore
 /// every file of the committed batches whole, and no other; `hilbert gc` deletes the
 /// objects of batches that were stored and never committed. Names with a second link
 /// are linked at the end, and directories that had to be made owner-writable get their mode.
-public final class Importer: @unchecked Sendable {
+public final class Importer: Transfer, @unchecked Sendable {
     let meta: MetaStore
     let store: ObjectStore
     let options: ImportOptions
@@ -108,15 +108,7 @@ public final class Importer: @unchecked Sendable {
             // Without all of its threads the pipeline cannot end: nothing was started but threads.
             fatalError("import: cannot start threads")
         }
-        tick()
-        finished.lock()
-        while !pipelineDone {
-            finished.wait(nanoseconds: UInt64(tickSeconds * 1e9))
-            finished.unlock()
-            tick()
-            finished.lock()
-        }
-        finished.unlock()
+        waitTicking(finished, until: { pipelineDone }, seconds: tickSeconds, tick: tick)
         walkers.join()
         storing.join()
         writing.join()

@@ -141,6 +141,38 @@ hl_raw() {
 # hl_py SCRIPT [ARGS…] — python3 -c SCRIPT under the shim
 hl_py() { local s=$1; shift; hl "$HL_PY" -c "$s" "$@"; }
 
+# ---------------------------------------------------------------- PostgreSQL of a test's own
+# hl_pg_own_server — PostgreSQL and PgBouncer of this test alone (Tests/pg/pgserver.sh), for
+# tests that restart, gate or cut them (the suite's server is shared by tests running in
+# parallel); stopped at the test's end. Exports PG_STATE_DIR and sources the server's env file
+# (PG_URL, PGB_URL, PGB_PORT, PGPASSFILE…).
+hl_pg_own_server() {
+    local pgs="$HL_REPO/Tests/pg/pgserver.sh" env
+    PG_STATE_DIR=$(mktemp -d /tmp/hilbert-pg.XXXXXX) || bail "a state dir for the test's server"
+    export PG_STATE_DIR
+    at_cleanup "PG_STATE_DIR=$PG_STATE_DIR bash $pgs down"
+    env=$(PG_OWNER_PID=$$ bash "$pgs" up 2>&1) || bail "PostgreSQL and PgBouncer of this test" "$env"
+    # shellcheck disable=SC1090
+    . "$env"
+}
+# hl_pg_proxy IDLE-SECONDS — Tests/pg/tcpproxy.py in front of PgBouncer ($PGB_PORT), ending
+# after IDLE-SECONDS without a connection or at the test's end; sets HL_PG_PROXY_PORT (connect
+# there) and HL_PG_PROXY_CONTROL (for hl_pg_proxy_say).
+hl_pg_proxy() {
+    local ports="$HL_TMP/proxy.ports"
+    rm -f "$ports"
+    python3 "$HL_REPO/Tests/pg/tcpproxy.py" --upstream "127.0.0.1:$PGB_PORT" --port-file "$ports" --idle-exit "$1" &
+    at_cleanup "kill $!"
+    for _ in $(seq 50); do [ -f "$ports" ] && [ "$(wc -l <"$ports")" = 2 ] && break; sleep 0.1; done
+    HL_PG_PROXY_PORT=$(sed -n 1p "$ports"); HL_PG_PROXY_CONTROL=$(sed -n 2p "$ports")
+    [ -n "$HL_PG_PROXY_CONTROL" ] || bail "tcpproxy.py started (its ports in $ports)"
+}
+# hl_pg_proxy_say COMMAND — one command to the proxy (cut, hang on|off, refuse on|off,
+# latency MS, stats, zero: see tcpproxy.py); prints its answer
+hl_pg_proxy_say() {
+    python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.sendall((sys.argv[2]+"\n").encode()); print(s.makefile().readline().strip())' "$HL_PG_PROXY_CONTROL" "$1"
+}
+
 # ---------------------------------------------------------------- differential testing
 # differ DESC SNIPPET — run SNIPPET with bash in a fresh native dir and in a fresh dir under
 # /hilbert (the directory is $D and also the cwd in both runs). Every occurrence of the

@@ -452,11 +452,11 @@ struct iovec;
 uint32_t sh_lazy_kind(int fd, hl_file *f);  /* HL_KIND_PARTIAL / HL_KIND_WRITE_SPARSE needing the engine, or 0 */
 int sh_prepare_write(int fd, const hl_file *f, int op, int64_t off, int64_t len);
 ssize_t sh_iov_length(const struct iovec *iov, int cnt);
-/* ---- wrap_write.c ---- */
-int sh_prepare_truncate(int fd, off_t len);
 int sh_partial_complete(int fd);            /* fetch the whole file behind a partial fd: 0 or -1/errno */
 void sh_complete_inherited_partials(void);  /* before exec: partial fds the new program keeps */
 void sh_partial_closed(const hl_file *f);    /* a partial fd was closed */
+/* ---- wrap_write.c ---- */
+int sh_prepare_truncate(int fd, off_t len);
 /* ---- ldpath.c ---- */
 int sh_ldpath_virtual(const char *val); /* an LD_LIBRARY_PATH value with an entry under a prefix */
 char *sh_ldpath_rewrite(char *e, char **s, char *end);

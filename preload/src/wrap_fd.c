@@ -1,6 +1,7 @@
 /* fd lifetime: close, dup, fcntl, close_range, fsync. */
 #include "shim.h"
 #include <linux/close_range.h>
+#include <sched.h>
 
 EXPORT int close(int fd) {
     hl_file f;
@@ -38,41 +39,53 @@ EXPORT int dup(int fd) {
     return r;
 }
 
-/* dup2/dup3 onto an fd that holds an engine write file closes the file there, as close()
- * would, and its last close commits (bash restores stdout with dup2 after `echo x > f`): a
- * duplicate taken before goes to release() after. -1: nothing to keep. */
-static int keep_replaced(int fd, int nfd, hl_file *of) {
-    if (fd == nfd || likely(!sh_nrec) || sh_guard || sh_in_vfork()) return -1;
-    if (!sh_fd_get(nfd, of) || of->kind != HL_KIND_WRITE) return -1;
-    return REAL(fcntl)(nfd, F_DUPFD_CLOEXEC, 0);
+/* dup2/dup3 onto an fd that holds an engine file closes that file there, as close() would:
+ * a write file's last close commits (bash restores stdout with dup2 after `echo x > f`), so a
+ * duplicate taken before goes to release() after; the last descriptor of a partial read copy
+ * lets the engine's copy go. */
+typedef struct {
+    hl_file f;  /* kind HL_KIND_NONE: nothing of the engine's replaced */
+    int keep;   /* the duplicate of a write fd, or -1 */
+} replaced;
+
+static void note_replaced(int fd, int nfd, replaced *rp) {
+    rp->f.kind = HL_KIND_NONE;
+    rp->keep = -1;
+    if (fd == nfd || likely(!sh_nrec) || sh_guard || sh_in_vfork()) return;
+    if (!sh_fd_get(nfd, &rp->f)) rp->f.kind = HL_KIND_NONE;
+    else if (rp->f.kind == HL_KIND_WRITE) rp->keep = REAL(fcntl)(nfd, F_DUPFD_CLOEXEC, 0);
 }
 
-static void release_replaced(int keep, const hl_file *of, int r) {
-    if (keep < 0) return;
+static void close_replaced(const replaced *rp, int r) {
+    if (rp->f.kind != HL_KIND_WRITE && rp->f.kind != HL_KIND_PARTIAL) return;
     int saved = errno;
-    const hl_engine_api *E = r >= 0 ? sh_engine() : NULL;
-    if (E) ECALL(E->release(keep, of));
-    else REAL(close)(keep);
+    if (rp->f.kind == HL_KIND_PARTIAL) {
+        if (r >= 0) sh_partial_closed(&rp->f);
+    } else if (rp->keep >= 0) {
+        const hl_engine_api *E = r >= 0 ? sh_engine() : NULL;
+        if (E) ECALL(E->release(rp->keep, &rp->f));
+        else REAL(close)(rp->keep);
+    }
     errno = saved;
 }
 
 EXPORT int dup2(int fd, int nfd) {
     if (unlikely(is_private(nfd))) { errno = EBADF; return -1; }
-    hl_file of;
-    int keep = keep_replaced(fd, nfd, &of);
+    replaced rp;
+    note_replaced(fd, nfd, &rp);
     int r = REAL(dup2)(fd, nfd);
     if (fd != nfd) after_dup(fd, r);
-    release_replaced(keep, &of, r);
+    close_replaced(&rp, r);
     return r;
 }
 
 EXPORT int dup3(int fd, int nfd, int flags) {
     if (unlikely(is_private(nfd))) { errno = EBADF; return -1; }
-    hl_file of;
-    int keep = keep_replaced(fd, nfd, &of);
+    replaced rp;
+    note_replaced(fd, nfd, &rp);
     int r = REAL(dup3)(fd, nfd, flags);
     after_dup(fd, r);
-    release_replaced(keep, &of, r);
+    close_replaced(&rp, r);
     return r;
 }
 
@@ -103,31 +116,54 @@ EXPORT int fcntl64(int fd, int cmd, ...) {
     return do_fcntl(real64, fd, cmd, arg);
 }
 
-/* Close [first,last] except engine-private fds; forget the records of what we close. */
+/* Close [first,last] except engine-private fds, each as close() would: a write file goes to
+ * release() (which closes it, and the last close of a file commits) before the kernel closes
+ * the rest; the last descriptor of a partial read copy lets the engine's copy go. 0, or -1
+ * with the errno of the first failed commit (everything is closed either way, as by close).
+ * CLOSE_RANGE_CLOEXEC closes nothing: exec commits such write fds (sh_sync_cloexec_writes). */
 static int range(unsigned first, unsigned last, int flags, int from) {
-    int r = 0, max = sh_fd_max();
+    int r = 0, failed = 0, max = sh_fd_max();
     unsigned lo = first;
-    int vf = sh_in_vfork();
+    int closing = !(flags & CLOSE_RANGE_CLOEXEC) && !sh_in_vfork();
     for (unsigned fd = first; fd <= last && (int)fd <= max; fd++) {
         hl_file f;
         if (!sh_fd_get((int)fd, &f)) continue;
         if (f.kind == SH_KIND_PRIVATE) {
             if (fd > lo && REAL(close_range)(lo, fd - 1, flags) < 0) r = -1;
             lo = fd + 1;
-        } else if (!(flags & CLOSE_RANGE_CLOEXEC) && !vf) {
-            sh_lock_on_close((int)fd, &f);
-            sh_fd_clear((int)fd);
+            continue;
+        }
+        if (!closing) continue;
+        sh_lock_on_close((int)fd, &f);
+        sh_fd_clear((int)fd);
+        if (f.kind == HL_KIND_WRITE) {
+            const hl_engine_api *E = sh_engine();
+            int rc = E ? ECALL(E->release((int)fd, &f)) : 0;
+            if (rc < 0 && !failed) failed = -rc;
+        } else if (f.kind == HL_KIND_PARTIAL) {
+            sh_partial_closed(&f);
         }
     }
     if (lo <= last && lo >= first) {
         if (from) REAL(closefrom)((int)lo);
         else if (REAL(close_range)(lo, last, flags) < 0) r = -1;
     }
+    if (failed && r == 0) {
+        errno = failed;
+        r = -1;
+    }
     return r;
 }
 
 EXPORT int close_range(unsigned first, unsigned last, int flags) {
-    if (likely(!sh_nrec) || sh_guard || first > last) return REAL(close_range)(first, last, flags);
+    if (likely(!sh_nrec) || sh_guard || first > last || (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)))
+        return REAL(close_range)(first, last, flags);   /* the kernel's EINVAL closes nothing */
+    /* The engine closes write fds itself: in this thread's own descriptor table, the one the
+     * kernel would have unshared first. */
+    if (flags & CLOSE_RANGE_UNSHARE) {
+        if (unshare(CLONE_FILES) < 0) return -1;
+        flags &= ~CLOSE_RANGE_UNSHARE;
+    }
     return range(first, last, flags, 0);
 }
 

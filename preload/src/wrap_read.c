@@ -1,10 +1,15 @@
-/* Reads of partial read copies (HL_KIND_PARTIAL): a sparse cache file that holds only the
- * blocks fetched so far. Every call that reads it through the kernel must have its bytes
- * there first: read/pread/readv/preadv (and their _chk, 64 and v2 forms) go to the engine,
- * which fetches the blocks the range needs and reads; calls whose reads the shim cannot see
- * (mmap, sendfile, copy_file_range, splice, SEEK_DATA/SEEK_HOLE, a stdio stream, a
- * descriptor kept across exec) have the whole file fetched first. Any other descriptor costs
- * one load of sh_nrec (no virtual descriptor open) or one table lookup. */
+/* Reads of descriptors whose file is only partly on this node: partial read copies
+ * (HL_KIND_PARTIAL: a sparse cache file holding the blocks fetched so far) and sparse staging
+ * files of writers (HL_KIND_WRITE_SPARSE: the blocks of the committed version brought in so
+ * far). Every call that reads such a file through the kernel must have its bytes there first:
+ * read/pread/readv/preadv (and their _chk, 64 and v2 forms) of a partial copy go to the engine,
+ * which fetches the blocks the range needs and reads; on a sparse staging file prepare_write
+ * brings those blocks in and the kernel reads. Calls whose reads the shim cannot see (mmap;
+ * sendfile, copy_file_range and splice on either end; SEEK_DATA/SEEK_HOLE; a stdio stream; a
+ * descriptor kept across exec, but for a write-only appender) have the whole file brought in
+ * first. Also here: the engine's part of closing a partial copy's last descriptor
+ * (sh_partial_closed), and sh_prepare_write and sh_iov_length, which wrap_write.c shares. Any
+ * other descriptor costs one load of sh_nrec (no virtual descriptor open) or one table lookup. */
 #include "shim.h"
 #include <sys/mman.h>
 #include <sys/sendfile.h>

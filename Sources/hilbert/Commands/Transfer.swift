@@ -61,25 +61,9 @@ extension Hilbert {
             options.force = force
             options.threads = threads
             let importer = Importer(meta: v.meta, store: v.store, options: options)
-            let display = TransferDisplay("import")
-            importer.onMessage = { display.message($0) }
-            let stop = InterruptFlag()
-            importer.stopRequested = { stop.raised }
-            let report: TransferReport
-            do {
-                report = try importer.run(source: source, destination: inner, destinationPath: destination) {
-                    if stop.raised { importer.interrupt() }
-                    display.show(importer.progress)
-                }
-            } catch {
-                display.clear()
-                throw CLIError(error.message)
+            try runTransfer("import", importer, verbose: verbose) { tick throws(HilbertError) in
+                try importer.run(source: source, destination: inner, destinationPath: destination, tick: tick)
             }
-            display.clear()
-            print(summary("import", report))
-            if verbose { printTimings(report) }
-            if report.stopped { throw ExitCode(130) }
-            if report.errors > 0 { throw ExitCode(1) }
         }
     }
 
@@ -127,25 +111,9 @@ extension Hilbert {
             options.force = force
             options.threads = threads
             let exporter = Exporter(meta: v.meta, store: v.store, options: options)
-            let display = TransferDisplay("export")
-            exporter.onMessage = { display.message($0) }
-            let stop = InterruptFlag()
-            exporter.stopRequested = { stop.raised }
-            let report: TransferReport
-            do {
-                report = try exporter.run(source: inner, sourcePath: source, destination: destination) {
-                    if stop.raised { exporter.interrupt() }
-                    display.show(exporter.progress)
-                }
-            } catch {
-                display.clear()
-                throw CLIError(error.message)
+            try runTransfer("export", exporter, verbose: verbose) { tick throws(HilbertError) in
+                try exporter.run(source: inner, sourcePath: source, destination: destination, tick: tick)
             }
-            display.clear()
-            print(summary("export", report))
-            if verbose { printTimings(report) }
-            if report.stopped { throw ExitCode(130) }
-            if report.errors > 0 { throw ExitCode(1) }
         }
     }
 }
@@ -176,6 +144,32 @@ func locateMounted(_ path: String, what: String, _ volumes: MountOptions) throws
         throw CLIError("\(what): \(error.message)")
     }
     return (v, inner)
+}
+
+/// Run an import or export (`start` runs it, calling the tick it is given while it works) with
+/// its progress on stderr, Ctrl-C as a request to stop, the summary on stdout and the exit
+/// status: 130 when stopped before the end, 1 when an entry failed.
+func runTransfer(_ what: String, _ transfer: some Transfer, verbose: Bool,
+                 _ start: (_ tick: () -> Void) throws(HilbertError) -> TransferReport) throws {
+    let display = TransferDisplay(what)
+    transfer.onMessage = { display.message($0) }
+    let stop = InterruptFlag()
+    transfer.stopRequested = { stop.raised }
+    let report: TransferReport
+    do {
+        report = try start {
+            if stop.raised { transfer.interrupt() }
+            display.show(transfer.progress)
+        }
+    } catch {
+        display.clear()
+        throw CLIError(error.message)
+    }
+    display.clear()
+    print(summary(what, report))
+    if verbose { printTimings(report) }
+    if report.stopped { throw ExitCode(130) }
+    if report.errors > 0 { throw ExitCode(1) }
 }
 
 /// The summary line of an import or export.

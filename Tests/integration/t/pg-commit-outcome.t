@@ -17,20 +17,10 @@
 need psql:postgresql-client-15 pgbouncer:pgbouncer python3
 hl_setup
 H=$HILBERT
-PGS="$HL_REPO/Tests/pg/pgserver.sh"
-export PG_STATE_DIR
-PG_STATE_DIR=$(mktemp -d /tmp/hilbert-pg.XXXXXX) || bail "a state dir for the test's server"
-at_cleanup "PG_STATE_DIR=$PG_STATE_DIR bash $PGS down"
-env=$(PG_OWNER_PID=$$ bash "$PGS" up 2>&1) || bail "PostgreSQL and PgBouncer of this test" "$env"
-# shellcheck disable=SC1090
-. "$env"
+hl_pg_own_server
 
-python3 "$HL_REPO/Tests/pg/tcpproxy.py" --upstream "127.0.0.1:$PGB_PORT" --port-file "$HL_TMP/proxy.ports" --idle-exit 200 &
-at_cleanup "kill $!"
-for _ in $(seq 50); do [ -f "$HL_TMP/proxy.ports" ] && [ "$(wc -l <"$HL_TMP/proxy.ports")" = 2 ] && break; sleep 0.1; done
-pport=$(sed -n 1p "$HL_TMP/proxy.ports"); cport=$(sed -n 2p "$HL_TMP/proxy.ports")
-control() { python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.sendall((sys.argv[2]+"\n").encode()); print(s.makefile().readline().strip())' "$cport" "$1"; }
-URL="postgres://hilbert@127.0.0.1:$pport/hilbert?schema=outcome&timeout=20"
+hl_pg_proxy 200
+URL="postgres://hilbert@127.0.0.1:$HL_PG_PROXY_PORT/hilbert?schema=outcome&timeout=20"
 out=$("$H" format "$URL" --bucket "$HL_TMP/objects" 2>&1) || bail "format" "$out"
 job() { "$H" run --mount "/hilbert=$URL" --cache "$HL_CACHE" -- "$@"; }
 sql() { psql -X -w -Atq -v ON_ERROR_STOP=1 "$PG_URL" -c "$1" 2>&1; }
@@ -115,13 +105,22 @@ asking() {
     return 1
 }
 
+# held_create NAME SIZE DESC [VAR=VALUE…] — with the gate closed, a job (its pid: $w) creates
+# NAME with SIZE bytes in the background, its environment with VAR=VALUE…; one assertion (DESC)
+# that its commit comes to wait at the gate (the backend's pid: $pid)
+held_create() {
+    local name=$1 size=$2 desc=$3
+    shift 3
+    close_gate
+    ([ $# = 0 ] || export "$@"; job python3 "$HL_TMP/create.py" "$name" "$HL_TMP/$name.result" "$size" >"$HL_TMP/$name.out" 2>"$HL_TMP/$name.err") &
+    w=$!
+    pid=$(held_backend)
+    is "$?" "0" "$desc"
+}
+
 # ---------------------------------------------------------------- late: lands after the cut
-close_gate
-job python3 "$HL_TMP/create.py" late "$HL_TMP/late.result" 400 >"$HL_TMP/late.out" 2>"$HL_TMP/late.err" &
-w=$!
-pid=$(held_backend); held=$?
-is "$held" "0" "the create of 'late' waits at the gate, at its COMMIT"
-control cut >/dev/null
+held_create late 400 "the create of 'late' waits at the gate, at its COMMIT"
+hl_pg_proxy_say cut >/dev/null
 asking late
 open_gate
 is "$(result_of late)" "ok" "the create that landed after the connection broke is reported done"
@@ -129,12 +128,8 @@ wait $w
 is "$(content_of late 400)" "400 bytes whole" "... and the file is whole"
 
 # ---------------------------------------------------------------- held: held before its token
-close_gate
-job python3 "$HL_TMP/create.py" held "$HL_TMP/held.result" 400 >"$HL_TMP/held.out" 2>"$HL_TMP/held.err" &
-w=$!
-pid=$(held_backend); held=$?
-is "$held" "0" "the create of 'held' waits at the gate, before its token"
-control cut >/dev/null
+held_create held 400 "the create of 'held' waits at the gate, before its token"
+hl_pg_proxy_say cut >/dev/null
 is "$(result_of held)" "fail EIO" "the create whose connection broke before it could land fails with EIO"
 open_gate
 backend_done "$pid"; is "$?" "0" "its transaction ended on the server once the gate opened"
@@ -143,14 +138,10 @@ is "$(content_of held 400)" "absent" "... and it never landed: no file"
 like "$(cat "$HL_TMP/held.err")" "it was not applied" "... as the process said"
 
 # ---------------------------------------------------------------- unknown: a file's blocks
-close_gate
-job python3 "$HL_TMP/create.py" unknown "$HL_TMP/unknown.result" 300000 >"$HL_TMP/unknown.out" 2>"$HL_TMP/unknown.err" &
-w=$!
-pid=$(held_backend); held=$?
-is "$held" "0" "the commit of 'unknown' (300,000 bytes: blocks) waits at the gate, at its COMMIT"
-control cut >/dev/null
+held_create unknown 300000 "the commit of 'unknown' (300,000 bytes: blocks) waits at the gate, at its COMMIT"
+hl_pg_proxy_say cut >/dev/null
 asking unknown; is "$?" "0" "... the process asks whether it landed"
-control cut >/dev/null
+hl_pg_proxy_say cut >/dev/null
 is "$(result_of unknown)" "fail EIO" "when that connection is cut too, the close fails with EIO"
 like "$(cat "$HL_TMP/unknown.err")" "cannot be checked now" "... saying that whether it landed is unknown"
 open_gate
@@ -159,14 +150,10 @@ wait $w
 is "$(content_of unknown 300000)" "300000 bytes whole" "it landed, and its blocks are there: the file is whole"
 
 # ---------------------------------------------------------------- unknown: a pack
-close_gate
-HILBERT_PACK_FILES=1 job python3 "$HL_TMP/create.py" packed "$HL_TMP/packed.result" 3000 >"$HL_TMP/packed.out" 2>"$HL_TMP/packed.err" &
-w=$!
-pid=$(held_backend); held=$?
-is "$held" "0" "moving a small file into a pack (HILBERT_PACK_FILES=1) waits at the gate, at its COMMIT"
-control cut >/dev/null
+held_create packed 3000 "moving a small file into a pack (HILBERT_PACK_FILES=1) waits at the gate, at its COMMIT" HILBERT_PACK_FILES=1
+hl_pg_proxy_say cut >/dev/null
 asking packed; is "$?" "0" "... the process asks whether it landed"
-control cut >/dev/null
+hl_pg_proxy_say cut >/dev/null
 is "$(result_of packed)" "ok" "when that connection is cut too, the close (committed before) succeeds"
 open_gate
 backend_done "$pid"

@@ -8,23 +8,13 @@
 . "$(dirname "$0")/../lib.sh"
 hl_setup
 H=$HILBERT
-PGS="$HL_REPO/Tests/pg/pgserver.sh"
-export PG_STATE_DIR
-PG_STATE_DIR=$(mktemp -d /tmp/hilbert-pg.XXXXXX) || bail "a state dir for the test's server"
-at_cleanup "PG_STATE_DIR=$PG_STATE_DIR bash $PGS down"
-env=$(PG_OWNER_PID=$$ bash "$PGS" up 2>&1) || bail "PostgreSQL and PgBouncer of this test" "$env"
-# shellcheck disable=SC1090
-. "$env"
+hl_pg_own_server
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
 # The proxy in front of PgBouncer cuts connections on command.
-python3 "$HL_REPO/Tests/pg/tcpproxy.py" --upstream "127.0.0.1:$PGB_PORT" --port-file "$HL_TMP/proxy.ports" --idle-exit 300 &
-at_cleanup "kill $!"
-for _ in $(seq 50); do [ -f "$HL_TMP/proxy.ports" ] && [ "$(wc -l <"$HL_TMP/proxy.ports")" = 2 ] && break; sleep 0.1; done
-pport=$(sed -n 1p "$HL_TMP/proxy.ports"); cport=$(sed -n 2p "$HL_TMP/proxy.ports")
-control() { python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.sendall((sys.argv[2]+"\n").encode()); print(s.makefile().readline().strip())' "$cport" "$1"; }
-URL="postgres://hilbert@127.0.0.1:$pport/hilbert?schema=faults&timeout=10"
+hl_pg_proxy 300
+URL="postgres://hilbert@127.0.0.1:$HL_PG_PROXY_PORT/hilbert?schema=faults&timeout=10"
 out=$("$H" format "$URL" --bucket "$HL_TMP/fobjects" 2>&1) || bail "format" "$out"
 job() { "$H" run --mount "/hilbert=$URL" --cache "$HL_CACHE" -- "$@"; }
 
@@ -116,7 +106,7 @@ verify bouncer "PgBouncer restart"
 HILBERT_PACK_FILES=64 job python3 "$HL_TMP/work.py" cut "$HL_TMP/cut.stop" "$HL_TMP/cut.log" >"$HL_TMP/cut.out" 2>"$HL_TMP/cut.err" &
 w=$!
 started cut
-for _ in $(seq 40); do sleep 0.15; control cut >/dev/null; done
+for _ in $(seq 40); do sleep 0.15; hl_pg_proxy_say cut >/dev/null; done
 touch "$HL_TMP/cut.stop"
 wait $w
 failed=$(grep -c '^fail' "$HL_TMP/cut.log")

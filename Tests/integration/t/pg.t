@@ -85,22 +85,17 @@ like "$out" "hilbert: .*unreachable" "... with a hilbert: line saying the server
 
 # A server that accepts and never answers (the proxy holds everything): ETIMEDOUT after the
 # URL's timeout, never a hang.
-python3 "$HL_REPO/Tests/pg/tcpproxy.py" --upstream "127.0.0.1:$PGB_PORT" --port-file "$HL_TMP/proxy.ports" --idle-exit 120 &
-proxy=$!
-at_cleanup "kill $proxy"
-for _ in $(seq 50); do [ -s "$HL_TMP/proxy.ports" ] && [ "$(wc -l <"$HL_TMP/proxy.ports")" -ge 2 ] && break; sleep 0.1; done
-pport=$(sed -n 1p "$HL_TMP/proxy.ports"); cport=$(sed -n 2p "$HL_TMP/proxy.ports")
-control() { python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.sendall((sys.argv[2]+"\n").encode()); print(s.makefile().readline().strip())' "$cport" "$1"; }
-PURL="postgres://hilbert@127.0.0.1:$pport/hilbert?schema=pgt_$tag&timeout=2"
+hl_pg_proxy 120
+PURL="postgres://hilbert@127.0.0.1:$HL_PG_PROXY_PORT/hilbert?schema=pgt_$tag&timeout=2"
 is "$("$H" run --mount "/hilbert=$PURL" --cache "$HL_CACHE" -- cat /hilbert/f 2>&1)" "one" "through the proxy the volume answers"
-control "hang on" >/dev/null
+hl_pg_proxy_say "hang on" >/dev/null
 start=$(date +%s)
 out=$("$H" run --mount "/hilbert=$PURL" --cache "$HL_CACHE" -- stat /hilbert/f 2>&1); rc=$?
 took=$(( $(date +%s) - start ))
 isnt "$rc" "0" "a hung server: the call fails"
 like "$out" "timed out" "... with ETIMEDOUT"
 [ "$took" -le 12 ]; is "$?" "0" "... after the URL's timeout (2 s; took ${took} s), not a hang"
-control "hang off" >/dev/null
+hl_pg_proxy_say "hang off" >/dev/null
 
 # ---------------------------------------------------------------- processes
 out=$(pg python3 -c '

@@ -25,4 +25,7 @@ os.chdir("/hilbert/p/src")
 print(subprocess.run(["ls"], capture_output=True, text=True).stdout.replace("\n", " ").strip())' 2>&1)" "2 a" "subprocess in a virtual cwd"
 is "$(py 'import os; os.chdir("/hilbert/p/src/a"); print(os.getcwd())' 2>&1)" "/hilbert/p/src/a" "os.getcwd / chdir"
 is "$(py 'import os; print(os.path.realpath("/hilbert/p/src/a/.."))' 2>&1)" "/hilbert/p/src" "realpath"
+# os.closerange is close_range(2): a write fd it closes goes to release(), as by close().
+py 'import os; fd = os.open("/hilbert/p/cr", os.O_WRONLY | os.O_CREAT, 0o644); os.closerange(fd, fd + 1)' >"$BK.shadow/cr.out" 2>&1 || diag "$(cat "$BK.shadow/cr.out")"
+ok "os.closerange of a write fd calls release()" grep -q "release ino=$(stat -c %i "$BK/p/cr")\$" "$HL_TEST_LOG"
 done_testing
