@@ -213,4 +213,9 @@ extension Engine {
         guard let name = stagingHint(file.ino) ?? (try? v.meta.staging(file.ino)) ?? nil else { return }
         WriteBehind.shared.watch(v, ino: file.ino, path: v.cache.stagingPath(name), fd: fd)
     }
+
+    /// A write descriptor this process got across exec (hl_engine_api.watch_write).
+    public func watchInherited(fd: Int32, file: OpenFile) {
+        if file.kind == .write || file.kind == .sparseWrite { watchWrites(fd, file) }
+    }
 }

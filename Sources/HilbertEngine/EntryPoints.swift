@@ -317,6 +317,7 @@ private func makeAPI() -> hl_engine_api {
             return try engine.prepareWrite(fd: fd, file: openFile(f), what) ? 1 : 0
         })
     }
+    t.watch_write = { fd, f in engine.watchInherited(fd: fd, file: openFile(f)) }
     return t
 }
 

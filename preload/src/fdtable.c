@@ -34,7 +34,7 @@ int sh_fd_get(int fd, hl_file *out) {
     if (!t || fd < 0 || fd >= SH_MAXFD) return 0;
     uint32_t k = __atomic_load_n(&t[fd].kind, __ATOMIC_ACQUIRE);
     if (k == HL_KIND_NONE) return 0;
-    out->kind = k == HL_KIND_WRITE_SPARSE ? HL_KIND_WRITE : k;
+    out->kind = k == HL_KIND_WRITE_SPARSE || k == SH_KIND_WRITE_INHERITED ? HL_KIND_WRITE : k;
     out->mount = t[fd].mount;
     out->ino = t[fd].ino;
     return 1;
@@ -64,7 +64,8 @@ void sh_fd_clear(int fd) {
     rec *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
     if (t && fd >= 0 && fd < SH_MAXFD && t[fd].kind != HL_KIND_NONE) put(fd, HL_KIND_NONE, 0, 0);
 }
-/* The kind as recorded (HL_KIND_WRITE_SPARSE is not folded into HL_KIND_WRITE); 0 for none. */
+/* The kind as recorded (HL_KIND_WRITE_SPARSE and SH_KIND_WRITE_INHERITED are not folded into
+ * HL_KIND_WRITE); 0 for none. */
 uint32_t sh_fd_kind_raw(int fd) {
     rec *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
     if (!t || fd < 0 || fd >= SH_MAXFD) return HL_KIND_NONE;

@@ -61,6 +61,7 @@ static void parse_fds(const char *s) {
         f.kind = (uint32_t)num(&s);
         if (*s++ != ':') return;
         f.ino = num(&s);
+        if (f.kind == HL_KIND_WRITE) f.kind = SH_KIND_WRITE_INHERITED;
         if (REAL(fcntl)(fd, F_GETFD) >= 0) sh_fd_set(fd, &f);
         if (*s == ',') s++;
         else if (*s) return;

@@ -402,6 +402,9 @@ const char *sh_shim_path(void);
 
 /* ---- fdtable.c ---- */
 #define SH_KIND_PRIVATE 0x80u
+/* A write fd inherited across exec that the engine has not been told of yet: its first write
+ * asks the engine to watch it (write-behind). Folded into HL_KIND_WRITE by sh_fd_get. */
+#define SH_KIND_WRITE_INHERITED 0x41u
 #define SH_MAXFD 65536
 extern volatile int sh_nrec;
 int sh_fd_get(int fd, hl_file *out);

@@ -91,7 +91,8 @@ int sh_build_env(char *const envp[], char **out, size_t cap, char *sbuf, size_t 
             *p++ = ':';
             p = sh_utoa(p, (unsigned long long)f.mount);
             *p++ = ':';
-            p = sh_utoa(p, sh_fd_kind_raw(fd));   /* a sparse appender stays one */
+            uint32_t k = sh_fd_kind_raw(fd);
+            p = sh_utoa(p, k == SH_KIND_WRITE_INHERITED ? HL_KIND_WRITE : k);   /* a sparse appender stays one */
             *p++ = ':';
             p = sh_utoa(p, f.ino);
         }

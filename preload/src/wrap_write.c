@@ -1,6 +1,9 @@
-/* Writes to sparse staging files (HL_KIND_WRITE_SPARSE): the staging file holds only the
- * blocks of the committed version brought in so far, so the blocks a write, a truncate or an
- * allocation touches are brought in first (prepare_write). Other descriptors cost one load of
+/* Writes to engine write fds that need the engine first. Sparse staging files
+ * (HL_KIND_WRITE_SPARSE) hold only the blocks of the committed version brought in so far, so
+ * the blocks a write, a truncate or an allocation touches are brought in first
+ * (prepare_write). A write fd inherited across exec (SH_KIND_WRITE_INHERITED) is shown to the
+ * engine at its first write, which then stores its whole blocks while they are written
+ * (watch_write; an exec'd program's engine never opened it). Other descriptors cost one load of
  * sh_nrec, or one table lookup while virtual descriptors are open. */
 #include "shim.h"
 #include <sys/uio.h>
@@ -11,15 +14,39 @@
 
 static inline int sparse(int fd, hl_file *f) { return sh_lazy_kind(fd, f) == HL_KIND_WRITE_SPARSE; }
 
-EXPORT ssize_t write(int fd, const void *buf, size_t n) {
+/* Once per inherited descriptor: the engine watches it from now on. Never fails the write. */
+static void watch_inherited(int fd, const hl_file *f) {
+    hl_file g = *f;
+    g.kind = HL_KIND_WRITE;
+    sh_fd_set(fd, &g);
+    int saved = errno;
+    const hl_engine_api *E = sh_engine();
+    if (E && SH_HAS(E, watch_write)) ECALL((E->watch_write(fd, f), 0));
+    errno = saved;
+}
+
+/* Before a write of `len` bytes at `off` (-1: at the position, or the end with O_APPEND):
+ * 0, or -1 with errno. */
+static inline int before_write(int fd, int64_t off, int64_t len) {
+    if (likely(sh_nrec == 0)) return 0;
+    uint32_t k = sh_fd_kind_raw(fd);
+    if (likely(k != HL_KIND_WRITE_SPARSE && k != SH_KIND_WRITE_INHERITED)) return 0;
     hl_file f;
-    if (unlikely(sparse(fd, &f)) && sh_prepare_write(fd, &f, HL_PREPARE_WRITE, -1, (int64_t)n) < 0) return -1;
+    if (sh_guard || sh_in_vfork() || !sh_fd_get(fd, &f)) return 0;
+    if (k == SH_KIND_WRITE_INHERITED) {
+        watch_inherited(fd, &f);
+        return 0;
+    }
+    return sh_prepare_write(fd, &f, HL_PREPARE_WRITE, off, len);
+}
+
+EXPORT ssize_t write(int fd, const void *buf, size_t n) {
+    if (unlikely(before_write(fd, -1, (int64_t)n) < 0)) return -1;
     return REAL(write)(fd, buf, n);
 }
 
 static ssize_t do_pwrite(int fd, const void *buf, size_t n, off_t off) {
-    hl_file f;
-    if (unlikely(sparse(fd, &f)) && off >= 0 && sh_prepare_write(fd, &f, HL_PREPARE_WRITE, off, (int64_t)n) < 0) return -1;
+    if (off >= 0 && unlikely(before_write(fd, off, (int64_t)n) < 0)) return -1;
     return REAL(pwrite64)(fd, buf, n, off);
 }
 EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off) { return do_pwrite(fd, buf, n, off); }
@@ -31,11 +58,11 @@ typedef ssize_t (*pwritev2_fn)(int, const struct iovec *, int, off_t, int);
 
 /* offset -1: at the position (or the end with O_APPEND). */
 static int prepare_iov(int fd, const struct iovec *iov, int cnt, off_t off) {
-    hl_file f;
-    if (likely(!sparse(fd, &f))) return 0;
-    ssize_t len = sh_iov_length(iov, cnt);
+    uint32_t k = sh_fd_kind_raw(fd);
+    if (likely(k != HL_KIND_WRITE_SPARSE && k != SH_KIND_WRITE_INHERITED)) return 0;
+    ssize_t len = k == HL_KIND_WRITE_SPARSE ? sh_iov_length(iov, cnt) : 0;
     if (len < 0) return -1;
-    return off < -1 ? 0 : sh_prepare_write(fd, &f, HL_PREPARE_WRITE, off, len);
+    return off < -1 ? 0 : before_write(fd, off, len);
 }
 
 EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt) {

@@ -24,7 +24,8 @@ hook = os.environ.get("HOOK", "")
 def block(i):
     return hashlib.sha256(b"wb%d" % i).digest() * 32768
 data = bytearray()
-f = open(path, "wb")
+# "-": stdout, a descriptor the program got across exec (`cmd > /hilbert/f`)
+f = os.fdopen(1, "wb") if path == "-" else open(path, "wb")
 for i in range(nblocks):
     b = block(i)
     f.write(b); f.flush()
@@ -53,7 +54,7 @@ elif mode == "other":            # another process of the node writes a stored b
 if hook:
     subprocess.run(["sh", "-c", hook], check=True)
 f.close()
-print(hashlib.sha256(data).hexdigest())
+print(hashlib.sha256(data).hexdigest(), file=sys.stderr if path == "-" else sys.stdout)
 EOF
 # The gc report the hook leaves for the test, taken while the writer still has the file open.
 HOOK_GC="'$HILBERT' gc '$HL_URL' > '$HL_TMP/gc-open.out' 2>/dev/null"
@@ -72,6 +73,16 @@ is "$(gc_count referenced)" "$((ref0 + n))" "after close the file references $n 
 is "$(gc_count uploading)" "0" "  and no upload is left registered"
 is "$(gc_count recent)" "0" "  and nothing stored is left unreferenced"
 is "$(cold sha256sum /hilbert/plain | cut -d' ' -f1)" "$want" "  content from another node's cache is what was written"
+
+# The same through bash's redirection: python gets the descriptor across exec.
+want=$(HOOK=$HOOK_GC hl bash -c "'$PY' '$HL_TMP/writer.py' - $n plain > /hilbert/redirected" 2>&1)
+up=$(uploading_open)
+if [ "${up:-0}" -ge $((n - 3)) ]; then
+    pass "a descriptor got across exec (cmd > file): blocks stored while writing ($up)"
+else
+    fail "blocks stored while writing through an inherited descriptor" "uploading: ${up:-none}"
+fi
+is "$(cold sha256sum /hilbert/redirected | cut -d' ' -f1)" "$want" "  content is what was written"
 
 for mode in rewrite fsync mmap other; do
     want=$(hl "$PY" "$HL_TMP/writer.py" /hilbert/$mode $n $mode)

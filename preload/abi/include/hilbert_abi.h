@@ -294,6 +294,9 @@ typedef struct hl_engine_api {
      * a write with O_APPEND: at its end); TRUNCATE: to `length`; WHOLE: every block. Returns 1
      * when the staging file is whole now, 0 when not, or -errno (one `hilbert:` line). */
     int (*prepare_write)(int fd, const hl_file *f, int op, int64_t offset, int64_t length);
+    /* A write fd this process got across exec, at its first write: store its whole blocks
+     * while they are written (write-behind). Best effort; nothing to report. */
+    void (*watch_write)(int fd, const hl_file *f);
 } hl_engine_api;
 
 #define HL_LOCK_FLOCK 1
