@@ -237,7 +237,11 @@ public final class PartialCopy: @unchecked Sendable {
         }
         reading = range.lowerBound..<min(blocks.count, range.upperBound + readAhead)
         monitor.unlock()
-        if mine.isEmpty && theirs.isEmpty { return }
+        if mine.isEmpty && theirs.isEmpty {
+            // Read-ahead brought in the rest: a read reaching the end may find the copy whole.
+            if range.upperBound == blocks.count && size <= budget { _ = markCompleteIfWhole() }
+            return
+        }
         var failure = fetch(mine)
         monitor.lock()
         while theirs.contains(where: { inflight.contains($0) }) { monitor.wait() }
@@ -342,6 +346,7 @@ public final class PartialCopy: @unchecked Sendable {
             guard !queue.isEmpty else {
                 workers -= 1
                 monitor.unlock()
+                if size <= budget { _ = markCompleteIfWhole() }   // the read-ahead may have fetched the last ones
                 return
             }
             let i = queue.removeFirst()
