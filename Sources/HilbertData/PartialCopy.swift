@@ -41,6 +41,9 @@ public final class PartialCopy: @unchecked Sendable {
 
     // This process's fetches: blocks in flight, read-ahead queue, sequential detection.
     private let monitor = Monitor()
+    /// Fills and evictions of this process, one at a time (withBlockLocked).
+    private let blockLock = Lock()
+    private let completion = Lock()
     private var inflight = Set<Int>()
     private var queue: [Int] = []
     private var workers = 0
@@ -306,7 +309,9 @@ public final class PartialCopy: @unchecked Sendable {
         if s & 1 == 1 { return }
         let bytes = try fetchBlockView(b, store: store, into: raw.whole, scratch: scratch.whole, copyStored: false)
         let offset = Int64(i) * Int64(blockSize)
-        while true {
+        try withBlockLocked(i) { () throws(Errno) in
+            s = hl_u32_load(seq)
+            if s & 1 == 1 { return }     // present meanwhile (another fetcher)
             do throws(Errno) {
                 try Sys.pwriteAll(fd, bytes, offset)
             } catch where error == .noSpace || error == .quota {
@@ -315,9 +320,7 @@ public final class PartialCopy: @unchecked Sendable {
                 }
                 try Sys.pwriteAll(fd, bytes, offset)
             }
-            if hl_u32_cas(seq, s, s &+ 1) != 0 { break }
-            s = hl_u32_load(seq)
-            if s & 1 == 1 { break }     // present meanwhile (another fetcher)
+            hl_u32_store(seq, s &+ 1)
         }
         touch(i)
         cache.noteFilled(Int64(bytes.count))
@@ -360,6 +363,8 @@ public final class PartialCopy: @unchecked Sendable {
     /// After fork, in the child: the parent's fetching threads are not here.
     public func afterForkInChild() {
         monitor.reinitialize()
+        blockLock.reinitialize()
+        completion.reinitialize()
         inflight = []
         queue = []
         workers = 0
@@ -369,11 +374,16 @@ public final class PartialCopy: @unchecked Sendable {
 
     /// When every block is there: the data file becomes the read copy `<ino>.<version>`.
     private func markCompleteIfWhole() -> Bool {
+        // One completer at a time (the reader that reaches the end and a read-ahead worker may
+        // both try); `complete` is set last, so whoever sees it finds the read copy in place.
+        completion.lock(); defer { completion.unlock() }
         if isComplete { return true }
         if !missing(0..<blocks.count).isEmpty { return false }
-        monitor.lock()
-        complete = true
-        monitor.unlock()
+        defer {
+            monitor.lock()
+            complete = true
+            monitor.unlock()
+        }
         _ = try? Sys.fchmod(fd, 0o400)
         let final = cache.readCopyPath(ino: ino, version: version)
         if linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, final, AT_SYMLINK_FOLLOW) != 0 && errno != EEXIST {
@@ -404,10 +414,30 @@ public final class PartialCopy: @unchecked Sendable {
         for (_, i) in present where !keep.contains(where: { $0.contains(i) }) {
             if held <= target { break }
             let seq = sequence(i)
-            let s = hl_u32_load(seq)
-            guard s & 1 == 1, hl_u32_cas(seq, s, s &+ 1) != 0 else { continue }
-            _ = hl_sys_punch_hole(fd, Int64(i) * Int64(blockSize), Int64(blockSize))
-            held -= Int64(blockSize)
+            let evicted = withBlockLocked(i) { () -> Bool in
+                let s = hl_u32_load(seq)
+                guard s & 1 == 1 else { return false }
+                hl_u32_store(seq, s &+ 1)
+                _ = hl_sys_punch_hole(fd, Int64(i) * Int64(blockSize), Int64(blockSize))
+                return true
+            }
+            if evicted { held -= Int64(blockSize) }
         }
+    }
+
+    /// Run `body` while no other filler or evictor of block `i` can: this process's through
+    /// `blockLock`, other processes' through an open-file-description lock on the block's bytes
+    /// of the data file. An eviction (sequence to even, punch) and a fill (write, sequence to
+    /// odd) must not interleave: a fill between an evictor's sequence change and its punch
+    /// would leave a block marked present whose bytes are a hole, which readers would return.
+    private func withBlockLocked<T, E: Error>(_ i: Int, _ body: () throws(E) -> T) throws(E) -> T {
+        let offset = Int64(i) * Int64(blockSize)
+        blockLock.lock()
+        let rc = hl_sys_ofd_lock(fd, offset, Int64(blockSize), Int32(F_WRLCK))   // retries EINTR
+        defer {
+            if rc == 0 { _ = hl_sys_ofd_lock(fd, offset, Int64(blockSize), Int32(F_UNLCK)) }
+            blockLock.unlock()
+        }
+        return try body()
     }
 }
