@@ -81,7 +81,11 @@ import CHilbertSys
         let a = try cache.newStagingFile(ino: 5)
         let b = try cache.newStagingFile(ino: 5)
         #expect(a.path != b.path)
-        #expect(a.path.hasPrefix(cache.stagingDirectory + "/5.\(getpid())."))
+        let shard = String(format2hex: UInt32(bitPattern: getpid()) % 256)
+        #expect(a.name.hasPrefix(shard + "/5.\(getpid())."))
+        #expect(a.path == cache.stagingDirectory + "/" + a.name)
+        #expect(cache.stagingPath(a.name) == a.path)
+        #expect(cache.ownsStaging(a.name))
         let st = try Sys.fstat(a.fd)
         #expect(st.st_mode & 0o777 == 0o600)
         try Sys.pwriteAll(a.fd, [1, 2, 3], 0)
@@ -90,7 +94,26 @@ import CHilbertSys
         // eviction never touches staging
         cache.capacityBytes = 0
         cache.evictIfNeeded()
-        #expect(try Sys.listDirectory(cache.stagingDirectory).count == 2)
+        #expect(try Sys.listDirectory(cache.stagingDirectory + "/" + shard).count == 2)
+    }
+
+    /// A staging name as the release before shards recorded it (a file of staging/ itself) is
+    /// found where that release put it, and a sharded name is where an older release looks
+    /// (staging/ + the row's name), its cache id read as before.
+    @Test func stagingNamesOfBothLayouts() throws {
+        let dir = TempDir()
+        let cache = try CacheDirectory(root: dir.path, volumeUUID: "v")
+        let id = try cache.cacheID()
+        let flat = "7.\(getpid()).0123456789abcdef.\(id)"
+        #expect(cache.stagingPath(flat) == cache.stagingDirectory + "/" + flat)
+        #expect(cache.ownsStaging(flat))
+        #expect(!cache.ownsStaging("7.1.0123456789abcdef.fedcba9876543210"))
+        let made = try cache.newStagingFile(ino: 7)
+        Sys.close(made.fd)
+        #expect(StagingOwner.current(cacheRoot: dir.path).stagingPath(volumeUUID: "v", name: made.name) == made.path)
+        let parts = made.name.split(separator: ".", omittingEmptySubsequences: false)
+        #expect(parts.count == 4 && parts[3] == id)
+        #expect(!cache.ownsStaging(made.name.replacingLast(id, with: "fedcba9876543210")))
     }
 
     @Test func adoptedStagingFileBecomesTheReadCopy() throws {
@@ -196,3 +219,14 @@ import CHilbertSys
 }
 
 func hl_fcntl_flags(_ fd: Int32) -> Int32 { fcntl(fd, F_GETFL) }
+
+private extension String {
+    init(format2hex v: UInt32) {
+        let s = String(v, radix: 16)
+        self = s.count == 1 ? "0" + s : s
+    }
+    func replacingLast(_ a: String, with b: String) -> String {
+        guard hasSuffix(a) else { return self }
+        return String(dropLast(a.count)) + b
+    }
+}
