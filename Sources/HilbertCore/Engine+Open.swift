@@ -132,7 +132,8 @@ extension Engine {
     private func createForWrite(_ v: Volume, parent: Ino, name: [UInt8], mode: UInt32, flags: Int32,
                                 cred: Credentials, exclusive: Bool) throws(Errno) -> (opened: (fd: Int32, file: OpenFile)?, attr: Attr) {
         // The program's descriptor is the one that creates the file: it is empty, nothing to seed.
-        let (stagedName, path, fd) = try v.cache.newStagingFile(ino: 0, access: writeFlags(flags))
+        let (path, fd) = try v.cache.newStagingFile(ino: 0, access: writeFlags(flags))
+        let stagedName = String(path[path.index(after: path.lastIndex(of: "/")!)...])
         var attr: Attr
         do throws(Errno) {
             try Sys.flock(fd, LOCK_SH)
@@ -337,7 +338,8 @@ extension Engine {
                 continue
             }
             // Otherwise make one, seeded with the committed content unless truncating.
-            let (name, path, seedFD) = try v.cache.newStagingFile(ino: attr.ino)
+            let (path, seedFD) = try v.cache.newStagingFile(ino: attr.ino)
+            let name = String(path[path.index(after: path.lastIndex(of: "/")!)...])
             var ok = false
             var sparse: SparseStaging?
             defer {

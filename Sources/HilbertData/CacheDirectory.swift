@@ -6,8 +6,7 @@ import HilbertSupport
 /// no daemon: coordination is by atomic renames and O_EXCL names only.
 ///
 ///     <root>/<volumeUUID>/
-///         staging/   write files: <pid % 256 as 2 hex digits>/<ino>.<pid>.<random>.<cache id>,
-///                    O_EXCL, 0600 (never evicted); older releases made them in staging/ itself
+///         staging/   write files: <ino>.<pid>.<random>, O_EXCL, 0600 (never evicted)
 ///         files/     read copies: files/<ino % 256 as 2 hex digits>/<ino>.<version>, 0400
 ///         tmp/       read copies being installed (renamed into files/ when complete)
 ///         shadow/    an empty directory, mode 0555: placeholder for directory fds
@@ -324,36 +323,23 @@ public final class CacheDirectory: @unchecked Sendable {
 
     // MARK: staging
 
-    /// A new, uniquely named staging file for `ino`: `staging/<shard>/<ino>.<pid>.<random>.<cache id>`,
-    /// created O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC, mode 0600. `name` is what the staging row
-    /// records: the path below `staging/`, shard included (`stagingPath(name)` is the file).
+    /// A new, uniquely named staging file for `ino`: `staging/<ino>.<pid>.<random>.<cache id>`,
+    /// created O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC, mode 0600.
     /// `access`: the new descriptor's access mode and status flags (O_RDWR by default).
-    public func newStagingFile(ino: UInt64, access: Int32 = O_RDWR) throws(Errno) -> (name: String, path: String, fd: Int32) {
+    public func newStagingFile(ino: UInt64, access: Int32 = O_RDWR) throws(Errno) -> (path: String, fd: Int32) {
         let id = try cacheID()
-        let pid = getpid()
-        let shard = CacheDirectory.stagingShard(pid)
         while true {
-            let name = shard + "/\(ino).\(pid).\(randomHex()).\(id)"
-            let path = stagingPath(name)
+            let path = stagingDirectory + "/\(ino).\(getpid()).\(randomHex()).\(id)"
             do throws(Errno) {
-                return (name, path, try Sys.open(path, access | O_CREAT | O_EXCL, 0o600))
+                return (path, try Sys.open(path, access | O_CREAT | O_EXCL, 0o600))
             } catch where error == .exists {
                 continue
-            } catch where error == .noEntry {
-                // The shard's first staging file: staging/ is the user's alone, as files/ is.
-                do throws(Errno) { try Sys.mkdir(stagingDirectory + "/" + shard, 0o700) } catch where error == .exists {}
-                return (name, path, try Sys.open(path, access | O_CREAT | O_EXCL, 0o600))
             }
         }
     }
 
-    /// The subdirectory of `staging/` that process `pid` makes its staging files in. Processes
-    /// creating files at once each create and rename in a directory of their own (every
-    /// create and rename holds its directory's lock), and one process keeps using one.
-    /// Names of older releases have no shard: they are files of `staging/` itself.
-    static func stagingShard(_ pid: Int32) -> String { shard(UInt64(UInt32(bitPattern: pid))) }
-
-    /// The staging file of staging row name `name` (with its shard, or none for older names).
+    /// The staging file of staging row name `name` (the path below staging/, docs/FORMAT.md
+    /// "Staging names"): what every release builds, so it must not change.
     public func stagingPath(_ name: String) -> String { stagingDirectory + "/" + name }
 
     /// This process staging here: recorded with the staging rows it registers.

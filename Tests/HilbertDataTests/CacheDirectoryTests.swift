@@ -81,11 +81,7 @@ import CHilbertSys
         let a = try cache.newStagingFile(ino: 5)
         let b = try cache.newStagingFile(ino: 5)
         #expect(a.path != b.path)
-        let shard = String(format2hex: UInt32(bitPattern: getpid()) % 256)
-        #expect(a.name.hasPrefix(shard + "/5.\(getpid())."))
-        #expect(a.path == cache.stagingDirectory + "/" + a.name)
-        #expect(cache.stagingPath(a.name) == a.path)
-        #expect(cache.ownsStaging(a.name))
+        #expect(a.path.hasPrefix(cache.stagingDirectory + "/5.\(getpid())."))
         let st = try Sys.fstat(a.fd)
         #expect(st.st_mode & 0o777 == 0o600)
         try Sys.pwriteAll(a.fd, [1, 2, 3], 0)
@@ -94,26 +90,31 @@ import CHilbertSys
         // eviction never touches staging
         cache.capacityBytes = 0
         cache.evictIfNeeded()
-        #expect(try Sys.listDirectory(cache.stagingDirectory + "/" + shard).count == 2)
+        #expect(try Sys.listDirectory(cache.stagingDirectory).count == 2)
     }
 
-    /// A staging name as the release before shards recorded it (a file of staging/ itself) is
-    /// found where that release put it, and a sharded name is where an older release looks
-    /// (staging/ + the row's name), its cache id read as before.
-    @Test func stagingNamesOfBothLayouts() throws {
+    /// The staging row records the name below staging/, and the file is at staging/ + that
+    /// name for every reader (CacheDirectory, and StagingOwner for another cache directory);
+    /// a name with a directory in it (docs/FORMAT.md, "Staging names") is found the same way
+    /// and its cache id read as the fourth '.'-separated field.
+    @Test func stagingNamesAndPaths() throws {
         let dir = TempDir()
         let cache = try CacheDirectory(root: dir.path, volumeUUID: "v")
         let id = try cache.cacheID()
-        let flat = "7.\(getpid()).0123456789abcdef.\(id)"
-        #expect(cache.stagingPath(flat) == cache.stagingDirectory + "/" + flat)
-        #expect(cache.ownsStaging(flat))
-        #expect(!cache.ownsStaging("7.1.0123456789abcdef.fedcba9876543210"))
         let made = try cache.newStagingFile(ino: 7)
         Sys.close(made.fd)
-        #expect(StagingOwner.current(cacheRoot: dir.path).stagingPath(volumeUUID: "v", name: made.name) == made.path)
-        let parts = made.name.split(separator: ".", omittingEmptySubsequences: false)
-        #expect(parts.count == 4 && parts[3] == id)
-        #expect(!cache.ownsStaging(made.name.replacingLast(id, with: "fedcba9876543210")))
+        let name = String(made.path.dropFirst(cache.stagingDirectory.count + 1))
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        #expect(parts.count == 4 && parts[0] == "7" && parts[1] == "\(getpid())" && parts[2].count == 16 && parts[3] == id)
+        #expect(cache.stagingPath(name) == made.path)
+        #expect(StagingOwner.current(cacheRoot: dir.path).stagingPath(volumeUUID: "v", name: name) == made.path)
+        #expect(cache.ownsStaging(name))
+        #expect(!cache.ownsStaging("7.1.0123456789abcdef.fedcba9876543210"))
+        #expect(cache.ownsStaging("0.1.abc"))                  // O_TMPFILE names and older builds: no cache id
+        let sharded = "0a/" + name
+        #expect(cache.stagingPath(sharded) == cache.stagingDirectory + "/0a/" + name)
+        #expect(cache.ownsStaging(sharded))
+        #expect(!cache.ownsStaging("0a/7.1.0123456789abcdef.fedcba9876543210"))
     }
 
     @Test func adoptedStagingFileBecomesTheReadCopy() throws {
@@ -219,14 +220,3 @@ import CHilbertSys
 }
 
 func hl_fcntl_flags(_ fd: Int32) -> Int32 { fcntl(fd, F_GETFL) }
-
-private extension String {
-    init(format2hex v: UInt32) {
-        let s = String(v, radix: 16)
-        self = s.count == 1 ? "0" + s : s
-    }
-    func replacingLast(_ a: String, with b: String) -> String {
-        guard hasSuffix(a) else { return self }
-        return String(dropLast(a.count)) + b
-    }
-}
