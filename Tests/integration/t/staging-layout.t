@@ -9,6 +9,7 @@
 . "$(dirname "$0")/../lib.sh"
 hl_setup
 need python3 sqlite3:sqlite3
+hl_on_pg && bail "a SQLite volume" "staging-layout.t reads and edits hl_staging with sqlite3; it has no @pg variant"
 
 # killed_writer FILE TEXT — under the shim alone (no hilbert run, which would commit after it):
 # append TEXT to FILE and die by SIGKILL before closing; prints the writer's pid
