@@ -409,7 +409,6 @@ public struct StatfsResult {
 
 extension CacheDirectory {
     var shadowPath: String { shadowDirectory }
-    func stagingPath(_ name: String) -> String { stagingDirectory + "/" + name }
     /// An empty file standing in for O_PATH descriptors of non-directories.
     var placeholderFilePath: String {
         let p = volumeDirectory + "/placeholder"

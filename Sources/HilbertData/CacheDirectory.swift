@@ -338,6 +338,10 @@ public final class CacheDirectory: @unchecked Sendable {
         }
     }
 
+    /// The staging file of staging row name `name` (the path below staging/, docs/FORMAT.md
+    /// "Staging names"): what every release builds, so it must not change.
+    public func stagingPath(_ name: String) -> String { stagingDirectory + "/" + name }
+
     /// This process staging here: recorded with the staging rows it registers.
     public var stagingOwner: StagingOwner { StagingOwner.current(cacheRoot: root) }
 

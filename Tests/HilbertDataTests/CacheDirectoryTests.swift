@@ -93,6 +93,30 @@ import CHilbertSys
         #expect(try Sys.listDirectory(cache.stagingDirectory).count == 2)
     }
 
+    /// The staging row records the name below staging/, and the file is at staging/ + that
+    /// name for every reader (CacheDirectory, and StagingOwner for another cache directory);
+    /// a name with a directory in it (docs/FORMAT.md, "Staging names") is found the same way
+    /// and its cache id read as the fourth '.'-separated field.
+    @Test func stagingNamesAndPaths() throws {
+        let dir = TempDir()
+        let cache = try CacheDirectory(root: dir.path, volumeUUID: "v")
+        let id = try cache.cacheID()
+        let made = try cache.newStagingFile(ino: 7)
+        Sys.close(made.fd)
+        let name = String(made.path.dropFirst(cache.stagingDirectory.count + 1))
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        #expect(parts.count == 4 && parts[0] == "7" && parts[1] == "\(getpid())" && parts[2].count == 16 && parts[3] == id)
+        #expect(cache.stagingPath(name) == made.path)
+        #expect(StagingOwner.current(cacheRoot: dir.path).stagingPath(volumeUUID: "v", name: name) == made.path)
+        #expect(cache.ownsStaging(name))
+        #expect(!cache.ownsStaging("7.1.0123456789abcdef.fedcba9876543210"))
+        #expect(cache.ownsStaging("0.1.abc"))                  // O_TMPFILE names and older builds: no cache id
+        let sharded = "0a/" + name
+        #expect(cache.stagingPath(sharded) == cache.stagingDirectory + "/0a/" + name)
+        #expect(cache.ownsStaging(sharded))
+        #expect(!cache.ownsStaging("0a/7.1.0123456789abcdef.fedcba9876543210"))
+    }
+
     @Test func adoptedStagingFileBecomesTheReadCopy() throws {
         let dir = TempDir()
         let cache = try CacheDirectory(root: dir.path, volumeUUID: "v")
