@@ -26,6 +26,8 @@ import sys
 import tempfile
 import time
 
+import s3env
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 MiB = 1 << 20
@@ -139,15 +141,8 @@ def main():
     ap.add_argument("--workdir", help="where to put volumes and native files (default $TMPDIR)")
     ap.add_argument("--json", help="also write the results here")
     a = ap.parse_args()
-    env_file = os.environ.get("HL_S3_SERVER_ENV")
-    if env_file and "S3_ENDPOINT" not in os.environ:
-        for line in open(env_file):
-            if line.startswith("export ") and "=" in line:
-                k, v = line[7:].strip().split("=", 1)
-                os.environ[k] = v
-    for k in ("S3_ENDPOINT", "S3_BUCKET", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        if k not in os.environ:
-            sys.exit("s3bench: %s is not set (run through Tests/s3/with-server.sh or source the server's env file)" % k)
+    for k in s3env.load():
+        sys.exit("s3bench: %s is not set (run through Tests/s3/with-server.sh or source the server's env file)" % k)
     home = os.environ.get("HILBERT_HOME", os.path.join(REPO, "out"))
     hilbert = os.path.join(home, "bin", "hilbert")
     size = parse_size(a.size)

@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 
+import s3env
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 MiB = 1 << 20
@@ -53,16 +55,6 @@ def parse_size(s):
     return int(s[:-1] if mult > 1 else s) * mult
 
 
-def s3_env():
-    env_file = os.environ.get("HL_S3_SERVER_ENV")
-    if env_file and "S3_ENDPOINT" not in os.environ:
-        for line in open(env_file):
-            if line.startswith("export ") and "=" in line:
-                k, v = line[7:].strip().split("=", 1)
-                os.environ[k] = v
-    return all(k in os.environ for k in ("S3_ENDPOINT", "S3_BUCKET", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"))
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", default="1G")
@@ -74,7 +66,7 @@ def main():
     size = parse_size(a.size)
     hilbert = os.path.join(os.environ.get("HILBERT_HOME", os.path.join(REPO, "out")), "bin", "hilbert")
     work = tempfile.mkdtemp(prefix="hilbert-wbbench.", dir=a.workdir)
-    stores = ["local"] + (["s3"] if s3_env() else [])
+    stores = ["local"] + (["s3"] if not s3env.load() else [])
     results = {}
     try:
         urls = {}
