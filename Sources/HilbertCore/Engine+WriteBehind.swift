@@ -6,10 +6,11 @@ import HilbertData
 
 /// The staging files this process writes, watched by one background thread that stores their
 /// whole blocks while they are written (WriteBehindFile), so that closing a big file uploads
-/// only its last blocks. The thread polls (every 100 ms, one stat per file: the shim does not
-/// report writes, and a program may write through descriptors the engine never sees), runs
-/// while files are watched and stops after a few idle seconds: a process that writes no big
-/// file never has it busy.
+/// only its last blocks. The thread polls (one stat per file every 100 ms, every second while
+/// the file is smaller than two blocks: the shim does not report writes, and a program may
+/// write through descriptors the engine never sees), hands the blocks due to worker threads,
+/// runs while files are watched and stops after a few idle seconds: a process that writes no
+/// big file never has it busy.
 final class WriteBehind: @unchecked Sendable {
     static let shared = WriteBehind()
     /// HILBERT_WRITE_BEHIND=0: big files are stored at close only.
@@ -24,6 +25,8 @@ final class WriteBehind: @unchecked Sendable {
         let ino: Ino
         let file: WriteBehindFile
         var knowsCommitted = false
+        /// Rounds to skip: a file still smaller than two blocks is looked at once a second.
+        var skip = 0
         var touched: Int64 = Timespec.now().sec
         init(volume: Volume, ino: Ino, file: WriteBehindFile) { self.volume = volume; self.ino = ino; self.file = file }
     }
@@ -115,12 +118,19 @@ final class WriteBehind: @unchecked Sendable {
             var jobs: [(Watched, UInt32)] = []
             var want = 1
             for (path, w) in watched {
+                if w.skip > 0 {
+                    w.skip -= 1
+                    continue
+                }
                 guard let st = try? Sys.stat(path), UInt64(st.st_ino) == w.file.inode, UInt64(st.st_dev) == w.file.device else {
                     retireIfSame(path, w)   // retired by another process of the node
                     continue
                 }
                 let size = Int64(st.st_size)
-                if size < 2 * Int64(w.file.blockSize) { continue }
+                if size < 2 * Int64(w.file.blockSize) {
+                    w.skip = 9
+                    continue
+                }
                 if !w.knowsCommitted {
                     guard let blocks = try? w.volume.meta.dataLayout(w.ino).blocks else { continue }
                     w.file.reopen(committed: blocks)
