@@ -5,8 +5,9 @@ import HilbertMeta
 import HilbertData
 
 public struct CompactOptions: Sendable {
-    /// A pack is stored once its blocks reach this many bytes (encoded).
-    public var packBytes = 16 << 20
+    /// A pack holds at most this many bytes (encoded); at most `PackBuilder.maxBytes`, the
+    /// largest a reader keeps whole.
+    public var packBytes = PackBuilder.maxBytes
     /// Files up to this size are packed: their content is one block (inline, or an object
     /// of its own). Bigger files are already stored in objects of a useful size.
     public var maxFileBytes = 256 << 10
@@ -48,7 +49,8 @@ public final class Compactor {
     public var progress: ((String) -> Void)?
 
     private var pending: [PackInput] = []
-    private var pendingBytes = 0
+    /// The pending files' pack size, at most (its magic and their blocks).
+    private var pendingBytes = PackBuilder.magic.count
     private var report = CompactReport()
     private var seen = Set<Ino>()
     private var sparse: [UInt64: (size: UInt64, live: UInt64)] = [:]
@@ -104,7 +106,9 @@ public final class Compactor {
         let layout: (attr: Attr, inline: [UInt8]?, blocks: [BlockRef])
         do throws(Errno) { layout = try meta.dataLayout(ino) } catch where error == .noEntry { return }
         let a = layout.attr
-        guard !a.staged, a.size > 0, a.size <= UInt64(options.maxFileBytes) else { return }
+        let limit = min(options.packBytes, PackBuilder.maxBytes)
+        guard !a.staged, a.size > 0, a.size <= UInt64(options.maxFileBytes),
+              PackBuilder.magic.count + PackBuilder.pieceBound(rawLength: Int(a.size)) <= limit else { return }
         let raw: [UInt8]
         if let inline = layout.inline {
             raw = inline
@@ -120,15 +124,16 @@ public final class Compactor {
         }
         guard raw.count == Int(a.size) else { return }
         report.candidates += 1
+        let piece = PackBuilder.pieceBound(rawLength: raw.count)
+        if pendingBytes + piece > limit { try flushPack() }
         pending.append(PackInput(ino: ino, version: a.version, raw: raw))
-        pendingBytes += raw.count + BlockCodec.headerSize
-        if pendingBytes >= options.packBytes { try flushPack() }
+        pendingBytes += piece
     }
 
     /// Store the pending files as one pack and point them at it.
     private func flushPack() throws(Errno) {
         if pending.isEmpty { return }
-        defer { pending.removeAll(keepingCapacity: true); pendingBytes = 0 }
+        defer { pending.removeAll(keepingCapacity: true); pendingBytes = PackBuilder.magic.count }
         let stored = try storePack(pending, meta: meta, store: store, codec: codec,
                                    owner: StagingOwner.current(cacheRoot: "(hilbert compact)").record)
         report.packed += stored.adoption.adopted
