@@ -71,17 +71,27 @@ public final class Compactor {
             report.sparsePacks = sparse.count
             var dirs: [Ino] = []
             let a = try meta.getattr(root)
-            if a.isDirectory { dirs.append(root) } else if a.isRegular { try consider(root) }
+            if a.isDirectory {
+                dirs.append(root)
+            } else if a.isRegular {
+                let layout = try meta.dataLayout(root)
+                try consider(layout.attr, inline: layout.inline, blocks: layout.blocks)
+            }
             while let dir = dirs.popLast() {
                 report.directories += 1
-                var cookie: UInt64 = 2
+                var cookie: UInt64 = 0
                 while true {
-                    let page = try meta.readdir(dir, after: cookie, limit: 1000)
-                    if page.isEmpty { break }
-                    for e in page {
-                        cookie = e.cookie
-                        if e.type == UInt8(DT_DIR) { dirs.append(e.ino) } else if e.type == UInt8(DT_REG) { try consider(e.ino) }
+                    // A page of entries with their content: a few statements per page (where
+                    // reads are round trips), not one read per file.
+                    let page = try meta.exportPage(dir, after: cookie, limit: 1000, cred: .root, extras: false)
+                    for e in page.entries {
+                        if e.attr.isDirectory { dirs.append(e.attr.ino); continue }
+                        guard e.attr.isRegular else { continue }
+                        if let failure = e.failure { throw failure }
+                        try consider(e.attr, inline: e.inline, blocks: e.blocks)
                     }
+                    guard let next = page.next else { break }
+                    cookie = next
                 }
                 tick()
             }
@@ -98,21 +108,19 @@ public final class Compactor {
         return report
     }
 
-    /// Read a file's content when it is small and not yet in a pack (or in a pack mostly
-    /// dead); a pack is stored when enough is pending.
-    private func consider(_ ino: Ino) throws(Errno) {
+    /// A file's content (`a`, `inline` and `blocks`, read together): read it when it is small
+    /// and not yet in a pack (or in a pack mostly dead); a pack is stored when enough is pending.
+    private func consider(_ a: Attr, inline: [UInt8]?, blocks: [BlockRef]) throws(Errno) {
+        let ino = a.ino
         guard seen.insert(ino).inserted else { return }     // hard links: once
         report.files += 1
-        let layout: (attr: Attr, inline: [UInt8]?, blocks: [BlockRef])
-        do throws(Errno) { layout = try meta.dataLayout(ino) } catch where error == .noEntry { return }
-        let a = layout.attr
         let limit = min(options.packBytes, PackBuilder.maxBytes)
         guard !a.staged, a.size > 0, a.size <= UInt64(options.maxFileBytes),
               PackBuilder.magic.count + PackBuilder.pieceBound(rawLength: Int(a.size)) <= limit else { return }
         let raw: [UInt8]
-        if let inline = layout.inline {
+        if let inline {
             raw = inline
-        } else if layout.blocks.count == 1, let b = layout.blocks.first, b.index == 0, b.objectID != 0,
+        } else if blocks.count == 1, let b = blocks.first, b.index == 0, b.objectID != 0,
                   !b.isPacked || sparse[b.objectID] != nil, UInt64(b.rawLength) == a.size {
             do throws(Errno) { raw = try fetchBlock(b, store: store) } catch {
                 // Replaced (and its object deleted) since the layout was read: leave it.
