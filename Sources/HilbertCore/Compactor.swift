@@ -5,8 +5,9 @@ import HilbertMeta
 import HilbertData
 
 public struct CompactOptions: Sendable {
-    /// A pack is stored once its blocks reach this many bytes (encoded).
-    public var packBytes = 16 << 20
+    /// A pack holds at most this many bytes (encoded); at most `PackBuilder.maxBytes`, the
+    /// largest a reader keeps whole.
+    public var packBytes = PackBuilder.maxBytes
     /// Files up to this size are packed: their content is one block (inline, or an object
     /// of its own). Bigger files are already stored in objects of a useful size.
     public var maxFileBytes = 256 << 10
@@ -48,7 +49,8 @@ public final class Compactor {
     public var progress: ((String) -> Void)?
 
     private var pending: [PackInput] = []
-    private var pendingBytes = 0
+    /// The pending files' pack size, at most (its magic and their blocks).
+    private var pendingBytes = PackBuilder.magic.count
     private var report = CompactReport()
     private var seen = Set<Ino>()
     private var sparse: [UInt64: (size: UInt64, live: UInt64)] = [:]
@@ -69,17 +71,27 @@ public final class Compactor {
             report.sparsePacks = sparse.count
             var dirs: [Ino] = []
             let a = try meta.getattr(root)
-            if a.isDirectory { dirs.append(root) } else if a.isRegular { try consider(root) }
+            if a.isDirectory {
+                dirs.append(root)
+            } else if a.isRegular {
+                let layout = try meta.dataLayout(root)
+                try consider(layout.attr, inline: layout.inline, blocks: layout.blocks)
+            }
             while let dir = dirs.popLast() {
                 report.directories += 1
-                var cookie: UInt64 = 2
+                var cookie: UInt64 = 0
                 while true {
-                    let page = try meta.readdir(dir, after: cookie, limit: 1000)
-                    if page.isEmpty { break }
-                    for e in page {
-                        cookie = e.cookie
-                        if e.type == UInt8(DT_DIR) { dirs.append(e.ino) } else if e.type == UInt8(DT_REG) { try consider(e.ino) }
+                    // A page of entries with their content: a few statements per page (where
+                    // reads are round trips), not one read per file.
+                    let page = try meta.exportPage(dir, after: cookie, limit: 1000, cred: .root, extras: false)
+                    for e in page.entries {
+                        if e.attr.isDirectory { dirs.append(e.attr.ino); continue }
+                        guard e.attr.isRegular else { continue }
+                        if let failure = e.failure { throw failure }
+                        try consider(e.attr, inline: e.inline, blocks: e.blocks)
                     }
+                    guard let next = page.next else { break }
+                    cookie = next
                 }
                 tick()
             }
@@ -96,19 +108,19 @@ public final class Compactor {
         return report
     }
 
-    /// Read a file's content when it is small and not yet in a pack (or in a pack mostly
-    /// dead); a pack is stored when enough is pending.
-    private func consider(_ ino: Ino) throws(Errno) {
+    /// A file's content (`a`, `inline` and `blocks`, read together): read it when it is small
+    /// and not yet in a pack (or in a pack mostly dead); a pack is stored when enough is pending.
+    private func consider(_ a: Attr, inline: [UInt8]?, blocks: [BlockRef]) throws(Errno) {
+        let ino = a.ino
         guard seen.insert(ino).inserted else { return }     // hard links: once
         report.files += 1
-        let layout: (attr: Attr, inline: [UInt8]?, blocks: [BlockRef])
-        do throws(Errno) { layout = try meta.dataLayout(ino) } catch where error == .noEntry { return }
-        let a = layout.attr
-        guard !a.staged, a.size > 0, a.size <= UInt64(options.maxFileBytes) else { return }
+        let limit = min(options.packBytes, PackBuilder.maxBytes)
+        guard !a.staged, a.size > 0, a.size <= UInt64(options.maxFileBytes),
+              PackBuilder.magic.count + PackBuilder.pieceBound(rawLength: Int(a.size)) <= limit else { return }
         let raw: [UInt8]
-        if let inline = layout.inline {
+        if let inline {
             raw = inline
-        } else if layout.blocks.count == 1, let b = layout.blocks.first, b.index == 0, b.objectID != 0,
+        } else if blocks.count == 1, let b = blocks.first, b.index == 0, b.objectID != 0,
                   !b.isPacked || sparse[b.objectID] != nil, UInt64(b.rawLength) == a.size {
             do throws(Errno) { raw = try fetchBlock(b, store: store) } catch {
                 // Replaced (and its object deleted) since the layout was read: leave it.
@@ -120,15 +132,16 @@ public final class Compactor {
         }
         guard raw.count == Int(a.size) else { return }
         report.candidates += 1
+        let piece = PackBuilder.pieceBound(rawLength: raw.count)
+        if pendingBytes + piece > limit { try flushPack() }
         pending.append(PackInput(ino: ino, version: a.version, raw: raw))
-        pendingBytes += raw.count + BlockCodec.headerSize
-        if pendingBytes >= options.packBytes { try flushPack() }
+        pendingBytes += piece
     }
 
     /// Store the pending files as one pack and point them at it.
     private func flushPack() throws(Errno) {
         if pending.isEmpty { return }
-        defer { pending.removeAll(keepingCapacity: true); pendingBytes = 0 }
+        defer { pending.removeAll(keepingCapacity: true); pendingBytes = PackBuilder.magic.count }
         let stored = try storePack(pending, meta: meta, store: store, codec: codec,
                                    owner: StagingOwner.current(cacheRoot: "(hilbert compact)").record)
         report.packed += stored.adoption.adopted

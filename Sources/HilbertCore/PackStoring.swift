@@ -19,7 +19,7 @@ struct PackStored {
     var looseObjectsDeleted: Int
 }
 
-/// Store `files` as one pack object, then point them at it in one metadata transaction
+/// Store `files` (at most `PackBuilder.maxBytes` together: callers see to it) as one pack object, then point them at it in one metadata transaction
 /// (`MetaStore.adoptPack`: only files whose version is still the one given). The pack's id is
 /// registered as uploading (gc leaves it alone) until that transaction. Objects the files no
 /// longer use, and the pack itself when no file took it, are deleted from the store after it.
@@ -28,7 +28,8 @@ struct PackStored {
 /// `owner` identifies the writer for gc, as a staging owner does.
 func storePack(_ files: [PackInput], meta: MetaStore, store: ObjectStore, codec: BlockCompression,
                owner: String) throws(Errno) -> PackStored {
-    let encodedBound = files.reduce(PackBuilder.magic.count) { $0 + $1.raw.count + BlockCodec.headerSize }
+    let encodedBound = files.reduce(PackBuilder.magic.count) { $0 + PackBuilder.pieceBound(rawLength: $1.raw.count) }
+    assert(encodedBound <= PackBuilder.maxBytes, "storePack: \(encodedBound) bytes, over the pack limit")
     let id = try meta.allocateUploadIDs(count: 1, commit: 0, owner: owner)
     var builder = PackBuilder(compression: codec, capacity: encodedBound)
     let packed = files.map { PackedFile(ino: $0.ino, version: $0.version, block: builder.add($0.raw, objectID: id)) }

@@ -5,7 +5,7 @@ import HilbertData
 
 /// Packs the small files a process commits: `close` stores a small file's content in the
 /// metadata (inline: durable in one transaction, as always), and once the process has
-/// committed `filesPerPack` of them (or 8 MiB), it stores their content as one pack object and
+/// committed `filesPerPack` of them (or 8 MiB; a pack never outgrows `PackBuilder.maxBytes`), it stores their content as one pack object and
 /// moves them there in one more transaction. A job writing millions of small files thus leaves
 /// about one object per `filesPerPack` files and keeps their bytes out of the metadata, while
 /// every `close` keeps its contract (stored and committed before it returns). What is pending
@@ -29,6 +29,8 @@ final class SmallFilePacker: @unchecked Sendable {
     private let lock = Lock()
     private var pending: [PackInput] = []
     private var pendingBytes = 0
+    /// The size of the pending files' pack, at most (its magic and their blocks).
+    private var packBound = PackBuilder.magic.count
     /// Files pending in all packers of the process, read at exit before any engine lock is
     /// taken: an exiting process with nothing pending takes none (another thread may hold one
     /// while the process exits). Changed under `counterLock` (packers of several volumes).
@@ -50,15 +52,19 @@ final class SmallFilePacker: @unchecked Sendable {
 
     /// `bytes` were just committed inline as `version` of `ino`.
     func committed(ino: Ino, version: UInt64, bytes: [UInt8]) {
-        if filesPerPack == 0 || bytes.isEmpty { return }
-        let full: [PackInput]? = lock.withLock {
+        let piece = PackBuilder.pieceBound(rawLength: bytes.count)
+        if filesPerPack == 0 || bytes.isEmpty || PackBuilder.magic.count + piece > PackBuilder.maxBytes { return }
+        let full: [[PackInput]] = lock.withLock {
+            var full: [[PackInput]] = []
+            if packBound + piece > PackBuilder.maxBytes { full.append(take()) }
             pending.append(PackInput(ino: ino, version: version, raw: bytes))
             pendingBytes += bytes.count
+            packBound += piece
             SmallFilePacker.count(1)
-            guard pending.count >= filesPerPack || pendingBytes >= SmallFilePacker.maxPendingBytes else { return nil }
-            return take()
+            if pending.count >= filesPerPack || pendingBytes >= SmallFilePacker.maxPendingBytes { full.append(take()) }
+            return full
         }
-        if let full { pack(full) }
+        for files in full { pack(files) }
     }
 
     /// Pack what is pending, when it is enough for a pack (at exit).
@@ -75,13 +81,14 @@ final class SmallFilePacker: @unchecked Sendable {
         lock.reinitialize()
         pending = []
         pendingBytes = 0
+        packBound = PackBuilder.magic.count
         SmallFilePacker.counterLock.reinitialize()
         SmallFilePacker.pendingInProcess = 0
     }
 
     private func take() -> [PackInput] {
         SmallFilePacker.count(-pending.count)
-        defer { pending = []; pendingBytes = 0 }
+        defer { pending = []; pendingBytes = 0; packBound = PackBuilder.magic.count }
         return pending
     }
 

@@ -8,6 +8,19 @@ import HilbertSupport
 /// them as a block. docs/FORMAT.md, "Extents and packs".
 public struct PackBuilder {
     public static let magic: [UInt8] = Array("HLPACK01".utf8)
+    /// The largest pack any writer stores (compact, packing on close, import): the largest a
+    /// reader's `PackCache` keeps whole. A bigger one would cost its readers a ranged GET per
+    /// file instead of one GET for the pack.
+    public static let maxBytes = 16 << 20
+
+    /// What a block of `rawLength` bytes adds to a pack at most: `BlockCodec.encode` stores
+    /// data that zstd does not shrink raw, so a block never outgrows its header and bytes.
+    public static func pieceBound(rawLength: Int) -> Int { BlockCodec.headerSize + rawLength }
+
+    /// Whether a block of `rawLength` bytes can still be added without the pack outgrowing `limit`.
+    public func fits(rawLength: Int, limit: Int = PackBuilder.maxBytes) -> Bool {
+        bytes.count + PackBuilder.pieceBound(rawLength: rawLength) <= limit
+    }
 
     public private(set) var bytes: [UInt8]
     public private(set) var pieces = 0

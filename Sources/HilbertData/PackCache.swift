@@ -6,10 +6,11 @@ import HilbertSupport
 /// the whole pack (one GET), from which that block and the following ones are taken. A
 /// program reading the files of a directory written together (cat *, tar c, a training
 /// loader) so costs about one GET per pack. At most `capacity` bytes of packs are kept (the
-/// least recently used go first); a pack larger than half of that is never kept. Packs are
+/// least recently used go first); a pack larger than half of that is never kept (the shared
+/// cache keeps two of the largest packs writers store, `PackBuilder.maxBytes`). Packs are
 /// told apart by store (its location: objects of two volumes never share one) and id.
 public final class PackCache: @unchecked Sendable {
-    public static let shared = PackCache(capacity: 32 << 20)
+    public static let shared = PackCache(capacity: 2 * PackBuilder.maxBytes)
 
     struct Key: Hashable {
         var store: String

@@ -28,8 +28,10 @@ extension MetaStore {
     /// The directory must be readable and searchable by `cred`; whether each file may be read
     /// is the caller's to check (`checkAccess`), as a reader opening it would be refused.
     /// `next`: the cookie to continue after, when the page was full (more may follow).
-    public func exportPage(_ dir: Ino, after cookie: UInt64, limit: Int,
-                           cred: Credentials) throws(Errno) -> (entries: [ExportedEntry], next: UInt64?) {
+    /// `extras` false: files' content alone, without symlink targets and `user.` attributes
+    /// (`hilbert compact`).
+    public func exportPage(_ dir: Ino, after cookie: UInt64, limit: Int, cred: Credentials,
+                           extras: Bool = true) throws(Errno) -> (entries: [ExportedEntry], next: UInt64?) {
         let afterID = Int64(cookie > 2 ? cookie - 2 : 0)
         return try read { () throws(Errno) -> (entries: [ExportedEntry], next: UInt64?) in
             let withNodes = backend.remoteLookups
@@ -58,7 +60,7 @@ extension MetaStore {
             let inline = try backend.inlineRows(of: files)
             let blocks = try backend.blocks(of: files.filter { inline[$0] == nil })
             var byIno: [Ino: [ImportXattr]] = [:]
-            for row in try backend.xattrs(of: out.filter { $0.attr.isRegular || $0.attr.isDirectory }.map { $0.attr.ino }) {
+            for row in extras ? try backend.xattrs(of: out.filter { $0.attr.isRegular || $0.attr.isDirectory }.map { $0.attr.ino }) : [] {
                 byIno[row.ino, default: []].append(ImportXattr(name: row.name, value: row.value))
             }
             for k in out.indices {
@@ -74,7 +76,7 @@ extension MetaStore {
                     } else {
                         out[k].blocks = blocks[ino] ?? []
                     }
-                } else if out[k].attr.isSymlink {
+                } else if extras && out[k].attr.isSymlink {
                     out[k].symlinkTarget = try backend.symlinkTarget(ino)
                 }
                 if let x = byIno[ino] { out[k].xattrs = x }

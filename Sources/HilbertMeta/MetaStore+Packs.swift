@@ -37,35 +37,37 @@ extension MetaStore {
         }
         return try write { () throws(Errno) -> PackAdoption in
             var out = PackAdoption()
+            // Every row first, read together (one round trip where reads are round trips):
+            // rows read ahead go stale at the transaction's first write.
             try backend.readTogether(files.flatMap { [RowRead.node($0.ino), .inlineLength($0.ino), .blocks($0.ino)] })
-            try backend.insertPack(pack)
-            try addCounter("objects", 1)
-            var addedBytes: Int64 = 0
+            var taken: [(file: PackedFile, attr: Attr, inlineLength: Int?, old: [BlockRef])] = []
+            var inos = Set<Ino>()
             for f in files {
-                guard var a = try backend.node(f.ino), a.isRegular, a.version == f.version, !a.staged,
-                      a.size == UInt64(f.block.rawLength) else {
+                guard inos.insert(f.ino).inserted, let a = try backend.node(f.ino), a.isRegular, a.version == f.version,
+                      !a.staged, a.size == UInt64(f.block.rawLength) else {
                     out.changed += 1
                     continue
                 }
-                let oldInline = try inlineRowLength(f.ino)
-                let old = oldInline == nil ? try loadBlocks(f.ino) : []
-                if let n = oldInline {
-                    try putInline(f.ino, nil, oldLength: n)
-                    out.inlineBytesMoved += UInt64(n)
-                }
-                for b in old where b.index != 0 { try backend.deleteBlock(f.ino, index: b.index) }
-                try putBlock(f.ino, f.block)
-                addedBytes += Int64(f.block.storedLength)
-                out.released += try releaseDropped(old, fileBlocks: old.count)
-                if oldInline == nil {
-                    // Its own object goes (deleted after this commit): a reader holding the
-                    // old layout must see that it moved and read it again.
-                    a.version += 1
-                    try writeAttr(a)
-                }
-                out.adopted += 1
+                let inlineLength = try inlineRowLength(f.ino)
+                taken.append((f, a, inlineLength, inlineLength == nil ? try loadBlocks(f.ino) : []))
             }
-            try addCounter("stored_bytes", addedBytes)
+            try backend.insertPack(pack)
+            try addCounter("objects", 1)
+            let inlined = taken.filter { $0.inlineLength != nil }
+            try backend.deleteInlineRows(inlined.map { $0.file.ino })
+            out.inlineBytesMoved = UInt64(inlined.reduce(0) { $0 + $1.inlineLength! })
+            try backend.putBlocks(taken.map { ($0.file.ino, $0.file.block) })
+            for t in taken where t.inlineLength == nil {
+                for b in t.old where b.index != 0 { try backend.deleteBlock(t.file.ino, index: b.index) }
+                out.released += try releaseDropped(t.old, fileBlocks: t.old.count)
+                // Its own object goes (deleted after this commit): a reader holding the old
+                // layout must see that it moved and read it again.
+                var a = t.attr
+                a.version += 1
+                try writeAttr(a)
+            }
+            out.adopted = taken.count
+            try addCounter("stored_bytes", taken.reduce(0) { $0 + Int64($1.file.block.storedLength) } - Int64(out.inlineBytesMoved))
             if out.adopted == 0, let gone = try backend.releasePackIfUnreferenced(pack.objectID) { out.released.append(gone) }
             try backend.deleteUploads(commit: uploadCommit)
             return out

@@ -8,9 +8,9 @@ public struct ImportOptions: Sendable {
     public var force = false
     /// Threads reading the source.
     public var threads = 2
-    /// A pack holds at most this many bytes (or `batchEntries` files); 16 MiB, the largest
-    /// a reader's pack cache keeps whole (PackCache).
-    public var packBytes = 16 << 20
+    /// A pack holds at most this many bytes (or `batchEntries` files), and at most
+    /// `PackBuilder.maxBytes`, the largest a reader's pack cache keeps whole (PackCache).
+    public var packBytes = PackBuilder.maxBytes
     /// Files up to this size go into packs (at most the volume's block size); bigger ones
     /// are stored as blocks of their own.
     public var maxPackedFileBytes = 256 << 10

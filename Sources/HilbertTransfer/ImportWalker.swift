@@ -89,7 +89,7 @@ final class ImportWalker {
         var dirs: [DirectoryCreation] = []
         for name in names {
             entry(d, fd, name, as: rename ?? name, &dirs)
-            if batch.count >= importer.options.batchEntries || batch.packBytes >= importer.options.packBytes { seal() }
+            if batch.count >= importer.options.batchEntries || batch.packBytes >= importer.packLimit { seal() }
         }
         if !dirs.isEmpty {
             for _ in dirs { importer.queue.hold() }
@@ -138,9 +138,8 @@ final class ImportWalker {
             }
             replace = true
         }
-        // A pack stays within its size (readers cache packs of up to 16 MiB whole).
-        if type == S_IFREG, st.st_size <= importer.maxPacked,
-           batch.packBytes + BlockCodec.maxEncodedSize(rawLength: Int(st.st_size)) > importer.options.packBytes {
+        // A pack stays within its size (readers keep packs of up to PackBuilder.maxBytes whole).
+        if type == S_IFREG, st.st_size <= importer.maxPacked, batch.pack.map({ !$0.fits(rawLength: Int(st.st_size), limit: importer.packLimit) }) ?? false {
             seal()
         }
         var e = ImportEntry(parent: d.ino, name: destName, mode: UInt32(st.st_mode), uid: st.st_uid, gid: st.st_gid,
@@ -216,13 +215,14 @@ final class ImportWalker {
                 n += r
                 if n == want { break }   // what lstat said: done, without one more read for EOF
             }
-            if n <= importer.maxPacked {
+            // Growing while being read, it may no longer fit in the pack: stored as blocks then.
+            if n <= importer.maxPacked, batch.pack?.fits(rawLength: n, limit: importer.packLimit) ?? true {
                 e.size = UInt64(n)
                 e.xattrs = try xattrs(fd)
                 times.mark(.readFile)
                 if n > 0 {
                     if batch.pack == nil {
-                        batch.pack = PackBuilder(compression: importer.codec, capacity: importer.options.packBytes + (1 << 20))
+                        batch.pack = PackBuilder(compression: importer.codec, capacity: importer.packLimit + (1 << 20))
                     }
                     e.blocks = [batch.pack!.add(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), objectID: 0)]
                     batch.packed.append(batch.count)
@@ -230,7 +230,7 @@ final class ImportWalker {
                 times.mark(.encode)
                 return
             }
-            // It grew past what goes into packs while being read: stored as blocks.
+            // Too big for a pack (it grew while being read): stored as blocks.
         }
         let size = Int64(try Sys.fstat(fd).st_size)
         e.xattrs = try xattrs(fd)

@@ -27,6 +27,8 @@ public final class Importer: Transfer, @unchecked Sendable {
     let cred: Credentials
     let codec: BlockCompression
     let maxPacked: Int
+    /// The largest pack it stores: `packBytes`, at most `PackBuilder.maxBytes`.
+    let packLimit: Int
     let owner: String
     /// One line per failed or left-out entry (stderr).
     public var onMessage: (String) -> Void = { _ in }
@@ -58,7 +60,8 @@ public final class Importer: Transfer, @unchecked Sendable {
         self.options = options
         self.cred = cred
         codec = meta.format.compression == "zstd" ? .zstd : .none
-        maxPacked = max(0, min(options.maxPackedFileBytes, meta.format.blockSize))
+        packLimit = min(options.packBytes, PackBuilder.maxBytes)
+        maxPacked = max(0, min(options.maxPackedFileBytes, meta.format.blockSize, packLimit - PackBuilder.magic.count - BlockCodec.headerSize))
         owner = StagingOwner.current(cacheRoot: "(hilbert import)").record
     }
 

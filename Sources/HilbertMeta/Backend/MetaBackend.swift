@@ -407,11 +407,15 @@ protocol MetaBackend: AnyObject {
     func deleteSetting(_ name: String) throws(Errno)
     /// `insertNode`, `insertEdge` and `putBlock` for many rows (an import's batch): one
     /// statement each where every statement costs the server a parse and a plan (PostgreSQL);
-    /// a local backend runs the single-row ones. The caches learn nothing of them (the
-    /// transaction's changes are unknown where the backend reports them).
+    /// a local backend runs the single-row ones. The caches learn of the blocks, nothing of
+    /// the nodes and edges (the transaction's changes are unknown where the backend reports
+    /// them).
     func insertNodes(_ nodes: [Attr]) throws(Errno)
     func insertEdges(_ edges: [(parent: Ino, name: [UInt8], ino: Ino, type: UInt8)]) throws(Errno)
     func putBlocks(_ blocks: [(ino: Ino, block: BlockRef)]) throws(Errno)
+    /// `deleteInlineRow` for many nodes (files moved into a pack), in one statement where
+    /// statements cost a parse and a plan; the caches learn of each.
+    func deleteInlineRows(_ inos: [Ino]) throws(Errno)
     /// `inlineRow` and `blocks` of many nodes (a page being exported): those that have them.
     func inlineRows(of inos: [Ino]) throws(Errno) -> [Ino: (data: [UInt8], crc: UInt32?)]
     func blocks(of inos: [Ino]) throws(Errno) -> [Ino: [BlockRef]]

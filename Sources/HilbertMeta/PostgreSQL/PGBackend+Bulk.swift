@@ -99,7 +99,7 @@ extension PGBackend {
 
     func putBlocks(_ blocks: [(ino: Ino, block: BlockRef)]) throws(Errno) {
         if blocks.isEmpty { return }
-        changesUnknown = true
+        for b in blocks { changes.append(.block(b.ino, b.block)) }
         try session.write("""
             INSERT INTO \(t)block(ino, indx, object_id, raw_len, stored_len, crc, obj_off)
             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
@@ -111,6 +111,13 @@ extension PGBackend {
                   PGBackend.bigintArray(blocks.lazy.map { Int64($0.block.storedLength) }),
                   PGBackend.bigintArray(blocks.lazy.map { Int64($0.block.crc) }),
                   PGBackend.bigintArray(blocks.lazy.map { Int64(bitPattern: $0.block.objectOffset) })])
+    }
+
+    func deleteInlineRows(_ inos: [Ino]) throws(Errno) {
+        if inos.isEmpty { return }
+        for ino in inos { changes.append(.inlineLength(ino, nil)) }
+        try session.write("DELETE FROM \(t)inline WHERE ino = ANY($1::bigint[])",
+                          [PGBackend.bigintArray(inos.lazy.map { Int64(bitPattern: $0) })])
     }
 
     func inlineRows(of inos: [Ino]) throws(Errno) -> [Ino: (data: [UInt8], crc: UInt32?)] {

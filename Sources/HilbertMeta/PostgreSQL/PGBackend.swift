@@ -15,7 +15,7 @@ final class PGBackend: MetaBackend {
     private var fetchedAt = -1
     /// This transaction's changes to cached rows (WriteEnd); `changesUnknown` after a write
     /// that does not say (bulk loading).
-    private var changes: [RowChange] = []
+    var changes: [RowChange] = []
     var changesUnknown = false
     /// During `optimisticTransaction`: where reads are answered from, and the version the
     /// commit must still find.

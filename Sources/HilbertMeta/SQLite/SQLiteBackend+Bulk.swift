@@ -112,6 +112,10 @@ extension SQLiteBackend {
         for b in blocks { try putBlock(b.ino, b.block) }
     }
 
+    func deleteInlineRows(_ inos: [Ino]) throws(Errno) {
+        for ino in inos { try deleteInlineRow(ino) }
+    }
+
     func inlineRows(of inos: [Ino]) throws(Errno) -> [Ino: (data: [UInt8], crc: UInt32?)] {
         var out: [Ino: (data: [UInt8], crc: UInt32?)] = [:]
         for ino in inos { if let row = try inlineRow(ino) { out[ino] = row } }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CHilbertSys
 import HilbertCore
+import HilbertData
 import HilbertMeta
 import HilbertSupport
 
@@ -11,8 +12,9 @@ extension Hilbert {
             discussion: """
             Walks PATH (a directory or file of the volume, from its root; default: all of it) and
             moves the content of small files — inline in the metadata, or in an object of its own
-            — into pack objects of about --pack-size each, so that a tree of small files costs a
-            few objects and the metadata holds metadata; packs that removed and rewritten files
+            — into pack objects of up to --pack-size each (16M at most: the largest pack a reader
+            keeps whole), so that a tree of small files costs a few objects and the metadata holds
+            metadata; packs that removed and rewritten files
             left mostly dead (--rewrite-below) are rewritten too. Safe while the volume is in use: a pack
             is stored before any file points at it, and a file written meanwhile keeps its new
             content. Readers see the same bytes throughout. The objects freed are deleted at once;
@@ -20,7 +22,7 @@ extension Hilbert {
 
             Examples:
               hilbert compact sqlite:///scratch/me/vol/meta.db
-              hilbert compact postgres://hpc@db.site.org/hilbert /runs/2026-12 --pack-size 32M
+              hilbert compact postgres://hpc@db.site.org/hilbert /runs/2026-12 --pack-size 8M
             """)
 
         @Argument(help: "Metadata URL of the volume, e.g. sqlite:///abs/path/meta.db")
@@ -29,7 +31,7 @@ extension Hilbert {
         @Argument(help: "A directory or file of the volume, from its root.")
         var path: String = "/"
 
-        @Option(help: "Store a pack once its blocks reach this size (K, M suffixes).")
+        @Option(help: "The largest pack to store, 64K to 16M (K, M suffixes).")
         var packSize: String = "16M"
 
         @Option(help: "Pack files up to this size (K, M suffixes).")
@@ -42,7 +44,9 @@ extension Hilbert {
             var options = CompactOptions()
             options.packBytes = try parseSize(packSize, "--pack-size")
             options.maxFileBytes = try parseSize(maxFileSize, "--max-file-size")
-            if options.packBytes < 64 << 10 || options.packBytes > 1 << 30 { throw CLIError("--pack-size: between 64K and 1G") }
+            if options.packBytes < 64 << 10 || options.packBytes > PackBuilder.maxBytes {
+                throw CLIError("--pack-size: between 64K and 16M (the largest pack a reader keeps whole)")
+            }
             if options.maxFileBytes < 1 || options.maxFileBytes > 64 << 20 { throw CLIError("--max-file-size: between 1 and 64M") }
             if rewriteBelow < 0 || rewriteBelow > 100 { throw CLIError("--rewrite-below: a percentage, 0 to 100") }
             options.rewriteBelow = Double(rewriteBelow) / 100

@@ -145,6 +145,47 @@ out=$("$H" gc "$HL_URL" 2>/dev/null)
 like "$out" "leaked: +0 objects" "gc: the old pack is not left behind"
 like "$out" "pending: +0 objects" "gc: nothing pending"
 
+# No pack outgrows what a reader keeps whole (16 MiB): 100 files of just under 256 KiB that
+# do not compress are 25 MiB to pack, and 65 of them would be more than 16 MiB.
+out=$(hl "$HL_PY" -c '
+import os
+os.makedirs("/hilbert/large")
+for i in range(100):
+    with open("/hilbert/large/l%03d" % i, "wb") as f: f.write(os.urandom((256 << 10) - 1024))' 2>&1) || fail "writing /large" "$out"
+sums "$HL_CACHE" | grep ' ./large/' >"$HL_TMP/large.before"
+out=$("$H" compact "$HL_URL" /large 2>&1)
+like "$out" " 100 packed into 2 packs" "100 files of 255 KiB: two packs"
+if ! hl_on_s3; then
+    is "$(find "$HL_OBJECTS/chunks" -type f -size +16384k | wc -l)" "0" "no object in the store is over 16 MiB"
+fi
+if ! hl_on_pg; then
+    largest=$(sqlite3 "$HL_META" 'SELECT max(size) FROM hl_pack')
+    if [ "${largest:-0}" -gt $((15 << 20)) ] && [ "$largest" -le $((16 << 20)) ]; then pass "the largest pack: $largest bytes, at most 16 MiB"
+    else fail "the largest pack is at most 16 MiB" "$largest"; fi
+fi
+if cmp -s "$HL_TMP/large.before" <(sums "$HL_TMP/cold4" | grep ' ./large/'); then pass "the 100 files read back from their packs (fresh cache)"
+else fail "the 100 files read back from their packs"; fi
+out=$("$H" compact "$HL_URL" --pack-size 32M 2>&1); rc=$?
+isnt "$rc" "0" "a --pack-size over 16M is refused"
+like "$out" "pack-size: between 64K and 16M" "  and says why"
+
+# On PostgreSQL a compaction costs a few round trips per page of a directory and per pack, not
+# one per file (it was 4): 2,000 inline files through a proxy that counts them.
+if hl_on_pg; then
+    out=$(hl "$HL_PY" -c '
+import os
+os.makedirs("/hilbert/trips")
+for i in range(2000):
+    with open("/hilbert/trips/t%04d" % i, "wb") as f: f.write(os.urandom(1000))' 2>&1) || fail "writing /trips" "$out"
+    hl_pg_proxy 120
+    hl_pg_proxy_say zero >/dev/null
+    out=$("$H" compact "${HL_URL/:$PGB_PORT\//:$HL_PG_PROXY_PORT/}" /trips 2>&1)
+    like "$out" " 2000 packed into 1 packs" "2,000 files of 1,000 bytes compacted through the proxy"
+    turns=$(hl_pg_proxy_say stats | sed -n 's/.*"turns": *\([0-9]*\).*/\1/p')
+    if [ "${turns:-99999}" -le 100 ]; then pass "in $turns round trips"; else fail "in at most 100 round trips" "$turns"; fi
+    is "$(hl cat /hilbert/trips/t0000 | wc -c)" "1000" "  and they read back"
+fi
+
 # Errors: one line each.
 out=$("$H" compact "$HL_URL" /no/such/dir 2>&1); rc=$?
 isnt "$rc" "0" "compact of a missing path fails"
