@@ -21,11 +21,12 @@ store in DIR: juicefs_local.py)
   cp -a into JuiceFS    SRC -> the mounted volume
   cp -a out of JuiceFS  the mounted volume's tree -> DIR/out
   juicefs sync out      the volume's tree -> DIR/out, unmounted
-(`juicefs sync` with --jfs-threads threads, default 10 as its own; its mount and unmount are
-not timed). Prints the median files/s of each side with the spread
-(min-max) over the rounds and the ratios to cp -a (above 1: faster than cp -a), the load
-average at the start and the end, and the verbose stage timings of the last import and export.
-The first round's copies out (and, with --juicefs, the trees in JuiceFS) are compared with the
+(`juicefs sync` with --jfs-threads threads, default 10 as its own; JuiceFS's format, mount and
+unmount are not timed). Prints the median files/s of each side with the spread (min-max) over
+the rounds and the ratios to cp -a (above 1: faster than cp -a) and, with --juicefs, of
+Hilbert's import and export to JuiceFS's ways in and out; the load average at the start and
+the end, and the verbose stage timings of the last import and export. The first round's copies
+out (and, with --juicefs, the trees in JuiceFS) are compared with the
 source (diff -r, untimed). Nothing here asserts on timings.
 """
 import argparse
@@ -205,6 +206,14 @@ def main():
         for side, xs in sides.items():
             per = [x / c for x, c in zip(xs, sides["cp -a"])]
             print("| %s | %s | %.2f× | %.2f–%.2f× |" % (side, summary(xs), statistics.median(xs) / cpm, min(per), max(per)))
+        if jfs:
+            print()
+            print("Hilbert ÷ JuiceFS (of the medians; per round, min–max):")
+            for h, j in (("import", "juicefs sync in"), ("import", "cp -a into JuiceFS"),
+                         ("export", "cp -a out of JuiceFS"), ("export", "juicefs sync out")):
+                per = [x / y for x, y in zip(sides[h], sides[j])]
+                print("- %s ÷ %s: %.1f× (%.1f–%.1f×)" % (h, j, statistics.median(sides[h]) / statistics.median(sides[j]),
+                                                         min(per), max(per)))
         for side in ("import", "export"):
             print()
             print("last %s, where the time went:" % side)
