@@ -64,7 +64,8 @@ def stop_daemons(key):
                 state = f.read().rsplit(b")", 1)[1].split()[0]
         except (OSError, IndexError):
             continue
-        if state != b"Z" and key in cmd and b"juicefs" in cmd.split(b"\0")[0]:
+        # juicefs rewrites its command line: words apart by spaces, not NULs
+        if state != b"Z" and key in cmd and b"juicefs" in cmd.split(b" ")[0].split(b"\0")[0]:
             mine.append(int(pid))
     left = list(mine)
     for sig in (15, 9):
