@@ -38,7 +38,7 @@ public final class WriteBehindFile: @unchecked Sendable {
     private var lowest: UInt32 = 0        // no unsettled block below this one
     private var inFlight = Set<UInt32>()
     private var sealed = false
-    private var pausedUntil: Int64 = 0    // after a failed put (monotonic ns)
+    private var pausedUntil: UInt64 = 0   // after a failed put (hl_monotonic_ns)
 
     /// Blocks a commit may take, and the upload keys that register them.
     public struct Stored {
@@ -62,7 +62,7 @@ public final class WriteBehindFile: @unchecked Sendable {
         let full = size / Int64(blockSize)
         guard full >= 2, limit > 0, let fd = try? descriptor() else { return [] }
         monitor.lock(); defer { monitor.unlock() }
-        if sealed || monotonicNanos() < pausedUntil { return [] }
+        if sealed || hl_monotonic_ns() < pausedUntil { return [] }
         var out: [UInt32] = []
         var k = Int64(lowest)
         var lowestOpen: Int64? = nil
@@ -141,7 +141,7 @@ public final class WriteBehindFile: @unchecked Sendable {
             }
         } catch {
             if let putKey { try? store.delete(putKey) }
-            monitor.lock(); pausedUntil = monotonicNanos() + 5_000_000_000; monitor.unlock()
+            monitor.lock(); pausedUntil = hl_monotonic_ns() + 5_000_000_000; monitor.unlock()
         }
         monitor.lock()
         if let outcome { stored[index] = outcome }
@@ -215,10 +215,4 @@ public final class WriteBehindFile: @unchecked Sendable {
         }
         sealed = false
     }
-}
-
-func monotonicNanos() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
 }
