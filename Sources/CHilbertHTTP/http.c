@@ -272,7 +272,11 @@ int hl_http_perform(void *p, const hl_http_request *q, hl_http_response *r) {
             SET(CURLOPT_POSTFIELDS, q->body_len ? q->body : "");
         }
     }
+    /* An engine thread steps out of the fork gate for the request (forkgate.c): libcurl and
+     * its callbacks here run no Swift. */
+    hl_gate_pause();
     CURLcode rc = C.easy_perform(e);
+    hl_gate_resume();
     C.slist_free_all(hdrs);
     r->curl_code = (int)rc;
     long status = 0;

@@ -261,6 +261,7 @@ final class ClusterLocks: @unchecked Sendable {
         let rc = pthread_create(&tid, nil, { arg in
             let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
             hl_sys_guard_thread(1)
+            hl_gate_enter()
             b.run()
             return nil
         }, box)
@@ -279,7 +280,9 @@ final class ClusterLocks: @unchecked Sendable {
         while true {
             var ts = timespec(tv_sec: Int(ClusterLocks.ttlMs / 3000), tv_nsec: Int((ClusterLocks.ttlMs / 3) % 1000) * 1_000_000)
             var rest = timespec()
+            hl_gate_pause()
             while nanosleep(&ts, &rest) != 0 && errno == EINTR { ts = rest }
+            hl_gate_resume()
             let (mounts, retry) = lock.withLock { () -> (Set<Int>, [(mount: Int, ino: Ino?, handle: Int64?)]) in
                 (Set(held.keys.map { $0.mount }), pending)
             }

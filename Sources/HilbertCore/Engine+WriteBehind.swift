@@ -13,10 +13,9 @@ import HilbertData
 /// big file never has it busy.
 final class WriteBehind: @unchecked Sendable {
     static let shared = WriteBehind()
-    /// Off unless HILBERT_WRITE_BEHIND=1: a forked child of a process running the poller was
-    /// seen to hang on an engine mutex (semantics.t@s3, 2 in ~20 runs); on again once that is
-    /// understood and fixed.
-    static let enabled: Bool = getEnv("HILBERT_WRITE_BEHIND") == "1"
+    /// On unless HILBERT_WRITE_BEHIND=0. Its threads keep out of a fork's way through the fork
+    /// gate (forkgate.c); before it, a child could inherit a Swift runtime lock they held.
+    static let enabled: Bool = getEnv("HILBERT_WRITE_BEHIND") != "0"
     private static let pollNanos: UInt64 = 100_000_000
     private static let idleRounds = 50
     /// Upload keys are refreshed this often (gc on another node gives up on a silent hour).

@@ -98,15 +98,38 @@ public final class Engine {
     // Fork: no other thread may be inside SQLite or hold an engine lock while the child is
     // created (the child would wait forever); the child drops the parent's SQLite handles and
     // reopens lazily.
+    //
+    // The volumes' metadata locks are taken before the engine lock, the order the engine's
+    // own code takes them in (a commit's transaction notes its state under `lock`): taking
+    // `lock` first deadlocked a program whose main thread forked while another thread
+    // committed. A volume opened meanwhile (under `lock`) makes it start over.
+    private var heldForFork: [Volume] = []
     func beforeFork() {
-        lock.lock()
-        for v in volumes.compactMap({ $0 }) { v.meta.beforeFork() }
+        while true {
+            let opened = openedVolumes()
+            for v in opened { v.meta.beforeFork() }
+            lock.lock()
+            if volumes.lazy.compactMap({ $0 }).count == opened.count {
+                heldForFork = opened
+                break
+            }
+            lock.unlock()
+            for v in opened.reversed() { v.meta.afterForkInParent() }
+        }
+        // Last, with the locks held (a thread holding one may be waiting for another inside
+        // the gate); threads that then wait for these locks step out (forkgate.c).
+        _ = hl_gate_fork_prepare()
     }
     func parentAfterFork() {
-        for v in volumes.compactMap({ $0 }).reversed() { v.meta.afterForkInParent() }
+        hl_gate_fork_parent()
+        let held = heldForFork
+        heldForFork = []
         lock.unlock()
+        for v in held.reversed() { v.meta.afterForkInParent() }
     }
     func childAfterFork() {
+        hl_gate_fork_child()
+        heldForFork = []
         lock.reinitialize()
         CredentialCache.afterForkInChild()
         ClusterLocks.shared.afterForkInChild()

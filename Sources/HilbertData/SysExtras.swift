@@ -54,7 +54,9 @@ func startGuardedThread(_ body: @escaping () -> Void) -> pthread_t? {
     let rc = pthread_create(&tid, nil, { arg in
         let b = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue()
         hl_sys_guard_thread(1)
+        hl_gate_enter()
         b.run()
+        hl_gate_leave()
         hl_sys_guard_thread(-1)
         return nil
     }, box)
@@ -104,10 +106,15 @@ public final class Monitor: @unchecked Sendable {
         cond.deallocate()
         mutex.deallocate()
     }
-    public func lock() { pthread_mutex_lock(mutex) }
+    public func lock() { hl_gate_mutex_lock(mutex) }
     public func unlock() { pthread_mutex_unlock(mutex) }
-    /// Caller holds the lock.
-    public func wait() { pthread_cond_wait(cond, mutex) }
+    /// Caller holds the lock. A thread counted in the fork gate steps out while it waits
+    /// (forkgate.c); callers re-check their condition, as after any wakeup.
+    public func wait() {
+        hl_gate_pause()
+        pthread_cond_wait(cond, mutex)
+        rejoinForkGate()
+    }
     /// `wait`, for at most `nanoseconds`.
     public func wait(nanoseconds: UInt64) {
         var ts = timespec()
@@ -115,7 +122,18 @@ public final class Monitor: @unchecked Sendable {
         let total = UInt64(ts.tv_nsec) + nanoseconds
         ts.tv_sec += Int(total / 1_000_000_000)
         ts.tv_nsec = Int(total % 1_000_000_000)
+        hl_gate_pause()
         pthread_cond_timedwait(cond, mutex, &ts)
+        rejoinForkGate()
+    }
+    /// Back into the fork gate; while a fork is being prepared, without holding the mutex (a
+    /// thread still inside may need it to reach its own wait).
+    private func rejoinForkGate() {
+        if hl_gate_try_resume() == 0 {
+            pthread_mutex_unlock(mutex)
+            hl_gate_resume()
+            hl_gate_mutex_lock(mutex)
+        }
     }
     public func broadcast() { pthread_cond_broadcast(cond) }
     /// After fork in the child: a parent's thread may have held the mutex.

@@ -17,9 +17,20 @@ private func location(_ loc: UnsafePointer<hl_loc>?) -> Location {
     return Location(mount: Int(l.mount), dir: l.dir, path: path)
 }
 
+/// A call of the program's thread into the engine: counted inside the fork gate (forkgate.c),
+/// so that a fork on another thread waits until it is done or blocked.
 @inline(__always)
 private func run(_ body: () throws(Errno) -> Int) -> Int {
+    hl_gate_enter()
+    defer { hl_gate_leave() }
     do { return try body() } catch { return -Int(error.rawValue) }
+}
+
+@inline(__always)
+private func gated<T>(_ body: () -> T) -> T {
+    hl_gate_enter()
+    defer { hl_gate_leave() }
+    return body()
 }
 
 private func fill(_ out: UnsafeMutablePointer<hl_stat>?, _ r: StatResult) {
@@ -74,18 +85,22 @@ private func makeAPI() -> hl_engine_api {
             let hasGuard = Int(svc.pointee.size) >= MemoryLayout<hl_shim_services>.offset(of: \hl_shim_services.guard_thread)! + 8
             if hasGuard { hl_sys_set_guard_hook(svc.pointee.guard_thread) }
         }
-        do throws(HilbertError) {
-            try engine.start(mountsText: mounts.map { String(cString: $0) })
-            return 0
-        } catch {
-            Log.error(error.message)
-            return -error.errno.rawValue
+        return gated { () -> Int32 in
+            do throws(HilbertError) {
+                try engine.start(mountsText: mounts.map { String(cString: $0) })
+                return 0
+            } catch {
+                Log.error(error.message)
+                return -error.errno.rawValue
+            }
         }
     }
     t.stop = { fds, files, count in
-        var list: [(fd: Int32, file: OpenFile)] = []
-        for i in 0..<Int(count) { list.append((fds![i], openFile(files! + i))) }
-        engine.stop(writeFiles: list)
+        gated {
+            var list: [(fd: Int32, file: OpenFile)] = []
+            for i in 0..<Int(count) { list.append((fds![i], openFile(files! + i))) }
+            engine.stop(writeFiles: list)
+        }
     }
     t.open = { loc, flags, mode, out in
         Int32(run { () throws(Errno) -> Int in
@@ -292,8 +307,8 @@ private func makeAPI() -> hl_engine_api {
             return 1
         })
     }
-    t.cluster_release = { mount, ino, lockfd in engine.clusterRelease(mount: Int(mount), ino: ino, lockfd: lockfd) }
-    t.cluster_release_all = { engine.clusterReleaseAll() }
+    t.cluster_release = { mount, ino, lockfd in gated { engine.clusterRelease(mount: Int(mount), ino: ino, lockfd: lockfd) } }
+    t.cluster_release_all = { gated { engine.clusterReleaseAll() } }
     t.partial_read = { fd, f, iov, iovcnt, length, offset, complete in
         run { () throws(Errno) -> Int in
             let r = try engine.partialRead(fd: fd, file: openFile(f), iov: iov, iovcnt: iovcnt, length: Int(length), offset: offset)
@@ -304,7 +319,7 @@ private func makeAPI() -> hl_engine_api {
     t.partial_complete = { fd, f in
         Int32(run { () throws(Errno) -> Int in try engine.partialComplete(fd: fd, file: openFile(f)); return 0 })
     }
-    t.partial_forget = { mount, ino in engine.partialForget(mount: Int(mount), ino: ino) }
+    t.partial_forget = { mount, ino in gated { engine.partialForget(mount: Int(mount), ino: ino) } }
     t.prepare_write = { fd, f, op, offset, length in
         Int32(run { () throws(Errno) -> Int in
             let what: WritePreparation
@@ -317,7 +332,7 @@ private func makeAPI() -> hl_engine_api {
             return try engine.prepareWrite(fd: fd, file: openFile(f), what) ? 1 : 0
         })
     }
-    t.watch_write = { fd, f in engine.watchInherited(fd: fd, file: openFile(f)) }
+    t.watch_write = { fd, f in gated { engine.watchInherited(fd: fd, file: openFile(f)) } }
     return t
 }
 

@@ -82,7 +82,7 @@ final class RecursiveLock: @unchecked Sendable {
         mutex.deallocate()
     }
     func reinitialize() { Self.initMutex(mutex) }
-    @inline(__always) func lock() { pthread_mutex_lock(mutex) }
+    @inline(__always) func lock() { hl_gate_mutex_lock(mutex) }   // steps out of the fork gate while waiting
     @inline(__always) func unlock() { pthread_mutex_unlock(mutex) }
 }
 

@@ -481,7 +481,9 @@ func sleepSeconds(_ s: Double) {
     guard s > 0 else { return }
     var left = timespec(tv_sec: Int(s), tv_nsec: Int((s - Double(Int(s))) * 1e9))
     var rest = timespec()
+    hl_gate_pause()
     while nanosleep(&left, &rest) != 0 && errno == EINTR { left = rest }
+    hl_gate_resume()
 }
 
 func formatSeconds(_ s: Double) -> String {

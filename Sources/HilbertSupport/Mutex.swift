@@ -1,7 +1,9 @@
 import Glibc
+import CHilbertSys
 
 /// A plain pthread mutex. The engine re-initialises its locks in the child after fork
-/// (see HilbertCore's fork handling), so this stays a thin wrapper.
+/// (see HilbertCore's fork handling), so this stays a thin wrapper; a thread waiting for it
+/// steps out of the fork gate (forkgate.c).
 public final class Lock: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     public init() {
@@ -12,13 +14,13 @@ public final class Lock: @unchecked Sendable {
         pthread_mutex_destroy(mutex)
         mutex.deallocate()
     }
-    public func lock() { pthread_mutex_lock(mutex) }
+    public func lock() { hl_gate_mutex_lock(mutex) }
     public func unlock() { pthread_mutex_unlock(mutex) }
     /// After fork in the child: the parent's holder does not exist here.
     public func reinitialize() { pthread_mutex_init(mutex, nil) }
     @inline(__always)
     public func withLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
-        pthread_mutex_lock(mutex)
+        hl_gate_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()
     }

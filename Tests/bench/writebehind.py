@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Blocks stored while a big file is written (write-behind, issue 13 §4): how long the close of a
-freshly written file waits, with write-behind on (HILBERT_WRITE_BEHIND=1; off by default for now) and off,
+freshly written file waits, with write-behind on (the default; HILBERT_WRITE_BEHIND=0 turns it off) and off,
 on the local-directory store and, with an S3 server, on S3; a native file on the same disk
 (write, then fsync at close) in the same run.
 

@@ -113,6 +113,23 @@ unsigned long hl_sys_cred_generation(void);
 void hl_sys_set_guard_hook(void (*hook)(int delta));
 void hl_sys_guard_thread(int delta);
 
+/* fork() and the threads running engine code (forkgate.c): enter/leave around an engine
+ * thread's life and around a program thread's call into the engine (nestable); pause/resume
+ * around a call that blocks; try_resume is resume unless a fork is being prepared (0: call
+ * resume without holding a lock). The fork handlers: prepare returns the threads still inside
+ * when it gave up waiting (2 s). */
+void hl_gate_enter(void);
+void hl_gate_leave(void);
+void hl_gate_pause(void);
+void hl_gate_resume(void);
+int hl_gate_try_resume(void);
+int hl_gate_fork_prepare(void);
+void hl_gate_fork_parent(void);
+void hl_gate_fork_child(void);
+/* pthread_mutex_lock that steps out of the gate while it waits: a thread blocked on a lock
+ * runs no engine code, and the lock's holder may be a thread waiting to get back in. */
+void hl_gate_mutex_lock(pthread_mutex_t *m);
+
 /* The running glibc's version (major * 1000 + minor), 0 if unknown. */
 int hl_glibc_version(void);
 

@@ -7,7 +7,6 @@
 # timeout: 600
 . "$(dirname "$0")/../lib.sh"
 hl_setup --block-size 1M --compress none
-export HILBERT_WRITE_BEHIND=1   # off by default for now (docs/FORMAT.md)
 need sha256sum:coreutils
 PY=/usr/bin/python3
 sha() { sha256sum | cut -d' ' -f1; }
