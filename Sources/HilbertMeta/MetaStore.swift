@@ -82,7 +82,8 @@ final class RecursiveLock: @unchecked Sendable {
         mutex.deallocate()
     }
     func reinitialize() { Self.initMutex(mutex) }
-    @inline(__always) func lock() { hl_gate_mutex_lock(mutex) }   // steps out of the fork gate while waiting
+    /// Steps out of the fork gate while it waits (forkgate.c).
+    @inline(__always) func lock() { if pthread_mutex_trylock(mutex) != 0 { hl_gate_mutex_wait(mutex) } }
     @inline(__always) func unlock() { pthread_mutex_unlock(mutex) }
 }
 

@@ -14,13 +14,14 @@ public final class Lock: @unchecked Sendable {
         pthread_mutex_destroy(mutex)
         mutex.deallocate()
     }
-    public func lock() { hl_gate_mutex_lock(mutex) }
+    @inline(__always)
+    public func lock() { if pthread_mutex_trylock(mutex) != 0 { hl_gate_mutex_wait(mutex) } }
     public func unlock() { pthread_mutex_unlock(mutex) }
     /// After fork in the child: the parent's holder does not exist here.
     public func reinitialize() { pthread_mutex_init(mutex, nil) }
     @inline(__always)
     public func withLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
-        hl_gate_mutex_lock(mutex)
+        lock()
         defer { pthread_mutex_unlock(mutex) }
         return try body()
     }

@@ -129,6 +129,8 @@ void hl_gate_fork_child(void);
 /* pthread_mutex_lock that steps out of the gate while it waits: a thread blocked on a lock
  * runs no engine code, and the lock's holder may be a thread waiting to get back in. */
 void hl_gate_mutex_lock(pthread_mutex_t *m);
+/* Its slow part, for callers that inline the trylock: lock `m`, out of the gate meanwhile. */
+void hl_gate_mutex_wait(pthread_mutex_t *m);
 
 /* The running glibc's version (major * 1000 + minor), 0 if unknown. */
 int hl_glibc_version(void);
