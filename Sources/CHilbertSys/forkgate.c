@@ -8,11 +8,14 @@
  *
  * So every thread running engine code is counted inside a gate: the engine's own threads for
  * their whole life, a program's thread for the length of a call into the engine. They step out
- * where they block (condition waits, HTTP requests, sleeps). fork's prepare handler closes the
- * gate and waits until no thread but the caller is inside; a thread reaching the gate meanwhile
- * waits for the fork to finish. The wait is bounded (2 s): a thread stuck inside (on a lock the
- * forking thread holds, say) must not hang the program's fork; past the bound the fork goes
- * ahead as it did before the gate.
+ * where they block (condition and lock waits, HTTP requests, sleeps). fork's prepare handler
+ * (Engine.beforeFork, after it took the engine's locks) closes the gate and waits until no
+ * thread but the caller is inside; a thread reaching the gate meanwhile waits for the fork to
+ * finish, holding no lock another thread inside could be waiting for (Monitor drops its mutex
+ * first; a thread that waits for any engine lock is out of the gate). The wait is bounded
+ * (2 s): a thread busy inside for long (compressing a big file in a close) or blocked where it
+ * does not step out must not hang the program's fork; past the bound the fork goes ahead as it
+ * did before the gate.
  *
  * Entering and leaving are one atomic add each when no fork is being prepared. */
 #define _GNU_SOURCE
