@@ -133,11 +133,6 @@ void hl_gate_fork_child(void) {
     atomic_store(&forking, 0);
 }
 
-void hl_gate_mutex_lock(pthread_mutex_t *m) {
-    if (pthread_mutex_trylock(m) == 0) return;
-    hl_gate_mutex_wait(m);
-}
-
 void hl_gate_mutex_wait(pthread_mutex_t *m) {
     hl_gate_pause();
     pthread_mutex_lock(m);

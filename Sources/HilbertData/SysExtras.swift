@@ -132,7 +132,7 @@ public final class Monitor: @unchecked Sendable {
         if hl_gate_try_resume() == 0 {
             pthread_mutex_unlock(mutex)
             hl_gate_resume()
-            hl_gate_mutex_lock(mutex)
+            lock()
         }
     }
     public func broadcast() { pthread_cond_broadcast(cond) }

@@ -21,9 +21,9 @@ private func location(_ loc: UnsafePointer<hl_loc>?) -> Location {
 /// so that a fork on another thread waits until it is done or blocked.
 @inline(__always)
 private func run(_ body: () throws(Errno) -> Int) -> Int {
-    hl_gate_enter()
-    defer { hl_gate_leave() }
-    do { return try body() } catch { return -Int(error.rawValue) }
+    gated { () -> Int in
+        do throws(Errno) { return try body() } catch { return -Int(error.rawValue) }
+    }
 }
 
 @inline(__always)

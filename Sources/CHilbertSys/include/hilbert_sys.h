@@ -126,10 +126,8 @@ int hl_gate_try_resume(void);
 int hl_gate_fork_prepare(void);
 void hl_gate_fork_parent(void);
 void hl_gate_fork_child(void);
-/* pthread_mutex_lock that steps out of the gate while it waits: a thread blocked on a lock
+/* Lock `m` after a failed trylock, out of the gate while it waits: a thread blocked on a lock
  * runs no engine code, and the lock's holder may be a thread waiting to get back in. */
-void hl_gate_mutex_lock(pthread_mutex_t *m);
-/* Its slow part, for callers that inline the trylock: lock `m`, out of the gate meanwhile. */
 void hl_gate_mutex_wait(pthread_mutex_t *m);
 
 /* The running glibc's version (major * 1000 + minor), 0 if unknown. */
