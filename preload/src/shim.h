@@ -347,12 +347,18 @@ int sh_route_follow(vpath *v, int kind, int dirfd, const char *p); /* sh_route +
 
 /* Route a path-taking call. Falls through (with `v` filled) only when the path is
  * virtual; otherwise returns REALCALL (which must use v.host as its path). */
+/* A lookup goes to the kernel first whenever no directory of a prefix can stand for its
+ * start: no virtual descriptor is open (so dirfd is a host one, and no /proc/self/fd path
+ * names a virtual file) and the cwd is on the host. This is what sh_route would answer; said
+ * inline, it spares host lookups (stat, open, readlink, chmod…) three calls. */
+#define SH_LOOKUP_IS_HOST(kind) ((kind) == SH_LOOKUP && likely(sh_nrec == 0) && likely(!sh_vcwd_on))
 #define SH_ROUTE(v, kind, dirfd, p, nf, REALCALL)                                    \
     vpath v;                                                                         \
     v.host = (p);                                                                    \
     if (sh_pass()) return REALCALL;                                                  \
     int _saved_errno = errno;                                                        \
-    for (int _k = (nf) ? sh_route(&v, kind, dirfd, p) : sh_route_follow(&v, kind, dirfd, p);; ) { \
+    for (int _k = SH_LOOKUP_IS_HOST(kind) ? SH_HOST                                 \
+                  : (nf) ? sh_route(&v, kind, dirfd, p) : sh_route_follow(&v, kind, dirfd, p);; ) { \
         if (_k == SH_VIRT) break;                                                    \
         if (_k == SH_ERR) return SH_FAILVAL(REALCALL);                           \
         __typeof__(REALCALL) _r = REALCALL;                                          \

@@ -52,6 +52,8 @@ json='^\{"size": 67108864, "seconds": [0-9.]+, "mb_per_s": [0-9.]+'
 out=$("$S3_PYTHON" "$HL_REPO/Tests/bench/s3_baseline.py" --size 64M --runs 1 2>&1)
 like "$out" "$json, \"mode\": \"get\"" "s3_baseline.py GET 64 MiB"
 diag "GET: $out"
+out=$("$S3_PYTHON" "$HL_REPO/Tests/bench/s3_baseline.py" --size 64M --runs 0 2>&1)
+like "$out" '^\{"size": 67108864, "seconds": null, "mb_per_s": null, "mode": "get", "runs": 0\}$' "s3_baseline.py --runs 0 only makes sure the object is there"
 out=$("$S3_PYTHON" "$HL_REPO/Tests/bench/s3_baseline.py" --size 64M --runs 1 --put 2>&1)
 like "$out" "$json, \"mode\": \"put\"" "s3_baseline.py --put 64 MiB"
 diag "PUT: $out"
