@@ -11,6 +11,11 @@ public struct CompactOptions: Sendable {
     /// Files up to this size are packed: their content is one block (inline, or an object
     /// of its own). Bigger files are already stored in objects of a useful size.
     public var maxFileBytes = 256 << 10
+    /// A pack holds at most this many files, so that the transaction that points them at it
+    /// stays a few thousand rows (on PostgreSQL one statement per kind of row, on SQLite what
+    /// the write lock is held for) even where the files are a few bytes each: 16 MiB of
+    /// 1-byte files would be some 500,000. `hilbert import` hands its packs over at the same count.
+    public var packFiles = 4096
     /// A pack whose live blocks are less than this share of its bytes (files removed or
     /// rewritten since) is rewritten: its live blocks go into new packs and it is deleted.
     public var rewriteBelow = 0.5
@@ -133,7 +138,7 @@ public final class Compactor {
         guard raw.count == Int(a.size) else { return }
         report.candidates += 1
         let piece = PackBuilder.pieceBound(rawLength: raw.count)
-        if pendingBytes + piece > limit { try flushPack() }
+        if pendingBytes + piece > limit || pending.count >= options.packFiles { try flushPack() }
         pending.append(PackInput(ino: ino, version: a.version, raw: raw))
         pendingBytes += piece
     }

@@ -13,7 +13,7 @@ extension Hilbert {
             Walks PATH (a directory or file of the volume, from its root; default: all of it) and
             moves the content of small files — inline in the metadata, or in an object of its own
             — into pack objects of up to --pack-size each (16M at most: the largest pack a reader
-            keeps whole), so that a tree of small files costs a few objects and the metadata holds
+            keeps whole) and --pack-files files, so that a tree of small files costs a few objects and the metadata holds
             metadata; packs that removed and rewritten files
             left mostly dead (--rewrite-below) are rewritten too. Safe while the volume is in use: a pack
             is stored before any file points at it, and a file written meanwhile keeps its new
@@ -37,6 +37,9 @@ extension Hilbert {
         @Option(help: "Pack files up to this size (K, M suffixes).")
         var maxFileSize: String = "256K"
 
+        @Option(help: "The most files in one pack, 1 to 65536 (each pack is one metadata transaction over its files).")
+        var packFiles: Int = 4096
+
         @Option(help: "Rewrite packs whose live files are less than this percentage of their bytes (0: never).")
         var rewriteBelow: Int = 50
 
@@ -48,6 +51,8 @@ extension Hilbert {
                 throw CLIError("--pack-size: between 64K and 16M (the largest pack a reader keeps whole)")
             }
             if options.maxFileBytes < 1 || options.maxFileBytes > 64 << 20 { throw CLIError("--max-file-size: between 1 and 64M") }
+            if packFiles < 1 || packFiles > 65536 { throw CLIError("--pack-files: between 1 and 65536") }
+            options.packFiles = packFiles
             if rewriteBelow < 0 || rewriteBelow > 100 { throw CLIError("--rewrite-below: a percentage, 0 to 100") }
             options.rewriteBelow = Double(rewriteBelow) / 100
             guard path.hasPrefix("/") else { throw CLIError("compact: '\(path)': a path of the volume starts with '/' (its root)") }

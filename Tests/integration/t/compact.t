@@ -165,6 +165,21 @@ if ! hl_on_pg; then
 fi
 if cmp -s "$HL_TMP/large.before" <(sums "$HL_TMP/cold4" | grep ' ./large/'); then pass "the 100 files read back from their packs (fresh cache)"
 else fail "the 100 files read back from their packs"; fi
+# A pack holds at most --pack-files files (4,096 by default), however small they are.
+out=$(hl "$HL_PY" -c '
+import os
+os.makedirs("/hilbert/tiny")
+for i in range(250):
+    with open("/hilbert/tiny/t%03d" % i, "wb") as f: f.write(b"%d\n" % i)' 2>&1) || fail "writing /tiny" "$out"
+out=$("$H" compact "$HL_URL" /tiny --pack-files 100 2>&1)
+like "$out" " 250 packed into 3 packs" "250 files of a few bytes, --pack-files 100: three packs"
+if ! hl_on_pg; then
+    is "$(sqlite3 "$HL_META" 'SELECT max(pieces) FROM hl_pack')" "100" "  the fullest holds 100 files"
+fi
+ok "  and they read back" test "$(hl cat /hilbert/tiny/t042 /hilbert/tiny/t249)" = "$(printf '42\n249')"
+out=$("$H" compact "$HL_URL" --pack-files 0 2>&1); rc=$?
+isnt "$rc" "0" "--pack-files 0 is refused"
+like "$out" "pack-files: between 1 and 65536" "  and says why"
 out=$("$H" compact "$HL_URL" --pack-size 32M 2>&1); rc=$?
 isnt "$rc" "0" "a --pack-size over 16M is refused"
 like "$out" "pack-size: between 64K and 16M" "  and says why"
