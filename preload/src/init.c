@@ -80,7 +80,13 @@ static volatile int *fork_lock(int i) {
     }
 }
 
-/* No critical section holds one of these locks while taking another, so any order is safe. */
+/* No critical section holds one of these locks while taking another, so any order is safe.
+ * Nor does one hold a lock across an engine call (ECALL): the engine's fork handler runs before
+ * this one (registered later) and waits for every thread inside the engine to leave it, and a
+ * thread that held one of these while waiting at the engine's gate would hold it through the
+ * fork. (Each virtual DIR's own spinlock is held across the engine's readdir and is not taken
+ * here: like glibc's lock of a DIR, it stays as it was in the child, which may not use a stream
+ * another thread of the parent was reading.) */
 static void atfork_prepare(void) {
     for (int i = 0; fork_lock(i); i++) sh_lock(fork_lock(i));
 }
