@@ -13,9 +13,11 @@
  * thread but the caller is inside; a thread reaching the gate meanwhile waits for the fork to
  * finish, holding no lock another thread inside could be waiting for (Monitor drops its mutex
  * first; a thread that waits for any engine lock is out of the gate). The wait is bounded
- * (2 s): a thread busy inside for long (compressing a big file in a close) or blocked where it
- * does not step out must not hang the program's fork; past the bound the fork goes ahead as it
- * did before the gate.
+ * (2 s): a thread busy inside for long or blocked where it does not step out must not hang the
+ * program's fork; past the bound the fork goes ahead as it did before the gate. Compressing and
+ * decompressing big blocks, the longest pure computation (a close of a multi-GiB file is
+ * mostly that), step out too (hl_gate_step_out), so a fork waits for a stretch of Swift code
+ * between blocks, not for a whole close.
  *
  * Entering and leaving are one atomic add each when no fork is being prepared. */
 #define _GNU_SOURCE
@@ -86,6 +88,13 @@ void hl_gate_pause(void) {
     if (depth == 0 || stepped) return;
     stepped = 1;
     count_out();
+}
+
+int hl_gate_step_out(void) {
+    if (depth == 0 || stepped) return 0;
+    stepped = 1;
+    count_out();
+    return 1;
 }
 
 void hl_gate_resume(void) {

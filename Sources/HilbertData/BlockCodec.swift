@@ -40,6 +40,11 @@ public enum BlockCodec {
         public var payloadCRC: UInt32
     }
 
+    /// Blocks from this size are compressed and decompressed out of the fork gate
+    /// (forkgate.c): milliseconds of pure C work a fork need not wait for. Smaller ones take
+    /// less than stepping out and back in would be worth.
+    static let outOfGateBytes = 256 << 10
+
     /// Largest object `encode` can produce for `rawLength` bytes (size the output buffer).
     public static func maxEncodedSize(rawLength: Int) -> Int {
         headerSize + max(rawLength, Int(ZSTD_compressBound(rawLength)))
@@ -64,7 +69,9 @@ public enum BlockCodec {
             if let cctx = st.cctx {
                 // Only accept output strictly smaller than the input: cap the destination so
                 // zstd gives up early on incompressible data.
+                let steppedOut = n >= outOfGateBytes && hl_gate_step_out() == 1
                 let r = ZSTD_compressCCtx(cctx, dst + headerSize, n - 1 > 0 ? n - 1 : 0, src, n, level)
+                if steppedOut { hl_gate_resume() }
                 if ZSTD_isError(r) == 0 && r < n {
                     used = .zstd
                     payloadLength = r
@@ -182,7 +189,9 @@ public enum BlockCodec {
             return UnsafeRawBufferPointer(start: dst, count: rawLength)
         case .zstd:
             guard let dctx = ThreadState.current.dctx else { throw DataErrors.fail(.noMemory, "block: cannot allocate zstd context") }
+            let steppedOut = rawLength >= outOfGateBytes && hl_gate_step_out() == 1
             let r = ZSTD_decompressDCtx(dctx, dst, rawLength, payload, payloadLength)
+            if steppedOut { hl_gate_resume() }
             if ZSTD_isError(r) != 0 {
                 let name = ZSTD_getErrorName(r).map { String(cString: $0) } ?? "unknown"
                 throw DataErrors.fail(.io, "block: zstd decompression failed: \(name)")

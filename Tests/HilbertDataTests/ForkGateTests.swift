@@ -67,6 +67,49 @@ import CHilbertSys
         #expect(held == 0, "children that inherited a lock an engine thread held: \(held) of 200")
     }
 
+    /// A thread compressing big blocks back to back (a close of a multi-GiB file) steps out of
+    /// the gate for each block's zstd, so a fork's prepare waits for the Swift code between two
+    /// blocks, not for the whole job (which used to hold it the full 2 s and then let the fork
+    /// go ahead unprotected).
+    @Test func compressingBigBlocksLetsAForkIn() throws {
+        final class Job: @unchecked Sendable {
+            let monitor = Monitor()
+            var stop = false, running = false, blocks = 0
+        }
+        let job = Job()
+        var raw = [UInt8](repeating: 0, count: 4 << 20)
+        var x: UInt64 = 88172645463325252
+        for i in 0..<raw.count {   // compressible, but not trivially: zstd works a few ms per block
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17
+            raw[i] = UInt8(truncatingIfNeeded: x % 16) &+ 0x41
+        }
+        let data = raw
+        #expect(startDetachedThread {
+            job.monitor.lock(); job.running = true; job.monitor.broadcast(); job.monitor.unlock()
+            while true {
+                let encoded = BlockCodec.encode(raw: data, codec: .zstd)
+                precondition(encoded.count < data.count)
+                job.monitor.lock()
+                job.blocks += 1
+                job.monitor.broadcast()
+                if job.stop { job.running = false; job.monitor.broadcast(); job.monitor.unlock(); return }
+                job.monitor.unlock()
+            }
+        })
+        job.monitor.lock(); while !job.running || job.blocks < 2 { job.monitor.wait() }; job.monitor.unlock()
+        var slowest: UInt64 = 0, stillInside = 0
+        for _ in 0..<10 {
+            let t0 = hl_monotonic_ns()
+            stillInside += Int(hl_gate_fork_prepare())
+            slowest = max(slowest, hl_monotonic_ns() - t0)
+            hl_gate_fork_parent()
+            usleep(20_000)
+        }
+        job.monitor.lock(); job.stop = true; while job.running { job.monitor.wait() }; job.monitor.unlock()
+        #expect(stillInside == 0, "prepares that gave up waiting: \(stillInside) of 10")
+        #expect(slowest < 1_000_000_000, "slowest prepare: \(slowest / 1_000_000) ms")
+    }
+
     /// The same threads outside the gate (plain pthreads, as a program's own): the children do
     /// inherit the held lock, so the test above would see it.
     @Test func withoutTheGateChildrenInheritTheHeldLock() throws {

@@ -123,6 +123,10 @@ void hl_gate_leave(void);
 void hl_gate_pause(void);
 void hl_gate_resume(void);
 int hl_gate_try_resume(void);
+/* pause for a stretch of pure C work that touches no Swift runtime and no engine lock (zstd on a
+ * big block): 1 when this call stepped out, and then hl_gate_resume ends the stretch; 0 when the
+ * thread was not inside or had already stepped out (leave that as it is). */
+int hl_gate_step_out(void);
 int hl_gate_fork_prepare(void);
 void hl_gate_fork_parent(void);
 void hl_gate_fork_child(void);
