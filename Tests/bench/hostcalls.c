@@ -23,14 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "slices.h"
+
 static char f_path[4096], g_path[4096], h_path[4096], d_path[4096], e_path[4096], link_path[4096];
 static char buf[4096];
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static void check(long r, const char *what, const char *path) {
     if (r < 0) {
@@ -175,11 +171,6 @@ static double slice(void (*step)(long), long calls) {
     return now() - t0;
 }
 
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: hostcalls DIR [SLICES] [CALLS_PER_SLICE] [FAMILY…]\n");
@@ -221,7 +212,7 @@ int main(int argc, char **argv) {
             raw += b;
             ratio[s] = b / a;
         }
-        qsort(ratio, (size_t)slices, sizeof *ratio, cmp);
+        qsort(ratio, (size_t)slices, sizeof *ratio, cmp_double);
         printf("%s\t%.4f\t%.4f\t%.4f\t%.4f\t%.0f\n", families[k].name, raw / libc, ratio[slices / 2], ratio[0],
                ratio[slices - 1], (double)(slices * calls) / raw);
         fflush(stdout);

@@ -61,41 +61,41 @@ def main():
         run([hilbert, "format", meta, "--bucket", os.path.join(work, "vol", "objects")])
         under = [hilbert, "run", "--mount", "/hilbert=" + meta, "--cache", os.path.join(work, "cache"), "--"]
         env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-        sides = {"native": [], "shim": []}
-        for r in range(args.rounds):
-            order = ("native", "shim") if r % 2 == 0 else ("shim", "native")
-            for side in order:
-                d = os.path.join(work, "r%d-%s" % (r, side))
-                os.mkdir(d)
-                cmd = [exe, d, str(args.files)]
-                sides[side].append(rates(run(under + cmd if side == "shim" else cmd, env)))
-                shutil.rmtree(d)
-            print("round %d of %d" % (r + 1, args.rounds), file=sys.stderr)
+
+        def alternate(tag, argv, parse):
+            """Per round, the program natively and under the shim (which goes first alternating),
+            each in a fresh directory: {"native": [parsed output per round], "shim": [...]}."""
+            sides = {"native": [], "shim": []}
+            for r in range(args.rounds):
+                for side in (("native", "shim") if r % 2 == 0 else ("shim", "native")):
+                    d = os.path.join(work, "%s%d-%s" % (tag, r, side))
+                    os.mkdir(d)
+                    sides[side].append(parse(run(under + argv(d) if side == "shim" else argv(d), env)))
+                    shutil.rmtree(d)
+                print("%s round %d of %d" % (tag, r + 1, args.rounds), file=sys.stderr)
+            return sides
+
+        sides = alternate("storm", lambda d: [exe, d, str(args.files)], rates)
         calls_exe = os.path.join(work, "hostcalls")
         run([os.environ.get("CC", "cc"), "-O2", "-o", calls_exe, os.path.join(HERE, "hostcalls.c")])
-        inproc = {"native": [], "shim": []}
-        for r in range(args.rounds):
-            order = ("native", "shim") if r % 2 == 0 else ("shim", "native")
-            for side in order:
-                d = os.path.join(work, "c%d-%s" % (r, side))
-                os.mkdir(d)
-                cmd = [calls_exe, d, "20", str(max(1, args.files // 20))]
-                out = run(under + cmd if side == "shim" else cmd, env)
-                inproc[side].append({ln.split("\t")[0]: float(ln.split("\t")[1]) for ln in out.splitlines()})
-                shutil.rmtree(d)
-            print("in-process round %d of %d" % (r + 1, args.rounds), file=sys.stderr)
+        inproc = alternate("calls", lambda d: [calls_exe, d, "20", str(max(1, args.files // 20))],
+                           lambda out: {ln.split("\t")[0]: float(ln.split("\t")[1]) for ln in out.splitlines()})
         fs = subprocess.run(["stat", "-f", "-c", "%T", work], stdout=subprocess.PIPE).stdout.decode().strip()
         print("Host-path storms, %d calls per family, %d rounds per side, in %s (%s); median (min–max) calls/s"
               % (args.files, args.rounds, args.dir, fs))
         print()
         print("| call | native | under the shim | shim / native |")
         print("|---|---:|---:|---:|")
+        def spread(v, fmt):
+            return ("%s (%s–%s)" % (fmt, fmt, fmt)) % (statistics.median(v), min(v), max(v))
+
+        def per_side(results, family):
+            return [x[family] for x in results["native"]], [x[family] for x in results["shim"]]
+
         for family in sides["native"][0]:
-            nat = [x[family] for x in sides["native"]]
-            shim = [x[family] for x in sides["shim"]]
-            print("| %s | %.0f (%.0f–%.0f) | %.0f (%.0f–%.0f) | %.2f× |"
-                  % (family, statistics.median(nat), min(nat), max(nat), statistics.median(shim), min(shim), max(shim),
-                     statistics.median(shim) / statistics.median(nat)))
+            nat, shim = per_side(sides, family)
+            print("| %s | %s | %s | %.2f× |" % (family, spread(nat, "%.0f"), spread(shim, "%.0f"),
+                                                statistics.median(shim) / statistics.median(nat)))
         print()
         print("Inside each process (hostcalls.c): rate through libc / rate of the raw system calls, median (min–max) "
               "of %d rounds per side; last column, per round, the shim's ratio over the native one" % args.rounds)
@@ -103,12 +103,10 @@ def main():
         print("| calls | native: libc / raw | under the shim: libc+shim / raw | shim's cost (shim / native) |")
         print("|---|---:|---:|---:|")
         for family in inproc["native"][0]:
-            nat = [x[family] for x in inproc["native"]]
-            shim = [x[family] for x in inproc["shim"]]
+            nat, shim = per_side(inproc, family)
             q = [b / a for a, b in zip(nat, shim)]
-            print("| %s | %.3f (%.3f–%.3f) | %.3f (%.3f–%.3f) | %.3f× (%.3f–%.3f) |"
-                  % (family, statistics.median(nat), min(nat), max(nat), statistics.median(shim), min(shim), max(shim),
-                     statistics.median(q), min(q), max(q)))
+            print("| %s | %s | %s | %s |" % (family, spread(nat, "%.3f"), spread(shim, "%.3f"),
+                                             spread(q, "%.3f").replace(" (", "× (", 1)))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -27,11 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
+#include "slices.h"
 
 /* raw: the pread system call itself, past libc and any wrapper */
 static double slice(int fd, int raw, uint64_t seed, long calls, long blocks, char *buf) {
@@ -46,11 +42,6 @@ static double slice(int fd, int raw, uint64_t seed, long calls, long blocks, cha
         }
     }
     return now() - t0;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 int main(int argc, char **argv) {
@@ -99,8 +90,8 @@ int main(int argc, char **argv) {
         ratio[0][s] = t[2] / t[0]; /* rate of the opened descriptor over the raw call's */
         ratio[1][s] = t[2] / t[1]; /* rate of the host descriptor over the raw call's */
     }
-    qsort(ratio[0], (size_t)slices, sizeof(double), cmp);
-    qsort(ratio[1], (size_t)slices, sizeof(double), cmp);
+    qsort(ratio[0], (size_t)slices, sizeof(double), cmp_double);
+    qsort(ratio[1], (size_t)slices, sizeof(double), cmp_double);
     double calls_all = (double)(slices * calls);
     printf("opened path %s: %.0f preads/s\n", argv[1], calls_all / total[0]);
     printf("its host path %s: %.0f preads/s\n", host, calls_all / total[1]);
