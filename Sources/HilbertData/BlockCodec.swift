@@ -42,7 +42,10 @@ public enum BlockCodec {
 
     /// Blocks from this size are compressed and decompressed out of the fork gate
     /// (forkgate.c): milliseconds of pure C work a fork need not wait for. Smaller ones take
-    /// less than stepping out and back in would be worth.
+    /// less than stepping out and back in would be worth. Every caller encodes right before it
+    /// PUTs the block and decodes right after it GETs it, holding the same locks it holds
+    /// across the S3 request, which steps out already (hl_http_perform): a fork can find such
+    /// a thread out of the gate with no lock it could not find it with before.
     static let outOfGateBytes = 256 << 10
 
     /// Largest object `encode` can produce for `rawLength` bytes (size the output buffer).
