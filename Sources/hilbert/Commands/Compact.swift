@@ -10,14 +10,14 @@ extension Hilbert {
         static let configuration = CommandConfiguration(
             abstract: "Move the content of small files into pack objects, online.",
             discussion: """
-            Walks PATH (a directory or file of the volume, from its root; default: all of it) and
-            moves the content of small files — inline in the metadata, or in an object of its own
-            — into pack objects of up to --pack-size each (16M at most: the largest pack a reader
-            keeps whole) and --pack-files files, so that a tree of small files costs a few objects
-            and the metadata holds metadata; packs that removed and rewritten files
-            left mostly dead (--rewrite-below) are rewritten too. Safe while the volume is in use: a pack
-            is stored before any file points at it, and a file written meanwhile keeps its new
-            content. Readers see the same bytes throughout. The objects freed are deleted at once;
+            Walks PATH (a directory or file of the volume, from its root; default: all of it) and \
+            moves the content of small files — inline in the metadata, or in an object of its own \
+            — into pack objects of up to --pack-size each (16M at most: the largest pack a reader \
+            keeps whole) and --pack-files files, so that a tree of small files costs a few objects \
+            and the metadata holds metadata; packs that removed and rewritten files left mostly \
+            dead (--rewrite-below) are rewritten too. Safe while the volume is in use: a pack is \
+            stored before any file points at it, and a file written meanwhile keeps its new \
+            content. Readers see the same bytes throughout. The objects freed are deleted at once; \
             'hilbert gc --delete' finishes what an interruption left. Progress goes to stderr.
 
             Examples:
