@@ -16,7 +16,7 @@
  * (2 s): a thread busy inside for long or blocked where it does not step out must not hang the
  * program's fork; past the bound the fork goes ahead as it did before the gate. Compressing and
  * decompressing big blocks, the longest pure computation (a close of a multi-GiB file is
- * mostly that), step out too (hl_gate_step_out), so a fork waits for a stretch of Swift code
+ * mostly that), step out too (hl_gate_pause), so a fork waits for a stretch of Swift code
  * between blocks, not for a whole close.
  *
  * Entering and leaving are one atomic add each when no fork is being prepared. */
@@ -84,13 +84,7 @@ void hl_gate_leave(void) {
     }
 }
 
-void hl_gate_pause(void) {
-    if (depth == 0 || stepped) return;
-    stepped = 1;
-    count_out();
-}
-
-int hl_gate_step_out(void) {
+int hl_gate_pause(void) {
     if (depth == 0 || stepped) return 0;
     stepped = 1;
     count_out();

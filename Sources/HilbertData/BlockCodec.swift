@@ -72,7 +72,7 @@ public enum BlockCodec {
             if let cctx = st.cctx {
                 // Only accept output strictly smaller than the input: cap the destination so
                 // zstd gives up early on incompressible data.
-                let steppedOut = n >= outOfGateBytes && hl_gate_step_out() == 1
+                let steppedOut = n >= outOfGateBytes && hl_gate_pause() == 1
                 let r = ZSTD_compressCCtx(cctx, dst + headerSize, n - 1 > 0 ? n - 1 : 0, src, n, level)
                 if steppedOut { hl_gate_resume() }
                 if ZSTD_isError(r) == 0 && r < n {
@@ -192,7 +192,7 @@ public enum BlockCodec {
             return UnsafeRawBufferPointer(start: dst, count: rawLength)
         case .zstd:
             guard let dctx = ThreadState.current.dctx else { throw DataErrors.fail(.noMemory, "block: cannot allocate zstd context") }
-            let steppedOut = rawLength >= outOfGateBytes && hl_gate_step_out() == 1
+            let steppedOut = rawLength >= outOfGateBytes && hl_gate_pause() == 1
             let r = ZSTD_decompressDCtx(dctx, dst, rawLength, payload, payloadLength)
             if steppedOut { hl_gate_resume() }
             if ZSTD_isError(r) != 0 {

@@ -106,7 +106,7 @@ public final class Monitor: @unchecked Sendable {
         cond.deallocate()
         mutex.deallocate()
     }
-    public func lock() { if pthread_mutex_trylock(mutex) != 0 { hl_gate_mutex_wait(mutex) } }
+    public func lock() { hl_gate_mutex_lock(mutex) }
     public func unlock() { pthread_mutex_unlock(mutex) }
     /// Caller holds the lock. A thread counted in the fork gate steps out while it waits
     /// (forkgate.c); callers re-check their condition, as after any wakeup.

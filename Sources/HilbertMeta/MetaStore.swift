@@ -83,7 +83,7 @@ final class RecursiveLock: @unchecked Sendable {
     }
     func reinitialize() { Self.initMutex(mutex) }
     /// Steps out of the fork gate while it waits (forkgate.c).
-    @inline(__always) func lock() { if pthread_mutex_trylock(mutex) != 0 { hl_gate_mutex_wait(mutex) } }
+    @inline(__always) func lock() { hl_gate_mutex_lock(mutex) }
     @inline(__always) func unlock() { pthread_mutex_unlock(mutex) }
 }
 

@@ -15,7 +15,7 @@ public final class Lock: @unchecked Sendable {
         mutex.deallocate()
     }
     @inline(__always)
-    public func lock() { if pthread_mutex_trylock(mutex) != 0 { hl_gate_mutex_wait(mutex) } }
+    public func lock() { hl_gate_mutex_lock(mutex) }
     public func unlock() { pthread_mutex_unlock(mutex) }
     /// After fork in the child: the parent's holder does not exist here.
     public func reinitialize() { pthread_mutex_init(mutex, nil) }

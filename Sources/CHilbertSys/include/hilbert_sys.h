@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include "../../../preload/abi/include/hilbert_abi.h"
 
 extern hl_real_table hl_sys;
@@ -115,24 +116,27 @@ void hl_sys_guard_thread(int delta);
 
 /* fork() and the threads running engine code (forkgate.c): enter/leave around an engine
  * thread's life and around a program thread's call into the engine (nestable); pause/resume
- * around a call that blocks; try_resume is resume unless a fork is being prepared (0: call
- * resume without holding a lock). The fork handlers: prepare returns the threads still inside
- * when it gave up waiting (2 s). */
+ * around a call that blocks, or a stretch of pure C work (zstd on a big block); pause returns 1
+ * when it stepped out, 0 when the thread was not inside or had stepped out already (a caller
+ * nested in such a stretch leaves it to the outer one: no resume). try_resume is resume unless
+ * a fork is being prepared (0: call resume without holding a lock). The fork handlers: prepare
+ * returns the threads still inside when it gave up waiting (2 s). */
 void hl_gate_enter(void);
 void hl_gate_leave(void);
-void hl_gate_pause(void);
+int hl_gate_pause(void);
 void hl_gate_resume(void);
 int hl_gate_try_resume(void);
-/* pause for a stretch of pure C work that touches no Swift runtime and no engine lock (zstd on a
- * big block): 1 when this call stepped out, and then hl_gate_resume ends the stretch; 0 when the
- * thread was not inside or had already stepped out (leave that as it is). */
-int hl_gate_step_out(void);
 int hl_gate_fork_prepare(void);
 void hl_gate_fork_parent(void);
 void hl_gate_fork_child(void);
 /* Lock `m` after a failed trylock, out of the gate while it waits: a thread blocked on a lock
  * runs no engine code, and the lock's holder may be a thread waiting to get back in. */
 void hl_gate_mutex_wait(pthread_mutex_t *m);
+/* How the engine's locks (Lock, RecursiveLock, Monitor) lock: uncontended, a trylock and no
+ * call; contended, hl_gate_mutex_wait. */
+static inline __attribute__((always_inline)) void hl_gate_mutex_lock(pthread_mutex_t *m) {
+    if (pthread_mutex_trylock(m) != 0) hl_gate_mutex_wait(m);
+}
 
 /* The running glibc's version (major * 1000 + minor), 0 if unknown. */
 int hl_glibc_version(void);
