@@ -21,6 +21,10 @@ import HilbertSupport
 /// changes; when the connection breaks while its COMMIT was in flight, the session reconnects
 /// and inserts the token itself (`commit`): already there, the transaction committed; inserted,
 /// it did not and now never will (EIO, nothing applied). A retried commit never applies twice.
+/// A token is asked about only by the session that made it, and only right after its COMMIT:
+/// once the session knows its transaction committed, the next write transaction deletes the
+/// token with its own changes (no round trip of its own), so the table holds about one row per
+/// session, not one per transaction (it had been 134 bytes per file created).
 final class PGSession {
     /// `"schema".hl_`: the prefix of every table name in a statement.
     let t: String
@@ -54,6 +58,10 @@ final class PGSession {
     private(set) var generation = 0
     /// The change version this write transaction's commit set (its bump's RETURNING).
     private var committedVersion: Int64?
+    /// The token of this session's last transaction known to have committed: nothing will ask
+    /// about it again, so the next commit deletes it (kept for the one after when that commit
+    /// fails; a session's last one goes with the sweep of day-old tokens).
+    private var settledToken: Int64?
     /// This write transaction failed with its COMMIT sent and its outcome unknown (`commit`).
     private(set) var commitOutcomeUnknown = false
     /// This write transaction is optimistic (PGBackend.optimisticTransaction): a failed check
@@ -397,6 +405,9 @@ final class PGSession {
             queued.append(("UPDATE \(t)counter SET value = value + 1 WHERE name = 'change' RETURNING value", []))
         }
         queued.append(("INSERT INTO \(t)commit(token) VALUES($1)", [.int(token)]))
+        if let settledToken {
+            queued.append(("DELETE FROM \(t)commit WHERE token = $1", [.int(settledToken)]))
+        }
         // Tokens are only needed while a commit's outcome is being settled: old ones go now
         // and then (about one commit in 256 removes those older than a day).
         if token & 0xff == 0 {
@@ -409,6 +420,7 @@ final class PGSession {
             if let bumpAt, bumpAt < results.count, results[bumpAt].rowCount == 1 {
                 committedVersion = results[bumpAt].int64(0, 0)
             }
+            settledToken = token
         } catch {
             guard !conn.isConnected else {
                 // The server answered with an error: nothing was committed.
@@ -434,7 +446,10 @@ final class PGSession {
                 Log.error(lastError!.message)
                 throw Errno.io
             }
-            if applied { return }
+            if applied {
+                settledToken = token
+                return
+            }
             lastError = HilbertError(.io, "metadata server \(display): the connection broke while a change was being committed; it was not applied (\(why))")
             Log.error(lastError!.message)
             throw Errno.io

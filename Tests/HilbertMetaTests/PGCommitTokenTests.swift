@@ -1,0 +1,35 @@
+import Testing
+import Glibc
+import HilbertSupport
+@testable import HilbertMeta
+
+/// Commit tokens (PGSession, docs/FORMAT.md "hl_commit") are only kept while a commit's outcome
+/// may be asked about: a session's tokens do not pile up with its transactions.
+@Suite(.serialized) struct PGCommitTokenTests {
+    @Test(.enabled(if: pgServerURL != nil, noPGServer)) func aSessionKeepsOnlyItsLastToken() throws {
+        let base = pgServerURL!
+        let schema = "test_tok_" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        let url = try MetaURL(base + (base.contains("?") ? "&" : "?") + "schema=" + schema)
+        let admin = try PGConnection(conninfo: base, timeoutSeconds: 30)
+        defer {
+            try? admin.execute("DROP SCHEMA \"\(schema)\" CASCADE")
+            admin.close()
+        }
+        let store = try MetaStore.create(url, format: testFormat, rootUID: 0, rootGID: 0, rootMode: 0o777)
+        defer { store.close() }
+        let count = "SELECT count(*) FROM \"\(schema)\".hl_commit"
+        let before = try admin.query(count, []).int64(0, 0) ?? -1
+        for i in 0..<50 {
+            _ = try store.mkdir(parent: rootIno, name: b("d\(i)"), mode: 0o755, cred: root)
+        }
+        let after = try admin.query(count, []).int64(0, 0) ?? -1
+        #expect(after >= 1 && after <= before + 1, "\(before) tokens before 50 write transactions, \(after) after")
+        // A second session's tokens are its own: both keep their last one.
+        let other = try MetaStore.open(url)
+        defer { other.close() }
+        for i in 0..<20 { _ = try other.mkdir(parent: rootIno, name: b("e\(i)"), mode: 0o755, cred: root) }
+        _ = try store.mkdir(parent: rootIno, name: b("last"), mode: 0o755, cred: root)
+        let both = try admin.query(count, []).int64(0, 0) ?? -1
+        #expect(both >= 2 && both <= before + 2, "\(both) tokens with two sessions")
+    }
+}
