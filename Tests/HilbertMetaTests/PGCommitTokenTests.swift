@@ -8,14 +8,10 @@ import HilbertSupport
 /// in batches of `PGSession.settledTokensBatch`).
 @Suite(.serialized) struct PGCommitTokenTests {
     @Test(.enabled(if: pgServerURL != nil, noPGServer)) func aSessionKeepsOnlyItsLastTokens() throws {
-        let base = pgServerURL!
-        let schema = "test_tok_" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        let url = try MetaURL(base + (base.contains("?") ? "&" : "?") + "schema=" + schema)
-        let admin = try PGConnection(conninfo: base, timeoutSeconds: 30)
-        defer {
-            try? admin.execute("DROP SCHEMA \"\(schema)\" CASCADE")
-            admin.close()
-        }
+        try withPGSchema("test_tok_") { url, schema, admin in try sessions(url, schema, admin) }
+    }
+
+    private func sessions(_ url: MetaURL, _ schema: String, _ admin: PGConnection) throws {
         let store = try MetaStore.create(url, format: testFormat, rootUID: 0, rootGID: 0, rootMode: 0o777)
         defer { store.close() }
         let count = "SELECT count(*) FROM \"\(schema)\".hl_commit"

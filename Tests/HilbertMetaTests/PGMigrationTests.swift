@@ -7,14 +7,10 @@ import HilbertSupport
 /// by the first process that opens it; a volume newer than the code is refused.
 @Suite(.serialized) struct PGMigrationTests {
     @Test(.enabled(if: pgServerURL != nil, noPGServer)) func earlierSchemasAreMigrated() throws {
-        let base = pgServerURL!
-        let schema = "test_mig_" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
-        let url = try MetaURL(base + (base.contains("?") ? "&" : "?") + "schema=" + schema)
-        let admin = try PGConnection(conninfo: base, timeoutSeconds: 30)
-        defer {
-            try? admin.execute("DROP SCHEMA \"\(schema)\" CASCADE")
-            admin.close()
-        }
+        try withPGSchema("test_mig_") { url, schema, admin in try migrate(url, schema, admin) }
+    }
+
+    private func migrate(_ url: MetaURL, _ schema: String, _ admin: PGConnection) throws {
         let store = try MetaStore.create(url, format: testFormat, rootUID: 0, rootGID: 0, rootMode: 0o777)
         let dir = try store.mkdir(parent: rootIno, name: b("d"), mode: 0o755, cred: root)
         let e = try store.mkdir(parent: dir.ino, name: b("e"), mode: 0o700, cred: root)

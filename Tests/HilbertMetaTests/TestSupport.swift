@@ -38,6 +38,21 @@ let testPostgresURL: String? = getenv("HL_TEST_META_PG").map { String(cString: $
 let pgServerURL: String? = getenv("HL_PG_URL").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
 let noPGServer: Comment = "HL_PG_URL is not set (Tests/pg/pgserver.sh up, source its env file, HL_PG_URL=$PG_URL or $PGB_URL)"
 
+/// A fresh schema named `prefix` + random hex on the PostgreSQL server of the PostgreSQL-only
+/// tests (`pgServerURL`): its volume URL, and an admin connection to look at it with; the
+/// schema is dropped when `body` returns.
+func withPGSchema(_ prefix: String, _ body: (_ url: MetaURL, _ schema: String, _ admin: PGConnection) throws -> Void) throws {
+    let base = pgServerURL!
+    let schema = prefix + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+    let url = try MetaURL(base + (base.contains("?") ? "&" : "?") + "schema=" + schema)
+    let admin = try PGConnection(conninfo: base, timeoutSeconds: 30)
+    defer {
+        try? admin.execute("DROP SCHEMA \"\(schema)\" CASCADE")
+        admin.close()
+    }
+    try body(url, schema, admin)
+}
+
 /// A fresh volume on the backend under test; removed when `body` returns.
 func withVolume(_ body: (MetaStore, MetaURL) throws -> Void) throws {
     guard let base = testPostgresURL else {
