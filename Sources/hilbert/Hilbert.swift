@@ -6,14 +6,16 @@ struct Hilbert: ParsableCommand {
         commandName: "hilbert",
         abstract: "A POSIX file system over object storage for unmodified programs — no root, no FUSE, no daemon.",
         discussion: """
-        Programs started with 'hilbert run' (or with the module's LD_PRELOAD) see the volume under
-        its prefix (default /hilbert). With no configuration the first use creates a default volume
+        Programs started with 'hilbert run' (or with the module's LD_PRELOAD) see the volume under \
+        its prefix (default /hilbert). With no configuration the first use creates a default volume \
         under ${XDG_DATA_HOME:-~/.local/share}/hilbert/default.
 
         Examples:
-          hilbert run -- bash -c 'echo hello > /hilbert/greeting; cat /hilbert/greeting'
-          hilbert format sqlite:///scratch/me/vol/meta.db --bucket /scratch/me/vol/objects
-          hilbert run --mount /data=sqlite:///scratch/me/vol/meta.db -- python3 train.py
+          hilbert run -- bash -c 'echo hi > /hilbert/greeting; cat /hilbert/greeting'
+          hilbert format sqlite:///scratch/me/vol/meta.db \\
+              --bucket /scratch/me/vol/objects
+          hilbert run --mount /data=sqlite:///scratch/me/vol/meta.db \\
+              -- python3 train.py
           hilbert import ~/dataset /hilbert/dataset
           hilbert export /hilbert/results ~/results
           hilbert status

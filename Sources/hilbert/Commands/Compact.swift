@@ -22,7 +22,8 @@ extension Hilbert {
 
             Examples:
               hilbert compact sqlite:///scratch/me/vol/meta.db
-              hilbert compact postgres://hpc@db.site.org/hilbert /runs/2026-12 --pack-size 8M
+              hilbert compact postgres://hpc@db.site.org/hilbert /runs/2026-12 \\
+                  --pack-size 8M
             """)
 
         @Argument(help: "Metadata URL of the volume, e.g. sqlite:///abs/path/meta.db")

@@ -10,16 +10,16 @@ extension Hilbert {
         static let configuration = CommandConfiguration(
             abstract: "Show which volumes and cache directory programs see here, and where each setting came from.",
             discussion: """
-            Each setting comes from the first of: the command line, the environment
-            (HILBERT_MOUNTS, HILBERT_CACHE), your config file ($HILBERT_CONFIG, else
-            ~/.config/hilbert/config), the site's file (INSTALL/etc/hilbert/config), the embedded
-            default (/hilbert on ~/.local/share/hilbert/default, cache ${TMPDIR:-/tmp}/hilbert-$USER).
-            The module, hilbert-launch, hilbert run/shell/env and hilbert-container all resolve
+            Each setting comes from the first of: the command line, the environment \
+            (HILBERT_MOUNTS, HILBERT_CACHE), your config file ($HILBERT_CONFIG, else \
+            ~/.config/hilbert/config), the site's file (INSTALL/etc/hilbert/config), the embedded \
+            default (/hilbert on ~/.local/share/hilbert/default, cache ${TMPDIR:-/tmp}/hilbert-$USER). \
+            The module, hilbert-launch, hilbert run/shell/env and hilbert-container all resolve \
             the same way.
 
-            --get prints bare values, one line each, in the order asked (for scripts and
-            modulefiles): mounts (PREFIX=URL;...), cache, binds (the existing directories a
-            container needs bound, comma-separated: the cache, created if missing, and each
+            --get prints bare values, one line each, in the order asked (for scripts and \
+            modulefiles): mounts (PREFIX=URL;...), cache, binds (the existing directories a \
+            container needs bound, comma-separated: the cache, created if missing, and each \
             volume's metadata and object directories; the default volume's directory is created).
 
             Examples:

@@ -12,17 +12,18 @@ extension Hilbert {
         static let configuration = CommandConfiguration(
             abstract: "Check that Hilbert can work here: libraries, C library version, engine, volumes, cache.",
             discussion: """
-            Prints one line per check, starting with OK or FAIL and saying why; exits 0 when all
-            checks pass, 1 otherwise. Nothing is created or changed. The C library floors are read
+            Prints one line per check, starting with OK or FAIL and saying why; exits 0 when all \
+            checks pass, 1 otherwise. Nothing is created or changed. The C library floors are read \
             from the libraries' ELF version requirements (.gnu.version_r).
 
-            The hilbert binary itself needs the host's C library: in a container whose glibc is
-            older, run the doctor on the host and rely on the shim's one-line 'hilbert:' message
+            The hilbert binary itself needs the host's C library: in a container whose glibc is \
+            older, run the doctor on the host and rely on the shim's one-line 'hilbert:' message \
             inside (see docs/CONTAINERS.md).
 
             Examples:
               hilbert doctor
-              hilbert doctor --mount /data=sqlite:///scratch/me/vol/meta.db --cache /tmp/me-cache
+              hilbert doctor --mount /data=sqlite:///scratch/me/vol/meta.db \\
+                  --cache /tmp/me-cache
               HILBERT_ENGINE=/opt/hilbert/lib/libHilbertEngine.so hilbert doctor
             """)
 

@@ -10,21 +10,21 @@ extension Hilbert {
         static let configuration = CommandConfiguration(
             abstract: "Write the whole metadata of a volume as one JSON document.",
             discussion: """
-            Every node with its attributes, every directory entry, symlink target, extended
-            attribute, inline file content, block reference and object to delete, with the
-            volume's settings and counters, read in one read transaction: a consistent snapshot
-            of a volume in use. Streams (a page of each table at a time). The objects themselves
-            stay in the object store; 'hilbert load' makes a volume of the dump on any metadata
+            Every node with its attributes, every directory entry, symlink target, extended \
+            attribute, inline file content, block reference and object to delete, with the \
+            volume's settings and counters, read in one read transaction: a consistent snapshot \
+            of a volume in use. Streams (a page of each table at a time). The objects themselves \
+            stay in the object store; 'hilbert load' makes a volume of the dump on any metadata \
             engine, sharing them. Format: docs/FORMAT.md, "Dump format".
 
-            A file with data not yet committed (in the staging area of the node that wrote it)
-            makes dump refuse, naming it: end the writers and run 'hilbert flush' on that node.
-            --ignore-staging dumps such files as last committed instead (their uncommitted
+            A file with data not yet committed (in the staging area of the node that wrote it) \
+            makes dump refuse, naming it: end the writers and run 'hilbert flush' on that node. \
+            --ignore-staging dumps such files as last committed instead (their uncommitted \
             bytes are then not in the dump, and the files are named on stderr).
 
-            FILE is written beside itself as FILE.partial, synced and renamed when complete
-            (mode 0600: the dump holds the content of small files); '-' or none: standard
-            output. A summary goes to stderr, and progress every second when stderr is a
+            FILE is written beside itself as FILE.partial, synced and renamed when complete \
+            (mode 0600: the dump holds the content of small files); '-' or none: standard \
+            output. A summary goes to stderr, and progress every second when stderr is a \
             terminal.
 
             Examples:
@@ -78,20 +78,20 @@ extension Hilbert {
         static let configuration = CommandConfiguration(
             abstract: "Create a volume from a dump (hilbert dump), on any metadata engine.",
             discussion: """
-            Reads the dump as a stream, checks it strictly (order, references, types, checksums,
-            the counts and CRC-32C at its end, the counters against the rows: a truncated or
-            damaged dump is refused naming the line and byte) and writes it in transactions of
-            bounded size. The settings, which make the volume usable, are written last: a load
-            that fails leaves a volume every command refuses, and says how to remove it.
+            Reads the dump as a stream, checks it strictly (order, references, types, checksums, \
+            the counts and CRC-32C at its end, the counters against the rows: a truncated or \
+            damaged dump is refused naming the line and byte) and writes it in transactions of \
+            bounded size. The settings, which make the volume usable, are written last: a load \
+            that fails leaves a volume every command refuses, and says how to remove it. \
             Refuses a META-URL where a volume (or anything) exists.
 
-            The new volume keeps the dumped volume's uuid, settings and object store: its files
-            are the dumped volume's objects. Retire the dumped volume after the load: two
-            volumes using one store would hand out the same object ids and overwrite and delete
-            each other's objects. --bucket points the new volume at another location holding the
+            The new volume keeps the dumped volume's uuid, settings and object store: its files \
+            are the dumped volume's objects. Retire the dumped volume after the load: two \
+            volumes using one store would hand out the same object ids and overwrite and delete \
+            each other's objects. --bucket points the new volume at another location holding the \
             same objects (copied there under the same keys).
 
-            --recount writes counters (inodes, bytes, objects) recomputed from the rows, for a
+            --recount writes counters (inodes, bytes, objects) recomputed from the rows, for a \
             dump whose counters do not match them (a damaged source volume).
 
             Examples:

@@ -7,26 +7,30 @@ extension Hilbert {
         static let configuration = CommandConfiguration(
             abstract: "Create a volume.",
             discussion: """
-            META-URL names the metadata database: sqlite:///abs/path/meta.db (one node; keep it on a
+            META-URL names the metadata database: sqlite:///abs/path/meta.db (one node; keep it on a \
             local disk, never on NFS/Lustre). File data goes to the object store as compressed blocks.
 
             --storage s3 keeps the blocks in an S3-compatible bucket. --bucket is its URL:
-              path-style       http(s)://HOST[:PORT]/BUCKET[/KEY/PREFIX]   (S3-compatible services)
+              path-style       http(s)://HOST[:PORT]/BUCKET[/KEY/PREFIX]  (S3-compatible)
               virtual-hosted   https://BUCKET.s3.REGION.amazonaws.com[/KEY/PREFIX]
-              AWS short form   s3://BUCKET[/KEY/PREFIX]                     (with --region)
-            A key prefix lets several volumes share a bucket. Credentials are looked up when data
-            moves, in this order: --credentials FILE (or $HILBERT_S3_CREDENTIALS; lines
-            access_key_id = …, secret_access_key = …, session_token = …; mode 0600), the
-            environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), the AWS
-            shared credentials and config files (--profile, else $AWS_PROFILE, else default).
-            Only the file's path and the profile name are recorded in the volume, never a secret.
+              AWS short form   s3://BUCKET[/KEY/PREFIX]                   (with --region)
+            A key prefix lets several volumes share a bucket. Credentials are looked up when data \
+            moves, in this order: --credentials FILE (or $HILBERT_S3_CREDENTIALS; lines \
+            access_key_id = …, secret_access_key = …, session_token = …; mode 0600), the \
+            environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), the AWS \
+            shared credentials and config files (--profile, else $AWS_PROFILE, else default). \
+            Only the file's path and the profile name are recorded in the volume, never a secret. \
             format writes, reads, lists and deletes a probe object and says which step failed.
 
             Examples:
-              hilbert format sqlite:///scratch/me/vol/meta.db --bucket /scratch/me/vol/objects
-              hilbert format sqlite://$HOME/vol.db --bucket $HOME/vol-objects --compress none --inline-max 4K
-              hilbert format sqlite://$HOME/vol.db --storage s3 --bucket http://s3.site.org:9000/lab/vol1
-              hilbert format sqlite://$HOME/vol.db --storage s3 --bucket s3://lab-data/vol1 --region eu-west-1 --profile lab
+              hilbert format sqlite:///scratch/me/vol/meta.db \\
+                  --bucket /scratch/me/vol/objects
+              hilbert format sqlite://$HOME/vol.db --bucket $HOME/vol-objects \\
+                  --compress none --inline-max 4K
+              hilbert format sqlite://$HOME/vol.db --storage s3 \\
+                  --bucket http://s3.site.org:9000/lab/vol1
+              hilbert format sqlite://$HOME/vol.db --storage s3 \\
+                  --bucket s3://lab-data/vol1 --region eu-west-1 --profile lab
             """)
 
         @Argument(help: "Metadata URL, e.g. sqlite:///abs/path/meta.db")

@@ -9,14 +9,14 @@ extension Hilbert {
             commandName: "gc",
             abstract: "Find (and with --delete remove) objects in a volume's store that no metadata references.",
             discussion: """
-            Lists every object under chunks/ in the volume's object store and compares it with the
-            metadata. Reported: leaked objects (unreferenced, older than the grace period), recent
-            unreferenced objects (possibly an in-flight commit on another node: never deleted),
-            objects with ids the volume never handed out and keys that are not object keys
-            (foreign: deleted only with --delete-foreign), referenced objects missing from the
-            store, pending deletions, and staging files (committed by 'hilbert flush', not by gc).
-            Without --delete nothing changes. With --delete, leaked objects are deleted and the
-            pending deletions are finished. Progress goes to stderr. Safe to run while the volume
+            Lists every object under chunks/ in the volume's object store and compares it with the \
+            metadata. Reported: leaked objects (unreferenced, older than the grace period), recent \
+            unreferenced objects (possibly an in-flight commit on another node: never deleted), \
+            objects with ids the volume never handed out and keys that are not object keys \
+            (foreign: deleted only with --delete-foreign), referenced objects missing from the \
+            store, pending deletions, and staging files (committed by 'hilbert flush', not by gc). \
+            Without --delete nothing changes. With --delete, leaked objects are deleted and the \
+            pending deletions are finished. Progress goes to stderr. Safe to run while the volume \
             is in use; safe to interrupt and repeat.
 
             Examples:

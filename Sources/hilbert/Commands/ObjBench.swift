@@ -9,9 +9,9 @@ extension Hilbert {
             commandName: "objbench",
             abstract: "Check that an object store works (put/get/head/range/list/delete) and time it.",
             discussion: """
-            Works under a fresh objbench/<random>/ prefix, removed at the end (also after a
-            failure). Prints one line per check (ok/FAIL), a table of timings (op, count, bytes,
-            seconds, ops/s, MB/s with MB = 10^6 bytes) and 'objbench: N checks passed, N failed';
+            Works under a fresh objbench/<random>/ prefix, removed at the end (also after a \
+            failure). Prints one line per check (ok/FAIL), a table of timings (op, count, bytes, \
+            seconds, ops/s, MB/s with MB = 10^6 bytes) and 'objbench: N checks passed, N failed'; \
             exits 1 when a check failed.
 
             Examples:

@@ -7,13 +7,14 @@ extension Hilbert {
         static let configuration = CommandConfiguration(
             abstract: "Run a command with the Hilbert prefix(es) visible, and return its exit status.",
             discussion: """
-            Every process the command starts sees the volume too. When the command ends, data that
+            Every process the command starts sees the volume too. When the command ends, data that \
             exited writers left in the node's staging area is committed.
 
             Examples:
               hilbert run -- bash -c 'seq 1000 > /hilbert/numbers; wc -l /hilbert/numbers'
               hilbert run -- python3 train.py --data /hilbert/dataset
-              hilbert run --mount /data=sqlite:///scratch/me/vol/meta.db -- tar -C /data -xf input.tar
+              hilbert run --mount /data=sqlite:///scratch/me/vol/meta.db \\
+                  -- tar -C /data -xf input.tar
             """)
 
         @OptionGroup var volumes: MountOptions
@@ -69,7 +70,7 @@ extension Hilbert {
         static let configuration = CommandConfiguration(
             abstract: "Commit data that exited writers left in this node's staging area.",
             discussion: """
-            'hilbert run' does this when its command ends; run it in a Slurm epilogue after jobs that
+            'hilbert run' does this when its command ends; run it in a Slurm epilogue after jobs that \
             used LD_PRELOAD directly (module load), or after a crash.
 
             Examples:

@@ -12,29 +12,30 @@ extension Hilbert {
             commandName: "import",
             abstract: "Copy a host directory tree into a volume, in parallel.",
             discussion: """
-            The content of SRC goes into DEST, a path under a mounted prefix (as 'hilbert run'
-            mounts them: --mount, $HILBERT_MOUNTS, the config file, or /hilbert on the default
-            volume). DEST is created when missing (its parent must exist) and merged into when
-            it is a directory; a SRC that is not a directory becomes the file DEST. Modes,
-            times (to the nanosecond), symlinks (as they are, dangling too), hard links within
-            SRC, FIFOs, sockets and user.* extended attributes are kept; owners when run as
-            root (otherwise the files are yours, with their group when you are in it);
-            devices only as root (otherwise left out, said once each). Directories are read
-            in parallel (--threads); small files go straight into pack objects, big ones are
+            The content of SRC goes into DEST, a path under a mounted prefix (as 'hilbert run' \
+            mounts them: --mount, $HILBERT_MOUNTS, the config file, or /hilbert on the default \
+            volume). DEST is created when missing (its parent must exist) and merged into when \
+            it is a directory; a SRC that is not a directory becomes the file DEST. Modes, \
+            times (to the nanosecond), symlinks (as they are, dangling too), hard links within \
+            SRC, FIFOs, sockets and user.* extended attributes are kept; owners when run as \
+            root (otherwise the files are yours, with their group when you are in it); \
+            devices only as root (otherwise left out, said once each). Directories are read \
+            in parallel (--threads); small files go straight into pack objects, big ones are \
             stored as blocks, and the metadata is written in large transactions.
 
-            A name that exists in DEST is kept (counted as existed); --force replaces files
-            (never directories). A file that cannot be read or created is said on one line of
-            stderr and the import goes on; the exit status is then 1. Safe with the volume in
-            use. Interrupted (Ctrl-C stops reading and commits what was read; a kill at any
-            point), the volume holds each file whole or not at all: the same import run again
-            finishes the job, and 'hilbert gc' deletes objects stored for files that were
-            never committed. Progress goes to stderr (a line updated in place on a terminal),
+            A name that exists in DEST is kept (counted as existed); --force replaces files \
+            (never directories). A file that cannot be read or created is said on one line of \
+            stderr and the import goes on; the exit status is then 1. Safe with the volume in \
+            use. Interrupted (Ctrl-C stops reading and commits what was read; a kill at any \
+            point), the volume holds each file whole or not at all: the same import run again \
+            finishes the job, and 'hilbert gc' deletes objects stored for files that were \
+            never committed. Progress goes to stderr (a line updated in place on a terminal), \
             the summary to stdout.
 
             Examples:
               hilbert import ~/dataset /hilbert/dataset
-              hilbert import --mount /data=sqlite:///scratch/me/vol/meta.db /project/inputs /data/inputs
+              hilbert import --mount /data=sqlite:///scratch/me/vol/meta.db \\
+                  /project/inputs /data/inputs
             """)
 
         @Argument(help: "The host directory (or file) to copy.")
@@ -72,19 +73,20 @@ extension Hilbert {
             commandName: "export",
             abstract: "Copy a tree of a volume out to a host directory, in parallel.",
             discussion: """
-            The content of SRC, a path under a mounted prefix (as for 'hilbert import'), goes
-            into the host directory DEST, created when missing (its parent must exist) and
-            merged into when it exists; a SRC that is not a directory becomes the file DEST.
-            The same things are kept as by 'hilbert import': modes, times, symlinks, hard
-            links within SRC, FIFOs, sockets, user.* extended attributes, owners and devices
-            when run as root. Files are exported as last committed. Existing names are kept
-            (--force replaces files, never directories); errors are said one per line on
-            stderr and the export goes on (exit status 1). Directories get their mode and
+            The content of SRC, a path under a mounted prefix (as for 'hilbert import'), goes \
+            into the host directory DEST, created when missing (its parent must exist) and \
+            merged into when it exists; a SRC that is not a directory becomes the file DEST. \
+            The same things are kept as by 'hilbert import': modes, times, symlinks, hard \
+            links within SRC, FIFOs, sockets, user.* extended attributes, owners and devices \
+            when run as root. Files are exported as last committed. Existing names are kept \
+            (--force replaces files, never directories); errors are said one per line on \
+            stderr and the export goes on (exit status 1). Directories get their mode and \
             times once their content is written.
 
             Examples:
               hilbert export /hilbert/results ~/results
-              hilbert export --mount /data=sqlite:///scratch/me/vol/meta.db /data/run-17 /project/run-17
+              hilbert export --mount /data=sqlite:///scratch/me/vol/meta.db \\
+                  /data/run-17 /project/run-17
             """)
 
         @Argument(help: "What to copy: a path under a mounted prefix, e.g. /hilbert/results.")

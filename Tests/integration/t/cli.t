@@ -25,6 +25,23 @@ is "$("$HILBERT" run --cache "$HL_CACHE" --mount "/hilbert=$HL_URL" -- sh -c 'ec
    "arguments after the command pass through untouched, options among them too"
 like "$("$HILBERT" run --help 2>&1)" "USAGE: hilbert run" "run --help gives run's usage (the parser took it for the command before)"
 is "$("$HILBERT" run -h >/dev/null 2>&1; echo $?)" "0" "run -h exits 0"
+# Each command's help reads as paragraphs the parser fills to 80 columns: the sources break no
+# line where the next word would have fit (a discussion written with its own breaks came out
+# wrapped twice: "as 'hilbert" / "run'" / "mounts them…"). Examples and tables keep their lines.
+helpers=$("$HILBERT" --help | awk '/SUBCOMMANDS/{f=1;next} f && /^  [a-z]/{print $1}')
+like "$helpers" "import" "hilbert --help lists the subcommands"
+broken=
+for c in "" $helpers; do
+    found=$("$HILBERT" $c --help 2>&1 | sed -n '/^OVERVIEW/,/^USAGE/p' | "$HL_PY" -c '
+import sys
+lines = [l.rstrip("\n") for l in sys.stdin if not l.startswith("USAGE")]
+for a, b in zip(lines, lines[1:]):
+    if a.strip() and not a.startswith(" ") and b.strip() and not b.startswith(" ") \
+       and len(a) + 1 + len(b.split()[0]) < 78:
+        print("hilbert", sys.argv[1], "--help:", repr(a), "then", repr(b.split()[0]))' "$c")
+    [ -n "$found" ] && broken+="$found"$'\n'
+done
+is "$broken" "" "no help text has a line broken where the parser would have gone on"
 like "$("$HILBERT" run --mount 2>&1)" "Missing value for '--mount" "run --mount without a value: the parser's error"
 is "$("$HILBERT" run --mount >/dev/null 2>&1; echo $?)" "64" "... with status 64"
 like "$("$HILBERT" run --bogus -- true 2>&1)" "unknown option '--bogus'" "an unknown option before the command is refused, not run as the command"
