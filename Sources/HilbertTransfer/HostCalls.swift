@@ -33,9 +33,9 @@ enum Host {
         try withName(name) { (p) throws(Errno) in try sysCall { Glibc.openat(dir, p, flags | O_CLOEXEC, mode) } }
     }
 
-    /// Open the directory at `path` (absolute; any length: opened a piece of at most 3,000
-    /// bytes at a time). Symlinks in it are followed, but not its last component unless
-    /// `followLast`.
+    /// Open the directory at `path` (absolute, or relative to the working directory, as the
+    /// user typed it; any length: opened a piece of at most 3,000 bytes at a time). Symlinks in
+    /// it are followed, but not its last component unless `followLast`.
     /// Its access time stays as it was when the caller may ask for that (its owner, root).
     static func openDirectory(_ path: [UInt8], followLast: Bool) throws(Errno) -> Int32 {
         do throws(Errno) {
@@ -49,7 +49,7 @@ enum Host {
         if path.count < 3000 {
             return try withName(path) { (p) throws(Errno) in try sysCall { Glibc.open(p, flags) } }
         }
-        var fd = try sysCall { Glibc.open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        var fd = try sysCall { Glibc.open(path.first == 0x2F ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         var rest = path[...]
         while !rest.isEmpty {
             while rest.first == 0x2F { rest = rest.dropFirst() }

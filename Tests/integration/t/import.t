@@ -176,6 +176,16 @@ out=$(exp /hilbert/dst "$HL_TMP/back" 2>&1)
 like "$out" " 0 files .* $nondirs existed and were kept, 0 replaced" "export again: every name is kept"
 out=$(exp /hilbert/dst/data/big-3145729 "$HL_TMP/one" 2>&1) && cmp -s "$SRC/data/big-3145729" "$HL_TMP/one"
 is "$?" "0" "export of one file"
+# Paths as typed, relative to the working directory: the deep part of the tree is opened a
+# piece at a time from there (it was opened from / and not found).
+out=$(cd "$(dirname "$SRC")" && imp "$(basename "$SRC")" /hilbert/relative 2>&1); rc=$?
+is "$rc" "0" "import of a relative source path, PATH_MAX deep inside${out:+: $(printf '%s' "$out" | tail -1 | cut -c1-200)}"
+out=$(cd "$HL_TMP" && exp /hilbert/relative back-relative 2>&1); rc=$?
+is "$rc" "0" "export to a relative destination${out:+: $(printf '%s' "$out" | tail -1 | cut -c1-200)}"
+describe "$SRC" >"$HL_TMP/src-now.txt"   # diff -r above read the source: its atimes moved
+describe "$HL_TMP/back-relative" >"$HL_TMP/back-relative.txt"
+if cmp -s "$HL_TMP/src-now.txt" "$HL_TMP/back-relative.txt"; then pass "  the tree is the source again"
+else fail "  the tree is the source again" "$(diff "$HL_TMP/src-now.txt" "$HL_TMP/back-relative.txt" | head -20)"; fi
 
 # ---------------------------------------------------------------- into an existing tree
 hlsh 'mkdir -p /hilbert/merge/data/d00 && echo theirs > /hilbert/merge/data/d00/f005 && echo other > /hilbert/merge/other' >/dev/null
