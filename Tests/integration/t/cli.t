@@ -28,10 +28,10 @@ is "$("$HILBERT" run -h >/dev/null 2>&1; echo $?)" "0" "run -h exits 0"
 # Each command's help reads as paragraphs the parser fills to 80 columns: the sources break no
 # line where the next word would have fit (a discussion written with its own breaks came out
 # wrapped twice: "as 'hilbert" / "run'" / "mounts them…"). Examples and tables keep their lines.
-helpers=$("$HILBERT" --help | awk '/SUBCOMMANDS/{f=1;next} f && /^  [a-z]/{print $1}')
-like "$helpers" "import" "hilbert --help lists the subcommands"
+subcommands=$("$HILBERT" --help | awk '/SUBCOMMANDS/{f=1;next} f && /^  [a-z]/{print $1}')
+like "$subcommands" "import" "hilbert --help lists the subcommands"
 broken=
-for c in "" $helpers; do
+for c in "" $subcommands; do
     found=$("$HILBERT" $c --help 2>&1 | sed -n '/^OVERVIEW/,/^USAGE/p' | "$HL_PY" -c '
 import sys
 lines = [l.rstrip("\n") for l in sys.stdin if not l.startswith("USAGE")]
