@@ -345,13 +345,14 @@ int sh_route_follow(vpath *v, int kind, int dirfd, const char *p); /* sh_route +
 #define SH_FAILVAL(e) ((__typeof__(e))_Generic((e), int: -1L, long: -1L, default: 0L))
 #define SH_BAD(r) _Generic((r), int: (long)(r) < 0, long: (long)(r) < 0, default: (uintptr_t)(r) == 0)
 
-/* Route a path-taking call. Falls through (with `v` filled) only when the path is
- * virtual; otherwise returns REALCALL (which must use v.host as its path). */
 /* A lookup goes to the kernel first whenever no directory of a prefix can stand for its
  * start: no virtual descriptor is open (so dirfd is a host one, and no /proc/self/fd path
  * names a virtual file) and the cwd is on the host. This is what sh_route would answer; said
  * inline, it spares host lookups (stat, open, readlink, chmod…) three calls. */
 #define SH_LOOKUP_IS_HOST(kind) ((kind) == SH_LOOKUP && likely(sh_nrec == 0) && likely(!sh_vcwd_on))
+
+/* Route a path-taking call. Falls through (with `v` filled) only when the path is
+ * virtual; otherwise returns REALCALL (which must use v.host as its path). */
 #define SH_ROUTE(v, kind, dirfd, p, nf, REALCALL)                                    \
     vpath v;                                                                         \
     v.host = (p);                                                                    \
