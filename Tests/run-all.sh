@@ -20,10 +20,10 @@ export HILBERT_HOME
 SWIFT=${SWIFT:-swift}
 # The foundation's suite runs a second time with its volumes on S3; tests that look inside
 # the objects directory (storage, faults, gc, cli) stay local-only.
-: "${HL_S3_SUITE:=bash coreutils tar python sqlite git semantics differential fuzz credentials toolchain tools conformance compact pack-on-close import write-behind fork-threads}"
+: "${HL_S3_SUITE:=bash coreutils tar python sqlite git semantics differential fuzz credentials toolchain tools conformance compact pack-on-close import write-behind fork-threads fd-numbers}"
 export HL_S3_SUITE
 # …and a third time with its metadata on PostgreSQL through PgBouncer.
-: "${HL_PG_SUITE:=bash coreutils tar python sqlite git semantics differential fuzz credentials toolchain tools conformance dump compact pack-on-close close-range import write-behind fork-threads}"
+: "${HL_PG_SUITE:=bash coreutils tar python sqlite git semantics differential fuzz credentials toolchain tools conformance dump compact pack-on-close close-range import write-behind fork-threads fd-numbers}"
 export HL_PG_SUITE
 
 run_stage() {   # run_stage NAME CMD… — prints CMD's output; adds its summary to the totals

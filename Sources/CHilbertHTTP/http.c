@@ -106,9 +106,11 @@ typedef struct handle {
 static curl_socket_t open_socket(void *data, curlsocktype purpose, struct curl_sockaddr *a) {
     (void)purpose;
     handle *h = data;
+    int t = hl_sys_window_begin(1);
     int fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    if (fd >= 0) fd = hl_sys_park_fd(fd);
+    hl_sys_window_end(t);
     if (fd < 0) return CURL_SOCKET_BAD;
-    fd = hl_sys_park_fd(fd);
     for (int i = 0; i < MAX_SOCKETS; i++)
         if (h->sockets[i] < 0) { h->sockets[i] = fd; break; }
     return fd;

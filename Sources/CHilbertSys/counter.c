@@ -54,7 +54,7 @@ int hl_sys_memory_copy(const void *data, size_t len) {
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
             int e = n < 0 ? errno : EIO;
-            hl_sys.close(mfd);
+            hl_sys_close(mfd);
             return -e;
         }
         done += (size_t)n;
@@ -64,9 +64,9 @@ int hl_sys_memory_copy(const void *data, size_t len) {
     int fd = hl_sys.open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) {
         int moved = hl_sys.fcntl(mfd, F_DUPFD_CLOEXEC, 3);
-        hl_sys.close(mfd);
+        hl_sys_close(mfd);
         return moved < 0 ? -errno : moved;
     }
-    hl_sys.close(mfd);
+    hl_sys_close(mfd);
     return fd;
 }

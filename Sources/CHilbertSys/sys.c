@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "hilbert_sys.h"
 #include <fcntl.h>
+#include <limits.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -28,8 +29,65 @@ void hl_sys_note_private(int fd, int on) {
     if (note_private_hook && fd >= 0) note_private_hook(fd, on);
 }
 
-int hl_sys_open(const char *path, int flags, mode_t mode) { return hl_sys.open(path, flags, mode); }
-int hl_sys_openat(int dirfd, const char *path, int flags, mode_t mode) { return hl_sys.openat(dirfd, path, flags, mode); }
+static int (*gate_enter)(int who);
+static void (*gate_leave)(int token);
+
+void hl_sys_set_fd_gate(int (*enter)(int who), void (*leave)(int token)) {
+    gate_leave = leave;
+    gate_enter = enter;
+}
+
+int hl_sys_window_begin(int engine) {
+    return gate_enter ? gate_enter(engine ? HL_FD_GATE_ENGINE : HL_FD_GATE_PROGRAM) : 0;
+}
+
+void hl_sys_window_end(int token) {
+    if (token && gate_leave) {
+        int saved = errno;
+        gate_leave(token);
+        errno = saved;
+    }
+}
+
+static __thread int lowest_closed = INT_MAX;
+
+int hl_sys_close(int fd) {
+    if (fd >= 0 && fd < lowest_closed) lowest_closed = fd;
+    return hl_sys.close(fd);
+}
+
+void hl_sys_numbers_mark(void) { lowest_closed = INT_MAX; }
+
+int hl_sys_lowest_number(int fd, int cloexec) {
+    if (fd < 0 || lowest_closed >= fd) return fd;
+    int saved = errno;
+    int t = hl_sys_window_begin(0);
+    int low = hl_sys.fcntl(fd, cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, 0);
+    if (low >= 0 && low < fd) {
+        hl_sys.close(fd);
+        fd = low;
+    } else if (low >= 0) {
+        hl_sys.close(low);
+    }
+    hl_sys_window_end(t);
+    errno = saved;
+    return fd;
+}
+
+/* Descriptors opened here may be the program's (a staging file it writes), so they take
+ * their numbers inside the program's side of the gate. */
+int hl_sys_open(const char *path, int flags, mode_t mode) {
+    int t = hl_sys_window_begin(0);
+    int fd = hl_sys.open(path, flags, mode);
+    hl_sys_window_end(t);
+    return fd;
+}
+int hl_sys_openat(int dirfd, const char *path, int flags, mode_t mode) {
+    int t = hl_sys_window_begin(0);
+    int fd = hl_sys.openat(dirfd, path, flags, mode);
+    hl_sys_window_end(t);
+    return fd;
+}
 int hl_sys_fcntl_int(int fd, int cmd, int arg) { return hl_sys.fcntl(fd, cmd, arg); }
 int hl_sys_fcntl_lock(int fd, int cmd, struct flock *lock) { return hl_sys.fcntl(fd, cmd, lock); }
 int hl_sys_errno(void) { return errno; }
@@ -51,9 +109,11 @@ int hl_sys_park_fd(int fd) {
 }
 
 int hl_sys_open_private(const char *path, int flags, mode_t mode) {
+    int t = hl_sys_window_begin(1);
     int fd = hl_sys.open(path, flags | O_CLOEXEC, mode);
-    if (fd < 0) return fd;
-    return hl_sys_park_fd(fd);
+    if (fd >= 0) fd = hl_sys_park_fd(fd);
+    hl_sys_window_end(t);
+    return fd;
 }
 
 int hl_sys_memfd(const char *name, unsigned int flags) {

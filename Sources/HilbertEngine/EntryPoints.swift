@@ -84,6 +84,8 @@ private func makeAPI() -> hl_engine_api {
             if hasCreds { hl_sys_set_cred_hook(svc.pointee.cred_generation) }
             let hasGuard = Int(svc.pointee.size) >= MemoryLayout<hl_shim_services>.offset(of: \hl_shim_services.guard_thread)! + 8
             if hasGuard { hl_sys_set_guard_hook(svc.pointee.guard_thread) }
+            let hasGate = Int(svc.pointee.size) >= MemoryLayout<hl_shim_services>.offset(of: \hl_shim_services.fd_gate_leave)! + 8
+            if hasGate { hl_sys_set_fd_gate(svc.pointee.fd_gate_enter, svc.pointee.fd_gate_leave) }
         }
         return gated { () -> Int32 in
             do throws(HilbertError) {
@@ -104,7 +106,9 @@ private func makeAPI() -> hl_engine_api {
     }
     t.open = { loc, flags, mode, out in
         Int32(run { () throws(Errno) -> Int in
-            let (fd, f) = try engine.open(location(loc), flags: flags, mode: UInt32(mode))
+            hl_sys_numbers_mark()
+            let (opened, f) = try engine.open(location(loc), flags: flags, mode: UInt32(mode))
+            let fd = hl_sys_lowest_number(opened, flags & O_CLOEXEC != 0 ? 1 : 0)
             out?.pointee = hl_file(mount: Int32(f.mount), kind: f.kind.rawValue, ino: f.ino)
             return Int(fd)
         })

@@ -20,7 +20,7 @@ public enum Sys {
         try sysCall { hl_sys_open_private(path, flags, mode) }
     }
     public static func close(_ fd: Int32) {
-        _ = hl_sys.close(fd)
+        _ = hl_sys_close(fd)
     }
     public static func closePrivate(_ fd: Int32) {
         hl_sys_note_private(fd, 0)

@@ -96,6 +96,7 @@ static void atfork_parent(void) {
 static void atfork_child(void) {
     sh_pid = (pid_t)syscall(SYS_getpid);
     for (int i = 0; fork_lock(i); i++) sh_unlock(fork_lock(i));
+    sh_fdgate_after_fork_child();
 }
 
 void sh_init(void) {

@@ -68,6 +68,9 @@ static void load(void) {
     svc.current_umask = sh_current_umask;
     svc.cred_generation = sh_cred_generation;
     svc.guard_thread = guard_thread;
+    svc.fd_gate_enter = sh_fdgate_enter;
+    svc.fd_gate_leave = sh_fdgate_leave;
+    sh_fdgate_arm();
     sh_engine_loaded = 1;
     int r = api->start(&svc, sh_mounts_env);
     if (r < 0) {

@@ -284,6 +284,46 @@ int sh_in_vfork(void);
  * CLONE_VM and no CLONE_THREAD); until then sh_in_vfork() needs no system call. */
 extern volatile int sh_shared_memory_child;
 void sh_debug(const char *op, const char *path);
+/* fdgate.c: the program's calls that free or pick descriptor numbers exclude the engine's
+ * windows between creating a descriptor and moving it above the program's range. */
+extern volatile int sh_fdgate_armed, sh_fdgate_pending, sh_fdgate_fenced;
+extern volatile int sh_fdgate_flags[];
+extern __thread int sh_fdgate_slot;   /* 1 + the thread's flag; 0: none yet; -1: none free */
+int sh_fdgate_enter(int who);
+void sh_fdgate_leave(int token);
+void sh_fdgate_arm(void);
+void sh_fdgate_after_fork_child(void);
+/* Around a program's close/dup2/dup3/F_DUPFD/close_range/open of a host path: a token for
+ * sh_numbers_done. The engine's own calls (sh_guard) are not the program's. The usual case
+ * is inline and touches only the thread's own flag (no atomic, no fence, errno untouched). */
+static inline int sh_numbers_begin(void) {
+    if (likely(!sh_fdgate_armed) || sh_guard) return 0;
+    int s = sh_fdgate_slot;
+    if (likely(s > 0) && likely(!sh_fdgate_fenced)) {
+        volatile int *f = &sh_fdgate_flags[s - 1];
+        int nested = *f;
+        *f = nested + 1;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        if (likely(!sh_fdgate_pending) || nested) return HL_FD_GATE_PROGRAM;
+        *f = nested;
+    }
+    int saved = errno;
+    int t = sh_fdgate_enter(HL_FD_GATE_PROGRAM);
+    errno = saved;
+    return t;
+}
+static inline void sh_numbers_done(int token) {
+    if (likely(!token)) return;
+    int s = sh_fdgate_slot;
+    if (likely(s > 0)) {
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        sh_fdgate_flags[s - 1]--;
+        return;
+    }
+    int saved = errno;
+    sh_fdgate_leave(token);
+    errno = saved;
+}
 /* lock.c: global spinlocks defer catchable signals while held (see there); sh_spin_* do not. */
 void sh_lock(volatile int *l);
 void sh_unlock(volatile int *l);

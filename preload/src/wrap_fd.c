@@ -3,18 +3,26 @@
 #include <linux/close_range.h>
 #include <sched.h>
 
+/* The kernel's close of a program's descriptor, inside the number gate (fdgate.c). */
+static int numbered_close(int fd) {
+    int t = sh_numbers_begin();
+    int r = REAL(close)(fd);
+    sh_numbers_done(t);
+    return r;
+}
+
 EXPORT int close(int fd) {
     hl_file f;
-    if (likely(!sh_fd_lookup(fd, &f)) || sh_guard) return REAL(close)(fd);
+    if (likely(!sh_fd_lookup(fd, &f)) || sh_guard) return numbered_close(fd);
     if (f.kind == SH_KIND_PRIVATE) { errno = EBADF; return -1; }
-    if (sh_in_vfork()) return REAL(close)(fd);
+    if (sh_in_vfork()) return numbered_close(fd);
     sh_lock_on_close(fd, &f);
     sh_fd_clear(fd);
     if (f.kind == HL_KIND_WRITE) {
         const hl_engine_api *E = sh_engine();
         if (E) return sh_ret(ECALL(E->release(fd, &f)));
     }
-    int r = REAL(close)(fd);
+    int r = numbered_close(fd);
     if (f.kind == HL_KIND_PARTIAL) {
         int saved = errno;
         sh_partial_closed(&f);
@@ -34,7 +42,9 @@ static int is_private(int fd) {
 
 EXPORT int dup(int fd) {
     if (unlikely(is_private(fd))) { errno = EBADF; return -1; }
+    int t = sh_numbers_begin();
     int r = REAL(dup)(fd);
+    sh_numbers_done(t);
     after_dup(fd, r);
     return r;
 }
@@ -73,7 +83,9 @@ EXPORT int dup2(int fd, int nfd) {
     if (unlikely(is_private(nfd))) { errno = EBADF; return -1; }
     replaced rp;
     note_replaced(fd, nfd, &rp);
+    int t = sh_numbers_begin();
     int r = REAL(dup2)(fd, nfd);
+    sh_numbers_done(t);
     if (fd != nfd) after_dup(fd, r);
     close_replaced(&rp, r);
     return r;
@@ -83,7 +95,9 @@ EXPORT int dup3(int fd, int nfd, int flags) {
     if (unlikely(is_private(nfd))) { errno = EBADF; return -1; }
     replaced rp;
     note_replaced(fd, nfd, &rp);
+    int t = sh_numbers_begin();
     int r = REAL(dup3)(fd, nfd, flags);
+    sh_numbers_done(t);
     after_dup(fd, r);
     close_replaced(&rp, r);
     return r;
@@ -93,8 +107,11 @@ static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg) {
     if (unlikely(is_private(fd))) { errno = EBADF; return -1; } /* hidden from the application */
     int r;
     if (unlikely(sh_nrec) && sh_lock_fcntl(fd, cmd, arg, &r)) return r;
+    if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC) return real(fd, cmd, arg);
+    int t = sh_numbers_begin();
     r = real(fd, cmd, arg);
-    if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) after_dup(fd, r);
+    sh_numbers_done(t);
+    after_dup(fd, r);
     return r;
 }
 
@@ -121,6 +138,13 @@ EXPORT int fcntl64(int fd, int cmd, ...) {
  * the rest; the last descriptor of a partial read copy lets the engine's copy go. 0, or -1
  * with the errno of the first failed commit (everything is closed either way, as by close).
  * CLOSE_RANGE_CLOEXEC closes nothing: exec commits such write fds (sh_sync_cloexec_writes). */
+static int numbered_close_range(unsigned first, unsigned last, int flags) {
+    int t = sh_numbers_begin();
+    int r = REAL(close_range)(first, last, flags);
+    sh_numbers_done(t);
+    return r;
+}
+
 static int range(unsigned first, unsigned last, int flags, int from) {
     int r = 0, failed = 0, max = sh_fd_max();
     unsigned lo = first;
@@ -129,7 +153,7 @@ static int range(unsigned first, unsigned last, int flags, int from) {
         hl_file f;
         if (!sh_fd_get((int)fd, &f)) continue;
         if (f.kind == SH_KIND_PRIVATE) {
-            if (fd > lo && REAL(close_range)(lo, fd - 1, flags) < 0) r = -1;
+            if (fd > lo && numbered_close_range(lo, fd - 1, flags) < 0) r = -1;
             lo = fd + 1;
             continue;
         }
@@ -145,8 +169,10 @@ static int range(unsigned first, unsigned last, int flags, int from) {
         }
     }
     if (lo <= last && lo >= first) {
+        int t = sh_numbers_begin();
         if (from) REAL(closefrom)((int)lo);
         else if (REAL(close_range)(lo, last, flags) < 0) r = -1;
+        sh_numbers_done(t);
     }
     if (failed && r == 0) {
         errno = failed;
@@ -157,7 +183,7 @@ static int range(unsigned first, unsigned last, int flags, int from) {
 
 EXPORT int close_range(unsigned first, unsigned last, int flags) {
     if (likely(!sh_nrec) || sh_guard || first > last || (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)))
-        return REAL(close_range)(first, last, flags);   /* the kernel's EINVAL closes nothing */
+        return numbered_close_range(first, last, flags);   /* the kernel's EINVAL closes nothing */
     /* The engine closes write fds itself: in this thread's own descriptor table, the one the
      * kernel would have unshared first. */
     if (flags & CLOSE_RANGE_UNSHARE) {
@@ -168,7 +194,12 @@ EXPORT int close_range(unsigned first, unsigned last, int flags) {
 }
 
 EXPORT void closefrom(int lowfd) {
-    if (likely(!sh_nrec) || sh_guard || lowfd < 0) { REAL(closefrom)(lowfd); return; }
+    if (likely(!sh_nrec) || sh_guard || lowfd < 0) {
+        int t = sh_numbers_begin();
+        REAL(closefrom)(lowfd);
+        sh_numbers_done(t);
+        return;
+    }
     int saved = errno;
     range((unsigned)lowfd, ~0U, 0, 1);
     errno = saved;

@@ -94,15 +94,25 @@ static int route(int fd, const struct sockaddr *addr, socklen_t len, int create,
 
 /* A socket made while the engine runs (libpq's connection to a PostgreSQL metadata server) moves
  * to the top of the descriptor table at once, private like the engine's own files, so that a
- * program's dup2 onto a low number (bash's `exec 3>f`) never meets it. Any other socket: the
- * real call and one thread-local test. */
+ * program's dup2 onto a low number (bash's `exec 3>f`) never meets it, inside the number gate
+ * (fdgate.c). Any other socket: the real call, inside the gate's program side. */
 typedef int (*socket_fn)(int, int, int);
 EXPORT int socket(int domain, int type, int protocol) {
     static socket_fn real;
     if (!real) real = (socket_fn)sh_resolve("socket", (void **)&real);
+    if (!sh_guard) {
+        int t = sh_numbers_begin();
+        int fd = real(domain, type, protocol);
+        sh_numbers_done(t);
+        return fd;
+    }
+    int t = sh_fdgate_armed ? sh_fdgate_enter(HL_FD_GATE_ENGINE) : 0;
     int fd = real(domain, type, protocol);
-    if (fd < 0 || !sh_guard) return fd;
-    return sh_park_private_fd(fd);
+    if (fd >= 0) fd = sh_park_private_fd(fd);
+    int saved = errno;
+    sh_fdgate_leave(t);
+    errno = saved;
+    return fd;
 }
 
 EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len) {

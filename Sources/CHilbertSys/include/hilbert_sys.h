@@ -37,6 +37,21 @@ int hl_sys_open_private(const char *path, int flags, mode_t mode);
 /* Move an fd the engine owns above the application's range and register it. */
 int hl_sys_park_fd(int fd);
 int hl_sys_memfd(const char *name, unsigned int flags);
+/* The shim's descriptor-number gate (hl_shim_services.fd_gate_enter/leave; no-ops without
+ * one): a window from creating a descriptor to moving it (engine = 1) or handing it to the
+ * program (engine = 0). Returns the token for hl_sys_window_end. */
+void hl_sys_set_fd_gate(int (*enter)(int who), void (*leave)(int token));
+int hl_sys_window_begin(int engine);
+void hl_sys_window_end(int token);
+/* open(2) gives the program the lowest free number, but the engine makes descriptors of its
+ * own while it opens a file for the program (a staging file's seed, a memfd), takes the
+ * program's, and closes its own: a lower number is free again. hl_sys_close notes the lowest
+ * number this thread closed since hl_sys_numbers_mark; hl_sys_lowest_number moves `fd` down
+ * to the lowest free number when one of those is below it (the same open file; FD_CLOEXEC
+ * as `cloexec`). */
+int hl_sys_close(int fd);
+void hl_sys_numbers_mark(void);
+int hl_sys_lowest_number(int fd, int cloexec);
 int hl_sys_statvfs(const char *path, struct statvfs *out);
 
 /* Give the O_TMPFILE file behind fd the name `path` (0 or -errno). */

@@ -105,7 +105,16 @@ typedef struct hl_shim_services {
      * every thread it starts, so what those threads and the libraries the engine loads
      * (libcurl, OpenSSL) call in libc goes straight to libc, as on the calling thread. */
     void (*guard_thread)(int delta);
+    /* The descriptor-number gate (preload/src/fdgate.c). `fd_gate_enter(HL_FD_GATE_ENGINE)`
+     * before the engine creates a descriptor it moves above the program's range, and
+     * `fd_gate_enter(HL_FD_GATE_PROGRAM)` before it creates one for the program; then
+     * `fd_gate_leave` with what enter returned (0: nothing was entered) once the descriptor
+     * is where it belongs. */
+    int (*fd_gate_enter)(int who);
+    void (*fd_gate_leave)(int token);
 } hl_shim_services;
+
+enum { HL_FD_GATE_PROGRAM = 1, HL_FD_GATE_ENGINE = 2 };
 
 /* Where a path operation points.
  *   path absolute ("/a/b"; "/" is the mount root): relative to the mount root; dir ignored.
