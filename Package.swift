@@ -45,7 +45,9 @@ let package = Package(
         // libpq is dlopen()ed on first use (a PostgreSQL volume); only its headers are needed to build.
         .target(name: "CHilbertPQ",
                 cSettings: [.unsafeFlags(["-O2", "-I/usr/include/postgresql"])]),
-        .target(name: "HilbertMeta", dependencies: ["HilbertSupport", "CSQLite", "CHilbertPQ"],
+        // A VFS over SQLite's unix one that writes a transaction's WAL frames at once.
+        .target(name: "CSQLiteWAL", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "HilbertMeta", dependencies: ["HilbertSupport", "CSQLite", "CSQLiteWAL", "CHilbertPQ"],
                 swiftSettings: fastSwift, linkerSettings: staticSQLite),
         .target(name: "HilbertData", dependencies: ["HilbertSupport", "CZstd", "CHilbertSys"],
                 swiftSettings: fastSwift, linkerSettings: staticZstd),

@@ -1,5 +1,6 @@
 import Glibc
 import CSQLite
+import CSQLiteWAL
 import CHilbertSys
 import HilbertSupport
 
@@ -162,7 +163,7 @@ final class Checkpointer: @unchecked Sendable {
     private func connection() -> OpaquePointer? {
         if let db { return db }
         var handle: OpaquePointer?
-        guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK,
+        guard sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, hl_sqlite_wal_vfs()) == SQLITE_OK,
               let handle else {
             if let handle { sqlite3_close_v2(handle) }
             return nil

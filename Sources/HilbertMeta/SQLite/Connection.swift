@@ -1,5 +1,6 @@
 import Glibc
 import CSQLite
+import CSQLiteWAL
 import HilbertSupport
 
 /// A single SQLite connection with a statement cache. Not thread-safe by itself: `MetaStore`
@@ -52,7 +53,7 @@ public final class Connection {
         var handle: OpaquePointer?
         var flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
         if create { flags |= SQLITE_OPEN_CREATE }
-        let rc = sqlite3_open_v2(path, &handle, flags, nil)
+        let rc = sqlite3_open_v2(path, &handle, flags, hl_sqlite_wal_vfs())
         if rc != SQLITE_OK {
             let e: Errno
             if let handle {
