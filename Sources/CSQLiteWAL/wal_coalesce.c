@@ -52,41 +52,41 @@ static sqlite3_io_methods methods_v1, methods_v3;
 static pthread_mutex_t list_lock = PTHREAD_MUTEX_INITIALIZER;
 static wal_file *wal_list;
 
-static int write_out_locked(wal_file *f) {
+/* Write out what is gathered. On a failure in a call of the connection that gathered it, the
+ * bytes are dropped: SQLite learns of the failure and abandons the transaction, and its frames
+ * must never reach the file later (a commit frame written after its transaction was reported
+ * failed would be replayed as committed by a recovery). A failure in another connection's
+ * call (`keep`: a barrier or lock change of the same database) keeps them for their own
+ * connection's next write, which reports it. */
+static int write_out_locked(wal_file *f, int keep) {
     int rc = SQLITE_OK;
     if (f->len) rc = f->real->pMethods->xWrite(f->real, f->data, (int)f->len, f->start);
-    f->len = 0;
+    if (rc == SQLITE_OK || !keep) f->len = 0;
     return rc;
 }
 
 static int write_out(wal_file *f) {
     if (!f->is_wal) return SQLITE_OK;
     pthread_mutex_lock(&f->lock);
-    int rc = write_out_locked(f);
+    int rc = write_out_locked(f, 0);
     pthread_mutex_unlock(&f->lock);
     return rc;
 }
 
 /* The commit is published (a barrier, a lock change): the next transaction gathers again. */
-static int write_out_ending(wal_file *f) {
+static void write_out_ending(wal_file *f) {
     pthread_mutex_lock(&f->lock);
-    int rc = write_out_locked(f);
+    write_out_locked(f, 1);
     f->after_commit = 0;
     pthread_mutex_unlock(&f->lock);
-    return rc;
 }
 
-/* The WAL files of database `name` (every connection's): written out. */
-static int write_out_wals_of(const char *name) {
-    int rc = SQLITE_OK;
+/* The WAL files of database `name` (every connection's): written out, as far as they can be. */
+static void write_out_wals_of(const char *name) {
     pthread_mutex_lock(&list_lock);
     for (wal_file *w = wal_list; w; w = w->next)
-        if (w->db_name && name && strcmp(w->db_name, name) == 0) {
-            int r = write_out_ending(w);
-            if (rc == SQLITE_OK) rc = r;
-        }
+        if (w->db_name && name && strcmp(w->db_name, name) == 0) write_out_ending(w);
     pthread_mutex_unlock(&list_lock);
-    return rc;
 }
 
 static int x_close(sqlite3_file *p) {
@@ -123,13 +123,13 @@ static int x_write(sqlite3_file *p, const void *buf, int n, sqlite3_int64 off) {
     int commit_page = f->commit_next;
     f->commit_next = n == 24 && (b[4] | b[5] | b[6] | b[7]);
     if (f->after_commit) {
-        rc = write_out_locked(f);
+        rc = write_out_locked(f, 0);
         if (rc == SQLITE_OK) rc = f->real->pMethods->xWrite(f->real, buf, n, off);
         pthread_mutex_unlock(&f->lock);
         return rc;
     }
     if (f->len && (off != f->start + (sqlite3_int64)f->len || f->len + (size_t)n > GATHER_MAX))
-        rc = write_out_locked(f);
+        rc = write_out_locked(f, 0);
     if (rc == SQLITE_OK && (size_t)n > GATHER_MAX) {
         rc = f->real->pMethods->xWrite(f->real, buf, n, off);
     } else if (rc == SQLITE_OK) {
@@ -138,7 +138,7 @@ static int x_write(sqlite3_file *p, const void *buf, int n, sqlite3_int64 off) {
             while (cap < f->len + (size_t)n) cap *= 2;
             unsigned char *d = realloc(f->data, cap);
             if (!d) {
-                rc = write_out_locked(f);
+                rc = write_out_locked(f, 0);
                 if (rc == SQLITE_OK) rc = f->real->pMethods->xWrite(f->real, buf, n, off);
                 pthread_mutex_unlock(&f->lock);
                 return rc;
@@ -150,7 +150,7 @@ static int x_write(sqlite3_file *p, const void *buf, int n, sqlite3_int64 off) {
         memcpy(f->data + f->len, buf, (size_t)n);
         f->len += (size_t)n;
         if (commit_page) {
-            rc = write_out_locked(f);
+            rc = write_out_locked(f, 0);
             f->after_commit = 1;
         }
     }
@@ -186,10 +186,7 @@ static int x_check_reserved(sqlite3_file *p, int *out) {
 static int x_file_control(sqlite3_file *p, int op, void *arg) {
     wal_file *f = (wal_file *)p;
     int rc = write_out(f);
-    if (rc != SQLITE_OK) return rc;
-    rc = f->real->pMethods->xFileControl(f->real, op, arg);
-    /* The unix VFS names itself; keep that, so messages stay as they were. */
-    return rc;
+    return rc != SQLITE_OK ? rc : f->real->pMethods->xFileControl(f->real, op, arg);
 }
 
 static int x_sector_size(sqlite3_file *p) { wal_file *f = (wal_file *)p; return f->real->pMethods->xSectorSize(f->real); }
@@ -204,16 +201,15 @@ static int x_shm_map(sqlite3_file *p, int pg, int pgsz, int extend, void volatil
     wal_file *f = (wal_file *)p;
     return f->real->pMethods->xShmMap(f->real, pg, pgsz, extend, pp);
 }
+/* A failure to write out here is not this call's: the bytes stay gathered, and the write of
+ * the connection they belong to reports it. */
 static int x_shm_lock(sqlite3_file *p, int offset, int n, int flags) {
     wal_file *f = (wal_file *)p;
-    int rc = write_out_wals_of(f->db_name);
-    if (rc != SQLITE_OK) return rc;
+    write_out_wals_of(f->db_name);
     return f->real->pMethods->xShmLock(f->real, offset, n, flags);
 }
 static void x_shm_barrier(sqlite3_file *p) {
     wal_file *f = (wal_file *)p;
-    /* No way to report a failure here: the next write, sync or lock change reports it (the
-     * write failed, so the bytes are still wanted there). */
     write_out_wals_of(f->db_name);
     f->real->pMethods->xShmBarrier(f->real);
 }
