@@ -191,7 +191,10 @@ head -c 16M /dev/urandom >"$HL_TMP/v3.bin"
 listed() { "$HILBERT" gc "$HL_URL" 2>&1 | sed -n 's/^ *listed: *\([0-9]*\) objects.*/\1/p'; }
 before=$(listed)
 rules '[{"action":"delay","method":"PUT","after":2,"delay_s":8}]'
-hl cp "$HL_TMP/v3.bin" /hilbert/inflight.bin >"$HL_TMP/inflight.out" 2>&1 &
+# The held PUTs are slow, not stalled: this test's 2 s stall timeout (exported above) would
+# abandon them, and under load their retries then ran out (the commit failed, cp exited 1,
+# and the job's flush committed the file afterwards).
+HILBERT_S3_STALL_TIMEOUT_S=30 hl cp "$HL_TMP/v3.bin" /hilbert/inflight.bin >"$HL_TMP/inflight.out" 2>&1 &
 writer=$!
 # until the first objects of the commit are in the bucket (its other PUTs are held back)
 for _ in $(seq 60); do [ "$(listed)" -gt "$before" ] && break; sleep 0.1; done
@@ -201,6 +204,7 @@ like "$out" "deleted: +0 objects" "  and deletes none of them"
 wait $writer; rc=$?
 noproxy
 is "$rc" 0 "  the commit finishes"
+[ "$rc" = 0 ] || diag "$(cat "$HL_TMP/inflight.out")"
 ok "  and its file reads back on another node" hlnode "$HL_TMP/c-read10" cmp "$HL_TMP/v3.bin" /hilbert/inflight.bin
 out=$("$HILBERT" gc "$HL_URL" --grace 0 2>&1)
 like "$out" "uploading: +0 objects" "  afterwards nothing is uploading"
