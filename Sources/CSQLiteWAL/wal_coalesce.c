@@ -112,40 +112,35 @@ static int x_read(sqlite3_file *p, void *buf, int n, sqlite3_int64 off) {
     return f->real->pMethods->xRead(f->real, buf, n, off);
 }
 
+/* Room for `n` more gathered bytes; 0 when it cannot be had (no memory). */
+static int make_room_locked(wal_file *f, size_t n) {
+    if (f->len + n <= f->cap) return 1;
+    size_t cap = f->cap ? f->cap : 64 << 10;
+    while (cap < f->len + n) cap *= 2;
+    unsigned char *d = realloc(f->data, cap);
+    if (!d) return 0;
+    f->data = d;
+    f->cap = cap;
+    return 1;
+}
+
 static int x_write(sqlite3_file *p, const void *buf, int n, sqlite3_int64 off) {
     wal_file *f = (wal_file *)p;
     if (!f->is_wal) return f->real->pMethods->xWrite(f->real, buf, n, off);
     pthread_mutex_lock(&f->lock);
-    int rc = SQLITE_OK;
     /* A frame header (24 bytes) whose bytes 4-7 (the database size after a commit) are not zero
      * starts a commit frame: once its page is here, everything goes out. */
     const unsigned char *b = buf;
     int commit_page = f->commit_next;
     f->commit_next = n == 24 && (b[4] | b[5] | b[6] | b[7]);
-    if (f->after_commit) {
-        rc = write_out_locked(f, 0);
-        if (rc == SQLITE_OK) rc = f->real->pMethods->xWrite(f->real, buf, n, off);
-        pthread_mutex_unlock(&f->lock);
-        return rc;
-    }
+    int rc = SQLITE_OK;
     if (f->len && (off != f->start + (sqlite3_int64)f->len || f->len + (size_t)n > GATHER_MAX))
         rc = write_out_locked(f, 0);
-    if (rc == SQLITE_OK && (size_t)n > GATHER_MAX) {
-        rc = f->real->pMethods->xWrite(f->real, buf, n, off);
+    int through = f->after_commit || (size_t)n > GATHER_MAX || !make_room_locked(f, (size_t)n);
+    if (rc == SQLITE_OK && through) {
+        rc = write_out_locked(f, 0);
+        if (rc == SQLITE_OK) rc = f->real->pMethods->xWrite(f->real, buf, n, off);
     } else if (rc == SQLITE_OK) {
-        if (f->len + (size_t)n > f->cap) {
-            size_t cap = f->cap ? f->cap : 64 << 10;
-            while (cap < f->len + (size_t)n) cap *= 2;
-            unsigned char *d = realloc(f->data, cap);
-            if (!d) {
-                rc = write_out_locked(f, 0);
-                if (rc == SQLITE_OK) rc = f->real->pMethods->xWrite(f->real, buf, n, off);
-                pthread_mutex_unlock(&f->lock);
-                return rc;
-            }
-            f->data = d;
-            f->cap = cap;
-        }
         if (!f->len) f->start = off;
         memcpy(f->data + f->len, buf, (size_t)n);
         f->len += (size_t)n;

@@ -26,8 +26,7 @@ final class SpaceReserve {
     private func restore() {
         if let st = try? Sys.stat(path) {
             if st.st_size >= SpaceReserve.size { return }
-            let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-            guard let fs = try? Sys.statvfs(dir.isEmpty ? "/" : dir),
+            guard let fs = try? Sys.statvfs(path),
                   UInt64(fs.f_bavail) * UInt64(fs.f_frsize) >= UInt64(SpaceReserve.size) * SpaceReserve.roomFactor else { return }
         }
         guard let fd = try? Sys.openPrivate(path, O_WRONLY | O_CREAT, 0o600) else { return }

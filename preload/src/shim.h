@@ -324,6 +324,14 @@ static inline void sh_numbers_done(int token) {
     sh_fdgate_leave(token);
     errno = saved;
 }
+/* The real call `expr` of a program's close/dup/open…, inside the gate; its value. */
+#define SH_NUMBERED(expr)                                                            \
+    ({                                                                               \
+        int _nt = sh_numbers_begin();                                                \
+        __typeof__(expr) _nr = (expr);                                               \
+        sh_numbers_done(_nt);                                                        \
+        _nr;                                                                         \
+    })
 /* lock.c: global spinlocks defer catchable signals while held (see there); sh_spin_* do not. */
 void sh_lock(volatile int *l);
 void sh_unlock(volatile int *l);

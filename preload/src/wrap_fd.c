@@ -3,26 +3,18 @@
 #include <linux/close_range.h>
 #include <sched.h>
 
-/* The kernel's close of a program's descriptor, inside the number gate (fdgate.c). */
-static int numbered_close(int fd) {
-    int t = sh_numbers_begin();
-    int r = REAL(close)(fd);
-    sh_numbers_done(t);
-    return r;
-}
-
 EXPORT int close(int fd) {
     hl_file f;
-    if (likely(!sh_fd_lookup(fd, &f)) || sh_guard) return numbered_close(fd);
+    if (likely(!sh_fd_lookup(fd, &f)) || sh_guard) return SH_NUMBERED(REAL(close)(fd));
     if (f.kind == SH_KIND_PRIVATE) { errno = EBADF; return -1; }
-    if (sh_in_vfork()) return numbered_close(fd);
+    if (sh_in_vfork()) return SH_NUMBERED(REAL(close)(fd));
     sh_lock_on_close(fd, &f);
     sh_fd_clear(fd);
     if (f.kind == HL_KIND_WRITE) {
         const hl_engine_api *E = sh_engine();
         if (E) return sh_ret(ECALL(E->release(fd, &f)));
     }
-    int r = numbered_close(fd);
+    int r = SH_NUMBERED(REAL(close)(fd));
     if (f.kind == HL_KIND_PARTIAL) {
         int saved = errno;
         sh_partial_closed(&f);
@@ -42,9 +34,7 @@ static int is_private(int fd) {
 
 EXPORT int dup(int fd) {
     if (unlikely(is_private(fd))) { errno = EBADF; return -1; }
-    int t = sh_numbers_begin();
-    int r = REAL(dup)(fd);
-    sh_numbers_done(t);
+    int r = SH_NUMBERED(REAL(dup)(fd));
     after_dup(fd, r);
     return r;
 }
@@ -83,9 +73,7 @@ EXPORT int dup2(int fd, int nfd) {
     if (unlikely(is_private(nfd))) { errno = EBADF; return -1; }
     replaced rp;
     note_replaced(fd, nfd, &rp);
-    int t = sh_numbers_begin();
-    int r = REAL(dup2)(fd, nfd);
-    sh_numbers_done(t);
+    int r = SH_NUMBERED(REAL(dup2)(fd, nfd));
     if (fd != nfd) after_dup(fd, r);
     close_replaced(&rp, r);
     return r;
@@ -95,9 +83,7 @@ EXPORT int dup3(int fd, int nfd, int flags) {
     if (unlikely(is_private(nfd))) { errno = EBADF; return -1; }
     replaced rp;
     note_replaced(fd, nfd, &rp);
-    int t = sh_numbers_begin();
-    int r = REAL(dup3)(fd, nfd, flags);
-    sh_numbers_done(t);
+    int r = SH_NUMBERED(REAL(dup3)(fd, nfd, flags));
     after_dup(fd, r);
     close_replaced(&rp, r);
     return r;
@@ -108,9 +94,7 @@ static int do_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg) {
     int r;
     if (unlikely(sh_nrec) && sh_lock_fcntl(fd, cmd, arg, &r)) return r;
     if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC) return real(fd, cmd, arg);
-    int t = sh_numbers_begin();
-    r = real(fd, cmd, arg);
-    sh_numbers_done(t);
+    r = SH_NUMBERED(real(fd, cmd, arg));
     after_dup(fd, r);
     return r;
 }
@@ -138,13 +122,6 @@ EXPORT int fcntl64(int fd, int cmd, ...) {
  * the rest; the last descriptor of a partial read copy lets the engine's copy go. 0, or -1
  * with the errno of the first failed commit (everything is closed either way, as by close).
  * CLOSE_RANGE_CLOEXEC closes nothing: exec commits such write fds (sh_sync_cloexec_writes). */
-static int numbered_close_range(unsigned first, unsigned last, int flags) {
-    int t = sh_numbers_begin();
-    int r = REAL(close_range)(first, last, flags);
-    sh_numbers_done(t);
-    return r;
-}
-
 static int range(unsigned first, unsigned last, int flags, int from) {
     int r = 0, failed = 0, max = sh_fd_max();
     unsigned lo = first;
@@ -153,7 +130,7 @@ static int range(unsigned first, unsigned last, int flags, int from) {
         hl_file f;
         if (!sh_fd_get((int)fd, &f)) continue;
         if (f.kind == SH_KIND_PRIVATE) {
-            if (fd > lo && numbered_close_range(lo, fd - 1, flags) < 0) r = -1;
+            if (fd > lo && SH_NUMBERED(REAL(close_range)(lo, fd - 1, flags)) < 0) r = -1;
             lo = fd + 1;
             continue;
         }
@@ -183,7 +160,7 @@ static int range(unsigned first, unsigned last, int flags, int from) {
 
 EXPORT int close_range(unsigned first, unsigned last, int flags) {
     if (likely(!sh_nrec) || sh_guard || first > last || (flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)))
-        return numbered_close_range(first, last, flags);   /* the kernel's EINVAL closes nothing */
+        return SH_NUMBERED(REAL(close_range)(first, last, flags));   /* the kernel's EINVAL closes nothing */
     /* The engine closes write fds itself: in this thread's own descriptor table, the one the
      * kernel would have unshared first. */
     if (flags & CLOSE_RANGE_UNSHARE) {

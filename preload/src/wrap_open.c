@@ -1,21 +1,13 @@
 /* open family. */
 #include "shim.h"
 
-/* The kernel's open of a host path, inside the number gate (fdgate.c). */
-static int host_openat(int dirfd, const char *path, int flags, mode_t mode) {
-    int t = sh_numbers_begin();
-    int r = REAL(openat)(dirfd, path, flags, mode);
-    sh_numbers_done(t);
-    return r;
-}
-
 int sh_vopen(vpath *v, int flags, mode_t mode) {
     SH_ENGINE(E, -1);
     hl_file f = {0, 0, 0};
     int fd = ECALL(E->open(&v->loc, flags, mode, &f));
     if (fd == -HL_REDIRECT) {
         if (sh_take_redirect(v) < 0) return -1;
-        return host_openat(AT_FDCWD, v->host, flags, mode);
+        return SH_NUMBERED(REAL(openat)(AT_FDCWD, v->host, flags, mode));
     }
     if (fd < 0) return sh_ret(fd);
     if (f.kind != HL_KIND_NONE) sh_fd_set(fd, &f);
@@ -25,7 +17,7 @@ int sh_vopen(vpath *v, int flags, mode_t mode) {
 static int do_open(int dirfd, const char *p, int flags, mode_t mode) {
     int creat = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
     SH_ROUTE(v, creat ? SH_CREATE : SH_LOOKUP, dirfd, p, (flags & O_NOFOLLOW) != 0,
-             host_openat(dirfd, v.host, flags, mode));
+             SH_NUMBERED(REAL(openat)(dirfd, v.host, flags, mode)));
     return sh_vopen(&v, flags, mode);
 }
 

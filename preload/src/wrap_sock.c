@@ -100,12 +100,7 @@ typedef int (*socket_fn)(int, int, int);
 EXPORT int socket(int domain, int type, int protocol) {
     static socket_fn real;
     if (!real) real = (socket_fn)sh_resolve("socket", (void **)&real);
-    if (!sh_guard) {
-        int t = sh_numbers_begin();
-        int fd = real(domain, type, protocol);
-        sh_numbers_done(t);
-        return fd;
-    }
+    if (!sh_guard) return SH_NUMBERED(real(domain, type, protocol));
     int t = sh_fdgate_armed ? sh_fdgate_enter(HL_FD_GATE_ENGINE) : 0;
     int fd = real(domain, type, protocol);
     if (fd >= 0) fd = sh_park_private_fd(fd);
