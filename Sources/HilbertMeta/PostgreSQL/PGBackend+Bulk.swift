@@ -39,10 +39,17 @@ extension PGBackend {
     }
 
     func blockRows(afterIno: Ino, afterIndex: UInt32, limit: Int) throws(Errno) -> [(ino: Ino, block: BlockRef)] {
+        // Block 0 of a node follows every block of a smaller ino and precedes its own others:
+        // past (afterIno, afterIndex), a node's block 0 comes only from a greater ino.
         let r = try session.query("""
-            SELECT ino, indx, object_id, raw_len, stored_len, crc, obj_off FROM \(t)block
-            WHERE (ino, indx) > ($1, $2) ORDER BY ino, indx LIMIT $3
-            """, [PGBackend.u(afterIno), PGBackend.u(afterIndex), .int(Int64(limit))])
+            SELECT ino, indx, object_id, raw_len, stored_len, crc, obj_off FROM (
+                (SELECT ino, 0 AS indx, b0_object AS object_id, b0_raw AS raw_len, b0_stored AS stored_len, b0_crc AS crc,
+                    b0_off AS obj_off FROM \(t)node WHERE ino > $1 AND b0_object IS NOT NULL ORDER BY ino LIMIT $3)
+                UNION ALL
+                (SELECT ino, indx, object_id, raw_len, stored_len, crc, obj_off FROM \(t)extent
+                    WHERE (ino, indx) > ($1, $2) ORDER BY ino, indx LIMIT $3)) b
+            ORDER BY ino, indx LIMIT $3
+            """, [PGBackend.u(afterIno), PGBackend.s32(afterIndex), .int(Int64(limit))])
         return (0..<r.rowCount).map { k in
             (UInt64(bitPattern: r.int64(k, 0)),
              BlockRef(index: UInt32(truncatingIfNeeded: r.int64(k, 1)), objectID: UInt64(bitPattern: r.int64(k, 2)),
@@ -78,10 +85,10 @@ extension PGBackend {
         if nodes.isEmpty { return }
         changesUnknown = true
         let columns: [(Attr) -> Int64] = [
-            { Int64(bitPattern: $0.ino) }, { Int64($0.mode) }, { Int64($0.nlink) }, { Int64($0.uid) }, { Int64($0.gid) },
-            { Int64(bitPattern: $0.rdev) }, { Int64(bitPattern: $0.size) }, { $0.atime.sec }, { Int64($0.atime.nsec) },
-            { $0.mtime.sec }, { Int64($0.mtime.nsec) }, { $0.ctime.sec }, { Int64($0.ctime.nsec) }, { $0.btime.sec },
-            { Int64($0.btime.nsec) }, { Int64(bitPattern: $0.parent) }, { Int64(bitPattern: $0.version) }, { $0.staged ? 1 : 0 },
+            { Int64(bitPattern: $0.ino) }, { PGBackend.int32Bits($0.mode) }, { PGBackend.int32Bits($0.nlink) }, { PGBackend.int32Bits($0.uid) }, { PGBackend.int32Bits($0.gid) },
+            { Int64(bitPattern: $0.rdev) }, { Int64(bitPattern: $0.size) }, { $0.atime.sec }, { PGBackend.int32Bits($0.atime.nsec) },
+            { $0.mtime.sec }, { PGBackend.int32Bits($0.mtime.nsec) }, { $0.ctime.sec }, { PGBackend.int32Bits($0.ctime.nsec) }, { $0.btime.sec },
+            { PGBackend.int32Bits($0.btime.nsec) }, { Int64(bitPattern: $0.parent) }, { Int64(bitPattern: $0.version) }, { $0.staged ? 1 : 0 },
         ]
         let arrays = (1...columns.count).map { "$\($0)::bigint[]" }.joined(separator: ",")
         try session.write("INSERT INTO \(t)node(\(PGBackend.nodeColumns)) SELECT * FROM unnest(\(arrays))",
@@ -100,18 +107,38 @@ extension PGBackend {
     func putBlocks(_ blocks: [(ino: Ino, block: BlockRef)]) throws(Errno) {
         if blocks.isEmpty { return }
         for b in blocks { changes.append(.block(b.ino, b.block)) }
-        try session.write("""
-            INSERT INTO \(t)block(ino, indx, object_id, raw_len, stored_len, crc, obj_off)
-            SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
-            ON CONFLICT (ino, indx) DO UPDATE SET object_id = EXCLUDED.object_id, raw_len = EXCLUDED.raw_len,
-            stored_len = EXCLUDED.stored_len, crc = EXCLUDED.crc, obj_off = EXCLUDED.obj_off
-            """, [PGBackend.bigintArray(blocks.lazy.map { Int64(bitPattern: $0.ino) }), PGBackend.bigintArray(blocks.lazy.map { Int64($0.block.index) }),
-                  PGBackend.bigintArray(blocks.lazy.map { Int64(bitPattern: $0.block.objectID) }),
-                  PGBackend.bigintArray(blocks.lazy.map { Int64($0.block.rawLength) }),
-                  PGBackend.bigintArray(blocks.lazy.map { Int64($0.block.storedLength) }),
-                  PGBackend.bigintArray(blocks.lazy.map { Int64($0.block.crc) }),
-                  PGBackend.bigintArray(blocks.lazy.map { Int64(bitPattern: $0.block.objectOffset) })])
+        func columns(_ bs: [(ino: Ino, block: BlockRef)]) -> [PGValue] {
+            [PGBackend.bigintArray(bs.lazy.map { Int64(bitPattern: $0.ino) }), PGBackend.bigintArray(bs.lazy.map { PGBackend.int32Bits($0.block.index) }),
+             PGBackend.bigintArray(bs.lazy.map { Int64(bitPattern: $0.block.objectID) }),
+             PGBackend.bigintArray(bs.lazy.map { PGBackend.int32Bits($0.block.rawLength) }),
+             PGBackend.bigintArray(bs.lazy.map { PGBackend.int32Bits($0.block.storedLength) }),
+             PGBackend.bigintArray(bs.lazy.map { PGBackend.int32Bits($0.block.crc) }),
+             PGBackend.bigintArray(bs.lazy.map { Int64(bitPattern: $0.block.objectOffset) })]
+        }
+        // Blocks 0 into their node rows (v6), the others into hl_extent.
+        let first = blocks.filter { $0.block.index == 0 }
+        let others = blocks.filter { $0.block.index != 0 }
+        if !first.isEmpty {
+            try session.write("""
+                UPDATE \(t)node n SET b0_object = u.object_id, b0_raw = u.raw_len, b0_stored = u.stored_len, b0_crc = u.crc,
+                    b0_off = u.obj_off
+                FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+                    AS u(ino, indx, object_id, raw_len, stored_len, crc, obj_off)
+                WHERE n.ino = u.ino
+                """, columns(first))
+        }
+        if !others.isEmpty {
+            try session.write("""
+                INSERT INTO \(t)extent(ino, indx, object_id, raw_len, stored_len, crc, obj_off)
+                SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+                ON CONFLICT (ino, indx) DO UPDATE SET object_id = EXCLUDED.object_id, raw_len = EXCLUDED.raw_len,
+                stored_len = EXCLUDED.stored_len, crc = EXCLUDED.crc, obj_off = EXCLUDED.obj_off
+                """, columns(others))
+        }
     }
+
+    /// An unsigned 32-bit value as the `integer` column holds it (bit pattern).
+    @inline(__always) static func int32Bits(_ v: UInt32) -> Int64 { Int64(Int32(bitPattern: v)) }
 
     func deleteInlineRows(_ inos: [Ino]) throws(Errno) {
         if inos.isEmpty { return }
@@ -134,7 +161,12 @@ extension PGBackend {
     func blocks(of inos: [Ino]) throws(Errno) -> [Ino: [BlockRef]] {
         if inos.isEmpty { return [:] }
         let r = try session.query("""
-            SELECT ino, indx, object_id, raw_len, stored_len, crc, obj_off FROM \(t)block WHERE ino = ANY($1::bigint[]) ORDER BY ino, indx
+            SELECT ino, indx, object_id, raw_len, stored_len, crc, obj_off FROM (
+                SELECT ino, 0 AS indx, b0_object AS object_id, b0_raw AS raw_len, b0_stored AS stored_len, b0_crc AS crc,
+                    b0_off AS obj_off FROM \(t)node WHERE ino = ANY($1::bigint[]) AND b0_object IS NOT NULL
+                UNION ALL SELECT ino, indx, object_id, raw_len, stored_len, crc, obj_off FROM \(t)extent
+                    WHERE ino = ANY($1::bigint[])) b
+            ORDER BY ino, indx
             """, [PGBackend.bigintArray(inos.lazy.map { Int64(bitPattern: $0) })])
         var out: [Ino: [BlockRef]] = [:]
         for k in 0..<r.rowCount {

@@ -70,6 +70,8 @@ final class PGBackend: MetaBackend {
     @inline(__always) static func u(_ v: UInt64) -> PGValue { .int(Int64(bitPattern: v)) }
     @inline(__always) static func u(_ v: UInt32) -> PGValue { .int(Int64(v)) }
     @inline(__always) static func i(_ v: Int64) -> PGValue { .int(v) }
+    /// An unsigned 32-bit value for an `integer` column (v6: node and extent rows), by bit pattern.
+    @inline(__always) static func s32(_ v: UInt32) -> PGValue { .int(int32Bits(v)) }
 
     // MARK: reads fetched together
 
@@ -230,14 +232,14 @@ final class PGBackend: MetaBackend {
             // One row per block (one with NULL block columns when there is none).
             return ("SELECT e.ino, (SELECT length(data) FROM \(t)inline WHERE ino = e.ino), s.file, s.owner, "
                     + "b.indx, b.object_id, b.raw_len, b.stored_len, b.crc, b.obj_off FROM \(t)edge e "
-                    + "LEFT JOIN \(t)staging s ON s.ino = e.ino LEFT JOIN \(t)block b ON b.ino = e.ino "
+                    + "LEFT JOIN \(t)staging s ON s.ino = e.ino LEFT JOIN LATERAL \(t)blocks(e.ino) b ON true "
                     + "WHERE e.parent=$1 AND e.name=$2 ORDER BY b.indx", [PGBackend.u(parent), .bytes(name)])
         case .staging(let ino):
             return ("SELECT file, owner FROM \(t)staging WHERE ino=$1", [PGBackend.u(ino)])
         case .inlineLength(let ino):
             return ("SELECT length(data) FROM \(t)inline WHERE ino=$1", [PGBackend.u(ino)])
         case .blocks(let ino):
-            return ("SELECT indx, object_id, raw_len, stored_len, crc, obj_off FROM \(t)block WHERE ino=$1 ORDER BY indx", [PGBackend.u(ino)])
+            return ("SELECT * FROM \(t)blocks($1)", [PGBackend.u(ino)])
         case .changeVersion:
             return ("SELECT value FROM \(t)counter WHERE name = 'change'", [])
         case .inlineRow(let ino):
@@ -304,9 +306,9 @@ final class PGBackend: MetaBackend {
     }
 
     static func attrParams(_ a: Attr) -> [PGValue] {
-        [u(a.ino), u(a.mode), u(a.nlink), u(a.uid), u(a.gid), u(a.rdev), u(a.size),
-         i(a.atime.sec), u(a.atime.nsec), i(a.mtime.sec), u(a.mtime.nsec),
-         i(a.ctime.sec), u(a.ctime.nsec), i(a.btime.sec), u(a.btime.nsec),
+        [u(a.ino), s32(a.mode), s32(a.nlink), s32(a.uid), s32(a.gid), u(a.rdev), u(a.size),
+         i(a.atime.sec), s32(a.atime.nsec), i(a.mtime.sec), s32(a.mtime.nsec),
+         i(a.ctime.sec), s32(a.ctime.nsec), i(a.btime.sec), s32(a.btime.nsec),
          u(a.parent), u(a.version), i(a.staged ? 1 : 0)]
     }
 
@@ -346,7 +348,7 @@ final class PGBackend: MetaBackend {
         try session.write(modified
             ? "UPDATE \(t)node SET nlink=nlink+$2, mtime_s=$3, mtime_ns=$4, ctime_s=$3, ctime_ns=$4 WHERE ino=$1"
             : "UPDATE \(t)node SET nlink=nlink+$2, ctime_s=$3, ctime_ns=$4 WHERE ino=$1",
-            [PGBackend.u(ino), .int(nlinkDelta), .int(x.sec), PGBackend.u(x.nsec)])
+            [PGBackend.u(ino), .int(nlinkDelta), .int(x.sec), PGBackend.s32(x.nsec)])
     }
 
     func setParent(_ ino: Ino, _ parent: Ino) throws(Errno) {
@@ -662,36 +664,57 @@ final class PGBackend: MetaBackend {
 
     func putBlock(_ ino: Ino, _ b: BlockRef) throws(Errno) {
         changes.append(.block(ino, b))
+        // Block 0 is in the node row, which every file's content belongs to (the policy inserts
+        // the node before any of its content).
+        if b.index == 0 {
+            try session.write("UPDATE \(t)node SET b0_object=$2, b0_raw=$3, b0_stored=$4, b0_crc=$5, b0_off=$6 WHERE ino=$1",
+                              [PGBackend.u(ino), PGBackend.u(b.objectID), PGBackend.s32(b.rawLength),
+                               PGBackend.s32(b.storedLength), PGBackend.s32(b.crc), PGBackend.u(b.objectOffset)])
+            return
+        }
         try session.write("""
-            INSERT INTO \(t)block(ino, indx, object_id, raw_len, stored_len, crc, obj_off) VALUES($1,$2,$3,$4,$5,$6,$7)
+            INSERT INTO \(t)extent(ino, indx, object_id, raw_len, stored_len, crc, obj_off) VALUES($1,$2,$3,$4,$5,$6,$7)
             ON CONFLICT (ino, indx) DO UPDATE SET object_id = EXCLUDED.object_id, raw_len = EXCLUDED.raw_len,
             stored_len = EXCLUDED.stored_len, crc = EXCLUDED.crc, obj_off = EXCLUDED.obj_off
-            """, [PGBackend.u(ino), PGBackend.u(b.index), PGBackend.u(b.objectID), PGBackend.u(b.rawLength),
-                  PGBackend.u(b.storedLength), PGBackend.u(b.crc), PGBackend.u(b.objectOffset)])
+            """, [PGBackend.u(ino), PGBackend.s32(b.index), PGBackend.u(b.objectID), PGBackend.s32(b.rawLength),
+                  PGBackend.s32(b.storedLength), PGBackend.s32(b.crc), PGBackend.u(b.objectOffset)])
     }
 
     func deleteBlock(_ ino: Ino, index: UInt32) throws(Errno) {
         changes.append(.blockGone(ino, index: index))
-        try session.write("DELETE FROM \(t)block WHERE ino=$1 AND indx=$2", [PGBackend.u(ino), PGBackend.u(index)])
+        if index == 0 {
+            try session.write(clearBlock0, [PGBackend.u(ino)])
+            return
+        }
+        try session.write("DELETE FROM \(t)extent WHERE ino=$1 AND indx=$2", [PGBackend.u(ino), PGBackend.s32(index)])
+    }
+
+    private var clearBlock0: String {
+        "UPDATE \(t)node SET b0_object=NULL, b0_raw=NULL, b0_stored=NULL, b0_crc=NULL, b0_off=NULL WHERE ino=$1 AND b0_object IS NOT NULL"
     }
 
     func deleteBlocks(_ ino: Ino) throws(Errno) {
         changes.append(.content(ino))
-        try session.write("DELETE FROM \(t)block WHERE ino=$1", [PGBackend.u(ino)])
+        try session.write(clearBlock0, [PGBackend.u(ino)])
+        try session.write("DELETE FROM \(t)extent WHERE ino=$1", [PGBackend.u(ino)])
     }
 
     func storedBlockBytes(_ ino: Ino) throws(Errno) -> UInt64 {
-        let r = try session.query("SELECT coalesce(sum(raw_len), 0)::bigint FROM \(t)block WHERE ino=$1 AND object_id <> 0",
+        let r = try session.query("SELECT coalesce(sum(raw_len), 0)::bigint FROM \(t)blocks($1) WHERE object_id <> 0",
                                   [PGBackend.u(ino)])
         return r.rowCount > 0 ? UInt64(bitPattern: r.int64(0, 0)) : 0
     }
 
     func forEachReferencedObjectID(_ body: (UInt64) -> Void) throws(Errno) {
-        // Paged by id, so that a volume of any size is never one result in memory.
+        // Paged by id, so that a volume of any size is never one result in memory: each page
+        // merges two ascending scans of the partial indexes (hence the `<> 0`, their predicate).
         var after: Int64 = 0
         while true {
             let r = try session.query("""
-                SELECT DISTINCT object_id FROM \(t)block WHERE object_id > $1 ORDER BY object_id LIMIT 65536
+                SELECT DISTINCT object_id FROM (
+                    SELECT b0_object AS object_id FROM \(t)node WHERE b0_object > $1 AND b0_object <> 0
+                    UNION ALL SELECT object_id FROM \(t)extent WHERE object_id > $1 AND object_id <> 0) x
+                ORDER BY object_id LIMIT 65536
                 """, [.int(after)])
             for k in 0..<r.rowCount { body(UInt64(bitPattern: r.int64(k, 0))) }
             if r.rowCount < 65536 { return }
@@ -712,7 +735,8 @@ final class PGBackend: MetaBackend {
         // keeps anyone from adding one meanwhile), and takes the object to delobj with it.
         try session.write("""
             WITH gone AS (DELETE FROM \(t)pack p WHERE p.object_id = $1
-                    AND NOT EXISTS (SELECT 1 FROM \(t)block b WHERE b.object_id = $1 AND b.obj_off <> 0)
+                    AND NOT EXISTS (SELECT 1 FROM \(t)extent b WHERE b.object_id = $1 AND b.obj_off <> 0)
+                    AND NOT EXISTS (SELECT 1 FROM \(t)node n WHERE n.b0_object = $1 AND n.b0_off <> 0)
                     RETURNING p.object_id, p.size),
                  recorded AS (INSERT INTO \(t)delobj(object_id, stored_len) SELECT object_id, size FROM gone
                     ON CONFLICT (object_id) DO UPDATE SET stored_len = EXCLUDED.stored_len RETURNING 1)
@@ -725,8 +749,11 @@ final class PGBackend: MetaBackend {
         if packs.isEmpty { return [:] }
         let list = packs.map { String(Int64(bitPattern: $0)) }.joined(separator: ",")
         let r = try session.query("""
-            SELECT object_id, coalesce(sum(stored_len), 0)::bigint FROM \(t)block
-            WHERE object_id = ANY('{\(list)}'::bigint[]) AND obj_off <> 0 GROUP BY object_id
+            SELECT object_id, coalesce(sum(stored_len), 0)::bigint FROM (
+                SELECT b0_object AS object_id, b0_stored AS stored_len FROM \(t)node
+                WHERE b0_object = ANY('{\(list)}'::bigint[]) AND b0_off <> 0
+                UNION ALL SELECT object_id, stored_len FROM \(t)extent
+                WHERE object_id = ANY('{\(list)}'::bigint[]) AND obj_off <> 0) b GROUP BY object_id
             """, [])
         var out = Dictionary(uniqueKeysWithValues: packs.map { ($0, UInt64(0)) })
         for k in 0..<r.rowCount { out[UInt64(bitPattern: r.int64(k, 0))] = UInt64(bitPattern: r.int64(k, 1)) }

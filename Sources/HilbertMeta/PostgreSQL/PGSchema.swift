@@ -131,7 +131,71 @@ enum PGSchema {
         ALTER TABLE §delobj ADD COLUMN due_s bigint NOT NULL DEFAULT 0;
         """)
 
-    static let all: [Migration] = [v1_initial, v2_locks, v3_walk, v4_extents, v5_deferred_deletion]
+    /// Compact rows (docs/FORMAT.md, "PostgreSQL"): a small file cost 501 bytes of metadata,
+    /// 124 of them its one block row. The node table is rebuilt with its columns ordered so that
+    /// none is padded, 32-bit values in `integer` (by bit pattern), and a file's first block
+    /// (index 0) in the node row itself (`b0_*`, NULL when the file has none). Blocks past the
+    /// first move to `hl_extent`, in the same compact form. `hl_block` is dropped rather than
+    /// kept under its name, so that a process of an earlier release that still has the volume
+    /// open fails loudly on its next read or write of content instead of missing block 0.
+    /// The walk function depends on the node row type: it is made again. `hl_blocks(ino)` gives
+    /// a file's blocks in index order, as `hl_walk` a path's nodes: a function's statements are
+    /// planned once per server backend, where a statement joining the two tables was planned on
+    /// every read of a file's blocks.
+    static let v6_compact_rows = Migration(version: 6, name: "v6_compact_rows", sql: """
+        CREATE TABLE §node_v6(
+            ino bigint PRIMARY KEY,
+            size bigint NOT NULL DEFAULT 0,
+            parent bigint NOT NULL DEFAULT 0,
+            version bigint NOT NULL DEFAULT 0,
+            rdev bigint NOT NULL DEFAULT 0,
+            atime_s bigint NOT NULL, mtime_s bigint NOT NULL, ctime_s bigint NOT NULL, btime_s bigint NOT NULL,
+            b0_object bigint, b0_off bigint,
+            mode integer NOT NULL, nlink integer NOT NULL, uid integer NOT NULL, gid integer NOT NULL,
+            atime_ns integer NOT NULL, mtime_ns integer NOT NULL, ctime_ns integer NOT NULL, btime_ns integer NOT NULL,
+            b0_raw integer, b0_stored integer, b0_crc integer,
+            staged smallint NOT NULL DEFAULT 0);
+        INSERT INTO §node_v6(ino, size, parent, version, rdev, atime_s, mtime_s, ctime_s, btime_s, b0_object, b0_off,
+                mode, nlink, uid, gid, atime_ns, mtime_ns, ctime_ns, btime_ns, b0_raw, b0_stored, b0_crc, staged)
+            SELECT n.ino, n.size, n.parent, n.version, n.rdev, n.atime_s, n.mtime_s, n.ctime_s, n.btime_s, b.object_id, b.obj_off,
+                \(int32("n.mode")), \(int32("n.nlink")), \(int32("n.uid")), \(int32("n.gid")),
+                \(int32("n.atime_ns")), \(int32("n.mtime_ns")), \(int32("n.ctime_ns")), \(int32("n.btime_ns")),
+                \(int32("b.raw_len")), \(int32("b.stored_len")), \(int32("b.crc")), n.staged
+            FROM §node n LEFT JOIN §block b ON b.ino = n.ino AND b.indx = 0;
+        CREATE TABLE §extent(
+            ino bigint NOT NULL,
+            object_id bigint NOT NULL,
+            obj_off bigint NOT NULL DEFAULT 0,
+            indx integer NOT NULL,
+            raw_len integer NOT NULL, stored_len integer NOT NULL, crc integer NOT NULL,
+            PRIMARY KEY(ino, indx));
+        INSERT INTO §extent(ino, object_id, obj_off, indx, raw_len, stored_len, crc)
+            SELECT ino, object_id, obj_off, \(int32("indx")), \(int32("raw_len")), \(int32("stored_len")), \(int32("crc"))
+            FROM §block WHERE indx <> 0;
+        DROP TABLE §block;
+        DROP TABLE §node CASCADE;
+        ALTER TABLE §node_v6 RENAME TO hl_node;
+        ALTER INDEX §node_v6_pkey RENAME TO hl_node_pkey;
+        CREATE INDEX hl_node_b0_object ON §node(b0_object) WHERE b0_object <> 0;
+        CREATE INDEX hl_extent_object ON §extent(object_id) WHERE object_id <> 0;
+        CREATE FUNCTION §blocks(node bigint)
+        RETURNS TABLE(indx integer, object_id bigint, raw_len integer, stored_len integer, crc integer, obj_off bigint)
+        LANGUAGE plpgsql STABLE AS $blocks$
+        BEGIN
+            RETURN QUERY SELECT 0, n.b0_object, n.b0_raw, n.b0_stored, n.b0_crc, n.b0_off
+                FROM §node n WHERE n.ino = node AND n.b0_object IS NOT NULL;
+            RETURN QUERY SELECT e.indx, e.object_id, e.raw_len, e.stored_len, e.crc, e.obj_off
+                FROM §extent e WHERE e.ino = node ORDER BY e.indx;
+        END $blocks$;
+        """ + v3_walk.sql)
+
+    /// The SQL that stores the unsigned 32-bit value in the bigint `column` as an `integer`
+    /// with the same bit pattern.
+    private static func int32(_ column: String) -> String {
+        "(\(column) - CASE WHEN \(column) >= 2147483648 THEN 4294967296 ELSE 0 END)::integer"
+    }
+
+    static let all: [Migration] = [v1_initial, v2_locks, v3_walk, v4_extents, v5_deferred_deletion, v6_compact_rows]
     static var latest: Int64 { all.last!.version }
 
     /// The DDL of `m` for the schema whose table prefix is `t`, with its record.

@@ -33,7 +33,9 @@ CREATE CONSTRAINT TRIGGER test_late AFTER INSERT ON outcome.hl_edge DEFERRABLE I
     FOR EACH ROW WHEN (NEW.name = 'late'::bytea) EXECUTE FUNCTION outcome.test_gate();
 CREATE TRIGGER test_held AFTER INSERT ON outcome.hl_edge
     FOR EACH ROW WHEN (NEW.name = 'held'::bytea) EXECUTE FUNCTION outcome.test_gate();
-CREATE CONSTRAINT TRIGGER test_blocks AFTER INSERT ON outcome.hl_block DEFERRABLE INITIALLY DEFERRED
+CREATE CONSTRAINT TRIGGER test_blocks AFTER UPDATE ON outcome.hl_node DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW WHEN (NEW.b0_object IS DISTINCT FROM OLD.b0_object) EXECUTE FUNCTION outcome.test_gate();
+CREATE CONSTRAINT TRIGGER test_extents AFTER INSERT ON outcome.hl_extent DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION outcome.test_gate();") || bail "the gate triggers" "$out"
 
 # The gate: a session of psql that holds the advisory lock until told to let go.
@@ -164,7 +166,7 @@ is "$(content_of packed 3000)" "3000 bytes whole" "... and the pack is there: th
 st=$("$H" status "$URL" 2>&1)
 n=$(job sh -c 'find /hilbert | wc -l')
 like "$st" "inodes: +$n\b" "the inode counter agrees with the tree ($n entries)"
-sql "DROP TRIGGER test_late ON outcome.hl_edge; DROP TRIGGER test_held ON outcome.hl_edge; DROP TRIGGER test_blocks ON outcome.hl_block; DROP FUNCTION outcome.test_gate();" >/dev/null
+sql "DROP TRIGGER test_late ON outcome.hl_edge; DROP TRIGGER test_held ON outcome.hl_edge; DROP TRIGGER test_blocks ON outcome.hl_node; DROP TRIGGER test_extents ON outcome.hl_extent; DROP FUNCTION outcome.test_gate();" >/dev/null
 echo '\q' >&"${GATEKEEPER[1]}"
 
 done_testing
