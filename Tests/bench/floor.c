@@ -1,7 +1,7 @@
 /* floor: what the file system's contract costs at the least on this machine, with no engine,
  * no shim and no Python: the bare operations that a create and a namespace write must make.
  *
- *   floor DIR FILES
+ *   floor DIR FILES [PROCS]
  *
  * A create whose close returns only when its metadata is committed and which every process
  * sees at once (SEMANTICS.md) makes, at the least, one SQLite write transaction, and a
@@ -13,7 +13,10 @@
  *     mode with synchronous=NORMAL, statements prepared once;
  *   - create: staging and transaction, per file;
  *   - chmod: native chmod(2) of one file, and an UPDATE of one node row in its own
- *     transaction (what a namespace write must do at the least).
+ *     transaction (what a namespace write must do at the least);
+ *   - with PROCS > 1, creates-xPROCS: PROCS processes making FILES creates each at once, on the
+ *     same database, in all per second. The write lock passes as fast as it can: a process
+ *     that finds it taken yields the CPU and tries again (SQLite's own handler sleeps).
  * Prints one line per measure: "name rate-per-second microseconds-each". */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,7 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -117,22 +122,23 @@ static void create_transaction(long ino, long i) {
     step(s_commit, "COMMIT");
 }
 
-static void report(const char *what, long n, double seconds) {
-    printf("%s %.0f %.2f\n", what, (double)n / seconds, seconds / (double)n * 1e6);
+static int yield_and_retry(void *arg, int tries) {
+    (void)arg;
+    (void)tries;
+    sched_yield();
+    return 1;
 }
 
-int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: floor DIR FILES\n");
-        return 2;
-    }
-    const char *dir = argv[1];
-    long n = atol(argv[2]);
-    memset(data, 'x', sizeof data);
+/* Statements of this process's own connection (after a fork, a child opens its own). */
+static void open_database(const char *dir) {
     char path[4200];
     snprintf(path, sizeof path, "%s/meta.db", dir);
     sql_check(sqlite3_open(path, &db), "open");
-    sql_check(sqlite3_exec(db, schema, NULL, NULL, NULL), "schema");
+    sqlite3_busy_handler(db, yield_and_retry, NULL);
+    sql_check(sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, NULL), "pragmas");
+}
+
+static void prepare_statements(void) {
     s_begin = prepare("BEGIN IMMEDIATE");
     s_commit = prepare("COMMIT");
     s_node = prepare("INSERT INTO hl_node VALUES(?1, 33188, 1, 1000, 1000, 0, 4096, 1, 2, 1, 2, 1, 2, 1, 2, 0, 1, 0)");
@@ -141,6 +147,25 @@ int main(int argc, char **argv) {
     s_counter = prepare("UPDATE hl_counter SET value = value + ?2 WHERE name = ?1");
     s_block = prepare("INSERT INTO hl_block VALUES(?1, 0, 7, 4096, 1200, 12345, ?2)");
     s_chmod = prepare("UPDATE hl_node SET mode = ?2, ctime_s = ?3 WHERE ino = ?1");
+}
+
+static void report(const char *what, long n, double seconds) {
+    printf("%s %.0f %.2f\n", what, (double)n / seconds, seconds / (double)n * 1e6);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: floor DIR FILES [PROCS]\n");
+        return 2;
+    }
+    const char *dir = argv[1];
+    long n = atol(argv[2]);
+    long procs = argc == 4 ? atol(argv[3]) : 1;
+    memset(data, 'x', sizeof data);
+    char path[4200];
+    open_database(dir);
+    sql_check(sqlite3_exec(db, schema, NULL, NULL, NULL), "schema");
+    prepare_statements();
 
     double t = now();
     for (long i = 0; i < n; i++) native_create(dir, i, 0);
@@ -173,6 +198,37 @@ int main(int argc, char **argv) {
         step(s_commit, "COMMIT");
     }
     report("chmod-transaction", calls, now() - t);
+    for (sqlite3_stmt *s = sqlite3_next_stmt(db, NULL); s; s = sqlite3_next_stmt(db, NULL)) sqlite3_finalize(s);
     sqlite3_close(db);
+    if (procs <= 1) return 0;
+
+    t = now();
+    for (long p = 0; p < procs; p++) {
+        pid_t pid = fork();
+        sys_check(pid, "fork", dir);
+        if (pid == 0) {
+            open_database(dir);
+            prepare_statements();
+            long first = 3 * n + p * n;
+            for (long i = 0; i < n; i++) {
+                native_create(dir, first + i, 1);
+                create_transaction(1000 + first + i, first + i);
+            }
+            _exit(0);
+        }
+    }
+    int failed = 0;
+    for (long p = 0; p < procs; p++) {
+        int status;
+        sys_check(wait(&status), "wait", dir);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed = 1;
+    }
+    if (failed) {
+        fprintf(stderr, "floor: a creating process failed\n");
+        return 1;
+    }
+    char name[64];
+    snprintf(name, sizeof name, "creates-x%ld", procs);
+    report(name, procs * n, now() - t);
     return 0;
 }
