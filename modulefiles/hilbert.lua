@@ -17,18 +17,21 @@ local cli_only = (name == "hilbert-cli")
 local function resolve()
     if mode() ~= "load" then
         return os.getenv("__HILBERT_VIEW_MOUNTS") or "", os.getenv("__HILBERT_VIEW_CACHE") or "",
-               os.getenv("__HILBERT_VIEW_BINDS") or ""
+               os.getenv("__HILBERT_VIEW_BINDS") or "", os.getenv("__HILBERT_VIEW_CACHE_SIZE") or "",
+               os.getenv("__HILBERT_VIEW_CACHE_FREE") or ""
     end
     local q = "'" .. root:gsub("'", "'\\''") .. "/bin/hilbert'"
-    local out = capture(q .. " config --get mounts --get cache --get binds 2>&1; echo \"hilbert-status=$?\"")
+    local out = capture(q .. " config --get mounts --get cache --get binds --get cache-size --get cache-free 2>&1; echo \"hilbert-status=$?\"")
     local lines = {}
     for line in out:gmatch("([^\n]*)\n") do lines[#lines + 1] = line end
-    if #lines ~= 4 or lines[4] ~= "hilbert-status=0" then
+    if #lines ~= 6 or lines[6] ~= "hilbert-status=0" then
         LmodError("hilbert: cannot resolve the volumes to mount: " .. out:gsub("\n?hilbert%-status=%d+\n$", ""))
     end
-    return lines[1], lines[2], lines[3]
+    return lines[1], lines[2], lines[3], lines[4], lines[5]
 end
-local mounts, cache, binds = resolve()
+local mounts, cache, binds, cache_size, cache_free = resolve()
+-- The cache's limits only when a place sets them (else the engine's embedded default holds).
+local limits = {{"CACHE_SIZE", cache_size}, {"CACHE_FREE", cache_free}}
 
 help(([[
 Hilbert %s: a file system for HPC jobs, seen by programs under a path prefix
@@ -73,6 +76,12 @@ setenv("__HILBERT_VIEW_CACHE", cache)
 setenv("__HILBERT_VIEW_BINDS", binds)
 set_default("HILBERT_MOUNTS", mounts)
 set_default("HILBERT_CACHE", cache)
+for _, l in ipairs(limits) do
+    if l[2] ~= "" then
+        setenv("__HILBERT_VIEW_" .. l[1], l[2])
+        set_default("HILBERT_" .. l[1], l[2])
+    end
+end
 
 if not cli_only then
     prepend_path("LD_PRELOAD", root .. "/lib/libhilbert-preload.so")
@@ -87,5 +96,8 @@ if not cli_only then
         prepend_path(prefix .. "ENV_LD_PRELOAD", root .. "/lib/libhilbert-preload-compat.so")
         set_default(prefix .. "ENV_HILBERT_MOUNTS", mounts)
         set_default(prefix .. "ENV_HILBERT_CACHE", cache)
+        for _, l in ipairs(limits) do
+            if l[2] ~= "" then set_default(prefix .. "ENV_HILBERT_" .. l[1], l[2]) end
+        end
     end
 end

@@ -1,8 +1,9 @@
 import Glibc
 import HilbertSupport
 
-/// A Hilbert config file: `mount = PREFIX=URL` (repeatable) and `cache = DIR` lines, '#'
-/// comments. The user's file and the site's file have the same form.
+/// A Hilbert config file: `mount = PREFIX=URL` (repeatable), `cache = DIR`, `cache-size = SIZE`
+/// and `cache-free = SIZE|N%` lines (CacheLimits), '#' comments. The user's file and the site's
+/// file have the same form.
 ///
 /// Values may name `$USER`, `$UID`, `$HOME` and `$TMPDIR` (also as `${NAME}`), so that one
 /// site file serves every user (`cache = /local/scratch/hilbert-$USER`). `$TMPDIR` is /tmp
@@ -11,6 +12,8 @@ public struct ConfigFile: Sendable, Equatable {
     public var path: String
     public var mounts: [MountSpec] = []
     public var cache: String?
+    public var cacheSize: String?
+    public var cacheFree: String?
 
     /// The file at `path`; nil when there is none (ENOENT). Any other failure to read it, and
     /// any line it cannot understand, is an error naming the file and line.
@@ -57,7 +60,13 @@ public struct ConfigFile: Sendable, Equatable {
             case "cache":
                 guard value.hasPrefix("/") else { throw HilbertError(.invalid, "cache '\(value)' must be an absolute path") }
                 cache = value
-            default: throw HilbertError(.invalid, "unknown setting '\(parts[0])' (known: mount, cache)")
+            case "cache-size":
+                _ = try CacheLimits.parseSize(value, setting: "cache-size")
+                cacheSize = value
+            case "cache-free":
+                _ = try CacheLimits.parseFree(value, setting: "cache-free")
+                cacheFree = value
+            default: throw HilbertError(.invalid, "unknown setting '\(parts[0])' (known: mount, cache, cache-size, cache-free)")
             }
         } catch {
             throw HilbertError(error.errno, "\(path):\(number): \(error.message)")

@@ -10,7 +10,8 @@ public enum SettingSource: String, Sendable {
     case embedded = "embedded default"
 }
 
-/// What a program sees: the mount table and the cache directory, each with its source.
+/// What a program sees: the mount table, the cache directory and its limits (CacheLimits), each
+/// with its source.
 ///
 /// Every entry point resolves it here, once, and hands the result on in the environment
 /// (HILBERT_MOUNTS, HILBERT_CACHE): `hilbert run`/`shell`/`env`/`flush`/`status`/`doctor`
@@ -21,8 +22,10 @@ public enum SettingSource: String, Sendable {
 /// which this resolution also ends in.
 ///
 /// Each setting is taken from the first place that sets it:
-///   1. the command line (`--mount PREFIX=URL`, repeatable; `--cache DIR`)
-///   2. the environment (HILBERT_MOUNTS="PREFIX=URL;...", HILBERT_CACHE)
+///   1. the command line (`--mount PREFIX=URL`, repeatable; `--cache DIR`; `--cache-size`,
+///      `--cache-free`)
+///   2. the environment (HILBERT_MOUNTS="PREFIX=URL;...", HILBERT_CACHE, HILBERT_CACHE_SIZE,
+///      HILBERT_CACHE_FREE)
 ///   3. the user's config file: $HILBERT_CONFIG, else ${XDG_CONFIG_HOME:-$HOME/.config}/hilbert/config
 ///   4. the site's config file: INSTALL/etc/hilbert/config (beside the install's bin/ and lib/)
 ///   5. the embedded default: /hilbert on ${XDG_DATA_HOME:-$HOME/.local/share}/hilbert/default
@@ -33,11 +36,17 @@ public struct View: Sendable, Equatable {
     public var mountsSource: SettingSource
     public var cache: String
     public var cacheSource: SettingSource
+    /// The cache's limits as given (nil: the embedded default), checked, and where each came from.
+    public var cacheSize: String?
+    public var cacheSizeSource = SettingSource.embedded
+    public var cacheFree: String?
+    public var cacheFreeSource = SettingSource.embedded
     /// The files consulted (whether or not they exist), for `hilbert config`.
     public var userFile: String
     public var siteFile: String?
 
     public static func resolve(mountArguments: [String], cacheArgument: String?,
+                               cacheSizeArgument: String? = nil, cacheFreeArgument: String? = nil,
                                siteFile: String?) throws(HilbertError) -> View {
         let userPath = Settings.configFilePath
         let explicitUserFile = getEnv("HILBERT_CONFIG").map { !$0.isEmpty } ?? false
@@ -88,7 +97,47 @@ public struct View: Sendable, Equatable {
         guard cache.hasPrefix("/") else {
             throw HilbertError(.invalid, "the cache directory must be an absolute path, not '\(cache)' (\(cacheSource.rawValue))")
         }
-        return View(mounts: mounts, mountsSource: mountsSource, cache: cache, cacheSource: cacheSource,
-                    userFile: userPath, siteFile: siteFile)
+        var view = View(mounts: mounts, mountsSource: mountsSource, cache: cache, cacheSource: cacheSource,
+                        userFile: userPath, siteFile: siteFile)
+        // Each limit from the first place that sets it, checked there (the message names it).
+        func limit(_ argument: String?, _ option: String, _ variable: String,
+                   _ inFile: (ConfigFile) -> String?, _ check: (String, String) throws(HilbertError) -> Void)
+            throws(HilbertError) -> (String?, SettingSource) {
+            if let a = argument, !a.isEmpty {
+                try check(a, option)
+                return (a, .commandLine)
+            }
+            if let e = getEnv(variable), !e.isEmpty {
+                try check(e, variable)
+                return (e, .environment)
+            }
+            if let (source, file) = try loadFiles().first(where: { inFile($0.1) != nil }) {
+                return (inFile(file), source)   // checked when the file was read
+            }
+            return (nil, .embedded)
+        }
+        (view.cacheSize, view.cacheSizeSource) = try limit(cacheSizeArgument, "--cache-size", CacheLimits.sizeVariable,
+                                                           { $0.cacheSize }) { (t: String, s: String) throws(HilbertError) in
+            _ = try CacheLimits.parseSize(t, setting: s)
+        }
+        (view.cacheFree, view.cacheFreeSource) = try limit(cacheFreeArgument, "--cache-free", CacheLimits.freeVariable,
+                                                           { $0.cacheFree }) { (t: String, s: String) throws(HilbertError) in
+            _ = try CacheLimits.parseFree(t, setting: s)
+        }
+        return view
+    }
+
+    /// Put the limits into this process's environment, where the engine reads them (in this
+    /// process and in every child it starts); an embedded default is no variable at all.
+    public func exportCacheLimits() {
+        for (name, value) in [(CacheLimits.sizeVariable, cacheSize), (CacheLimits.freeVariable, cacheFree)] {
+            if let value { setenv(name, value, 1) } else { unsetenv(name) }
+        }
+    }
+
+    /// The limits this view sets, parsed (checked when it was resolved).
+    public var cacheLimits: CacheLimits {
+        CacheLimits(size: cacheSize.flatMap { try? CacheLimits.parseSize($0, setting: "") },
+                    free: cacheFree.flatMap { try? CacheLimits.parseFree($0, setting: "") })
     }
 }

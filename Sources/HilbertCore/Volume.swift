@@ -31,7 +31,16 @@ public final class Volume {
         self.meta = meta
         self.format = meta.format
         self.store = try StoreFactory.open(format)
-        self.cache = try CacheDirectory.open(root: cacheRoot, volumeUUID: format.uuid)
+        let limits = try CacheLimits.fromEnvironment()
+        var floorBytes: Int64?
+        var floorFraction = 0.1
+        switch limits.free {
+        case .bytes(let b)?: floorBytes = b
+        case .fraction(let f)?: floorFraction = f
+        case nil: break
+        }
+        self.cache = try CacheDirectory.open(root: cacheRoot, volumeUUID: format.uuid, capacityBytes: limits.size,
+                                             minFreeRatio: floorFraction, minFreeBytes: floorBytes)
         meta.shareChangesOnThisNode(through: cache.volumeDirectory + "/change-epoch")
         meta.keepReplacedSeconds = Settings.keepReplacedSeconds
         self.packer = SmallFilePacker(meta: meta, store: store, owner: cache.stagingOwner.record)

@@ -19,11 +19,17 @@ import HilbertSupport
 ///
 /// Eviction: read copies are evicted least-recently-used first (mtime, refreshed by
 /// `openReadCopy(touch: true)`) when they occupy more than `capacityBytes` or the file system has less
-/// than `minFreeRatio` free. Default capacity: min(10 GiB, 10% of the file system's size).
-/// `installReadCopy` makes room for the copy first (evicting LRU read copies), checks free
-/// space (one statvfs) on every install, and scans `files/` after every `evictEveryBytes`
-/// installed by this process (a quarter of the capacity, at most 256 MiB: read copies never
-/// hold much more than the capacity, so writers keep the rest). Sizes are allocated bytes.
+/// than `minFreeRatio` (or `minFreeBytes`) free. Default capacity: min(10 GiB, 10% of the file
+/// system's size). The bytes of read copies are counted in a word every process of the node
+/// shares (`<volume>/cache-usage`, mapped): an installer reserves a copy's size there before
+/// fetching it, and when the reservation passes the capacity it evicts least recently used
+/// copies first, down to 1/16 of the capacity below it (so that a full cache is not scanned on
+/// every install). So the copies exceed the capacity by at most what is being fetched at that
+/// moment, however many processes read at once. `installReadCopy` also checks free space (one
+/// statvfs) on every install, and a full scan of `files/` after every `evictEveryBytes`
+/// installed by this process (a quarter of the capacity, at most 256 MiB) sets the shared
+/// count to what is there (a reservation a killed process left is forgotten then). Sizes are
+/// allocated bytes.
 public final class CacheDirectory: @unchecked Sendable {
     public let root: String
     public let volumeDirectory: String
@@ -35,11 +41,16 @@ public final class CacheDirectory: @unchecked Sendable {
     public let shadowDirectory: String
     public var capacityBytes: Int64
     public var minFreeRatio: Double
+    /// A free-space floor in bytes (`--cache-free 20G`); when set, it replaces `minFreeRatio`.
+    public var minFreeBytes: Int64?
     public var evictEveryBytes: Int64
     /// tmp/ files older than this (seconds) are leftovers of crashed installers.
     public var staleTmpSeconds: Int = 24 * 3600
 
     private let lock = Lock()
+    /// The shared count of read copies' bytes (word 0 of `<volume>/cache-usage`; word 1 is set
+    /// once a scan has filled word 0), mapped on first use.
+    nonisolated(unsafe) private var usageWord: UnsafeMutablePointer<UInt64>?
     private var installedSinceScan: Int64 = 0
     private var adoptedSinceSpaceCheck: Int64 = 0
 
@@ -47,25 +58,27 @@ public final class CacheDirectory: @unchecked Sendable {
 
     /// Create (or reuse) the cache of volume `volumeUUID` under `root`. Throws the errno;
     /// the full explanation is in `DataErrors.last` (or use `CacheDirectory.open`).
-    public convenience init(root: String, volumeUUID: String, capacityBytes: Int64? = nil, minFreeRatio: Double = 0.1) throws(Errno) {
+    public convenience init(root: String, volumeUUID: String, capacityBytes: Int64? = nil, minFreeRatio: Double = 0.1,
+                            minFreeBytes: Int64? = nil) throws(Errno) {
         let p: Prepared
         do throws(HilbertError) {
             p = try CacheDirectory.prepare(root: root, volumeUUID: volumeUUID)
         } catch {
             throw DataErrors.fail(error.errno, error.message)
         }
-        self.init(p, capacityBytes: capacityBytes, minFreeRatio: minFreeRatio)
+        self.init(p, capacityBytes: capacityBytes, minFreeRatio: minFreeRatio, minFreeBytes: minFreeBytes)
     }
 
     /// Same as the initializer, throwing the explained error.
-    public static func open(root: String, volumeUUID: String, capacityBytes: Int64? = nil, minFreeRatio: Double = 0.1) throws(HilbertError) -> CacheDirectory {
+    public static func open(root: String, volumeUUID: String, capacityBytes: Int64? = nil, minFreeRatio: Double = 0.1,
+                            minFreeBytes: Int64? = nil) throws(HilbertError) -> CacheDirectory {
         let p = try prepare(root: root, volumeUUID: volumeUUID)
-        return CacheDirectory(p, capacityBytes: capacityBytes, minFreeRatio: minFreeRatio)
+        return CacheDirectory(p, capacityBytes: capacityBytes, minFreeRatio: minFreeRatio, minFreeBytes: minFreeBytes)
     }
 
     private struct Prepared { var root: String; var volume: String; var fsBytes: Int64; var full: Bool }
 
-    private init(_ p: Prepared, capacityBytes: Int64?, minFreeRatio: Double) {
+    private init(_ p: Prepared, capacityBytes: Int64?, minFreeRatio: Double, minFreeBytes: Int64?) {
         root = p.root
         volumeDirectory = p.volume
         stagingDirectory = p.volume + "/staging"
@@ -76,6 +89,7 @@ public final class CacheDirectory: @unchecked Sendable {
         self.capacityBytes = capacityBytes ?? min(CacheDirectory.defaultCapacityLimit, tenth)
         self.evictEveryBytes = min(256 << 20, max(1 << 20, self.capacityBytes / 4))
         self.minFreeRatio = minFreeRatio
+        self.minFreeBytes = minFreeBytes
         if p.full {
             Log.debug("cache: \(p.volume) is full; evicting read copies")
             evictIfNeeded()
@@ -223,7 +237,8 @@ public final class CacheDirectory: @unchecked Sendable {
             try? Sys.unlink(stagingPath)
             return
         }
-        if version > 1 { try? Sys.unlink(readCopyPath(ino: ino, version: version - 1)) }
+        if version > 1 { removeCounted(readCopyPath(ino: ino, version: version - 1)) }
+        reserve(bytes)
         if scanDue(after: bytes) { evictIfNeeded() }
     }
 
@@ -238,9 +253,14 @@ public final class CacheDirectory: @unchecked Sendable {
     public func installReadCopy(ino: UInt64, version: UInt64, size: Int64, fill: (Int32) throws(Errno) -> Void) throws(Errno) -> Int32 {
         let tmp = tmpDirectory + "/\(ino).\(version).\(getpid()).\(randomHex())"
         var rfd: Int32 = -1
+        reserve(size)
         for attempt in 0..<2 {
-            guard makeRoom(for: size) else { throw tooLarge(size) }
-            let wfd = try Sys.openPrivate(tmp, O_RDWR | O_CREAT | O_EXCL, 0o400)
+            guard makeRoom(for: size) else { reserve(-size); throw tooLarge(size) }
+            let wfd: Int32
+            do throws(Errno) { wfd = try Sys.openPrivate(tmp, O_RDWR | O_CREAT | O_EXCL, 0o400) } catch {
+                reserve(-size)
+                throw error
+            }
             do throws(Errno) {
                 try fill(wfd)
                 rfd = try Sys.open(tmp, O_RDONLY)
@@ -250,16 +270,21 @@ public final class CacheDirectory: @unchecked Sendable {
                 Sys.closePrivate(wfd)
                 try? Sys.unlink(tmp)
                 if (error == .noSpace || error == .quota) && attempt == 0 { continue }
+                reserve(-size)
                 if error == .noSpace || error == .quota { throw tooLarge(size) }
                 throw error
             }
         }
         let final = readCopyPath(ino: ino, version: version)
+        let bytes = (try? Sys.fstat(rfd)).map { Int64($0.st_blocks) * 512 } ?? 0
         do throws(Errno) { try renameIntoPlace(tmp, final) } catch {
             Log.debug("cache: cannot install \(final): \(error)")
             try? Sys.unlink(tmp)
+            reserve(-size)
+            noteInstalled(0)
+            return rfd
         }
-        let bytes = (try? Sys.fstat(rfd)).map { Int64($0.st_blocks) * 512 } ?? 0
+        reserve(bytes - size)
         noteInstalled(bytes)
         return rfd
     }
@@ -297,7 +322,50 @@ public final class CacheDirectory: @unchecked Sendable {
 
     /// A partial read copy grew by `bytes` (PartialCopy): counts toward the next eviction scan.
     func noteFilled(_ bytes: Int64) {
+        reserve(bytes)
         if scanDue(after: bytes) { evictIfNeeded() }
+    }
+
+    // MARK: the shared count of read copies' bytes
+
+    private func usageCounter() -> UnsafeMutablePointer<UInt64>? {
+        if let w = lock.withLock({ usageWord }) { return w }
+        guard let w = hl_sys_map_counter(volumeDirectory + "/cache-usage", 0o600) else { return nil }
+        let mapped: UnsafeMutablePointer<UInt64> = lock.withLock {
+            if let other = usageWord { return other }
+            usageWord = w
+            return w
+        }
+        if mapped == w && hl_counter_load(w + 1) == 0 {
+            hl_counter_store(w, UInt64(scan().reduce(0) { $0 + $1.bytes }))
+            hl_counter_store(w + 1, 1)
+        }
+        return mapped
+    }
+
+    /// Count `bytes` more (fewer, when negative) of read copies; when the count passes the
+    /// capacity, evict least recently used copies down to 1/16 of it below.
+    func reserve(_ bytes: Int64) {
+        guard bytes != 0, let w = usageCounter() else { return }
+        let total = hl_counter_add(w, bytes)
+        if bytes > 0 && total > capacityBytes {
+            evictOldest(total - capacityBytes + capacityBytes / 16)
+        }
+    }
+
+    /// The shared count now (bytes of read copies of this volume on this node).
+    public func countedBytes() -> Int64 {
+        guard let w = usageCounter() else { return 0 }
+        return Int64(bitPattern: hl_counter_load(w))
+    }
+
+    /// Unlink a read copy and count its bytes out.
+    private func removeCounted(_ path: String) {
+        guard let st = try? Sys.lstat(path) else { return }
+        do throws(Errno) {
+            try Sys.unlink(path)
+            reserve(-Int64(st.st_blocks) * 512)
+        } catch {}
     }
 
     private func scanDue(after bytes: Int64) -> Bool {
@@ -309,8 +377,20 @@ public final class CacheDirectory: @unchecked Sendable {
     }
 
     private func freeSpaceLow() -> Bool {
-        guard minFreeRatio > 0, let vfs = try? Sys.statvfs(filesDirectory), vfs.f_blocks > 0 else { return false }
-        return Double(vfs.f_bavail) < minFreeRatio * Double(vfs.f_blocks)
+        guard let vfs = try? Sys.statvfs(filesDirectory), vfs.f_blocks > 0 else { return false }
+        return Double(vfs.f_bavail) * Double(vfs.f_frsize) < wantedFreeBytes(vfs)
+    }
+
+    /// The free-space floor on the cache's file system, in bytes.
+    private func wantedFreeBytes(_ vfs: statvfs) -> Double {
+        if let b = minFreeBytes { return Double(b) }
+        return minFreeRatio * Double(vfs.f_blocks) * Double(vfs.f_frsize)
+    }
+
+    /// The free-space floor in bytes now (0 when the file system cannot be asked).
+    public func freeFloorBytes() -> Int64 {
+        guard let vfs = try? Sys.statvfs(filesDirectory) else { return 0 }
+        return Int64(wantedFreeBytes(vfs))
     }
 
     /// Remove every cached version of `ino`.
@@ -318,7 +398,7 @@ public final class CacheDirectory: @unchecked Sendable {
         let dir = filesDirectory + "/" + CacheDirectory.shard(ino)
         let prefix = "\(ino)."
         guard let names = try? Sys.listDirectory(dir) else { return }
-        for n in names where n.hasPrefix(prefix) { try? Sys.unlink(dir + "/" + n) }
+        for n in names where n.hasPrefix(prefix) { removeCounted(dir + "/" + n) }
     }
 
     // MARK: staging
@@ -414,6 +494,27 @@ public final class CacheDirectory: @unchecked Sendable {
         return (e.count, e.reduce(0) { $0 + $1.bytes })
     }
 
+    /// Staging files (data not yet committed, never evicted): count and allocated bytes.
+    public func stagingUsage() -> (files: Int, bytes: Int64) {
+        guard let names = try? Sys.listDirectory(stagingDirectory) else { return (0, 0) }
+        var bytes: Int64 = 0
+        var files = 0
+        for n in names {
+            guard let st = try? Sys.lstat(stagingDirectory + "/" + n), (st.st_mode & S_IFMT) == S_IFREG else { continue }
+            files += 1
+            bytes += Int64(st.st_blocks) * 512
+        }
+        return (files, bytes)
+    }
+
+    /// Delete every read copy (`hilbert cache clear`); staging files stay. A process reading a
+    /// copy keeps reading it (unlinked, it lives until closed); the next open fetches again.
+    @discardableResult
+    public func clearReadCopies() -> (files: Int, bytes: Int64) {
+        let entries = scan()
+        return evictOldest(entries.reduce(0) { $0 + $1.bytes } + 1, entries)
+    }
+
     /// Delete least recently used read copies until they fit `capacityBytes` and the file
     /// system has `minFreeRatio` free (as far as read copies can provide). Also removes
     /// stale tmp/ leftovers. Never touches staging/. Returns what was removed.
@@ -422,11 +523,11 @@ public final class CacheDirectory: @unchecked Sendable {
         removeStaleTmp()
         let entries = scan()
         let total = entries.reduce(0) { $0 + $1.bytes }
+        if let w = usageCounter() { hl_counter_store(w, UInt64(total)) }
         var excess = total - capacityBytes
-        if minFreeRatio > 0, let vfs = try? Sys.statvfs(filesDirectory), vfs.f_blocks > 0 {
-            let frsize = Double(vfs.f_frsize)
-            let wanted = minFreeRatio * Double(vfs.f_blocks) * frsize
-            let avail = Double(vfs.f_bavail) * frsize
+        if let vfs = try? Sys.statvfs(filesDirectory), vfs.f_blocks > 0 {
+            let wanted = wantedFreeBytes(vfs)
+            let avail = Double(vfs.f_bavail) * Double(vfs.f_frsize)
             if avail < wanted { excess = max(excess, Int64(wanted - avail)) }
         }
         if excess <= 0 { return (0, 0) }
@@ -448,6 +549,7 @@ public final class CacheDirectory: @unchecked Sendable {
                 files += 1
             } catch {}      // ENOENT: another process evicted it first
         }
+        if freed > 0, let w = usageCounter() { _ = hl_counter_add(w, -freed) }
         if files > 0 { Log.debug("cache: evicted \(files) read copies, \(freed) bytes") }
         return (files, freed)
     }

@@ -12,26 +12,36 @@ struct MountOptions: ParsableArguments {
     @Option(name: .customLong("mount"), help: "PREFIX=META-URL (repeatable); default: $HILBERT_MOUNTS, the config file, or /hilbert on the default volume.")
     var mounts: [String] = []
 
-    @Option(help: "Node-local cache directory (default: $HILBERT_CACHE, the config file, or ~/.cache/hilbert).")
+    @Option(help: "Node-local cache directory (default: $HILBERT_CACHE, the config file, or ${TMPDIR:-/tmp}/hilbert-$USER).")
     var cache: String?
 
-    /// The mount table and cache directory, each by the one precedence (View.swift).
+    @Option(name: .customLong("cache-size"), help: "Most the cache keeps in read copies, e.g. 50G (default: $HILBERT_CACHE_SIZE, the config file, or min(10G, 10% of its file system)).")
+    var cacheSize: String?
+
+    @Option(name: .customLong("cache-free"), help: "Free space the cache leaves on its file system, e.g. 20G or 5% (default: $HILBERT_CACHE_FREE, the config file, or 10%).")
+    var cacheFree: String?
+
+    /// The mount table and cache directory, each by the one precedence (View.swift); the
+    /// cache's limits go into this process's environment (for its own volumes and its children).
     func resolve() throws -> (mounts: [MountSpec], cache: String) {
-        try MountOptions.resolve(mounts: mounts, cache: cache)
+        try MountOptions.resolve(mounts: mounts, cache: cache, cacheSize: cacheSize, cacheFree: cacheFree)
     }
 
-    static func resolve(mounts: [String], cache: String?) throws -> (mounts: [MountSpec], cache: String) {
-        let v = try view(mounts: mounts, cache: cache)
+    static func resolve(mounts: [String], cache: String?, cacheSize: String? = nil,
+                        cacheFree: String? = nil) throws -> (mounts: [MountSpec], cache: String) {
+        let v = try view(mounts: mounts, cache: cache, cacheSize: cacheSize, cacheFree: cacheFree)
+        v.exportCacheLimits()
         return (v.mounts, v.cache)
     }
 
     func view() throws -> View {
-        try MountOptions.view(mounts: mounts, cache: cache)
+        try MountOptions.view(mounts: mounts, cache: cache, cacheSize: cacheSize, cacheFree: cacheFree)
     }
 
-    static func view(mounts: [String], cache: String?) throws -> View {
+    static func view(mounts: [String], cache: String?, cacheSize: String? = nil, cacheFree: String? = nil) throws -> View {
         do {
-            return try View.resolve(mountArguments: mounts, cacheArgument: cache, siteFile: Launcher.siteConfigPath())
+            return try View.resolve(mountArguments: mounts, cacheArgument: cache, cacheSizeArgument: cacheSize,
+                                    cacheFreeArgument: cacheFree, siteFile: Launcher.siteConfigPath())
         } catch {
             throw CLIError(error.message)
         }

@@ -5,6 +5,35 @@ import HilbertMeta
 @testable import HilbertCore
 
 @Suite struct SettingsTests {
+    @Test func cacheLimitsParse() throws {
+        #expect(try CacheLimits.parseSize("50G", setting: "x") == 50 << 30)
+        #expect(try CacheLimits.parseSize("50GiB", setting: "x") == 50 << 30)
+        #expect(try CacheLimits.parseSize("50 gb", setting: "x") == 50 << 30)
+        #expect(try CacheLimits.parseSize("1.5T", setting: "x") == 3 << 39)
+        #expect(try CacheLimits.parseSize("512m", setting: "x") == 512 << 20)
+        #expect(try CacheLimits.parseSize("2097152", setting: "x") == 2 << 20)
+        #expect(try CacheLimits.parseSize("4096K", setting: "x") == 4 << 20)
+        for bad in ["", "G", "12Q", "-5G", "1e3G", "5 G B", "0.5K", "100", "9999999999T", "٣G"] {
+            #expect(throws: HilbertError.self, "\(bad)") { _ = try CacheLimits.parseSize(bad, setting: "x") }
+        }
+        #expect(try CacheLimits.parseFree("5%", setting: "x") == .fraction(0.05))
+        #expect(try CacheLimits.parseFree("0", setting: "x") == .bytes(0))
+        #expect(try CacheLimits.parseFree("20G", setting: "x") == .bytes(20 << 30))
+        for bad in ["100%", "-1%", "%", "lots", "5%%"] {
+            #expect(throws: HilbertError.self, "\(bad)") { _ = try CacheLimits.parseFree(bad, setting: "x") }
+        }
+        do {
+            _ = try CacheLimits.parseSize("12Q", setting: "HILBERT_CACHE_SIZE")
+        } catch {
+            #expect(error.message.contains("HILBERT_CACHE_SIZE '12Q' is not a size"))
+        }
+        #expect(CacheLimits.describe(.fraction(0.07)) == "7% of the file system")
+        #expect(CacheLimits.describe(.fraction(0.125)) == "12.50% of the file system")
+        #expect(CacheLimits(size: nil).sizeBytes(fileSystemBytes: 1 << 40) == 10 << 30)
+        #expect(CacheLimits(size: nil).sizeBytes(fileSystemBytes: 20 << 30) == 2 << 30)
+        #expect(CacheLimits.floorBytes(.fraction(0.1), fsBytes: 1000) == 100)
+    }
+
     @Test func parsesMountTables() throws {
         let m = try Settings.parseMounts(" /data/=sqlite:///v/meta.db ; /scratch=sqlite:///s.db")
         #expect(m == [MountSpec(prefix: "/data", metaURL: "sqlite:///v/meta.db"),

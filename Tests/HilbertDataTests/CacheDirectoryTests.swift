@@ -194,6 +194,36 @@ import CHilbertSys
         #expect(cache.usage().files == 0)
     }
 
+    /// Two processes' caches on one directory share the count of read copies' bytes: what
+    /// one installs the other sees, and an install that passes the capacity evicts the least
+    /// recently used copies whoever installed them. A full scan sets the count to what is there.
+    @Test func sharedCountKeepsTheLimit() throws {
+        let dir = TempDir()
+        let a = try CacheDirectory(root: dir.path, volumeUUID: "v", capacityBytes: 4 << 20, minFreeRatio: 0)
+        let b = try CacheDirectory(root: dir.path, volumeUUID: "v", capacityBytes: 4 << 20, minFreeRatio: 0)
+        let mib = randomBytes(1 << 20)
+        for ino in UInt64(1)...10 {
+            let c = ino % 2 == 0 ? a : b
+            let fd = try c.installReadCopy(ino: ino, version: 1, size: Int64(mib.count)) { (w: Int32) throws(Errno) in
+                try Sys.pwriteAll(w, mib, 0)
+            }
+            Sys.close(fd)
+            #expect(a.usage().bytes <= (4 << 20) + (64 << 10), "after \(ino) installs")
+        }
+        #expect(a.countedBytes() == b.countedBytes())
+        #expect(abs(a.countedBytes() - a.usage().bytes) < 64 << 10)
+        #expect(b.openReadCopy(ino: 10, version: 1, touch: false) != nil)    // the newest stay
+        #expect(a.openReadCopy(ino: 1, version: 1, touch: false) == nil)     // the oldest went
+        a.removeReadCopies(ino: 10)
+        #expect(abs(b.countedBytes() - b.usage().bytes) < 64 << 10)
+        #expect(a.clearReadCopies().files > 0)
+        #expect(a.usage().files == 0 && b.countedBytes() == 0)
+        // A count that drifted (a killed installer's reservation) is set right by a scan.
+        b.reserve(-(1 << 30))
+        _ = b.evictIfNeeded()
+        #expect(a.countedBytes() == 0)
+    }
+
     @Test func unusableRoot() throws {
         let dir = TempDir()
         let file = dir.path + "/plain"

@@ -97,6 +97,10 @@ int hl_sys_tracked_umask(void);
 volatile uint64_t *hl_sys_map_counter(const char *path, mode_t mode);
 static inline uint64_t hl_counter_load(volatile uint64_t *c) { return __atomic_load_n(c, __ATOMIC_ACQUIRE); }
 static inline uint64_t hl_counter_bump(volatile uint64_t *c) { return __atomic_add_fetch(c, 1, __ATOMIC_ACQ_REL); }
+static inline int64_t hl_counter_add(volatile uint64_t *c, int64_t delta) {
+    return (int64_t)__atomic_add_fetch(c, (uint64_t)delta, __ATOMIC_ACQ_REL);
+}
+static inline void hl_counter_store(volatile uint64_t *c, uint64_t v) { __atomic_store_n(c, v, __ATOMIC_RELEASE); }
 /* Shared memory of partial read copies (PartialCopy): a file mapped MAP_SHARED, or anonymous
  * shared memory that forked children keep sharing. NULL on failure. */
 void *hl_sys_map_shared(int fd, size_t len);

@@ -20,7 +20,8 @@ extension Hilbert {
             --get prints bare values, one line each, in the order asked (for scripts and \
             modulefiles): mounts (PREFIX=URL;...), cache, binds (the existing directories a \
             container needs bound, comma-separated: the cache, created if missing, and each \
-            volume's metadata and object directories; the default volume's directory is created).
+            volume's metadata and object directories; the default volume's directory is created), \
+            cache-size and cache-free (empty when the embedded default holds).
 
             Examples:
               hilbert config
@@ -30,7 +31,7 @@ extension Hilbert {
 
         @OptionGroup var volumes: MountOptions
 
-        @Option(help: "Print only this value: mounts, cache or binds (repeatable).")
+        @Option(help: "Print only this value: mounts, cache, binds, cache-size or cache-free (repeatable; an unset limit prints an empty line).")
         var get: [String] = []
 
         func run() throws {
@@ -45,6 +46,8 @@ extension Hilbert {
                 }
                 for m in v.mounts { print("mount  \(m.prefix) = \(m.metaURL)   (\(from(v.mountsSource)))") }
                 print("cache  \(v.cache)   (\(from(v.cacheSource)))")
+                print("cache-size  \(v.cacheSize ?? "min(10G, 10% of its file system)")   (\(from(v.cacheSizeSource)))")
+                print("cache-free  \(v.cacheFree ?? "10%")   (\(from(v.cacheFreeSource)))")
                 print("config file:  \(v.userFile)\(Sys.exists(v.userFile) ? "" : " (none)")")
                 if let site = v.siteFile { print("site default: \(site)\(Sys.exists(site) ? "" : " (none)")") }
                 return
@@ -54,7 +57,9 @@ extension Hilbert {
                 case "mounts": print(Settings.formatMounts(v.mounts))
                 case "cache": print(v.cache)
                 case "binds": print(try binds(v).joined(separator: ","))
-                default: throw CLIError("--get \(key): unknown (mounts, cache, binds)")
+                case "cache-size": print(v.cacheSize ?? "")
+                case "cache-free": print(v.cacheFree ?? "")
+                default: throw CLIError("--get \(key): unknown (mounts, cache, binds, cache-size, cache-free)")
                 }
             }
         }

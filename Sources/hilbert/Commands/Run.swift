@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import HilbertCore
+import HilbertSupport
 
 extension Hilbert {
     struct Run: ParsableCommand {
@@ -23,15 +24,17 @@ extension Hilbert {
         var command: [String] = []
 
         func run() throws {
-            throw ExitCode(try Run.launch(command, mounts: volumes.mounts, cache: volumes.cache))
+            throw ExitCode(try Run.launch(command, mounts: volumes.mounts, cache: volumes.cache,
+                                          cacheSize: volumes.cacheSize, cacheFree: volumes.cacheFree))
         }
 
         /// The job itself; also reached without the argument parser (main.swift, FastRun).
-        static func launch(_ command: [String], mounts: [String], cache: String?) throws -> Int32 {
+        static func launch(_ command: [String], mounts: [String], cache: String?, cacheSize: String? = nil,
+                           cacheFree: String? = nil) throws -> Int32 {
             var argv = command
             if argv.first == "--" { argv.removeFirst() }
             guard !argv.isEmpty else { throw CLIError("no command given (usage: hilbert run [--mount P=URL] -- CMD ARGS…)") }
-            let (table, cacheDir) = try MountOptions.resolve(mounts: mounts, cache: cache)
+            let (table, cacheDir) = try MountOptions.resolve(mounts: mounts, cache: cache, cacheSize: cacheSize, cacheFree: cacheFree)
             // A command stored under a prefix must be exec'd by a shimmed process (this one
             // is not): let a shell under the shim exec it.
             if table.contains(where: { argv[0] == $0.prefix || argv[0].hasPrefix($0.prefix + "/") }) {
@@ -103,6 +106,9 @@ extension Hilbert {
             let shim = try Launcher.shimPath()
             print("export HILBERT_MOUNTS=\(shellQuote(Settings.formatMounts(table)))")
             print("export HILBERT_CACHE=\(shellQuote(cacheDir))")
+            for name in [CacheLimits.sizeVariable, CacheLimits.freeVariable] {
+                if let value = getEnv(name) { print("export \(name)=\(shellQuote(value))") }
+            }
             print("export LD_PRELOAD=\(shellQuote(shim))${LD_PRELOAD:+:$LD_PRELOAD}")
         }
     }

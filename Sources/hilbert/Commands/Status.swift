@@ -23,7 +23,9 @@ extension Hilbert {
         @OptionGroup var volumes: MountOptions
 
         func run() throws {
-            let (mounted, cacheDir) = try volumes.resolve()
+            let view = try volumes.view()
+            view.exportCacheLimits()
+            let (mounted, cacheDir) = (view.mounts, view.cache)
             let table = metaURL.map { [MountSpec(prefix: "(none)", metaURL: $0)] } ?? mounted
             var failed = false
             for m in table {
@@ -40,6 +42,12 @@ extension Hilbert {
                     if !reachable { failed = true }
                     print("  blocks:        \(f.blockSize) bytes, compression \(f.compression), inline up to \(f.inlineMax) bytes")
                     print("  cache:         \(v.cache.root)")
+                    let defaultSize = "embedded default: min(10 GiB, 10% of its file system)"
+                    print("  cache limit:   \(CacheLimits.describe(v.cache.capacityBytes)) of read copies (\(view.cacheSize == nil ? defaultSize : view.cacheSizeSource.rawValue))")
+                    let floor = view.cacheLimits.free.map(CacheLimits.describe) ?? "10% of the file system"
+                    print("  cache floor:   \(floor) left free, now \(CacheLimits.describe(v.cache.freeFloorBytes())) (\(view.cacheFreeSource.rawValue))")
+                    let used = v.cache.usage()
+                    print("  cache use:     \(used.files) read copies, \(CacheLimits.describe(used.bytes)) on this node")
                     print("  inodes:        \(u.inodes)")
                     print("  logical bytes: \(u.logicalBytes) (\(human(u.logicalBytes)))")
                     print("  stored bytes:  \(u.storedBytes) (\(human(u.storedBytes)))")

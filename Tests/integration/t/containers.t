@@ -76,6 +76,10 @@ APPTAINERENV_LD_PRELOAD=$HILBERT_HOME/lib/libhilbert-preload-compat.so
 APPTAINER_BINDPATH=/site,$HILBERT_HOME,$UC,$UV" "apptainer exec: binds appended to APPTAINER_BINDPATH, variables as APPTAINERENV_"
 out=$(PATH="$HL_TMP/fake:$PATH" U "$CONT" --engine singularity img.sif -- true 2>&1)
 like "$(flat "$out")" "singularity exec img\.sif true~.*SINGULARITYENV_LD_PRELOAD=[^~]*compat\.so~SINGULARITY_BINDPATH=$HILBERT_HOME," "singularity exec: SINGULARITYENV_ and SINGULARITY_BINDPATH"
+out=$(PATH="$HL_TMP/fake:$PATH" U env HILBERT_CACHE_SIZE=40G HILBERT_CACHE_FREE=5% "$CONT" --cleanenv img.sif -- true 2>&1)
+like "$(flat "$out")" "APPTAINERENV_HILBERT_CACHE_FREE=5%~APPTAINERENV_HILBERT_CACHE_SIZE=40G~" "the cache's limits reach the container as APPTAINERENV_"
+out=$(PATH="$HL_TMP/fake:$PATH" U env HILBERT_CACHE_SIZE=40Q "$CONT" --cleanenv img.sif -- true 2>&1); rc=$?
+like "$out" "HILBERT_CACHE_SIZE '40Q' is not a size" "a bad limit stops hilbert-container before the container starts"
 
 out=$(PATH="$HL_TMP/fake:$PATH" HILBERT_MOUNTS="/hilbert=$URL" HILBERT_CACHE="$UC" "$CONT" --engine singularity img.sif -- true 2>&1); rc=$?
 is "$rc" 2 "a cache directory of another user: hilbert-container refuses before starting the container"

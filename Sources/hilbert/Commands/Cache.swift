@@ -1,0 +1,134 @@
+import ArgumentParser
+import Glibc
+import HilbertCore
+import HilbertData
+import HilbertSupport
+
+extension Hilbert {
+    struct Cache: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show or empty this node's cache directory.",
+            discussion: """
+            'status' shows, for each volume with data in the cache directory, its read copies \
+            (what reads fetched, evicted least recently used first) and its staging files (data \
+            not yet committed: never evicted), then the cache's limits and where each came from. \
+            'clear' deletes the read copies (of one volume with --volume); staging files stay, and \
+            programs reading a copy keep reading it.
+
+            Examples:
+              hilbert cache status
+              hilbert cache clear
+              hilbert cache clear --volume /hilbert
+              hilbert cache status --cache /local/scratch/hilbert-$USER --cache-size 200G
+            """,
+            subcommands: [Status.self, Clear.self])
+
+        struct Status: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Show what the cache holds and its limits.")
+            @OptionGroup var volumes: MountOptions
+            @Option(help: "Only this volume: a mount prefix, a metadata URL or the volume's UUID.")
+            var volume: String?
+
+            func run() throws {
+                let view = try volumes.view()
+                view.exportCacheLimits()
+                let dirs = try volumeDirectories(view, only: volume)
+                print("Cache \(view.cache) (\(view.cacheSource.rawValue))")
+                if dirs.isEmpty { print("  no volume has data here") }
+                for (uuid, label) in dirs {
+                    let c = try openCache(view, uuid)
+                    let copies = c.usage()
+                    let staging = c.stagingUsage()
+                    print("  volume \(uuid)\(label.map { " (\($0))" } ?? "")")
+                    print("    read copies:   \(copies.files) files, \(CacheLimits.describe(copies.bytes))")
+                    print("    staging files: \(staging.files) files, \(CacheLimits.describe(staging.bytes)) (not yet committed; never evicted)")
+                }
+                let limits = view.cacheLimits
+                let fs = fileSystemBytes(view.cache)
+                let limit = limits.sizeBytes(fileSystemBytes: fs)
+                let floor = CacheLimits.floorBytes(limits.free, fsBytes: fs)
+                print("  limit:         \(CacheLimits.describe(limit)) of read copies per volume (\(view.cacheSize.map { "\($0), \(view.cacheSizeSource.rawValue)" } ?? "embedded default: min(10 GiB, 10% of the file system)"))")
+                print("  free floor:    \(CacheLimits.describe(floor)) left free (\(view.cacheFree.map { "\($0), \(view.cacheFreeSource.rawValue)" } ?? "embedded default: 10%"))")
+                print("  file system:   \(CacheLimits.describe(freeBytes(view.cache))) free of \(CacheLimits.describe(fileSystemBytes(view.cache)))")
+            }
+        }
+
+        struct Clear: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Delete the read copies (staging files stay).")
+            @OptionGroup var volumes: MountOptions
+            @Option(help: "Only this volume: a mount prefix, a metadata URL or the volume's UUID.")
+            var volume: String?
+
+            func run() throws {
+                let view = try volumes.view()
+                view.exportCacheLimits()
+                let dirs = try volumeDirectories(view, only: volume)
+                var files = 0
+                var bytes: Int64 = 0
+                for (uuid, label) in dirs {
+                    let c = try openCache(view, uuid)
+                    let removed = c.clearReadCopies()
+                    let staging = c.stagingUsage()
+                    print("volume \(uuid)\(label.map { " (\($0))" } ?? ""): deleted \(removed.files) read copies, \(CacheLimits.describe(removed.bytes)); \(staging.files) staging files kept")
+                    files += removed.files
+                    bytes += removed.bytes
+                }
+                print("cleared \(files) read copies, \(CacheLimits.describe(bytes)), from \(view.cache)")
+            }
+        }
+    }
+}
+
+/// The volume directories of the cache (`<cache>/<uuid>`), each with the mount prefix it is
+/// seen under when a volume of the mount table has that UUID; only the one `only` names.
+private func volumeDirectories(_ view: View, only: String?) throws -> [(uuid: String, label: String?)] {
+    var labels: [String: String] = [:]
+    var wanted: String?
+    for m in view.mounts {
+        guard let v = try? Volume.open(m, cacheRoot: view.cache, createIfDefault: false) else { continue }
+        labels[v.format.uuid] = m.prefix
+        if only == m.prefix || only == m.metaURL { wanted = v.format.uuid }
+        v.meta.close()
+    }
+    if let only, wanted == nil, !only.hasPrefix("/"), !only.contains(":") { wanted = only }
+    if let only, wanted == nil {
+        throw CLIError("--volume \(only): no volume of the mount table is there (give a prefix, a metadata URL or a UUID)")
+    }
+    guard Sys.exists(view.cache) else { return [] }
+    let names: [String]
+    do { names = try Sys.listDirectory(view.cache) } catch { throw CLIError("cannot read the cache directory \(view.cache): \(error)") }
+    var out: [(String, String?)] = []
+    for n in names.sorted() where Sys.exists(view.cache + "/" + n + "/files") {
+        if let wanted, n != wanted { continue }
+        out.append((n, labels[n]))
+    }
+    if let wanted, out.isEmpty { print("volume \(wanted): nothing cached in \(view.cache)") }
+    return out
+}
+
+private func openCache(_ view: View, _ uuid: String) throws -> CacheDirectory {
+    let limits = view.cacheLimits
+    var floorBytes: Int64?
+    var fraction = 0.1
+    switch limits.free {
+    case .bytes(let b)?: floorBytes = b
+    case .fraction(let f)?: fraction = f
+    case nil: break
+    }
+    do {
+        return try CacheDirectory.open(root: view.cache, volumeUUID: uuid, capacityBytes: limits.size,
+                                       minFreeRatio: fraction, minFreeBytes: floorBytes)
+    } catch {
+        throw CLIError(error.message)
+    }
+}
+
+private func fileSystemBytes(_ path: String) -> Int64 {
+    guard let vfs = try? Sys.statvfs(path) else { return 0 }
+    return Int64(vfs.f_blocks) * Int64(vfs.f_frsize)
+}
+
+private func freeBytes(_ path: String) -> Int64 {
+    guard let vfs = try? Sys.statvfs(path) else { return 0 }
+    return Int64(vfs.f_bavail) * Int64(vfs.f_frsize)
+}
