@@ -76,6 +76,17 @@ public struct CacheLimits: Sendable, Equatable {
         return Int64(n)
     }
 
+    /// The floor as CacheDirectory takes it: a fraction of the file system, or bytes (which
+    /// then replace the fraction).
+    public var freeFraction: Double {
+        if case .fraction(let f)? = free { return f }
+        return 0.1
+    }
+    public var freeBytes: Int64? {
+        if case .bytes(let b)? = free { return b }
+        return nil
+    }
+
     /// The size limit in bytes on a file system of `fileSystemBytes` (CacheDirectory's default
     /// when unset).
     public func sizeBytes(fileSystemBytes fs: Int64) -> Int64 {

@@ -32,15 +32,8 @@ public final class Volume {
         self.format = meta.format
         self.store = try StoreFactory.open(format)
         let limits = try CacheLimits.fromEnvironment()
-        var floorBytes: Int64?
-        var floorFraction = 0.1
-        switch limits.free {
-        case .bytes(let b)?: floorBytes = b
-        case .fraction(let f)?: floorFraction = f
-        case nil: break
-        }
         self.cache = try CacheDirectory.open(root: cacheRoot, volumeUUID: format.uuid, capacityBytes: limits.size,
-                                             minFreeRatio: floorFraction, minFreeBytes: floorBytes)
+                                             minFreeRatio: limits.freeFraction, minFreeBytes: limits.freeBytes)
         meta.shareChangesOnThisNode(through: cache.volumeDirectory + "/change-epoch")
         meta.keepReplacedSeconds = Settings.keepReplacedSeconds
         self.packer = SmallFilePacker(meta: meta, store: store, owner: cache.stagingOwner.record)

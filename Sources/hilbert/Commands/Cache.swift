@@ -25,14 +25,10 @@ extension Hilbert {
 
         struct Status: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Show what the cache holds and its limits.")
-            @OptionGroup var volumes: MountOptions
-            @Option(help: "Only this volume: a mount prefix, a metadata URL or the volume's UUID.")
-            var volume: String?
+            @OptionGroup var selection: CacheSelection
 
             func run() throws {
-                let view = try volumes.view()
-                view.exportCacheLimits()
-                let dirs = try volumeDirectories(view, only: volume)
+                let (view, dirs) = try selection.resolve()
                 print("Cache \(view.cache) (\(view.cacheSource.rawValue))")
                 if dirs.isEmpty { print("  no volume has data here") }
                 for (uuid, label) in dirs {
@@ -49,20 +45,16 @@ extension Hilbert {
                 let floor = CacheLimits.floorBytes(limits.free, fsBytes: fs)
                 print("  limit:         \(CacheLimits.describe(limit)) of read copies per volume (\(view.cacheSize.map { "\($0), \(view.cacheSizeSource.rawValue)" } ?? "embedded default: min(10 GiB, 10% of the file system)"))")
                 print("  free floor:    \(CacheLimits.describe(floor)) left free (\(view.cacheFree.map { "\($0), \(view.cacheFreeSource.rawValue)" } ?? "embedded default: 10%"))")
-                print("  file system:   \(CacheLimits.describe(freeBytes(view.cache))) free of \(CacheLimits.describe(fileSystemBytes(view.cache)))")
+                print("  file system:   \(CacheLimits.describe(freeBytes(view.cache))) free of \(CacheLimits.describe(fs))")
             }
         }
 
         struct Clear: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Delete the read copies (staging files stay).")
-            @OptionGroup var volumes: MountOptions
-            @Option(help: "Only this volume: a mount prefix, a metadata URL or the volume's UUID.")
-            var volume: String?
+            @OptionGroup var selection: CacheSelection
 
             func run() throws {
-                let view = try volumes.view()
-                view.exportCacheLimits()
-                let dirs = try volumeDirectories(view, only: volume)
+                let (view, dirs) = try selection.resolve()
                 var files = 0
                 var bytes: Int64 = 0
                 for (uuid, label) in dirs {
@@ -76,6 +68,20 @@ extension Hilbert {
                 print("cleared \(files) read copies, \(CacheLimits.describe(bytes)), from \(view.cache)")
             }
         }
+    }
+}
+
+/// The cache directory and volumes `hilbert cache` works on.
+struct CacheSelection: ParsableArguments {
+    @OptionGroup var volumes: MountOptions
+    @Option(help: "Only this volume: a mount prefix, a metadata URL or the volume's UUID.")
+    var volume: String?
+
+    /// The view (its cache limits exported, as every command does) and the volume directories.
+    func resolve() throws -> (View, [(uuid: String, label: String?)]) {
+        let view = try volumes.view()
+        view.exportCacheLimits()
+        return (view, try volumeDirectories(view, only: volume))
     }
 }
 
@@ -108,16 +114,9 @@ private func volumeDirectories(_ view: View, only: String?) throws -> [(uuid: St
 
 private func openCache(_ view: View, _ uuid: String) throws -> CacheDirectory {
     let limits = view.cacheLimits
-    var floorBytes: Int64?
-    var fraction = 0.1
-    switch limits.free {
-    case .bytes(let b)?: floorBytes = b
-    case .fraction(let f)?: fraction = f
-    case nil: break
-    }
     do {
         return try CacheDirectory.open(root: view.cache, volumeUUID: uuid, capacityBytes: limits.size,
-                                       minFreeRatio: fraction, minFreeBytes: floorBytes)
+                                       minFreeRatio: limits.freeFraction, minFreeBytes: limits.freeBytes)
     } catch {
         throw CLIError(error.message)
     }

@@ -85,15 +85,7 @@ func probe(_ store: ObjectStore, _ f: VolumeFormat) -> (Bool, String) {
     return (true, "reachable (\(ms) ms)")
 }
 
-func human(_ n: UInt64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var v = Double(n)
-    var i = 0
-    while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
-    if i == 0 { return "\(n) B" }
-    let tenths = Int((v * 10).rounded())
-    return "\(tenths / 10).\(tenths % 10) \(units[i])"
-}
+func human(_ n: UInt64) -> String { CacheLimits.describe(Int64(clamping: n)) }
 
 /// A wall-clock second as "YYYY-MM-DD HH:MM:SS UTC".
 func utcTime(_ seconds: Int64) -> String {
