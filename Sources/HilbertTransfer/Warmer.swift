@@ -1,0 +1,280 @@
+import Glibc
+import CHilbertSys
+import HilbertSupport
+import HilbertMeta
+import HilbertData
+
+public enum WarmupMode: Sendable {
+    /// Fetch what is not in the node's cache.
+    case fill
+    /// Only say how much is there.
+    case check
+    /// Drop it from the node's cache.
+    case evict
+}
+
+public struct WarmupOptions: Sendable {
+    public var mode = WarmupMode.fill
+    /// Threads fetching (each fetch of a big file also fetches its blocks in parallel).
+    public var threads = 8
+    /// Entries read from the metadata at a time.
+    public var pageEntries = 1000
+    public init() {}
+}
+
+/// What a warm-up found and did, per kind of file.
+public struct WarmupTally: Sendable {
+    public var fetched = (files: 0, bytes: UInt64(0))
+    /// Already in the cache (fill, check).
+    public var cached = (files: 0, bytes: UInt64(0))
+    /// Not in the cache (check).
+    public var absent = (files: 0, bytes: UInt64(0))
+    public var evicted = (files: 0, bytes: UInt64(0))
+    /// Empty files and files whose bytes are in the metadata: nothing to fetch.
+    public var inMetadata = 0
+    /// Larger than the cache may hold: left out.
+    public var tooLarge = (files: 0, bytes: UInt64(0))
+    public var errors = 0
+    public var directories = 0
+    public var seconds = 0.0
+    public var stopped = false
+}
+
+enum WarmJob {
+    case page(dir: Ino, shown: [UInt8], after: UInt64)
+    case file(ExportedEntry, shown: [UInt8])
+}
+
+/// `hilbert warmup PATH…`: puts the committed content of every regular file under the paths
+/// into this node's cache directory as read copies (CacheDirectory), in parallel, so that a job
+/// that reads them afterwards talks to the object store for none of them (it reads the copies
+/// even when the store cannot be reached). Directory listings are taken a page at a time by a
+/// pool of threads, as `hilbert export` does; small files in a pack that two or more files of a
+/// page share are cut out of one GET of the whole pack (PackReader). A file already cached is
+/// marked as recently used (warmed data is the last to be evicted) and not fetched again.
+///
+/// Warmers that run at once on one node (the tasks of a job array, each warming the same
+/// paths) fetch each file once: a warmer takes an exclusive `flock` on
+/// `tmp/<ino>.<version>.warm` before fetching, and one that finds it taken waits for it, then
+/// finds the copy in place (if its holder died, the lock is released and the waiter fetches).
+public final class Warmer: Transfer, @unchecked Sendable {
+    let meta: MetaStore
+    let store: ObjectStore
+    let cache: CacheDirectory
+    let blockSize: Int
+    let options: WarmupOptions
+    let cred: Credentials
+    public var onMessage: (String) -> Void = { _ in }
+    public var stopRequested: () -> Bool = { false }
+
+    private let queue = JobQueue<WarmJob>()
+    private let packs: PackReader
+    private let lock = Lock()
+    private var tally = WarmupTally()
+    private var found = 0
+    private var interrupted = false
+    private let started = hl_monotonic_ns()
+
+    public init(meta: MetaStore, store: ObjectStore, cache: CacheDirectory, blockSize: Int,
+                options: WarmupOptions = WarmupOptions(), cred: Credentials = .effective()) {
+        self.meta = meta
+        self.store = store
+        self.cache = cache
+        self.blockSize = blockSize
+        self.options = options
+        self.cred = cred
+        packs = PackReader(store: store)
+    }
+
+    public var progress: TransferReport {
+        lock.withLock {
+            var r = TransferReport()
+            r.found = found
+            r.files = tally.fetched.files + tally.cached.files + tally.absent.files + tally.evicted.files + tally.inMetadata
+            r.skipped = tally.tooLarge.files
+            r.errors = tally.errors
+            r.directories = tally.directories
+            r.bytes = tally.fetched.bytes + tally.cached.bytes + tally.evicted.bytes + tally.absent.bytes
+            r.seconds = Double(hl_monotonic_ns() &- started) / 1e9
+            return r
+        }
+    }
+
+    public func interrupt() {
+        lock.withLock { interrupted = true }
+        queue.stop()
+    }
+
+    /// Warm (check, evict) each of `paths` (paths inside the volume, `shown` as the user named
+    /// them): a directory's whole tree, a file itself. Symbolic links are not followed below
+    /// the paths. A path that does not exist is an error of the run; entries that fail are
+    /// reported one by one (`onMessage`) and counted.
+    public func run(_ paths: [(inner: [UInt8], shown: String)], tickSeconds: Double = 0.5,
+                    tick: () -> Void = {}) throws(HilbertError) -> WarmupTally {
+        for (inner, shown) in paths {
+            let found: Resolution
+            do {
+                found = try meta.resolve(from: rootIno, path: inner, followLast: true, cred: cred, mountPrefix: [])
+            } catch {
+                throw HilbertError(error, "warmup: \(shown): \(explain(error, meta))")
+            }
+            guard case .found(_, _, let a) = found else {
+                throw HilbertError(.noEntry, "warmup: \(shown): no such file or directory in the volume")
+            }
+            if a.isDirectory {
+                lock.withLock { tally.directories += 1 }
+                queue.push(.page(dir: a.ino, shown: Array(shown.utf8), after: 0))
+            } else if a.isRegular {
+                do throws(Errno) {
+                    let layout = try meta.dataLayout(a.ino)
+                    var e = ExportedEntry(name: [], attr: layout.attr, cookie: 0)
+                    e.inline = layout.inline
+                    e.blocks = layout.blocks
+                    lock.withLock { self.found += 1 }
+                    queue.push(.file(e, shown: Array(shown.utf8)))
+                } catch {
+                    throw HilbertError(error, "warmup: \(shown): \(explain(error, meta))")
+                }
+            } else {
+                throw HilbertError(.invalid, "warmup: \(shown) is neither a directory nor a regular file")
+            }
+        }
+        let done = Monitor()
+        var running = max(1, options.threads)
+        let threads = WorkerThreads.start(running) { _ in
+            self.work()
+            done.lock(); running -= 1; done.broadcast(); done.unlock()
+        }
+        if threads.count == 0 { fatalError("warmup: cannot start threads") }
+        waitTicking(done, until: { running == 0 }, seconds: tickSeconds, tick: tick)
+        threads.join()
+        lock.lock()
+        var t = tally
+        t.stopped = interrupted
+        lock.unlock()
+        t.seconds = Double(hl_monotonic_ns() &- started) / 1e9
+        return t
+    }
+
+    private func work() {
+        while let job = queue.take() {
+            if stopRequested() { interrupt() }
+            switch job {
+            case .page(let dir, let shown, let after): page(dir, shown, after)
+            case .file(let e, let shown): file(e, shown, packShared: false)
+            }
+            queue.finished()
+        }
+    }
+
+    private func page(_ dir: Ino, _ shown: [UInt8], _ after: UInt64) {
+        let entries: [ExportedEntry]
+        let next: UInt64?
+        do throws(Errno) {
+            (entries, next) = try meta.exportPage(dir, after: after, limit: options.pageEntries, cred: cred, extras: false)
+        } catch {
+            fail("cannot list \(display(shown)): \(explain(error, meta))")
+            return
+        }
+        if let next { queue.push(.page(dir: dir, shown: shown, after: next)) }
+        lock.withLock { found += entries.count }
+        var inPack: [UInt64: Int] = [:]
+        for e in entries {
+            if e.blocks.count == 1, let b = e.blocks.first, b.isPacked { inPack[b.objectID, default: 0] += 1 }
+        }
+        for e in entries {
+            let path = join(shown, e.name)
+            if e.attr.isDirectory {
+                lock.withLock { tally.directories += 1 }
+                queue.push(.page(dir: e.attr.ino, shown: path, after: 0))
+            } else if e.attr.isRegular {
+                let shared = e.blocks.count == 1 && e.blocks[0].isPacked && inPack[e.blocks[0].objectID, default: 0] > 1
+                file(e, path, packShared: shared)
+            } else {
+                lock.withLock { tally.inMetadata += 1 }   // symlinks and the like: metadata only
+            }
+        }
+    }
+
+    private func file(_ e: ExportedEntry, _ shown: [UInt8], packShared: Bool) {
+        let a = e.attr
+        if e.failure != nil {
+            fail("\(display(shown)): \(explain(e.failure!, meta))")
+            return
+        }
+        if a.size == 0 || e.inline != nil {
+            lock.withLock { tally.inMetadata += 1 }
+            return
+        }
+        let size = a.size
+        switch options.mode {
+        case .evict:
+            let had = cache.openReadCopy(ino: a.ino, version: a.version, touch: false)
+            if let fd = had { Sys.close(fd) }
+            cache.removeReadCopies(ino: a.ino)
+            lock.withLock {
+                if had != nil { tally.evicted.files += 1; tally.evicted.bytes += size } else { tally.absent.files += 1 }
+            }
+        case .check:
+            if let fd = cache.openReadCopy(ino: a.ino, version: a.version, touch: false) {
+                Sys.close(fd)
+                lock.withLock { tally.cached.files += 1; tally.cached.bytes += size }
+            } else {
+                lock.withLock { tally.absent.files += 1; tally.absent.bytes += size }
+            }
+        case .fill:
+            if Int64(size) > cache.capacityBytes {
+                onMessage("warmup: \(display(shown)): \(size >> 20) MiB is more than the cache may hold (\(cache.capacityBytes >> 20) MiB: --cache-size); left out")
+                lock.withLock { tally.tooLarge.files += 1; tally.tooLarge.bytes += size }
+                return
+            }
+            do throws(Errno) {
+                let fetched = try fill(e, packShared: packShared)
+                lock.withLock {
+                    if fetched { tally.fetched.files += 1; tally.fetched.bytes += size } else { tally.cached.files += 1; tally.cached.bytes += size }
+                }
+            } catch {
+                fail("\(display(shown)): \(DataErrors.last?.message ?? "\(error)")")
+            }
+        }
+    }
+
+    /// Make the read copy of `e`'s version; false when it was there already (or another
+    /// warmer made it while this one waited).
+    private func fill(_ e: ExportedEntry, packShared: Bool) throws(Errno) -> Bool {
+        let a = e.attr
+        if let fd = cache.openReadCopy(ino: a.ino, version: a.version, touch: true) {
+            Sys.close(fd)
+            return false
+        }
+        let claim = cache.tmpDirectory + "/\(a.ino).\(a.version).warm"
+        let lockFD = try Sys.openPrivate(claim, O_RDWR | O_CREAT, 0o600)
+        defer { Sys.closePrivate(lockFD) }
+        if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
+            _ = flock(lockFD, LOCK_EX)   // another warmer is fetching it: wait for it
+        }
+        if let fd = cache.openReadCopy(ino: a.ino, version: a.version, touch: true) {
+            Sys.close(fd)
+            return false
+        }
+        let fd: Int32
+        if e.blocks.count == 1, let b = e.blocks.first, b.isPacked, b.index == 0 {
+            let bytes = try packs.read(b, whole: packShared)
+            fd = try cache.installReadCopy(ino: a.ino, version: a.version, size: Int64(bytes.count)) { (out: Int32) throws(Errno) in
+                try Sys.pwriteAll(out, bytes, 0)
+            }
+        } else {
+            fd = try cache.installReadCopy(ino: a.ino, version: a.version, size: Int64(a.size)) { (out: Int32) throws(Errno) in
+                try fetchFile(blocks: e.blocks, size: Int64(a.size), blockSize: blockSize, store: store, into: out)
+            }
+        }
+        Sys.close(fd)
+        try? Sys.unlink(claim)
+        return true
+    }
+
+    private func fail(_ what: String) {
+        lock.withLock { tally.errors += 1 }
+        onMessage("warmup: " + what)
+    }
+}
