@@ -321,8 +321,9 @@ public final class CacheDirectory: @unchecked Sendable {
     }
 
     /// A partial read copy grew by `bytes` (PartialCopy): counts toward the next eviction scan.
-    func noteFilled(_ bytes: Int64) {
-        reserve(bytes)
+    /// `counted`: the copy is still in the cache (not unlinked by an eviction meanwhile).
+    func noteFilled(_ bytes: Int64, counted: Bool = true) {
+        if counted { reserve(bytes) }
         if scanDue(after: bytes) { evictIfNeeded() }
     }
 
@@ -337,10 +338,15 @@ public final class CacheDirectory: @unchecked Sendable {
             return w
         }
         if mapped == w && hl_counter_load(w + 1) == 0 {
-            hl_counter_store(w, UInt64(scan().reduce(0) { $0 + $1.bytes }))
+            hl_counter_store(w, UInt64(scan().reduce(0) { $0 + $1.bytes } + tmpBytes()))
             hl_counter_store(w + 1, 1)
         }
         return mapped
+    }
+
+    private func tmpBytes() -> Int64 {
+        guard let names = try? Sys.listDirectory(tmpDirectory) else { return 0 }
+        return names.reduce(0) { sum, n in sum + ((try? Sys.lstat(tmpDirectory + "/" + n)).map { Int64($0.st_blocks) * 512 } ?? 0) }
     }
 
     /// Count `bytes` more (fewer, when negative) of read copies; when the count passes the
@@ -520,10 +526,11 @@ public final class CacheDirectory: @unchecked Sendable {
     /// stale tmp/ leftovers. Never touches staging/. Returns what was removed.
     @discardableResult
     public func evictIfNeeded() -> (files: Int, bytes: Int64) {
-        removeStaleTmp()
+        let inTmp = removeStaleTmp()
         let entries = scan()
         let total = entries.reduce(0) { $0 + $1.bytes }
-        if let w = usageCounter() { hl_counter_store(w, UInt64(total)) }
+        // The count covers what is being fetched too (partial copies and installs in tmp/).
+        if let w = usageCounter() { hl_counter_store(w, UInt64(total + inTmp)) }
         var excess = total - capacityBytes
         if let vfs = try? Sys.statvfs(filesDirectory), vfs.f_blocks > 0 {
             let wanted = wantedFreeBytes(vfs)
@@ -554,14 +561,19 @@ public final class CacheDirectory: @unchecked Sendable {
         return (files, freed)
     }
 
-    private func removeStaleTmp() {
-        guard let names = try? Sys.listDirectory(tmpDirectory) else { return }
+    /// Remove tmp/ leftovers; returns the allocated bytes of what stays there.
+    @discardableResult
+    private func removeStaleTmp() -> Int64 {
+        guard let names = try? Sys.listDirectory(tmpDirectory) else { return 0 }
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
+        var kept: Int64 = 0
         for n in names {
             let p = tmpDirectory + "/" + n
-            if let st = try? Sys.lstat(p), now.tv_sec - st.st_mtim.tv_sec > staleTmpSeconds { try? Sys.unlink(p) }
+            guard let st = try? Sys.lstat(p) else { continue }
+            if now.tv_sec - st.st_mtim.tv_sec > staleTmpSeconds { try? Sys.unlink(p) } else { kept += Int64(st.st_blocks) * 512 }
         }
+        return kept
     }
 }
 

@@ -323,7 +323,7 @@ public final class PartialCopy: @unchecked Sendable {
             hl_u32_store(seq, s &+ 1)
         }
         touch(i)
-        cache.noteFilled(Int64(bytes.count))
+        cache.noteFilled(Int64(bytes.count), counted: isInCache())
     }
 
     // MARK: background read-ahead
@@ -397,6 +397,13 @@ public final class PartialCopy: @unchecked Sendable {
         return true
     }
 
+    /// Whether the data file is still in the cache (an eviction of the cache may have unlinked
+    /// it while this process fills it: its bytes are no longer the cache's).
+    private func isInCache() -> Bool {
+        guard let st = try? Sys.fstat(fd) else { return false }
+        return st.st_nlink > 0
+    }
+
     /// Past `budget`, evict the blocks read longest ago (not those of the read in progress and
     /// its read-ahead). Runs after each fetch of a copy larger than its budget.
     private func evictIfOverBudget() {
@@ -421,7 +428,12 @@ public final class PartialCopy: @unchecked Sendable {
                 _ = hl_sys_punch_hole(fd, Int64(i) * Int64(blockSize), Int64(blockSize))
                 return true
             }
-            if evicted { held -= Int64(blockSize) }
+            if evicted {
+                held -= Int64(blockSize)
+                // Its bytes leave the cache's shared count (they were counted as filled), unless
+                // the whole copy was evicted already (and counted out then).
+                if isInCache() { cache.reserve(-min(Int64(blockSize), size - Int64(i) * Int64(blockSize))) }
+            }
         }
     }
 

@@ -124,6 +124,10 @@ import HilbertSupport
             most = max(most, Int(try Sys.fstat(c.fd).st_blocks) * 512)
         }
         #expect(most <= Int(c.budget) + (c.maxWindow + 2) * f.blockSize, "at most \(most) bytes held")
+        // The cache's shared count is what the cache directory holds: blocks punched out of the
+        // copy, or the whole copy evicted (unlinked; a capacity of 1 byte), left it.
+        let inCache = c.cache.usage().bytes
+        #expect(abs(c.cache.countedBytes() - inCache) <= Int64(f.blockSize), "counted \(c.cache.countedBytes()), in the cache \(inCache)")
         #expect(!c.isComplete)
         #expect(throws: Errno.noSpace) { try c.fillAll() }
 
