@@ -50,12 +50,7 @@ extension PGBackend {
                     WHERE (ino, indx) > ($1, $2) ORDER BY ino, indx LIMIT $3)) b
             ORDER BY ino, indx LIMIT $3
             """, [PGBackend.u(afterIno), PGBackend.s32(afterIndex), .int(Int64(limit))])
-        return (0..<r.rowCount).map { k in
-            (UInt64(bitPattern: r.int64(k, 0)),
-             BlockRef(index: UInt32(truncatingIfNeeded: r.int64(k, 1)), objectID: UInt64(bitPattern: r.int64(k, 2)),
-                      rawLength: UInt32(truncatingIfNeeded: r.int64(k, 3)), storedLength: UInt32(truncatingIfNeeded: r.int64(k, 4)),
-                      crc: UInt32(truncatingIfNeeded: r.int64(k, 5)), objectOffset: UInt64(bitPattern: r.int64(k, 6))))
-        }
+        return (0..<r.rowCount).map { k in (UInt64(bitPattern: r.int64(k, 0)), PGBackend.blockRef(r, k, 1)) }
     }
 
     func insertEdge(id: Int64, _ parent: Ino, _ name: [UInt8], _ ino: Ino, type: UInt8) throws(Errno) {
@@ -161,19 +156,12 @@ extension PGBackend {
     func blocks(of inos: [Ino]) throws(Errno) -> [Ino: [BlockRef]] {
         if inos.isEmpty { return [:] }
         let r = try session.query("""
-            SELECT ino, indx, object_id, raw_len, stored_len, crc, obj_off FROM (
-                SELECT ino, 0 AS indx, b0_object AS object_id, b0_raw AS raw_len, b0_stored AS stored_len, b0_crc AS crc,
-                    b0_off AS obj_off FROM \(t)node WHERE ino = ANY($1::bigint[]) AND b0_object IS NOT NULL
-                UNION ALL SELECT ino, indx, object_id, raw_len, stored_len, crc, obj_off FROM \(t)extent
-                    WHERE ino = ANY($1::bigint[])) b
-            ORDER BY ino, indx
+            SELECT i.ino, b.indx, b.object_id, b.raw_len, b.stored_len, b.crc, b.obj_off
+            FROM (SELECT DISTINCT unnest($1::bigint[]) AS ino) i CROSS JOIN LATERAL \(t)blocks(i.ino) b ORDER BY i.ino, b.indx
             """, [PGBackend.bigintArray(inos.lazy.map { Int64(bitPattern: $0) })])
         var out: [Ino: [BlockRef]] = [:]
         for k in 0..<r.rowCount {
-            out[UInt64(bitPattern: r.int64(k, 0)), default: []].append(
-                BlockRef(index: UInt32(truncatingIfNeeded: r.int64(k, 1)), objectID: UInt64(bitPattern: r.int64(k, 2)),
-                         rawLength: UInt32(truncatingIfNeeded: r.int64(k, 3)), storedLength: UInt32(truncatingIfNeeded: r.int64(k, 4)),
-                         crc: UInt32(truncatingIfNeeded: r.int64(k, 5)), objectOffset: UInt64(bitPattern: r.int64(k, 6))))
+            out[UInt64(bitPattern: r.int64(k, 0)), default: []].append(PGBackend.blockRef(r, k, 1))
         }
         return out
     }

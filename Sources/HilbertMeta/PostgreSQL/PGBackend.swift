@@ -653,13 +653,16 @@ final class PGBackend: MetaBackend {
     /// Block references from columns `column`… (index, object, raw and stored length, CRC,
     /// offset in the object); rows whose index is NULL (an outer join's "none") are not blocks.
     static func blockRows(_ r: PGResult, column c: Int = 0) -> [BlockRef] {
-        (0..<r.rowCount).compactMap { k in
-            if r.isNull(k, c) { return nil }
-            return BlockRef(index: UInt32(truncatingIfNeeded: r.int64(k, c)), objectID: UInt64(bitPattern: r.int64(k, c + 1)),
-                            rawLength: UInt32(truncatingIfNeeded: r.int64(k, c + 2)),
-                            storedLength: UInt32(truncatingIfNeeded: r.int64(k, c + 3)), crc: UInt32(truncatingIfNeeded: r.int64(k, c + 4)),
-                            objectOffset: UInt64(bitPattern: r.int64(k, c + 5)))
-        }
+        (0..<r.rowCount).compactMap { k in r.isNull(k, c) ? nil : blockRef(r, k, c) }
+    }
+
+    /// The block reference in columns `c`… of row `k` (index, object, raw and stored length,
+    /// CRC, offset in the object).
+    static func blockRef(_ r: PGResult, _ k: Int, _ c: Int) -> BlockRef {
+        BlockRef(index: UInt32(truncatingIfNeeded: r.int64(k, c)), objectID: UInt64(bitPattern: r.int64(k, c + 1)),
+                 rawLength: UInt32(truncatingIfNeeded: r.int64(k, c + 2)),
+                 storedLength: UInt32(truncatingIfNeeded: r.int64(k, c + 3)), crc: UInt32(truncatingIfNeeded: r.int64(k, c + 4)),
+                 objectOffset: UInt64(bitPattern: r.int64(k, c + 5)))
     }
 
     func putBlock(_ ino: Ino, _ b: BlockRef) throws(Errno) {
