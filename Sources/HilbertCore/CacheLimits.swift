@@ -1,4 +1,5 @@
 import Glibc
+import HilbertData
 import HilbertSupport
 
 /// How much of its file system the node cache may take: a size limit for the read copies it
@@ -23,6 +24,9 @@ public struct CacheLimits: Sendable, Equatable {
     }
 
     public static let sizeVariable = "HILBERT_CACHE_SIZE"
+    /// How the embedded defaults read in `hilbert config`, `status` and `cache status`.
+    public static let defaultSizeText = "min(10 GiB, 10% of the file system)"
+    public static let defaultFreeText = "10% of the file system"
     public static let freeVariable = "HILBERT_CACHE_FREE"
 
     /// The limits the environment sets (what the engine of every process reads); a value that
@@ -126,4 +130,12 @@ public struct CacheLimits: Sendable, Equatable {
 extension String {
     /// Two decimal digits, "05" for 5.
     init(format2 n: Int) { self = n < 10 ? "0\(n)" : "\(n)" }
+}
+
+extension CacheDirectory {
+    /// The cache of volume `volumeUUID` under `root`, with `limits` (unset ones: the defaults).
+    public static func open(root: String, volumeUUID: String, limits: CacheLimits) throws(HilbertError) -> CacheDirectory {
+        try open(root: root, volumeUUID: volumeUUID, capacityBytes: limits.size,
+                 minFreeRatio: limits.freeFraction, minFreeBytes: limits.freeBytes)
+    }
 }

@@ -82,47 +82,35 @@ public struct View: Sendable, Equatable {
             throw HilbertError(.invalid, "the prefix \(m.prefix) is mounted twice (\(mountsSource.rawValue))")
         }
 
-        var cache = Settings.defaultCacheDirectory
-        var cacheSource = SettingSource.embedded
-        if let c = cacheArgument, !c.isEmpty {
-            cache = c
-            cacheSource = .commandLine
-        } else if let c = getEnv("HILBERT_CACHE"), !c.isEmpty {
-            cache = c
-            cacheSource = .environment
-        } else if let (source, file) = try loadFiles().first(where: { $0.1.cache != nil }) {
-            cache = file.cache!
-            cacheSource = source
+        // A single setting from the first place that sets it (nil: none does).
+        func pick(_ argument: String?, _ variable: String, _ inFile: (ConfigFile) -> String?)
+            throws(HilbertError) -> (value: String, source: SettingSource)? {
+            if let a = argument, !a.isEmpty { return (a, .commandLine) }
+            if let e = getEnv(variable), !e.isEmpty { return (e, .environment) }
+            if let (source, file) = try loadFiles().first(where: { inFile($0.1) != nil }) { return (inFile(file)!, source) }
+            return nil
         }
+
+        let (cache, cacheSource) = try pick(cacheArgument, "HILBERT_CACHE", { $0.cache })
+            ?? (Settings.defaultCacheDirectory, .embedded)
         guard cache.hasPrefix("/") else {
             throw HilbertError(.invalid, "the cache directory must be an absolute path, not '\(cache)' (\(cacheSource.rawValue))")
         }
         var view = View(mounts: mounts, mountsSource: mountsSource, cache: cache, cacheSource: cacheSource,
                         userFile: userPath, siteFile: siteFile)
-        // Each limit from the first place that sets it, checked there (the message names it).
-        func limit(_ argument: String?, _ option: String, _ variable: String,
-                   _ inFile: (ConfigFile) -> String?, _ check: (String, String) throws(HilbertError) -> Void)
-            throws(HilbertError) -> (String?, SettingSource) {
-            if let a = argument, !a.isEmpty {
-                try check(a, option)
-                return (a, .commandLine)
+        // Each limit is checked where it was given, the message naming it (a config file's
+        // values were checked when it was read).
+        if let (size, source) = try pick(cacheSizeArgument, CacheLimits.sizeVariable, { $0.cacheSize }) {
+            if source == .commandLine || source == .environment {
+                _ = try CacheLimits.parseSize(size, setting: source == .commandLine ? "--cache-size" : CacheLimits.sizeVariable)
             }
-            if let e = getEnv(variable), !e.isEmpty {
-                try check(e, variable)
-                return (e, .environment)
-            }
-            if let (source, file) = try loadFiles().first(where: { inFile($0.1) != nil }) {
-                return (inFile(file), source)   // checked when the file was read
-            }
-            return (nil, .embedded)
+            (view.cacheSize, view.cacheSizeSource) = (size, source)
         }
-        (view.cacheSize, view.cacheSizeSource) = try limit(cacheSizeArgument, "--cache-size", CacheLimits.sizeVariable,
-                                                           { $0.cacheSize }) { (t: String, s: String) throws(HilbertError) in
-            _ = try CacheLimits.parseSize(t, setting: s)
-        }
-        (view.cacheFree, view.cacheFreeSource) = try limit(cacheFreeArgument, "--cache-free", CacheLimits.freeVariable,
-                                                           { $0.cacheFree }) { (t: String, s: String) throws(HilbertError) in
-            _ = try CacheLimits.parseFree(t, setting: s)
+        if let (free, source) = try pick(cacheFreeArgument, CacheLimits.freeVariable, { $0.cacheFree }) {
+            if source == .commandLine || source == .environment {
+                _ = try CacheLimits.parseFree(free, setting: source == .commandLine ? "--cache-free" : CacheLimits.freeVariable)
+            }
+            (view.cacheFree, view.cacheFreeSource) = (free, source)
         }
         return view
     }

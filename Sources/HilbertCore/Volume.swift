@@ -31,9 +31,7 @@ public final class Volume {
         self.meta = meta
         self.format = meta.format
         self.store = try StoreFactory.open(format)
-        let limits = try CacheLimits.fromEnvironment()
-        self.cache = try CacheDirectory.open(root: cacheRoot, volumeUUID: format.uuid, capacityBytes: limits.size,
-                                             minFreeRatio: limits.freeFraction, minFreeBytes: limits.freeBytes)
+        self.cache = try CacheDirectory.open(root: cacheRoot, volumeUUID: format.uuid, limits: try CacheLimits.fromEnvironment())
         meta.shareChangesOnThisNode(through: cache.volumeDirectory + "/change-epoch")
         meta.keepReplacedSeconds = Settings.keepReplacedSeconds
         self.packer = SmallFilePacker(meta: meta, store: store, owner: cache.stagingOwner.record)

@@ -338,15 +338,10 @@ public final class CacheDirectory: @unchecked Sendable {
             return w
         }
         if mapped == w && hl_counter_load(w + 1) == 0 {
-            hl_counter_store(w, UInt64(scan().reduce(0) { $0 + $1.bytes } + tmpBytes()))
+            hl_counter_store(w, UInt64(scan().reduce(0) { $0 + $1.bytes } + tmpBytes(removingStale: false)))
             hl_counter_store(w + 1, 1)
         }
         return mapped
-    }
-
-    private func tmpBytes() -> Int64 {
-        guard let names = try? Sys.listDirectory(tmpDirectory) else { return 0 }
-        return names.reduce(0) { sum, n in sum + ((try? Sys.lstat(tmpDirectory + "/" + n)).map { Int64($0.st_blocks) * 512 } ?? 0) }
     }
 
     /// Count `bytes` more (fewer, when negative) of read copies; when the count passes the
@@ -526,7 +521,7 @@ public final class CacheDirectory: @unchecked Sendable {
     /// stale tmp/ leftovers. Never touches staging/. Returns what was removed.
     @discardableResult
     public func evictIfNeeded() -> (files: Int, bytes: Int64) {
-        let inTmp = removeStaleTmp()
+        let inTmp = tmpBytes(removingStale: true)
         let entries = scan()
         let total = entries.reduce(0) { $0 + $1.bytes }
         // The count covers what is being fetched too (partial copies and installs in tmp/).
@@ -561,9 +556,9 @@ public final class CacheDirectory: @unchecked Sendable {
         return (files, freed)
     }
 
-    /// Remove tmp/ leftovers; returns the allocated bytes of what stays there.
-    @discardableResult
-    private func removeStaleTmp() -> Int64 {
+    /// The allocated bytes in tmp/ (copies being fetched); `removingStale`: leftovers of crashed
+    /// installers are removed first and not counted.
+    private func tmpBytes(removingStale: Bool) -> Int64 {
         guard let names = try? Sys.listDirectory(tmpDirectory) else { return 0 }
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
@@ -571,7 +566,7 @@ public final class CacheDirectory: @unchecked Sendable {
         for n in names {
             let p = tmpDirectory + "/" + n
             guard let st = try? Sys.lstat(p) else { continue }
-            if now.tv_sec - st.st_mtim.tv_sec > staleTmpSeconds { try? Sys.unlink(p) } else { kept += Int64(st.st_blocks) * 512 }
+            if removingStale && now.tv_sec - st.st_mtim.tv_sec > staleTmpSeconds { try? Sys.unlink(p) } else { kept += Int64(st.st_blocks) * 512 }
         }
         return kept
     }

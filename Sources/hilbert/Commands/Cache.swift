@@ -43,8 +43,8 @@ extension Hilbert {
                 let fs = fileSystemBytes(view.cache)
                 let limit = limits.sizeBytes(fileSystemBytes: fs)
                 let floor = CacheLimits.floorBytes(limits.free, fsBytes: fs)
-                print("  limit:         \(CacheLimits.describe(limit)) of read copies per volume (\(view.cacheSize.map { "\($0), \(view.cacheSizeSource.rawValue)" } ?? "embedded default: min(10 GiB, 10% of the file system)"))")
-                print("  free floor:    \(CacheLimits.describe(floor)) left free (\(view.cacheFree.map { "\($0), \(view.cacheFreeSource.rawValue)" } ?? "embedded default: 10%"))")
+                print("  limit:         \(CacheLimits.describe(limit)) of read copies per volume (\(view.cacheSize.map { "\($0), \(view.cacheSizeSource.rawValue)" } ?? "embedded default: \(CacheLimits.defaultSizeText)"))")
+                print("  free floor:    \(CacheLimits.describe(floor)) left free (\(view.cacheFree.map { "\($0), \(view.cacheFreeSource.rawValue)" } ?? "embedded default: \(CacheLimits.defaultFreeText)"))")
                 print("  file system:   \(CacheLimits.describe(freeBytes(view.cache))) free of \(CacheLimits.describe(fs))")
             }
         }
@@ -113,10 +113,8 @@ private func volumeDirectories(_ view: View, only: String?) throws -> [(uuid: St
 }
 
 private func openCache(_ view: View, _ uuid: String) throws -> CacheDirectory {
-    let limits = view.cacheLimits
     do {
-        return try CacheDirectory.open(root: view.cache, volumeUUID: uuid, capacityBytes: limits.size,
-                                       minFreeRatio: limits.freeFraction, minFreeBytes: limits.freeBytes)
+        return try CacheDirectory.open(root: view.cache, volumeUUID: uuid, limits: view.cacheLimits)
     } catch {
         throw CLIError(error.message)
     }

@@ -46,8 +46,8 @@ extension Hilbert {
                 }
                 for m in v.mounts { print("mount  \(m.prefix) = \(m.metaURL)   (\(from(v.mountsSource)))") }
                 print("cache  \(v.cache)   (\(from(v.cacheSource)))")
-                print("cache-size  \(v.cacheSize ?? "min(10G, 10% of its file system)")   (\(from(v.cacheSizeSource)))")
-                print("cache-free  \(v.cacheFree ?? "10%")   (\(from(v.cacheFreeSource)))")
+                print("cache-size  \(v.cacheSize ?? CacheLimits.defaultSizeText)   (\(from(v.cacheSizeSource)))")
+                print("cache-free  \(v.cacheFree ?? CacheLimits.defaultFreeText)   (\(from(v.cacheFreeSource)))")
                 print("config file:  \(v.userFile)\(Sys.exists(v.userFile) ? "" : " (none)")")
                 if let site = v.siteFile { print("site default: \(site)\(Sys.exists(site) ? "" : " (none)")") }
                 return

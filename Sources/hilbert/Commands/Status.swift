@@ -42,9 +42,9 @@ extension Hilbert {
                     if !reachable { failed = true }
                     print("  blocks:        \(f.blockSize) bytes, compression \(f.compression), inline up to \(f.inlineMax) bytes")
                     print("  cache:         \(v.cache.root)")
-                    let defaultSize = "embedded default: min(10 GiB, 10% of its file system)"
+                    let defaultSize = "embedded default: \(CacheLimits.defaultSizeText)"
                     print("  cache limit:   \(CacheLimits.describe(v.cache.capacityBytes)) of read copies (\(view.cacheSize == nil ? defaultSize : view.cacheSizeSource.rawValue))")
-                    let floor = view.cacheLimits.free.map(CacheLimits.describe) ?? "10% of the file system"
+                    let floor = view.cacheLimits.free.map(CacheLimits.describe) ?? CacheLimits.defaultFreeText
                     print("  cache floor:   \(floor) left free, now \(CacheLimits.describe(v.cache.freeFloorBytes())) (\(view.cacheFreeSource.rawValue))")
                     let used = v.cache.usage()
                     print("  cache use:     \(used.files) read copies, \(CacheLimits.describe(used.bytes)) on this node")
