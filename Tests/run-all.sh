@@ -34,6 +34,9 @@ run_stage() {   # run_stage NAME CMD… — prints CMD's output; adds its summar
     "$@" 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -n 1)
+    # What failed, repeated after the summary: CI may show only the end of the output.
+    while IFS= read -r fl; do failures+=("$name: $fl"); done < <(grep -E \
+        '^t/[^ ]+ +FAIL|^ *\| not ok|^not ok|✘ Test .* (failed|recorded an issue)|error: -\[|: error: .*XCTAssert' "$log" | head -n 12)
     rm -f "$log"
     if [ -n "$line" ]; then
         read -r p _ f _ s _ <<<"${line//,/}"
@@ -50,7 +53,7 @@ run_stage() {   # run_stage NAME CMD… — prints CMD's output; adds its summar
 
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(unit unit@pg shim integration)
-total_p=0 total_f=0 total_s=0 summary=()
+total_p=0 total_f=0 total_s=0 summary=() failures=()
 for st in "${stages[@]}"; do
     case $st in
         unit) run_stage unit env SWIFT="$SWIFT" bash Tests/pg/with-server.sh bash Tests/swift-test.sh ;;
@@ -64,5 +67,9 @@ for st in "${stages[@]}"; do
 done
 echo "==== summary"
 printf '%s\n' "${summary[@]}"
+if [ ${#failures[@]} -gt 0 ]; then
+    echo "==== what failed (the first lines of each stage; the full output is above)"
+    printf '%s\n' "${failures[@]}" | cut -c1-200
+fi
 echo "$total_p passed, $total_f failed, $total_s skipped"
 [ "$total_f" = 0 ]
