@@ -23,7 +23,7 @@ SWIFT=${SWIFT:-swift}
 : "${HL_S3_SUITE:=bash coreutils tar python sqlite git semantics differential fuzz credentials toolchain tools conformance compact pack-on-close import write-behind fork-threads fd-numbers}"
 export HL_S3_SUITE
 # …and a third time with its metadata on PostgreSQL through PgBouncer.
-: "${HL_PG_SUITE:=bash coreutils tar python sqlite git semantics differential fuzz credentials toolchain tools conformance dump compact pack-on-close close-range import write-behind fork-threads fd-numbers warmup}"
+: "${HL_PG_SUITE:=bash coreutils tar python sqlite git semantics differential fuzz credentials toolchain tools conformance dump compact pack-on-close close-range import write-behind fork-threads fd-numbers warmup site-cache}"
 export HL_PG_SUITE
 
 run_stage() {   # run_stage NAME CMD… — prints CMD's output; adds its summary to the totals

@@ -18,20 +18,23 @@ local function resolve()
     if mode() ~= "load" then
         return os.getenv("__HILBERT_VIEW_MOUNTS") or "", os.getenv("__HILBERT_VIEW_CACHE") or "",
                os.getenv("__HILBERT_VIEW_BINDS") or "", os.getenv("__HILBERT_VIEW_CACHE_SIZE") or "",
-               os.getenv("__HILBERT_VIEW_CACHE_FREE") or ""
+               os.getenv("__HILBERT_VIEW_CACHE_FREE") or "", os.getenv("__HILBERT_VIEW_SITE_CACHE") or "",
+               os.getenv("__HILBERT_VIEW_SITE_CACHE_SIZE") or ""
     end
     local q = "'" .. root:gsub("'", "'\\''") .. "/bin/hilbert'"
-    local out = capture(q .. " config --get mounts --get cache --get binds --get cache-size --get cache-free 2>&1; echo \"hilbert-status=$?\"")
+    local out = capture(q .. " config --get mounts --get cache --get binds --get cache-size --get cache-free --get site-cache --get site-cache-size 2>&1; echo \"hilbert-status=$?\"")
     local lines = {}
     for line in out:gmatch("([^\n]*)\n") do lines[#lines + 1] = line end
-    if #lines ~= 6 or lines[6] ~= "hilbert-status=0" then
+    if #lines ~= 8 or lines[8] ~= "hilbert-status=0" then
         LmodError("hilbert: cannot resolve the volumes to mount: " .. out:gsub("\n?hilbert%-status=%d+\n$", ""))
     end
-    return lines[1], lines[2], lines[3], lines[4], lines[5]
+    return lines[1], lines[2], lines[3], lines[4], lines[5], lines[6], lines[7]
 end
-local mounts, cache, binds, cache_size, cache_free = resolve()
--- The cache's limits only when a place sets them (else the engine's embedded default holds).
-local limits = {{"CACHE_SIZE", cache_size}, {"CACHE_FREE", cache_free}}
+local mounts, cache, binds, cache_size, cache_free, site_cache, site_cache_size = resolve()
+-- The cache's limits and the site tier only when a place sets them (else the engine's
+-- embedded default holds: no site tier).
+local limits = {{"CACHE_SIZE", cache_size}, {"CACHE_FREE", cache_free}, {"SITE_CACHE", site_cache},
+                {"SITE_CACHE_SIZE", site_cache_size}}
 
 help(([[
 Hilbert %s: a file system for HPC jobs, seen by programs under a path prefix

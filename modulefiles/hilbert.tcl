@@ -15,14 +15,14 @@ set cli_only [string equal $name "hilbert-cli"]
 # INSTALL/etc/hilbert/config > embedded default. It runs once, at load; the values are kept in
 # __HILBERT_VIEW_* so that unload removes exactly what load added.
 if {[module-info mode load]} {
-    if {[catch {exec $root/bin/hilbert config --get mounts --get cache --get binds --get cache-size --get cache-free 2>@1} out]} {
+    if {[catch {exec $root/bin/hilbert config --get mounts --get cache --get binds --get cache-size --get cache-free --get site-cache --get site-cache-size 2>@1} out]} {
         error "hilbert: cannot resolve the volumes to mount: $out"
     }
     set lines [split $out "\n"]
-    if {[llength $lines] != 5} { error "hilbert: unexpected output of 'hilbert config': $out" }
-    lassign $lines mounts cache binds cache_size cache_free
+    if {[llength $lines] != 7} { error "hilbert: unexpected output of 'hilbert config': $out" }
+    lassign $lines mounts cache binds cache_size cache_free site_cache site_cache_size
 } else {
-    foreach {var key} {mounts MOUNTS cache CACHE binds BINDS cache_size CACHE_SIZE cache_free CACHE_FREE} {
+    foreach {var key} {mounts MOUNTS cache CACHE binds BINDS cache_size CACHE_SIZE cache_free CACHE_FREE site_cache SITE_CACHE site_cache_size SITE_CACHE_SIZE} {
         set $var [expr {[info exists env(__HILBERT_VIEW_$key)] ? $env(__HILBERT_VIEW_$key) : ""}]
     }
 }
@@ -72,8 +72,10 @@ setenv __HILBERT_VIEW_CACHE $cache
 setenv __HILBERT_VIEW_BINDS $binds
 set_default HILBERT_MOUNTS $mounts
 set_default HILBERT_CACHE $cache
-# The cache's limits only when a place sets them (else the engine's embedded default holds).
-foreach {value key} [list $cache_size CACHE_SIZE $cache_free CACHE_FREE] {
+# The cache's limits and the site tier only when a place sets them (else the engine's
+# embedded default holds: no site tier).
+set optional [list $cache_size CACHE_SIZE $cache_free CACHE_FREE $site_cache SITE_CACHE $site_cache_size SITE_CACHE_SIZE]
+foreach {value key} $optional {
     if {$value ne ""} {
         setenv __HILBERT_VIEW_$key $value
         set_default HILBERT_$key $value
@@ -93,7 +95,7 @@ if {!$cli_only} {
         prepend-path ${prefix}ENV_LD_PRELOAD $root/lib/libhilbert-preload-compat.so
         set_default ${prefix}ENV_HILBERT_MOUNTS $mounts
         set_default ${prefix}ENV_HILBERT_CACHE $cache
-        foreach {value key} [list $cache_size CACHE_SIZE $cache_free CACHE_FREE] {
+        foreach {value key} $optional {
             if {$value ne ""} { set_default ${prefix}ENV_HILBERT_$key $value }
         }
     }

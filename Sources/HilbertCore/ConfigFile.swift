@@ -2,7 +2,8 @@ import Glibc
 import HilbertSupport
 
 /// A Hilbert config file: `mount = PREFIX=URL` (repeatable), `cache = DIR`, `cache-size = SIZE`
-/// and `cache-free = SIZE|N%` lines (CacheLimits), '#' comments. The user's file and the site's
+/// and `cache-free = SIZE|N%` lines (CacheLimits), `site-cache = DIR` and `site-cache-size = SIZE`
+/// (SiteCacheSetting), '#' comments. The user's file and the site's
 /// file have the same form.
 ///
 /// Values may name `$USER`, `$UID`, `$HOME` and `$TMPDIR` (also as `${NAME}`), so that one
@@ -14,6 +15,8 @@ public struct ConfigFile: Sendable, Equatable {
     public var cache: String?
     public var cacheSize: String?
     public var cacheFree: String?
+    public var siteCache: String?
+    public var siteCacheSize: String?
 
     /// The file at `path`; nil when there is none (ENOENT). Any other failure to read it, and
     /// any line it cannot understand, is an error naming the file and line.
@@ -66,7 +69,13 @@ public struct ConfigFile: Sendable, Equatable {
             case "cache-free":
                 _ = try CacheLimits.parseFree(value, setting: "cache-free")
                 cacheFree = value
-            default: throw HilbertError(.invalid, "unknown setting '\(parts[0])' (known: mount, cache, cache-size, cache-free)")
+            case "site-cache":
+                guard value.hasPrefix("/") else { throw HilbertError(.invalid, "site-cache '\(value)' must be an absolute path") }
+                siteCache = value
+            case "site-cache-size":
+                _ = try CacheLimits.parseSize(value, setting: "site-cache-size")
+                siteCacheSize = value
+            default: throw HilbertError(.invalid, "unknown setting '\(parts[0])' (known: mount, cache, cache-size, cache-free, site-cache, site-cache-size)")
             }
         } catch {
             throw HilbertError(error.errno, "\(path):\(number): \(error.message)")

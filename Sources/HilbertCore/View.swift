@@ -23,9 +23,9 @@ public enum SettingSource: String, Sendable {
 ///
 /// Each setting is taken from the first place that sets it:
 ///   1. the command line (`--mount PREFIX=URL`, repeatable; `--cache DIR`; `--cache-size`,
-///      `--cache-free`)
+///      `--cache-free`; `--site-cache DIR`, `--site-cache-size`)
 ///   2. the environment (HILBERT_MOUNTS="PREFIX=URL;...", HILBERT_CACHE, HILBERT_CACHE_SIZE,
-///      HILBERT_CACHE_FREE)
+///      HILBERT_CACHE_FREE, HILBERT_SITE_CACHE, HILBERT_SITE_CACHE_SIZE)
 ///   3. the user's config file: $HILBERT_CONFIG, else ${XDG_CONFIG_HOME:-$HOME/.config}/hilbert/config
 ///   4. the site's config file: INSTALL/etc/hilbert/config (beside the install's bin/ and lib/)
 ///   5. the embedded default: /hilbert on ${XDG_DATA_HOME:-$HOME/.local/share}/hilbert/default
@@ -41,12 +41,18 @@ public struct View: Sendable, Equatable {
     public var cacheSizeSource = SettingSource.embedded
     public var cacheFree: String?
     public var cacheFreeSource = SettingSource.embedded
+    /// The site tier (SiteCacheSetting) and its limit, nil when unset.
+    public var siteCache: String?
+    public var siteCacheSource = SettingSource.embedded
+    public var siteCacheSize: String?
+    public var siteCacheSizeSource = SettingSource.embedded
     /// The files consulted (whether or not they exist), for `hilbert config`.
     public var userFile: String
     public var siteFile: String?
 
     public static func resolve(mountArguments: [String], cacheArgument: String?,
                                cacheSizeArgument: String? = nil, cacheFreeArgument: String? = nil,
+                               siteCacheArgument: String? = nil, siteCacheSizeArgument: String? = nil,
                                siteFile: String?) throws(HilbertError) -> View {
         let userPath = Settings.configFilePath
         let explicitUserFile = getEnv("HILBERT_CONFIG").map { !$0.isEmpty } ?? false
@@ -112,13 +118,26 @@ public struct View: Sendable, Equatable {
             }
             (view.cacheFree, view.cacheFreeSource) = (free, source)
         }
+        if let (dir, source) = try pick(siteCacheArgument, SiteCacheSetting.variable, { $0.siteCache }) {
+            guard dir.hasPrefix("/") else {
+                throw HilbertError(.invalid, "the site cache directory must be an absolute path, not '\(dir)' (\(source.rawValue))")
+            }
+            (view.siteCache, view.siteCacheSource) = (dir, source)
+        }
+        if let (size, source) = try pick(siteCacheSizeArgument, SiteCacheSetting.sizeVariable, { $0.siteCacheSize }) {
+            if source == .commandLine || source == .environment {
+                _ = try CacheLimits.parseSize(size, setting: source == .commandLine ? "--site-cache-size" : SiteCacheSetting.sizeVariable)
+            }
+            (view.siteCacheSize, view.siteCacheSizeSource) = (size, source)
+        }
         return view
     }
 
-    /// Put the limits into this process's environment, where the engine reads them (in this
+    /// Put the limits and the site tier into this process's environment, where the engine reads them (in this
     /// process and in every child it starts); an embedded default is no variable at all.
-    public func exportCacheLimits() {
-        for (name, value) in [(CacheLimits.sizeVariable, cacheSize), (CacheLimits.freeVariable, cacheFree)] {
+    public func exportCacheSettings() {
+        for (name, value) in [(CacheLimits.sizeVariable, cacheSize), (CacheLimits.freeVariable, cacheFree),
+                              (SiteCacheSetting.variable, siteCache), (SiteCacheSetting.sizeVariable, siteCacheSize)] {
             if let value { setenv(name, value, 1) } else { unsetenv(name) }
         }
     }

@@ -30,7 +30,7 @@ public final class Volume {
         self.prefixBytes = Array(spec.prefix.utf8)
         self.meta = meta
         self.format = meta.format
-        self.store = try StoreFactory.open(format)
+        self.store = try SiteCacheSetting.wrap(try StoreFactory.open(format), volumeUUID: format.uuid)
         self.cache = try CacheDirectory.open(root: cacheRoot, volumeUUID: format.uuid, limits: try CacheLimits.fromEnvironment())
         meta.shareChangesOnThisNode(through: cache.volumeDirectory + "/change-epoch")
         meta.keepReplacedSeconds = Settings.keepReplacedSeconds

@@ -15,6 +15,19 @@ public func fetchBlock(_ block: StoredBlock, store: ObjectStore, into raw: Unsaf
 /// for uncompressed blocks when `copyStored` is false: one copy fewer).
 func fetchBlockView(_ block: StoredBlock, store: ObjectStore, into raw: UnsafeMutableRawBufferPointer,
                     scratch: UnsafeMutableRawBufferPointer, copyStored: Bool) throws(Errno) -> UnsafeRawBufferPointer {
+    do throws(Errno) {
+        return try fetchBlockViewOnce(block, store: store, into: raw, scratch: scratch, copyStored: copyStored)
+    } catch where error == .io {
+        // A damaged copy in the site tier (torn by a lost write): dropped, and read from the store.
+        guard store.dropCachedCopy(block.key) else { throw error }
+        Log.error("site cache: a damaged copy of \(block.key) was dropped (\(DataErrors.last?.message ?? "\(error)")); reading the store")
+        PackCache.shared.forget(block, store: store)
+        return try fetchBlockViewOnce(block, store: store, into: raw, scratch: scratch, copyStored: copyStored)
+    }
+}
+
+private func fetchBlockViewOnce(_ block: StoredBlock, store: ObjectStore, into raw: UnsafeMutableRawBufferPointer,
+                                scratch: UnsafeMutableRawBufferPointer, copyStored: Bool) throws(Errno) -> UnsafeRawBufferPointer {
     let key = block.key
     guard scratch.count >= Int(block.storedLength) else { throw DataErrors.fail(.invalid, "fetchBlock: scratch buffer too small") }
     let n: Int

@@ -37,6 +37,11 @@ public protocol ObjectStore: AnyObject, Sendable {
     /// Remove what interrupted puts left behind (a directory store's `.tmp/` files) not
     /// modified for `seconds`: (files, bytes) removed. Stores with atomic puts have none.
     func removeStaleTemporaries(olderThan seconds: Int64) -> (files: Int, bytes: Int64)
+    /// A reader found the copy it was given of `key` damaged: drop any cached copy (the site
+    /// tier's) so that the next read goes to the store. Returns whether there was one.
+    func dropCachedCopy(_ key: String) -> Bool
+    /// The site tier reads go through, if any (SiteTierStore).
+    var siteTier: SiteTier? { get }
 }
 
 /// One listed object. `modified` is seconds since the epoch (0 when the store cannot tell).
@@ -57,6 +62,8 @@ extension ObjectStore {
     }
     public func afterForkInChild() {}
     public func removeStaleTemporaries(olderThan seconds: Int64) -> (files: Int, bytes: Int64) { (0, 0) }
+    public func dropCachedCopy(_ key: String) -> Bool { false }
+    public var siteTier: SiteTier? { nil }
     public func delete(keys: [String]) throws(Errno) {
         for k in keys { try delete(k) }
     }
@@ -384,6 +391,7 @@ public final class FaultyStore: ObjectStore, @unchecked Sendable {
     private var corruptGetsLeft = 0
     private var dropPutsLeft = 0
     private var counters = (puts: 0, gets: 0, deletes: 0)
+    private var getDelay = 0.0
 
     public init(wrapping inner: ObjectStore) { self.inner = inner }
     public var description: String { "faulty(\(inner.description))" }
@@ -400,6 +408,8 @@ public final class FaultyStore: ObjectStore, @unchecked Sendable {
     public func corruptGets(next count: Int) { lock.withLock { corruptGetsLeft = count } }
     /// The next `count` puts report success but store nothing (lost writes).
     public func dropPuts(next count: Int) { lock.withLock { dropPutsLeft = count } }
+    /// Every get from now on takes `seconds` longer (a slow store).
+    public func delayGets(seconds: Double) { lock.withLock { getDelay = seconds } }
     /// Remove an object behind the caller's back.
     public func drop(_ key: String) { try? inner.delete(key) }
 
@@ -424,6 +434,7 @@ public final class FaultyStore: ObjectStore, @unchecked Sendable {
                     if getFailures.skip > 0 { getFailures.skip -= 1 } else { getFailures.count -= 1; return .fail(getFailures.errno) }
                 }
                 counters.gets += 1
+                if getDelay > 0 { usleep(UInt32(getDelay * 1e6)) }
                 if corruptGetsLeft > 0 { corruptGetsLeft -= 1; return .corrupt }
                 return .pass
             }

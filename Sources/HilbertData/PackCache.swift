@@ -66,6 +66,14 @@ public final class PackCache: @unchecked Sendable {
         }
     }
 
+    /// Drop the kept pack of `block` (its copy was found damaged).
+    func forget(_ block: BlockRef, store: ObjectStore) {
+        let key = Key(store: store.description, id: block.objectID)
+        lock.withLock {
+            if let p = packs.removeValue(forKey: key) { bytes -= p.bytes.count }
+        }
+    }
+
     /// In a child after fork: the lock may have been held by a thread that is gone.
     public func afterForkInChild() { lock.reinitialize() }
 }

@@ -19,6 +19,9 @@ public struct WarmupOptions: Sendable {
     public var threads = 8
     /// Entries read from the metadata at a time.
     public var pageEntries = 1000
+    /// Fill (check, evict) the site tier's copies of the files' objects instead of the node's
+    /// read copies (the store must read through a site tier: SiteTierStore).
+    public var site = false
     public init() {}
 }
 
@@ -74,6 +77,8 @@ public final class Warmer: Transfer, @unchecked Sendable {
     private var found = 0
     private var interrupted = false
     private let started = hl_monotonic_ns()
+    /// Site mode: the objects this run has handled already (packs hold many files).
+    private var objectsSeen = Set<UInt64>()
 
     public init(meta: MetaStore, store: ObjectStore, cache: CacheDirectory, blockSize: Int,
                 options: WarmupOptions = WarmupOptions(), cred: Credentials = .effective()) {
@@ -207,6 +212,10 @@ public final class Warmer: Transfer, @unchecked Sendable {
             return
         }
         let size = a.size
+        if options.site {
+            siteFile(e, shown)
+            return
+        }
         switch options.mode {
         case .evict:
             let had = cache.openReadCopy(ino: a.ino, version: a.version, touch: false)
@@ -271,6 +280,52 @@ public final class Warmer: Transfer, @unchecked Sendable {
         Sys.close(fd)
         try? Sys.unlink(claim)
         return true
+    }
+
+    /// `file` for the site tier: each of the file's objects (its blocks, or the pack it is in)
+    /// is put into (looked up in, dropped from) the tier once per run. A file counts as fetched
+    /// when one of its objects was.
+    private func siteFile(_ e: ExportedEntry, _ shown: [UInt8]) {
+        guard let site = store as? SiteTierStore else {
+            fail("\(display(shown)): no site cache is set (--site-cache DIR, HILBERT_SITE_CACHE)")
+            return
+        }
+        let size = e.attr.size
+        if options.mode == .fill && Int64(size) > site.tier.capacityBytes {
+            onMessage("warmup: \(display(shown)): \(size >> 20) MiB is more than the site cache may hold (\(site.tier.capacityBytes >> 20) MiB: --site-cache-size); left out")
+            lock.withLock { tally.tooLarge.files += 1; tally.tooLarge.bytes += size }
+            return
+        }
+        var ids: [UInt64] = []
+        for b in e.blocks where !ids.contains(b.objectID) { ids.append(b.objectID) }
+        var fetched = false, present = true
+        do throws(Errno) {
+            for id in ids {
+                let key = objectKey(id: id)
+                switch options.mode {
+                case .fill:
+                    if lock.withLock({ !objectsSeen.insert(id).inserted }) { continue }
+                    if try site.warm(key) { fetched = true }
+                case .check:
+                    if !site.tier.contains(key) { present = false }
+                case .evict:
+                    if !site.tier.drop(key) { present = false }
+                }
+            }
+        } catch {
+            fail("\(display(shown)): \(DataErrors.last?.message ?? "\(error)")")
+            return
+        }
+        lock.withLock {
+            switch options.mode {
+            case .fill:
+                if fetched { tally.fetched.files += 1; tally.fetched.bytes += size } else { tally.cached.files += 1; tally.cached.bytes += size }
+            case .check:
+                if present { tally.cached.files += 1; tally.cached.bytes += size } else { tally.absent.files += 1; tally.absent.bytes += size }
+            case .evict:
+                if present { tally.evicted.files += 1; tally.evicted.bytes += size } else { tally.absent.files += 1 }
+            }
+        }
     }
 
     private func fail(_ what: String) {

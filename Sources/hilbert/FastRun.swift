@@ -42,7 +42,7 @@ enum FastRun {
                 continue
             }
             // The cache's limits are rare on a job's command line: the parser reads them.
-            if a.hasPrefix("--cache-size") || a.hasPrefix("--cache-free") { return .other }
+            if a.hasPrefix("--cache-size") || a.hasPrefix("--cache-free") || a.hasPrefix("--site-cache") { return .other }
             // Before, the parser took any other option as the command ("cannot run '--help'").
             if a == "-h" || a == "--help" { return .help }
             if a.hasPrefix("-") { return .refuse("unknown option '\(a)' (usage: \(usage))") }

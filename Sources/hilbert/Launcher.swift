@@ -21,31 +21,51 @@ struct MountOptions: ParsableArguments {
     @Option(name: .customLong("cache-free"), help: "Free space the cache leaves on its file system, e.g. 20G or 5% (default: $HILBERT_CACHE_FREE, the config file, or 10%).")
     var cacheFree: String?
 
-    /// The mount table and cache directory, each by the one precedence (View.swift); the
-    /// cache's limits go into this process's environment (for its own volumes and its children).
-    func resolve() throws -> (mounts: [MountSpec], cache: String) {
-        try MountOptions.resolve(mounts: mounts, cache: cache, cacheSize: cacheSize, cacheFree: cacheFree)
+    @Option(name: .customLong("site-cache"), help: "A cache directory shared by the site's nodes, between the node cache and the store (default: $HILBERT_SITE_CACHE, the config file, or none).")
+    var siteCache: String?
+
+    @Option(name: .customLong("site-cache-size"), help: "Most the site cache keeps, e.g. 2T (default: $HILBERT_SITE_CACHE_SIZE, the config file, or min(100G, 10% of its file system)).")
+    var siteCacheSize: String?
+
+    var caching: CacheArguments {
+        CacheArguments(cache: cache, size: cacheSize, free: cacheFree, site: siteCache, siteSize: siteCacheSize)
     }
 
-    static func resolve(mounts: [String], cache: String?, cacheSize: String? = nil,
-                        cacheFree: String? = nil) throws -> (mounts: [MountSpec], cache: String) {
-        let v = try view(mounts: mounts, cache: cache, cacheSize: cacheSize, cacheFree: cacheFree)
-        v.exportCacheLimits()
+    /// The mount table and cache directory, each by the one precedence (View.swift); the
+    /// cache's limits and the site tier go into this process's environment (for its own
+    /// volumes and its children).
+    func resolve() throws -> (mounts: [MountSpec], cache: String) {
+        try MountOptions.resolve(mounts: mounts, caching)
+    }
+
+    static func resolve(mounts: [String], _ c: CacheArguments) throws -> (mounts: [MountSpec], cache: String) {
+        let v = try view(mounts: mounts, c)
+        v.exportCacheSettings()
         return (v.mounts, v.cache)
     }
 
     func view() throws -> View {
-        try MountOptions.view(mounts: mounts, cache: cache, cacheSize: cacheSize, cacheFree: cacheFree)
+        try MountOptions.view(mounts: mounts, caching)
     }
 
-    static func view(mounts: [String], cache: String?, cacheSize: String? = nil, cacheFree: String? = nil) throws -> View {
+    static func view(mounts: [String], _ c: CacheArguments) throws -> View {
         do {
-            return try View.resolve(mountArguments: mounts, cacheArgument: cache, cacheSizeArgument: cacheSize,
-                                    cacheFreeArgument: cacheFree, siteFile: Launcher.siteConfigPath())
+            return try View.resolve(mountArguments: mounts, cacheArgument: c.cache, cacheSizeArgument: c.size,
+                                    cacheFreeArgument: c.free, siteCacheArgument: c.site, siteCacheSizeArgument: c.siteSize,
+                                    siteFile: Launcher.siteConfigPath())
         } catch {
             throw CLIError(error.message)
         }
     }
+}
+
+/// The cache settings given on a command line (nil: not given there).
+struct CacheArguments {
+    var cache: String?
+    var size: String?
+    var free: String?
+    var site: String?
+    var siteSize: String?
 }
 
 /// Finds the shim and engine, computes the mount table and the child environment, spawns,

@@ -3,7 +3,7 @@ import Glibc
 switch FastRun.parse(CommandLine.arguments) {
 case .run(let a):
     do {
-        exit(try Hilbert.Run.launch(a.command, mounts: a.mounts, cache: a.cache))
+        exit(try Hilbert.Run.launch(a.command, mounts: a.mounts, CacheArguments(cache: a.cache)))
     } catch {
         Hilbert.exit(withError: error)
     }

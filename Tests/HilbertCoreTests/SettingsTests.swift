@@ -73,15 +73,20 @@ import HilbertMeta
             mount = /b=sqlite:///b/meta.db;/c=sqlite:///c/meta.db
 
             cache = /local/hilbert-$USER-${UID}
+            site-cache = /lustre/scratch/$USER/hilbert-site
+            site-cache-size = 2T
             """, path: "f")
         #expect(c.mounts.map(\.prefix) == ["/a", "/b", "/c"])
         #expect(c.cache == "/local/hilbert-\(Settings.userName)-\(getuid())")
+        #expect(c.siteCache == "/lustre/scratch/\(Settings.userName)/hilbert-site")
+        #expect(c.siteCacheSize == "2T")
     }
 
     @Test func configFilesRejectWhatTheyCannotMean() {
         for (text, why) in [("cache = relative/dir", "must be an absolute path"), ("mounts = /a=sqlite:///a.db", "unknown setting"),
                             ("cache", "expected 'key = value'"), ("cache = /x/$SLURM_JOB_ID", "only $USER"),
-                            ("cache = /x/${USER", "unterminated"), ("mount = /a", "not PREFIX=META-URL")] {
+                            ("cache = /x/${USER", "unterminated"), ("mount = /a", "not PREFIX=META-URL"),
+                            ("site-cache = site", "must be an absolute path"), ("site-cache-size = 2X", "is not a size")] {
             do {
                 _ = try ConfigFile.parse("# first line\n" + text, path: "/etc/f")
                 Issue.record("accepted: \(text)")

@@ -13,13 +13,16 @@ extension Hilbert {
             (what reads fetched, evicted least recently used first) and its staging files (data \
             not yet committed: never evicted), then the cache's limits and where each came from. \
             'clear' deletes the read copies (of one volume with --volume); staging files stay, and \
-            programs reading a copy keep reading it.
+            programs reading a copy keep reading it. With a site tier (--site-cache, \
+            HILBERT_SITE_CACHE), 'status' shows it too; 'clear --site' empties it (for every \
+            node of the site) instead of the node's cache.
 
             Examples:
               hilbert cache status
               hilbert cache clear
               hilbert cache clear --volume /hilbert
               hilbert cache status --cache /local/scratch/hilbert-$USER --cache-size 200G
+              hilbert cache clear --site --site-cache /lustre/scratch/$USER/hilbert-site
             """,
             subcommands: [Status.self, Clear.self])
 
@@ -46,14 +49,46 @@ extension Hilbert {
                 print("  limit:         \(CacheLimits.describe(limit)) of read copies per volume (\(view.cacheSize.map { "\($0), \(view.cacheSizeSource.rawValue)" } ?? "embedded default: \(CacheLimits.defaultSizeText)"))")
                 print("  free floor:    \(CacheLimits.describe(floor)) left free (\(view.cacheFree.map { "\($0), \(view.cacheFreeSource.rawValue)" } ?? "embedded default: \(CacheLimits.defaultFreeText)"))")
                 print("  file system:   \(CacheLimits.describe(freeBytes(view.cache))) free of \(CacheLimits.describe(fs))")
+                guard let site = view.siteCache else { return }
+                print("Site cache \(site) (\(view.siteCacheSource.rawValue))")
+                let siteDirs = try selection.siteDirectories(view)
+                if siteDirs.isEmpty { print("  no volume has data here") }
+                for (uuid, label) in siteDirs {
+                    let t = try openSiteTier(view, uuid)
+                    let u = t.usage()
+                    print("  volume \(uuid)\(label.map { " (\($0))" } ?? ""): \(u.files) objects, \(CacheLimits.describe(u.bytes))")
+                }
+                let siteFS = fileSystemBytes(site)
+                let siteLimit = try view.siteCacheSize.map { try CacheLimits.parseSize($0, setting: "site-cache-size") }
+                    ?? min(SiteTier.defaultCapacityLimit, siteFS > 0 ? siteFS / 10 : SiteTier.defaultCapacityLimit)
+                print("  limit:         \(CacheLimits.describe(siteLimit)) per volume (\(view.siteCacheSize.map { "\($0), \(view.siteCacheSizeSource.rawValue)" } ?? "embedded default: \(SiteTier.defaultSizeText)"))")
+                print("  file system:   \(CacheLimits.describe(freeBytes(site))) free of \(CacheLimits.describe(siteFS))")
             }
         }
 
         struct Clear: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Delete the read copies (staging files stay).")
+            static let configuration = CommandConfiguration(abstract: "Delete the read copies (staging files stay), or the site tier's copies.")
             @OptionGroup var selection: CacheSelection
+            @Flag(help: "Empty the site tier (--site-cache, HILBERT_SITE_CACHE) instead of this node's cache.")
+            var site = false
 
             func run() throws {
+                if site {
+                    let view = try selection.volumes.view()
+                    guard let root = view.siteCache else {
+                        throw CLIError("cache clear --site: no site cache is set (--site-cache DIR, HILBERT_SITE_CACHE, site-cache = in the config file)")
+                    }
+                    let siteDirs = try selection.siteDirectories(view)
+                    var total = (files: 0, bytes: Int64(0))
+                    for (uuid, label) in siteDirs {
+                        let removed = try openSiteTier(view, uuid).clear()
+                        print("volume \(uuid)\(label.map { " (\($0))" } ?? ""): deleted \(removed.files) objects, \(CacheLimits.describe(removed.bytes)) from the site cache")
+                        total.files += removed.files
+                        total.bytes += removed.bytes
+                    }
+                    print("cleared \(total.files) objects, \(CacheLimits.describe(total.bytes)), from \(root)")
+                    return
+                }
                 let (view, dirs) = try selection.resolve()
                 var files = 0
                 var bytes: Int64 = 0
@@ -80,14 +115,22 @@ struct CacheSelection: ParsableArguments {
     /// The view (its cache limits exported, as every command does) and the volume directories.
     func resolve() throws -> (View, [(uuid: String, label: String?)]) {
         let view = try volumes.view()
-        view.exportCacheLimits()
+        view.exportCacheSettings()
         return (view, try volumeDirectories(view, only: volume))
+    }
+
+    /// The volume directories of the site tier (`<site>/<uuid>`), as `resolve` finds the node's.
+    func siteDirectories(_ view: View) throws -> [(uuid: String, label: String?)] {
+        guard let site = view.siteCache else { return [] }
+        return try volumeDirectories(view, only: volume, in: site, marker: "objects")
     }
 }
 
 /// The volume directories of the cache (`<cache>/<uuid>`), each with the mount prefix it is
 /// seen under when a volume of the mount table has that UUID; only the one `only` names.
-private func volumeDirectories(_ view: View, only: String?) throws -> [(uuid: String, label: String?)] {
+private func volumeDirectories(_ view: View, only: String?, in root: String? = nil,
+                               marker: String = "files") throws -> [(uuid: String, label: String?)] {
+    let root = root ?? view.cache
     var labels: [String: String] = [:]
     var wanted: String?
     for m in view.mounts {
@@ -100,21 +143,30 @@ private func volumeDirectories(_ view: View, only: String?) throws -> [(uuid: St
     if let only, wanted == nil {
         throw CLIError("--volume \(only): no volume of the mount table is there (give a prefix, a metadata URL or a UUID)")
     }
-    guard Sys.exists(view.cache) else { return [] }
+    guard Sys.exists(root) else { return [] }
     let names: [String]
-    do { names = try Sys.listDirectory(view.cache) } catch { throw CLIError("cannot read the cache directory \(view.cache): \(error)") }
+    do { names = try Sys.listDirectory(root) } catch { throw CLIError("cannot read the cache directory \(root): \(error)") }
     var out: [(String, String?)] = []
-    for n in names.sorted() where Sys.exists(view.cache + "/" + n + "/files") {
+    for n in names.sorted() where Sys.exists(root + "/" + n + "/" + marker) {
         if let wanted, n != wanted { continue }
         out.append((n, labels[n]))
     }
-    if let wanted, out.isEmpty { print("volume \(wanted): nothing cached in \(view.cache)") }
+    if let wanted, out.isEmpty { print("volume \(wanted): nothing cached in \(root)") }
     return out
 }
 
 private func openCache(_ view: View, _ uuid: String) throws -> CacheDirectory {
     do {
         return try CacheDirectory.open(root: view.cache, volumeUUID: uuid, limits: view.cacheLimits)
+    } catch {
+        throw CLIError(error.message)
+    }
+}
+
+private func openSiteTier(_ view: View, _ uuid: String) throws -> SiteTier {
+    do {
+        return try SiteTier.open(root: view.siteCache!, volumeUUID: uuid,
+                                 capacity: view.siteCacheSize.flatMap { try? CacheLimits.parseSize($0, setting: "") })
     } catch {
         throw CLIError(error.message)
     }

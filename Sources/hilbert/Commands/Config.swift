@@ -11,7 +11,8 @@ extension Hilbert {
             abstract: "Show which volumes and cache directory programs see here, and where each setting came from.",
             discussion: """
             Each setting comes from the first of: the command line, the environment \
-            (HILBERT_MOUNTS, HILBERT_CACHE), your config file ($HILBERT_CONFIG, else \
+            (HILBERT_MOUNTS, HILBERT_CACHE, HILBERT_CACHE_SIZE, HILBERT_CACHE_FREE, \
+            HILBERT_SITE_CACHE, HILBERT_SITE_CACHE_SIZE), your config file ($HILBERT_CONFIG, else \
             ~/.config/hilbert/config), the site's file (INSTALL/etc/hilbert/config), the embedded \
             default (/hilbert on ~/.local/share/hilbert/default, cache ${TMPDIR:-/tmp}/hilbert-$USER). \
             The module, hilbert-launch, hilbert run/shell/env and hilbert-container all resolve \
@@ -21,7 +22,8 @@ extension Hilbert {
             modulefiles): mounts (PREFIX=URL;...), cache, binds (the existing directories a \
             container needs bound, comma-separated: the cache, created if missing, and each \
             volume's metadata and object directories; the default volume's directory is created), \
-            cache-size and cache-free (empty when the embedded default holds).
+            cache-size and cache-free (empty when the embedded default holds), site-cache and \
+            site-cache-size (empty when unset: no site tier).
 
             Examples:
               hilbert config
@@ -31,7 +33,7 @@ extension Hilbert {
 
         @OptionGroup var volumes: MountOptions
 
-        @Option(help: "Print only this value: mounts, cache, binds, cache-size or cache-free (repeatable; an unset limit prints an empty line).")
+        @Option(help: "Print only this value: mounts, cache, binds, cache-size, cache-free, site-cache or site-cache-size (repeatable; an unset one prints an empty line).")
         var get: [String] = []
 
         func run() throws {
@@ -48,6 +50,10 @@ extension Hilbert {
                 print("cache  \(v.cache)   (\(from(v.cacheSource)))")
                 print("cache-size  \(v.cacheSize ?? CacheLimits.defaultSizeText)   (\(from(v.cacheSizeSource)))")
                 print("cache-free  \(v.cacheFree ?? CacheLimits.defaultFreeText)   (\(from(v.cacheFreeSource)))")
+                print("site-cache  \(v.siteCache ?? "none")   (\(from(v.siteCacheSource)))")
+                if v.siteCache != nil {
+                    print("site-cache-size  \(v.siteCacheSize ?? SiteTier.defaultSizeText)   (\(from(v.siteCacheSizeSource)))")
+                }
                 print("config file:  \(v.userFile)\(Sys.exists(v.userFile) ? "" : " (none)")")
                 if let site = v.siteFile { print("site default: \(site)\(Sys.exists(site) ? "" : " (none)")") }
                 return
@@ -59,7 +65,9 @@ extension Hilbert {
                 case "binds": print(try binds(v).joined(separator: ","))
                 case "cache-size": print(v.cacheSize ?? "")
                 case "cache-free": print(v.cacheFree ?? "")
-                default: throw CLIError("--get \(key): unknown (mounts, cache, binds, cache-size, cache-free)")
+                case "site-cache": print(v.siteCache ?? "")
+                case "site-cache-size": print(v.siteCacheSize ?? "")
+                default: throw CLIError("--get \(key): unknown (mounts, cache, binds, cache-size, cache-free, site-cache, site-cache-size)")
                 }
             }
         }
@@ -68,6 +76,12 @@ extension Hilbert {
         func binds(_ v: View) throws -> [String] {
             do { try CacheDirectory.makeRoot(v.cache) } catch { throw CLIError(error.message) }
             var dirs = [v.cache]
+            if let site = v.siteCache {
+                do throws(Errno) { try Sys.mkdirs(site, 0o700) } catch {
+                    throw CLIError("site cache \(site): cannot create: \(error)")
+                }
+                if !dirs.contains(site) { dirs.append(site) }
+            }
             func add(_ d: String) {
                 if Sys.exists(d) && !dirs.contains(where: { d == $0 || d.hasPrefix($0 + "/") }) { dirs.append(d) }
             }

@@ -24,17 +24,15 @@ extension Hilbert {
         var command: [String] = []
 
         func run() throws {
-            throw ExitCode(try Run.launch(command, mounts: volumes.mounts, cache: volumes.cache,
-                                          cacheSize: volumes.cacheSize, cacheFree: volumes.cacheFree))
+            throw ExitCode(try Run.launch(command, mounts: volumes.mounts, volumes.caching))
         }
 
         /// The job itself; also reached without the argument parser (main.swift, FastRun).
-        static func launch(_ command: [String], mounts: [String], cache: String?, cacheSize: String? = nil,
-                           cacheFree: String? = nil) throws -> Int32 {
+        static func launch(_ command: [String], mounts: [String], _ caching: CacheArguments) throws -> Int32 {
             var argv = command
             if argv.first == "--" { argv.removeFirst() }
             guard !argv.isEmpty else { throw CLIError("no command given (usage: hilbert run [--mount P=URL] -- CMD ARGS…)") }
-            let (table, cacheDir) = try MountOptions.resolve(mounts: mounts, cache: cache, cacheSize: cacheSize, cacheFree: cacheFree)
+            let (table, cacheDir) = try MountOptions.resolve(mounts: mounts, caching)
             // A command stored under a prefix must be exec'd by a shimmed process (this one
             // is not): let a shell under the shim exec it.
             if table.contains(where: { argv[0] == $0.prefix || argv[0].hasPrefix($0.prefix + "/") }) {

@@ -24,7 +24,7 @@ extension Hilbert {
 
         func run() throws {
             let view = try volumes.view()
-            view.exportCacheLimits()
+            view.exportCacheSettings()
             let (mounted, cacheDir) = (view.mounts, view.cache)
             let table = metaURL.map { [MountSpec(prefix: "(none)", metaURL: $0)] } ?? mounted
             var failed = false
@@ -48,6 +48,12 @@ extension Hilbert {
                     print("  cache floor:   \(floor) left free, now \(CacheLimits.describe(v.cache.freeFloorBytes())) (\(view.cacheFreeSource.rawValue))")
                     let used = v.cache.usage()
                     print("  cache use:     \(used.files) read copies, \(CacheLimits.describe(used.bytes)) on this node")
+                    if let tier = v.store.siteTier {
+                        let su = tier.usage()
+                        print("  site cache:    \(tier.root) (\(view.siteCacheSource.rawValue)): \(su.files) objects, \(CacheLimits.describe(su.bytes)) of \(CacheLimits.describe(tier.capacityBytes)) (\(view.siteCacheSize == nil ? "embedded default: " + SiteTier.defaultSizeText : view.siteCacheSizeSource.rawValue))")
+                    } else {
+                        print("  site cache:    none (--site-cache, HILBERT_SITE_CACHE)")
+                    }
                     print("  inodes:        \(u.inodes)")
                     print("  logical bytes: \(u.logicalBytes) (\(human(u.logicalBytes)))")
                     print("  stored bytes:  \(u.storedBytes) (\(human(u.storedBytes)))")

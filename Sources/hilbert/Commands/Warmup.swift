@@ -16,7 +16,9 @@ extension Hilbert {
             in a Slurm prolog or at the top of a batch script (it uses the same mounts and cache \
             as 'hilbert run' and the module); tasks of a job array that warm the same paths on \
             one node fetch each file once. --check says how much of the paths is cached, without \
-            fetching; --evict drops them from the cache. Progress goes to stderr, the summary to \
+            fetching; --evict drops them from the cache. With --site, the same is done for the \
+            site cache shared by the site's nodes (--site-cache): a file's objects are fetched into \
+            it once, for every node. Progress goes to stderr, the summary to \
             stdout; the exit status is 1 when a file failed.
 
             Examples:
@@ -25,6 +27,7 @@ extension Hilbert {
               hilbert warmup --check /hilbert/dataset
               hilbert warmup --evict /hilbert/dataset/old
               hilbert warmup --cache-size 200G /hilbert/checkpoints/latest
+              hilbert warmup --site --site-cache /lustre/scratch/$USER/hilbert-site /hilbert/dataset
             """)
 
         @Argument(help: "Paths under a mounted prefix (a directory's whole tree).")
@@ -41,6 +44,9 @@ extension Hilbert {
 
         @Flag(help: "Drop the paths' files from the cache.")
         var evict = false
+
+        @Flag(help: "Fill (--check, --evict) the site cache (--site-cache, HILBERT_SITE_CACHE) instead of this node's: every node of the site then reads the files from there.")
+        var site = false
 
         @OptionGroup var volumes: MountOptions
 
@@ -68,6 +74,10 @@ extension Hilbert {
                 var options = WarmupOptions()
                 options.threads = threads
                 options.mode = check ? .check : evict ? .evict : .fill
+                options.site = site
+                if site && v.store.siteTier == nil {
+                    throw CLIError("warmup --site: no site cache is set (--site-cache DIR, HILBERT_SITE_CACHE, or site-cache = in the config file)")
+                }
                 let warmer = Warmer(meta: v.meta, store: v.store, cache: v.cache, blockSize: v.format.blockSize, options: options)
                 let display = TransferDisplay(what)
                 warmer.onMessage = { display.message($0) }
@@ -84,7 +94,7 @@ extension Hilbert {
                     if case .failure(let e) = result { throw CLIError(e.message) }
                     throw ExitCode(1)
                 }
-                print(warmupSummary(what, t, cache: v.cache.root))
+                print(warmupSummary(what, t, cache: site ? v.store.siteTier!.root : v.cache.root))
                 failed = failed || t.errors > 0
                 stopped = stopped || t.stopped
             }

@@ -78,6 +78,9 @@ out=$(PATH="$HL_TMP/fake:$PATH" U "$CONT" --engine singularity img.sif -- true 2
 like "$(flat "$out")" "singularity exec img\.sif true~.*SINGULARITYENV_LD_PRELOAD=[^~]*compat\.so~SINGULARITY_BINDPATH=$HILBERT_HOME," "singularity exec: SINGULARITYENV_ and SINGULARITY_BINDPATH"
 out=$(PATH="$HL_TMP/fake:$PATH" U env HILBERT_CACHE_SIZE=40G HILBERT_CACHE_FREE=5% "$CONT" --cleanenv img.sif -- true 2>&1)
 like "$(flat "$out")" "APPTAINERENV_HILBERT_CACHE_FREE=5%~APPTAINERENV_HILBERT_CACHE_SIZE=40G~" "the cache's limits reach the container as APPTAINERENV_"
+out=$(PATH="$HL_TMP/fake:$PATH" U env HILBERT_SITE_CACHE="$UH/site-tier" HILBERT_SITE_CACHE_SIZE=3T "$CONT" --cleanenv img.sif -- true 2>&1)
+like "$(flat "$out")" "APPTAINERENV_HILBERT_SITE_CACHE=$UH/site-tier~APPTAINERENV_HILBERT_SITE_CACHE_SIZE=3T~" "the site cache reaches the container as APPTAINERENV_"
+like "$(flat "$out")" "BINDPATH=[^~]*$UH/site-tier" "… and is bound into it"
 out=$(PATH="$HL_TMP/fake:$PATH" U env HILBERT_CACHE_SIZE=40Q "$CONT" --cleanenv img.sif -- true 2>&1); rc=$?
 like "$out" "HILBERT_CACHE_SIZE '40Q' is not a size" "a bad limit stops hilbert-container before the container starts"
 

@@ -120,19 +120,21 @@ for impl in lmod lmod-tcl em; do
     # setting: the user's config file, then the site file beside the install, then the default.
     conf="$HOME/.config/hilbert/config"; site="$root/etc/hilbert/config"
     mkdir -p "${conf%/*}" "${site%/*}"
-    printf '# the site default\nmount = /hilbert=%s\ncache = $TMPDIR/site-$USER  # per user\ncache-size = 3G\ncache-free = 4%%\n' "$HL_URL" >"$site"
+    printf '# the site default\nmount = /hilbert=%s\ncache = $TMPDIR/site-$USER  # per user\ncache-size = 3G\ncache-free = 4%%\nsite-cache = $TMPDIR/site-tier-$USER\nsite-cache-size = 2T\n' "$HL_URL" >"$site"
     out=$(sess "$init" "$root/modulefiles" -- '
         module load hilbert || exit 1
         echo "HILBERT_MOUNTS=$HILBERT_MOUNTS"; echo "HILBERT_CACHE=$HILBERT_CACHE"
         echo "HILBERT_CACHE_SIZE=$HILBERT_CACHE_SIZE"; echo "HILBERT_CACHE_FREE=$HILBERT_CACHE_FREE"
         echo "APPTAINERENV_HILBERT_CACHE_SIZE=$APPTAINERENV_HILBERT_CACHE_SIZE"
+        echo "SITE=$HILBERT_SITE_CACHE,$HILBERT_SITE_CACHE_SIZE,$SINGULARITYENV_HILBERT_SITE_CACHE"
         bash -c "cat /hilbert/'"$impl"'" | sed "s/^/prog: /"
         hilbert config | sed -n "s/^mount .*(/source: (/p"
         module unload hilbert
-        echo "unloaded=${HILBERT_CACHE_SIZE-unset}/${HILBERT_CACHE_FREE-unset}/${APPTAINERENV_HILBERT_CACHE_SIZE-unset}"' 2>&1)
+        echo "unloaded=${HILBERT_CACHE_SIZE-unset}/${HILBERT_CACHE_FREE-unset}/${APPTAINERENV_HILBERT_CACHE_SIZE-unset}/${HILBERT_SITE_CACHE-unset}"' 2>&1)
     is "$(val HILBERT_CACHE_SIZE)/$(val HILBERT_CACHE_FREE)" "3G/4%" "$impl: the site file's cache-size and cache-free reach the environment"
     is "$(val APPTAINERENV_HILBERT_CACHE_SIZE)" "3G" "$impl: ... and containers under --cleanenv"
-    is "$(val unloaded)" "unset/unset/unset" "$impl: ... and unload takes them away"
+    is "$(val SITE)" "$HL_TMP/nodetmp/site-tier-root,2T,$HL_TMP/nodetmp/site-tier-root" "$impl: the site file's site-cache and site-cache-size reach the environment and containers"
+    is "$(val unloaded)" "unset/unset/unset/unset" "$impl: ... and unload takes them away"
     is "$(val HILBERT_MOUNTS)" "/hilbert=$HL_URL" "$impl: nothing set: the module mounts the site file's volume"
     is "$(val HILBERT_CACHE)" "$HL_TMP/nodetmp/site-root" "$impl: ... and uses its cache (\$TMPDIR and \$USER expanded)"
     is "$(printf '%s\n' "$out" | sed -n 's/^prog: //p')" "written-by-$impl" "$impl: ... where a program reads the file written before"
