@@ -202,7 +202,7 @@ static size_t on_header(char *line, size_t size, size_t n, void *p) {
     const char *v;
     size_t vl;
     if (len > 5 && memcmp(line, "HTTP/", 5) == 0) {   /* a new response: forget the last one's */
-        r->etag[0] = r->retry_after[0] = r->request_id[0] = r->last_modified[0] = 0;
+        r->etag[0] = r->retry_after[0] = r->request_id[0] = r->last_modified[0] = r->storage_class[0] = 0;
         r->content_length = -1;
     } else if (header_is(line, len, "etag", &v, &vl)) {
         copy_value(r->etag, sizeof r->etag, v, vl);
@@ -210,6 +210,8 @@ static size_t on_header(char *line, size_t size, size_t n, void *p) {
         copy_value(r->retry_after, sizeof r->retry_after, v, vl);
     } else if (header_is(line, len, "x-amz-request-id", &v, &vl)) {
         copy_value(r->request_id, sizeof r->request_id, v, vl);
+    } else if (header_is(line, len, "x-amz-storage-class", &v, &vl)) {
+        copy_value(r->storage_class, sizeof r->storage_class, v, vl);
     } else if (header_is(line, len, "last-modified", &v, &vl)) {
         copy_value(r->last_modified, sizeof r->last_modified, v, vl);
     } else if (header_is(line, len, "content-length", &v, &vl)) {

@@ -24,7 +24,8 @@ public enum StoreFactory {
         let location = try S3Location(url: format.bucket, region: s3Region(format.storageOptions))
         let file = format.storageOptions["credentials"]
         let profile = format.storageOptions["profile"]
-        return S3Store(location: location) { () throws(HilbertError) -> S3Credentials in
+        let storageClass = format.storageOptions["storage-class"].flatMap { $0.isEmpty ? nil : $0 }
+        return S3Store(location: location, storageClass: storageClass) { () throws(HilbertError) -> S3Credentials in
             try CredentialChain.resolve(file: getEnv("HILBERT_S3_CREDENTIALS").flatMap { $0.isEmpty ? nil : $0 } ?? file,
                                         profile: profile, env: getEnv)
         }

@@ -42,6 +42,12 @@ public protocol ObjectStore: AnyObject, Sendable {
     func dropCachedCopy(_ key: String) -> Bool
     /// The site tier reads go through, if any (SiteTierStore).
     var siteTier: SiteTier? { get }
+    /// Whether objects have storage classes (S3) that `storageClass` and `changeStorageClass` see.
+    var hasStorageClasses: Bool { get }
+    /// The object's storage class and size; nil when it is missing or the store has no classes.
+    func storageClass(_ key: String) throws(Errno) -> (name: String, size: Int)?
+    /// Move the object to storage class `name` where it is (same key, same bytes).
+    func changeStorageClass(_ key: String, to name: String) throws(Errno)
 }
 
 /// One listed object. `modified` is seconds since the epoch (0 when the store cannot tell).
@@ -64,6 +70,11 @@ extension ObjectStore {
     public func removeStaleTemporaries(olderThan seconds: Int64) -> (files: Int, bytes: Int64) { (0, 0) }
     public func dropCachedCopy(_ key: String) -> Bool { false }
     public var siteTier: SiteTier? { nil }
+    public var hasStorageClasses: Bool { false }
+    public func storageClass(_ key: String) throws(Errno) -> (name: String, size: Int)? { nil }
+    public func changeStorageClass(_ key: String, to name: String) throws(Errno) {
+        throw DataErrors.fail(.notSupported, "store \(description) has no storage classes (an S3 store has)")
+    }
     public func delete(keys: [String]) throws(Errno) {
         for k in keys { try delete(k) }
     }

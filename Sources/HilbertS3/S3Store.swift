@@ -67,11 +67,15 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
     private let lock = Lock()
     private var signer: SigV4Signer?
     private var idle: [UnsafeMutableRawPointer] = []
+    /// The storage class new objects are put in (`x-amz-storage-class`); nil: the bucket's
+    /// default (STANDARD).
+    public let storageClass: String?
 
-    public init(location: S3Location, options: S3Options = .fromEnvironment(),
+    public init(location: S3Location, options: S3Options = .fromEnvironment(), storageClass: String? = nil,
                 credentials: @escaping () throws(HilbertError) -> S3Credentials) {
         self.location = location
         self.options = options
+        self.storageClass = storageClass
         self.resolveCredentials = credentials
     }
 
@@ -85,7 +89,8 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
         var md5 = MD5()
         md5.update(data)
         let digest = md5.finish()
-        let headers = [("Content-Type", "application/octet-stream"), ("Content-MD5", base64Encode(digest))]
+        var headers = [("Content-Type", "application/octet-stream"), ("Content-MD5", base64Encode(digest))]
+        if let storageClass { headers.append(("x-amz-storage-class", storageClass)) }
         let r = try send(S3Request(method: "PUT", key: key, headers: headers, body: data, payloadHash: unsignedPayload),
                          verify: { r in
             // A plain ETag is the MD5 of what the server stored (not with SSE-KMS/SSE-C).
@@ -181,6 +186,33 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
         return max(0, Int(r.contentLength))
     }
 
+    /// The object's storage class (STANDARD when the server names none); nil when it is missing.
+    public var hasStorageClasses: Bool { true }
+
+    public func storageClass(_ key: String) throws(Errno) -> (name: String, size: Int)? {
+        try validateKey(key)
+        let r = try send(S3Request(method: "HEAD", key: key))
+        if r.status == 404 { return nil }
+        if r.status != 200 { throw fail(.io, "HEAD", key, r) }
+        return (r.storageClass.isEmpty ? "STANDARD" : r.storageClass, max(0, Int(r.contentLength)))
+    }
+
+    /// Move an object to storage class `name` where it is: a server-side copy onto its own
+    /// key (CopyObject with x-amz-storage-class), which replaces it atomically with the same
+    /// bytes, so readers never see a gap and the metadata keeps pointing at it.
+    public func changeStorageClass(_ key: String, to name: String) throws(Errno) {
+        try validateKey(key)
+        let source = "/" + location.bucket + "/" + s3Encode(location.keyPrefix + key, keepSlash: true)
+        let headers = [("x-amz-copy-source", source), ("x-amz-storage-class", name),
+                       ("x-amz-metadata-directive", "REPLACE"), ("Content-Type", "application/octet-stream")]
+        let r = try send(S3Request(method: "PUT", key: key, headers: headers), verify: { r in
+            // CopyObject may fail after its 200 has been sent: the error is then in the body.
+            guard let e = parseErrorBody(r.body) else { return nil }
+            return "CopyObject failed after its 200: \(e.code) \(e.message)"
+        })
+        if r.status != 200 { throw fail(.io, "CopyObject (storage class \(name))", key, r) }
+    }
+
     public func list(prefix: String) throws(Errno) -> [ObjectInfo] {
         var out: [ObjectInfo] = []
         try listPages(prefix: prefix) { (page: [ObjectInfo]) throws(Errno) in out += page }
@@ -235,7 +267,13 @@ public final class S3Store: ObjectStore, @unchecked Sendable {
     }
 
     private func fail(_ errno: Errno, _ op: String, _ key: String, _ r: S3Response) -> Errno {
-        DataErrors.fail(errno, "S3 \(op) \(displayKey(key)): \(r.summary)")
+        if r.errorCode == "InvalidObjectState" {
+            // An archived object (GLACIER, DEEP_ARCHIVE, archive tiers): readable once restored.
+            return DataErrors.fail(errno, "S3 \(op) \(displayKey(key)): the object is archived (\(r.summary)); restore it first "
+                + "(aws s3api restore-object --bucket \(location.bucket) --key \(location.keyPrefix + key) --restore-request Days=7), "
+                + "then 'hilbert tier PATH --class STANDARD' moves the tree back for good")
+        }
+        return DataErrors.fail(errno, "S3 \(op) \(displayKey(key)): \(r.summary)")
     }
 
     /// Send with retries. Returns the final response (any HTTP status the caller handles:
@@ -410,6 +448,7 @@ struct S3Response {
     var overflow = false
     var contentLength: Int64 = -1
     var etag = ""
+    var storageClass = ""
     var retryAfter = ""
     var requestID = ""
     var errorCode: String?
@@ -421,6 +460,7 @@ struct S3Response {
         overflow = r.overflow != 0
         contentLength = r.content_length
         etag = cString(&r.etag).trimmingQuotes
+        storageClass = cString(&r.storage_class)
         retryAfter = cString(&r.retry_after)
         requestID = cString(&r.request_id)
         if let g = r.grown {

@@ -4,13 +4,17 @@ import HilbertSupport
 import HilbertMeta
 import HilbertData
 
-public enum WarmupMode: Sendable {
+public enum WarmupMode: Sendable, Equatable {
     /// Fetch what is not in the node's cache.
     case fill
     /// Only say how much is there.
     case check
     /// Drop it from the node's cache.
     case evict
+    /// Only measure where the data is (`hilbert du`): node cache, site tier, storage classes.
+    case survey
+    /// Move the files' objects to this storage class (`hilbert tier`).
+    case tier(String)
 }
 
 public struct WarmupOptions: Sendable {
@@ -39,6 +43,15 @@ public struct WarmupTally: Sendable {
     public var tooLarge = (files: 0, bytes: UInt64(0))
     public var errors = 0
     public var directories = 0
+    /// survey: every regular file, and how much of it is where; per storage class the distinct
+    /// objects and their stored bytes (a pack counted once, with all its bytes).
+    public var files = (files: 0, bytes: UInt64(0))
+    public var inNodeCache = (files: 0, bytes: UInt64(0))
+    public var inSiteTier = (files: 0, bytes: UInt64(0))
+    public var classes: [String: (objects: Int, bytes: UInt64)] = [:]
+    /// tier: objects moved to the class, and objects that were in it already.
+    public var moved = (objects: 0, bytes: UInt64(0))
+    public var alreadyThere = (objects: 0, bytes: UInt64(0))
     public var seconds = 0.0
     public var stopped = false
 }
@@ -72,13 +85,13 @@ public final class Warmer: Transfer, @unchecked Sendable {
 
     private let queue = JobQueue<WarmJob>()
     private let packs: PackReader
-    private let lock = Lock()
-    private var tally = WarmupTally()
+    let lock = Lock()
+    var tally = WarmupTally()
     private var found = 0
     private var interrupted = false
     private let started = hl_monotonic_ns()
     /// Site mode: the objects this run has handled already (packs hold many files).
-    private var objectsSeen = Set<UInt64>()
+    var objectsSeen = Set<UInt64>()
 
     public init(meta: MetaStore, store: ObjectStore, cache: CacheDirectory, blockSize: Int,
                 options: WarmupOptions = WarmupOptions(), cred: Credentials = .effective()) {
@@ -95,7 +108,8 @@ public final class Warmer: Transfer, @unchecked Sendable {
         lock.withLock {
             var r = TransferReport()
             r.found = found
-            r.files = tally.fetched.files + tally.cached.files + tally.absent.files + tally.evicted.files + tally.inMetadata
+            r.files = max(tally.fetched.files + tally.cached.files + tally.absent.files + tally.evicted.files + tally.inMetadata,
+                          tally.files.files)
             r.skipped = tally.tooLarge.files
             r.errors = tally.errors
             r.directories = tally.directories
@@ -207,6 +221,15 @@ public final class Warmer: Transfer, @unchecked Sendable {
             fail("\(display(shown)): \(explain(e.failure!, meta))")
             return
         }
+        switch options.mode {
+        case .survey:
+            survey(e, shown)
+            return
+        case .tier(let name):
+            tier(e, shown, to: name)
+            return
+        default: break
+        }
         if a.size == 0 || e.inline != nil {
             lock.withLock { tally.inMetadata += 1 }
             return
@@ -245,6 +268,7 @@ public final class Warmer: Transfer, @unchecked Sendable {
             } catch {
                 fail("\(display(shown)): \(DataErrors.last?.message ?? "\(error)")")
             }
+        case .survey, .tier: break
         }
     }
 
@@ -310,6 +334,7 @@ public final class Warmer: Transfer, @unchecked Sendable {
                     if !site.tier.contains(key) { present = false }
                 case .evict:
                     if !site.tier.drop(key) { present = false }
+                case .survey, .tier: break
                 }
             }
         } catch {
@@ -324,11 +349,12 @@ public final class Warmer: Transfer, @unchecked Sendable {
                 if present { tally.cached.files += 1; tally.cached.bytes += size } else { tally.absent.files += 1; tally.absent.bytes += size }
             case .evict:
                 if present { tally.evicted.files += 1; tally.evicted.bytes += size } else { tally.absent.files += 1 }
+            case .survey, .tier: break
             }
         }
     }
 
-    private func fail(_ what: String) {
+    func fail(_ what: String) {
         lock.withLock { tally.errors += 1 }
         onMessage("warmup: " + what)
     }

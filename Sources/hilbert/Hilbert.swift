@@ -20,5 +20,5 @@ struct Hilbert: ParsableCommand {
           hilbert export /hilbert/results ~/results
           hilbert status
         """,
-        subcommands: [Format.self, Run.self, Shell.self, Status.self, Cache.self, Warmup.self, Flush.self, Env.self, Config.self, Doctor.self, GC.self, Compact.self, Import.self, Export.self, Dump.self, Load.self, ObjBench.self])
+        subcommands: [Format.self, Run.self, Shell.self, Status.self, Cache.self, Warmup.self, Du.self, Tier.self, Flush.self, Env.self, Config.self, Doctor.self, GC.self, Compact.self, Import.self, Export.self, Dump.self, Load.self, ObjBench.self])
 }

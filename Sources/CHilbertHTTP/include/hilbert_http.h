@@ -36,6 +36,7 @@ typedef struct hl_http_response {
     char retry_after[64];
     char request_id[96];
     char last_modified[64];
+    char storage_class[48];        /* x-amz-storage-class ("" when absent: STANDARD) */
     char error[256];               /* curl's message for a transport failure */
 } hl_http_response;
 

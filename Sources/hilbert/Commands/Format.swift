@@ -51,6 +51,9 @@ extension Hilbert {
         @Option(help: "AWS profile in the shared credentials/config files.")
         var profile: String?
 
+        @Option(name: .customLong("storage-class"), help: "S3 storage class of new objects, e.g. STANDARD_IA (sent as x-amz-storage-class; default: the bucket's, STANDARD). 'hilbert tier' moves existing ones.")
+        var storageClass: String?
+
         @Option(help: "Block compression: zstd or none.")
         var compress: String = "zstd"
 
@@ -70,8 +73,11 @@ extension Hilbert {
             guard let bucket = bucket ?? url.defaultObjectDirectory else {
                 throw CLIError("\(metaURL) keeps no files on this host: give the objects' place with --bucket")
             }
-            if storage != "s3" && (region != nil || credentials != nil || profile != nil) {
-                throw CLIError("--region, --credentials and --profile apply to --storage s3 only")
+            if storage != "s3" && (region != nil || credentials != nil || profile != nil || storageClass != nil) {
+                throw CLIError("--region, --credentials, --profile and --storage-class apply to --storage s3 only")
+            }
+            if let c = storageClass, !isStorageClassName(c) {
+                throw CLIError("--storage-class '\(c)': not a storage class name (upper-case letters, digits and '_', e.g. STANDARD_IA, GLACIER_IR)")
             }
             var options = FormatOptions(metaURL: metaURL, storage: storage, bucket: bucket, name: name,
                                         compression: compress, blockSize: try parseSize(blockSize, "--block-size"),
@@ -82,6 +88,7 @@ extension Hilbert {
             }
             if let region { options.storageOptions["region"] = region }
             if let profile { options.storageOptions["profile"] = profile }
+            if let storageClass { options.storageOptions["storage-class"] = storageClass }
             do {
                 let f = try Volume.formatVolume(options)
                 print("Created volume '\(f.name)' (\(f.uuid))")
@@ -115,4 +122,9 @@ func parseSize(_ text: String, _ option: String) throws -> Int {
 struct CLIError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
+}
+
+/// S3 storage class names: STANDARD, STANDARD_IA, GLACIER_IR, … (the server says which it has).
+func isStorageClassName(_ s: String) -> Bool {
+    !s.isEmpty && s.utf8.count <= 40 && s.utf8.allSatisfy { ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 95 }
 }

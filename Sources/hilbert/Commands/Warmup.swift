@@ -56,53 +56,20 @@ extension Hilbert {
             var all = paths
             if let list = fileList { all += try readList(list) }
             if all.isEmpty { throw CLIError("warmup: no path given (hilbert warmup PATH… or --file-list FILE)") }
-            // One warm-up per volume, its paths together.
-            var byVolume: [(Volume, [(inner: [UInt8], shown: String)])] = []
-            for p in all {
-                let (v, inner) = try locateMounted(p, what: "warmup", volumes)
-                if let i = byVolume.firstIndex(where: { $0.0.format.uuid == v.format.uuid }) {
-                    byVolume[i].1.append((inner, p))
-                    v.meta.close()
-                } else {
-                    byVolume.append((v, [(inner, p)]))
-                }
-            }
             let what = check ? "check" : evict ? "evict" : "warmup"
-            var failed = false
-            var stopped = false
-            for (v, list) in byVolume {
-                var options = WarmupOptions()
-                options.threads = threads
-                options.mode = check ? .check : evict ? .evict : .fill
-                options.site = site
+            var options = WarmupOptions()
+            options.threads = threads
+            options.mode = check ? .check : evict ? .evict : .fill
+            options.site = site
+            try walkTrees(all, what: what, volumes, options) { v, t in
                 if site && v.store.siteTier == nil {
                     throw CLIError("warmup --site: no site cache is set (--site-cache DIR, HILBERT_SITE_CACHE, or site-cache = in the config file)")
                 }
-                let warmer = Warmer(meta: v.meta, store: v.store, cache: v.cache, blockSize: v.format.blockSize, options: options)
-                let display = TransferDisplay(what)
-                warmer.onMessage = { display.message($0) }
-                let stop = InterruptFlag()
-                warmer.stopRequested = { stop.raised }
-                let result = Result { () throws(HilbertError) -> WarmupTally in
-                    try warmer.run(list) {
-                        if stop.raised { warmer.interrupt() }
-                        display.show(warmer.progress)
-                    }
-                }
-                display.clear()
-                guard case .success(let t) = result else {
-                    if case .failure(let e) = result { throw CLIError(e.message) }
-                    throw ExitCode(1)
-                }
-                print(warmupSummary(what, t, cache: site ? v.store.siteTier!.root : v.cache.root))
-                failed = failed || t.errors > 0
-                stopped = stopped || t.stopped
+                return t.map { warmupSummary(what, $0, cache: site ? v.store.siteTier!.root : v.cache.root) }
             }
-            if stopped { throw ExitCode(130) }
-            if failed { throw ExitCode(1) }
         }
 
-        private func readList(_ path: String) throws -> [String] {
+        func readList(_ path: String) throws -> [String] {
             let f: UnsafeMutablePointer<FILE>? = path == "-" ? stdin : fopen(path, "r")
             guard let f else { throw CLIError("--file-list \(path): cannot read it: \(Errno.current)") }
             defer { if path != "-" { fclose(f) } }
@@ -141,4 +108,48 @@ func warmupSummary(_ what: String, _ t: WarmupTally, cache: String) -> String {
             + "(larger than the cache), \(t.directories) directories, \(t.errors) errors \(took) "
             + "(\(Int(Double(files) / secs)) files/s, \(human(UInt64(Double(t.fetched.bytes) / secs)))/s fetched)\(stopped)"
     }
+}
+
+/// Walk the trees of `paths` (grouped by volume, one walk per volume) with a Warmer in
+/// `options`' mode, its progress on stderr, Ctrl-C as a request to stop. `report` is called
+/// once per volume before the walk (tally nil: throw to refuse) and once after it, returning
+/// the summary printed on stdout. Exit status 130 when stopped, 1 when a file failed.
+func walkTrees(_ paths: [String], what: String, _ volumes: MountOptions, _ options: WarmupOptions,
+               report: (Volume, WarmupTally?) throws -> String?) throws {
+    var byVolume: [(Volume, [(inner: [UInt8], shown: String)])] = []
+    for p in paths {
+        let (v, inner) = try locateMounted(p, what: what, volumes)
+        if let i = byVolume.firstIndex(where: { $0.0.format.uuid == v.format.uuid }) {
+            byVolume[i].1.append((inner, p))
+            v.meta.close()
+        } else {
+            byVolume.append((v, [(inner, p)]))
+        }
+    }
+    var failed = false
+    var stopped = false
+    for (v, list) in byVolume {
+        _ = try report(v, nil)
+        let warmer = Warmer(meta: v.meta, store: v.store, cache: v.cache, blockSize: v.format.blockSize, options: options)
+        let display = TransferDisplay(what)
+        warmer.onMessage = { display.message($0) }
+        let stop = InterruptFlag()
+        warmer.stopRequested = { stop.raised }
+        let result = Result { () throws(HilbertError) -> WarmupTally in
+            try warmer.run(list) {
+                if stop.raised { warmer.interrupt() }
+                display.show(warmer.progress)
+            }
+        }
+        display.clear()
+        guard case .success(let t) = result else {
+            if case .failure(let e) = result { throw CLIError(e.message) }
+            throw ExitCode(1)
+        }
+        if let text = try report(v, t) { print(text) }
+        failed = failed || t.errors > 0
+        stopped = stopped || t.stopped
+    }
+    if stopped { throw ExitCode(130) }
+    if failed { throw ExitCode(1) }
 }

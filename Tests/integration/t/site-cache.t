@@ -60,6 +60,11 @@ is "$(diff "$HL_TMP/want" "$HL_TMP/got" && echo same)" "same" "with the store cu
 mv "$HL_OBJECTS.away" "$HL_OBJECTS"
 like "$(W --cache "$HL_TMP/node1" --site-cache "$SITE" --site /hilbert/tree 2>&1)" "^warmup: 0 files \(0 B\) fetched .*, 232 files .* were cached already" "a second warmup --site fetches nothing"
 
+out=$("$HILBERT" du "${M[@]}" --cache "$HL_TMP/node1" --site-cache "$SITE" /hilbert/tree 2>&1)
+like "$out" "site cache: +232 files, .* \(100%\) in $SITE" "hilbert du: all of the tree is in the site cache"
+like "$out" "node cache: +0 files" "… and none of it in node 1's cache"
+like "$out" "storage classes: +none \(the store" "… and a directory store has no storage classes"
+
 # Read-through: a plain read on one node fills the site for the next.
 "$HILBERT" cache clear "${M[@]}" --site --site-cache "$SITE" >"$HL_TMP/clear" 2>&1
 like "$(cat "$HL_TMP/clear")" "^cleared $n objects, .* from $SITE" "cache clear --site empties it"
