@@ -60,26 +60,28 @@ public struct ConfigFile: Sendable, Equatable {
             let value = try ConfigFile.expand(parts[1])
             switch parts[0] {
             case "mount": mounts += try Settings.parseMounts(value)
-            case "cache":
-                guard value.hasPrefix("/") else { throw HilbertError(.invalid, "cache '\(value)' must be an absolute path") }
-                cache = value
-            case "cache-size":
-                _ = try CacheLimits.parseSize(value, setting: "cache-size")
-                cacheSize = value
+            case "cache": cache = try absolute(value, parts[0])
+            case "cache-size": cacheSize = try size(value, parts[0])
             case "cache-free":
                 _ = try CacheLimits.parseFree(value, setting: "cache-free")
                 cacheFree = value
-            case "site-cache":
-                guard value.hasPrefix("/") else { throw HilbertError(.invalid, "site-cache '\(value)' must be an absolute path") }
-                siteCache = value
-            case "site-cache-size":
-                _ = try CacheLimits.parseSize(value, setting: "site-cache-size")
-                siteCacheSize = value
+            case "site-cache": siteCache = try absolute(value, parts[0])
+            case "site-cache-size": siteCacheSize = try size(value, parts[0])
             default: throw HilbertError(.invalid, "unknown setting '\(parts[0])' (known: mount, cache, cache-size, cache-free, site-cache, site-cache-size)")
             }
         } catch {
             throw HilbertError(error.errno, "\(path):\(number): \(error.message)")
         }
+    }
+
+    private func absolute(_ value: String, _ key: String) throws(HilbertError) -> String {
+        guard value.hasPrefix("/") else { throw HilbertError(.invalid, "\(key) '\(value)' must be an absolute path") }
+        return value
+    }
+
+    private func size(_ value: String, _ key: String) throws(HilbertError) -> String {
+        _ = try CacheLimits.parseSize(value, setting: key)
+        return value
     }
 
     /// `$NAME` and `${NAME}` for the four names above.

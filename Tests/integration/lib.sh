@@ -141,6 +141,26 @@ hl_raw() {
 # hl_py SCRIPT [ARGS…] — python3 -c SCRIPT under the shim
 hl_py() { local s=$1; shift; hl "$HL_PY" -c "$s" "$@"; }
 
+# ---------------------------------------------------------------- S3 of a test's own
+# hl_s3_own_server IDLE-SECONDS — a SeaweedFS server of this test alone (Tests/s3/s3server.sh,
+# its env file sourced: S3_ENDPOINT, S3_BUCKET, AWS_*…) with Tests/s3/faultproxy.py in front of
+# it (FP: its URL; hl_s3_rules JSON replaces its rules); both stopped at the test's end.
+hl_s3_own_server() {
+    local srv="$HL_REPO/Tests/s3/s3server.sh" out
+    export S3_STATE_DIR="$HL_TMP/s3" S3_OWNER_PID=$$
+    at_cleanup "S3_STATE_DIR=$S3_STATE_DIR $srv down >/dev/null 2>&1"
+    out=$("$srv" up 2>&1) || bail "s3server.sh up" "$out"
+    # shellcheck disable=SC1090
+    . "$("$srv" env)"
+    python3 "$HL_REPO/Tests/s3/faultproxy.py" --upstream "127.0.0.1:${S3_ENDPOINT##*:}" \
+        --port-file "$HL_TMP/fp.port" --idle-exit "$1" >"$HL_TMP/fp.log" 2>&1 &
+    at_cleanup "kill $!"
+    for _ in $(seq 50); do [ -s "$HL_TMP/fp.port" ] && break; sleep 0.1; done
+    [ -s "$HL_TMP/fp.port" ] || bail "faultproxy.py started" "$(cat "$HL_TMP/fp.log")"
+    FP="http://127.0.0.1:$(cat "$HL_TMP/fp.port")"
+}
+hl_s3_rules() { curl -sf -X POST --data "$1" "$FP/__faultproxy/rules" >/dev/null; }
+
 # ---------------------------------------------------------------- PostgreSQL of a test's own
 # hl_pg_own_server — PostgreSQL and PgBouncer of this test alone (Tests/pg/pgserver.sh), for
 # tests that restart, gate or cut them (the suite's server is shared by tests running in

@@ -9,19 +9,8 @@
 . "$(dirname "$0")/../lib.sh"
 need python3 curl:curl
 [ -x "$HILBERT" ] || bail "hilbert binary at $HILBERT" "build first: make"
-S3SRV="$HL_REPO/Tests/s3/s3server.sh"
-export S3_STATE_DIR="$HL_TMP/s3" S3_OWNER_PID=$$
-proxy_pid=
-trap '[ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null; "$S3SRV" down >/dev/null 2>&1; hl_cleanup' EXIT
-trap 'exit 143' TERM INT
-out=$("$S3SRV" up 2>&1) || bail "s3server.sh up" "$out"
-. "$("$S3SRV" env)"
-python3 "$HL_REPO/Tests/s3/faultproxy.py" --upstream "127.0.0.1:${S3_ENDPOINT##*:}" \
-    --port-file "$HL_TMP/fp.port" --idle-exit 600 >"$HL_TMP/fp.log" 2>&1 &
-proxy_pid=$!
-for _ in $(seq 50); do [ -s "$HL_TMP/fp.port" ] && break; sleep 0.1; done
-FP="http://127.0.0.1:$(cat "$HL_TMP/fp.port")"
-rules() { curl -sf -X POST --data "$1" "$FP/__faultproxy/rules" >/dev/null; }
+hl_s3_own_server 600
+rules() { hl_s3_rules "$1"; }
 export HILBERT_S3_ATTEMPTS=3 HILBERT_S3_BACKOFF_BASE_MS=20 HILBERT_S3_BACKOFF_CAP_MS=200
 URL="sqlite://$HL_TMP/vol/meta.db"
 M=(--mount "/hilbert=$URL" --cache "$HL_TMP/cache")
