@@ -30,8 +30,9 @@ public final class Volume {
         self.prefixBytes = Array(spec.prefix.utf8)
         self.meta = meta
         self.format = meta.format
-        self.store = try SiteCacheSetting.wrap(try StoreFactory.open(format), volumeUUID: format.uuid)
-        self.cache = try CacheDirectory.open(root: cacheRoot, volumeUUID: format.uuid, limits: try CacheLimits.fromEnvironment())
+        let cache = try CacheDirectory.open(root: cacheRoot, volumeUUID: format.uuid, limits: try CacheLimits.fromEnvironment())
+        self.cache = cache
+        self.store = PackCopyStore(try SiteCacheSetting.wrap(try StoreFactory.open(format), volumeUUID: format.uuid), cache: cache)
         meta.shareChangesOnThisNode(through: cache.volumeDirectory + "/change-epoch")
         meta.keepReplacedSeconds = Settings.keepReplacedSeconds
         self.packer = SmallFilePacker(meta: meta, store: store, owner: cache.stagingOwner.record)

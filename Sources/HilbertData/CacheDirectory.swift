@@ -216,6 +216,35 @@ public final class CacheDirectory: @unchecked Sendable {
         return fd
     }
 
+    // MARK: pack copies
+
+    /// The node's copy of pack object `id` (small files' packs, kept whole by `hilbert
+    /// warmup`: one file for the ~1,000 files of a pack instead of a read copy each). It lives
+    /// among the read copies (`files/packs/`), so it is counted, limited and evicted with them.
+    public func packCopyPath(id: UInt64) -> String { filesDirectory + "/packs/\(id)" }
+
+    /// An fd on the copy of pack `id`, or nil; a copy not used for a minute is marked as used.
+    public func openPackCopy(id: UInt64) -> Int32? {
+        guard let fd = try? Sys.openPrivate(packCopyPath(id: id), O_RDONLY) else { return nil }
+        if let st = try? Sys.fstat(fd) {
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            if now.tv_sec - st.st_mtim.tv_sec > 60 { try? Sys.touch(fd) }
+        }
+        return fd
+    }
+
+    /// Remove the copy of pack `id` (found damaged, or evicted with a tree), counted out.
+    public func removePackCopy(id: UInt64) { removeCounted(packCopyPath(id: id)) }
+
+    /// Keep `bytes` as the copy of pack `id` (written aside, renamed into place, counted).
+    public func installPackCopy(id: UInt64, _ bytes: [UInt8]) throws(Errno) {
+        let fd = try installReadCopy(ino: 0, version: id, size: Int64(bytes.count), final: packCopyPath(id: id)) { (out: Int32) throws(Errno) in
+            try Sys.pwriteAll(out, bytes, 0)
+        }
+        Sys.close(fd)
+    }
+
     /// Make the retired staging file `stagingPath` (no writer left, content committed as
     /// `version`) the read copy of (ino, version), and drop the copy of the version before.
     /// Renaming takes no new space, so no free-space check here; the bytes count toward the
@@ -250,7 +279,8 @@ public final class CacheDirectory: @unchecked Sendable {
     /// `size` is the copy's length: room for it is made first, by evicting least recently used
     /// read copies, and once more if filling runs out of space anyway (another process took
     /// it). ENOSPC, explained in `DataErrors.last`, when the copy cannot fit even then.
-    public func installReadCopy(ino: UInt64, version: UInt64, size: Int64, fill: (Int32) throws(Errno) -> Void) throws(Errno) -> Int32 {
+    public func installReadCopy(ino: UInt64, version: UInt64, size: Int64, final finalPath: String? = nil,
+                                fill: (Int32) throws(Errno) -> Void) throws(Errno) -> Int32 {
         let tmp = tmpDirectory + "/\(ino).\(version).\(getpid()).\(randomHex())"
         var rfd: Int32 = -1
         reserve(size)
@@ -275,7 +305,7 @@ public final class CacheDirectory: @unchecked Sendable {
                 throw error
             }
         }
-        let final = readCopyPath(ino: ino, version: version)
+        let final = finalPath ?? readCopyPath(ino: ino, version: version)
         let bytes = (try? Sys.fstat(rfd)).map { Int64($0.st_blocks) * 512 } ?? 0
         do throws(Errno) { try renameIntoPlace(tmp, final) } catch {
             Log.debug("cache: cannot install \(final): \(error)")

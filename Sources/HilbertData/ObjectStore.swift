@@ -40,8 +40,8 @@ public protocol ObjectStore: AnyObject, Sendable {
     /// A reader found the copy it was given of `key` damaged: drop any cached copy (the site
     /// tier's) so that the next read goes to the store. Returns whether there was one.
     func dropCachedCopy(_ key: String) -> Bool
-    /// The site tier reads go through, if any (SiteTierStore).
-    var siteTier: SiteTier? { get }
+    /// The site tier reads go through, if any.
+    var siteTierStore: SiteTierStore? { get }
     /// Whether objects have storage classes (S3) that `storageClass` and `changeStorageClass` see.
     var hasStorageClasses: Bool { get }
     /// The object's storage class and size; nil when it is missing or the store has no classes.
@@ -69,7 +69,8 @@ extension ObjectStore {
     public func afterForkInChild() {}
     public func removeStaleTemporaries(olderThan seconds: Int64) -> (files: Int, bytes: Int64) { (0, 0) }
     public func dropCachedCopy(_ key: String) -> Bool { false }
-    public var siteTier: SiteTier? { nil }
+    public var siteTierStore: SiteTierStore? { nil }
+    public var siteTier: SiteTier? { siteTierStore?.tier }
     public var hasStorageClasses: Bool { false }
     public func storageClass(_ key: String) throws(Errno) -> (name: String, size: Int)? { nil }
     public func changeStorageClass(_ key: String, to name: String) throws(Errno) {

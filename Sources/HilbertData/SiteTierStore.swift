@@ -85,7 +85,7 @@ public final class SiteTierStore: ObjectStore, @unchecked Sendable {
 
     public func dropCachedCopy(_ key: String) -> Bool { tier.drop(key) }
 
-    public var siteTier: SiteTier? { tier }
+    public var siteTierStore: SiteTierStore? { self }
     public var hasStorageClasses: Bool { inner.hasStorageClasses }
     public func storageClass(_ key: String) throws(Errno) -> (name: String, size: Int)? { try inner.storageClass(key) }
     public func changeStorageClass(_ key: String, to name: String) throws(Errno) { try inner.changeStorageClass(key, to: name) }

@@ -92,6 +92,10 @@ public final class Warmer: Transfer, @unchecked Sendable {
     private let started = hl_monotonic_ns()
     /// Site mode: the objects this run has handled already (packs hold many files).
     var objectsSeen = Set<UInt64>()
+    /// Packs this warmer fetched whole into the node's pack copies.
+    private var packsFetched = Set<UInt64>()
+    /// Packs this run dropped from the node (evict).
+    private var packsEvicted = Set<UInt64>()
 
     public init(meta: MetaStore, store: ObjectStore, cache: CacheDirectory, blockSize: Int,
                 options: WarmupOptions = WarmupOptions(), cred: Credentials = .effective()) {
@@ -241,15 +245,26 @@ public final class Warmer: Transfer, @unchecked Sendable {
         }
         switch options.mode {
         case .evict:
-            let had = cache.openReadCopy(ino: a.ino, version: a.version, touch: false)
-            if let fd = had { Sys.close(fd) }
+            var had = cache.openReadCopy(ino: a.ino, version: a.version, touch: false).map { Sys.close($0); return true } ?? false
             cache.removeReadCopies(ino: a.ino)
+            if let id = packID(e) {
+                // The pack copy goes with all of its files; each of them counts as dropped.
+                lock.withLock {
+                    if packsEvicted.contains(id) { had = true } else if hasPackCopy(id) {
+                        cache.removePackCopy(id: id)
+                        packsEvicted.insert(id)
+                        had = true
+                    }
+                }
+            }
             lock.withLock {
-                if had != nil { tally.evicted.files += 1; tally.evicted.bytes += size } else { tally.absent.files += 1 }
+                if had { tally.evicted.files += 1; tally.evicted.bytes += size } else { tally.absent.files += 1 }
             }
         case .check:
             if let fd = cache.openReadCopy(ino: a.ino, version: a.version, touch: false) {
                 Sys.close(fd)
+                lock.withLock { tally.cached.files += 1; tally.cached.bytes += size }
+            } else if let id = packID(e), hasPackCopy(id) {
                 lock.withLock { tally.cached.files += 1; tally.cached.bytes += size }
             } else {
                 lock.withLock { tally.absent.files += 1; tally.absent.bytes += size }
@@ -280,6 +295,7 @@ public final class Warmer: Transfer, @unchecked Sendable {
             Sys.close(fd)
             return false
         }
+        if packShared, let id = packID(e) { return try fillPack(id) }
         let claim = cache.tmpDirectory + "/\(a.ino).\(a.version).warm"
         let lockFD = try Sys.openPrivate(claim, O_RDWR | O_CREAT, 0o600)
         defer { Sys.closePrivate(lockFD) }
@@ -310,7 +326,7 @@ public final class Warmer: Transfer, @unchecked Sendable {
     /// is put into (looked up in, dropped from) the tier once per run. A file counts as fetched
     /// when one of its objects was.
     private func siteFile(_ e: ExportedEntry, _ shown: [UInt8]) {
-        guard let site = store as? SiteTierStore else {
+        guard let site = store.siteTierStore else {
             fail("\(display(shown)): no site cache is set (--site-cache DIR, HILBERT_SITE_CACHE)")
             return
         }
@@ -352,6 +368,38 @@ public final class Warmer: Transfer, @unchecked Sendable {
             case .survey, .tier: break
             }
         }
+    }
+
+    /// The pack a small file is in (its one block), or nil.
+    func packID(_ e: ExportedEntry) -> UInt64? {
+        guard e.blocks.count == 1, let b = e.blocks.first, b.isPacked, b.index == 0 else { return nil }
+        return b.objectID
+    }
+
+    func hasPackCopy(_ id: UInt64) -> Bool {
+        guard let fd = cache.openPackCopy(id: id) else { return false }
+        Sys.closePrivate(fd)
+        return true
+    }
+
+    /// A small file whose pack other files of its listing page share: the pack is kept whole
+    /// on the node (one file for all of them: CacheDirectory.installPackCopy), once, under the
+    /// same kind of claim as a file's. The file counts as fetched when this warmer fetched its
+    /// pack.
+    private func fillPack(_ id: UInt64) throws(Errno) -> Bool {
+        if hasPackCopy(id) { return lock.withLock { packsFetched.contains(id) } }
+        let claim = cache.tmpDirectory + "/pack-\(id).warm"
+        let lockFD = try Sys.openPrivate(claim, O_RDWR | O_CREAT, 0o600)
+        defer { Sys.closePrivate(lockFD) }
+        if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
+            _ = flock(lockFD, LOCK_EX)   // another warmer is fetching it: wait for it
+        }
+        if hasPackCopy(id) { return lock.withLock { packsFetched.contains(id) } }
+        let bytes = try store.get(objectKey(id: id))
+        try cache.installPackCopy(id: id, bytes)
+        lock.withLock { _ = packsFetched.insert(id) }
+        try? Sys.unlink(claim)
+        return true
     }
 
     func fail(_ what: String) {

@@ -161,3 +161,30 @@ private func setMtime(_ path: String, seconds: Int) throws {
     var t = [timespec(tv_sec: seconds, tv_nsec: 0), timespec(tv_sec: seconds, tv_nsec: 0)]
     guard utimensat(AT_FDCWD, path, &t, 0) == 0 else { throw Errno.current }
 }
+
+@Suite struct PackCopyStoreTests {
+    @Test func packCopiesServeReadsAreCountedAndADamagedOneIsDropped() throws {
+        let dir = TempDir()
+        let store = FaultyStore(wrapping: LocalDirectoryStore(root: dir.path + "/store", syncWrites: false))
+        let contents = [randomBytes(5000, seed: 1), randomBytes(3000, seed: 2), randomBytes(7000, seed: 3)]
+        let (bytes, blocks) = PackReadTests.packOf(contents, id: 9, codec: .none)
+        try PackReadTests.put(store, 9, bytes)
+        let cache = try CacheDirectory(root: dir.path + "/cache", volumeUUID: "v", capacityBytes: 64 << 20)
+        let node = PackCopyStore(store, cache: cache)
+        try cache.installPackCopy(id: 9, bytes)
+        #expect(cache.countedBytes() >= Int64(bytes.count))
+        #expect(cache.usage().files == 1)
+        store.failGets(next: 100)            // the store is gone: the copy serves every block
+        for (b, c) in zip(blocks, contents) { #expect(try fetchBlock(b, store: node) == c) }
+        #expect(try node.get(objectKey(id: 9)) == bytes)
+        // A damaged copy is dropped; with the store back, the block reads from it.
+        let fd = try Sys.open(cache.packCopyPath(id: 9), O_RDWR)
+        try Sys.pwriteAll(fd, [UInt8](repeating: 0xAA, count: 64), Int64(blocks[1].objectOffset) + 40)
+        Sys.close(fd)
+        store.failGets(next: 0)
+        PackCache.shared.forget(blocks[1], store: node)   // kept in memory by the reads above
+        #expect(try fetchBlock(blocks[1], store: node) == contents[1])
+        #expect(cache.openPackCopy(id: 9) == nil)
+        #expect(cache.countedBytes() == 0)
+    }
+}
