@@ -17,6 +17,8 @@ extension Warmer {
         if !inMetadata, let fd = cache.openReadCopy(ino: a.ino, version: a.version, touch: false) {
             Sys.close(fd)
             inNode = true
+        } else if !inMetadata, let id = packID(e), hasPackCopy(id) {
+            inNode = true
         }
         var inSite = false
         if !inMetadata, let tier = store.siteTier {

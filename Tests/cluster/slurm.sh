@@ -61,6 +61,9 @@ MinJobAge=600
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
 PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
+    # A TaskProlog when the caller names one (HL_SLURM_TASK_PROLOG: runs as the job's user
+    # before every task, with the task's environment).
+    if [ -n "${HL_SLURM_TASK_PROLOG:-}" ]; then echo "TaskProlog=$HL_SLURM_TASK_PROLOG" >>"$CONF"; fi
 }
 
 up() {

@@ -38,6 +38,15 @@ mkdir -p "$inst/etc/hilbert" && printf 'mount = /hilbert=%s\n' "$url" >"$inst/et
 # read VOLUME-PATH — from outside any job, as the user
 read_vol() { as_user env HOME="$u/home" "$inst/bin/hilbert" run --mount "/hilbert=$url" --cache "$u/checkcache" -- cat "$1" 2>&1; }
 
+# The site's TaskProlog: warms what a job lists in HL_WARM_LIST (README, "Before a GPU job").
+cat >"$HL_TMP/task-prolog.sh" <<PROLOG
+#!/bin/bash
+[ -n "\${HL_WARM_LIST:-}" ] && [ -f "\$HL_WARM_LIST" ] || exit 0
+"$inst/bin/hilbert" warmup --file-list "\$HL_WARM_LIST" >>"\$HL_WARM_LOG" 2>&1 || echo "print hilbert warmup failed"
+exit 0
+PROLOG
+chmod 755 "$HL_TMP/task-prolog.sh"
+export HL_SLURM_TASK_PROLOG="$HL_TMP/task-prolog.sh"
 out=$("$slurm" up 2>&1) || bail "slurm.sh up" "$out"
 pass "slurm.sh up: munged, slurmctld, slurmd running, node idle"
 ctld=$(cat "${HL_SLURM_DIR:-/run/hilbert-test-slurm}/slurmctld.pid")
@@ -104,6 +113,37 @@ like "$env_launch" "^HILBERT_CACHE=${tmp:-/tmp}/hilbert-$HL_USER\$" "export=NONE
 like "$(cat "$u/jobs/none.out")" "^launch-rc=0" "export=NONE + hilbert-launch: both ranks succeed"
 is "$(read_vol /hilbert/none/launch-0; read_vol /hilbert/none/launch-1)" $'launched 0\nlaunched 1' \
     "export=NONE + hilbert-launch: both ranks' files are in the volume (checked outside the job)"
+
+# A warm-up in the TaskProlog: the job's first srun task warms its inputs into the job's cache,
+# then the job cuts the store off and reads them all.
+as_user env HOME="$u/home" "$inst/bin/hilbert" run --mount "/hilbert=$url" --cache "$u/writecache" -- bash -c '
+    mkdir -p /hilbert/dataset && for i in $(seq 1 40); do head -c 30000 /dev/urandom > /hilbert/dataset/s$i; done &&
+    head -c 6000000 /dev/urandom > /hilbert/dataset/big && cd /hilbert/dataset && sha256sum * > '"$u"'/jobs/dataset.sums' \
+    || bail "write the job's dataset"
+echo /hilbert/dataset >"$u/jobs/warm.list"; chown "$HL_UID:$HL_GID" "$u/jobs/warm.list"
+cat >"$u/jobs/warm.sh" <<JOB
+#!/bin/bash -l
+export HILBERT_MOUNTS="/hilbert=$url" TMPDIR="$u/tmp-warm"
+mkdir -p "\$TMPDIR"
+module use "$inst/modulefiles"
+module load hilbert || exit 3
+export HL_WARM_LIST="$u/jobs/warm.list" HL_WARM_LOG="$u/jobs/warm.log"
+srun -n 1 true || exit 4
+hilbert warmup --check /hilbert/dataset > "$u/jobs/warm-check.txt"
+mv "$u/vol/objects" "$u/vol/objects.away"
+srun -n 1 bash -c 'cd /hilbert/dataset && sha256sum -c --quiet "$u/jobs/dataset.sums" && echo all-read'; echo "read-rc=\$?"
+mv "$u/vol/objects.away" "$u/vol/objects"
+JOB
+chmod 755 "$u/jobs/warm.sh"; chown "$HL_UID:$HL_GID" "$u/jobs/warm.sh"
+at_cleanup "[ -d '$u/vol/objects.away' ] && mv '$u/vol/objects.away' '$u/vol/objects'"
+out=$(HL_SLURM_HOME="$u/home" "$slurm" job -u "$HL_USER" -- -n 1 -D "$u/jobs" -o "$u/jobs/warm.out" "$u/jobs/warm.sh" 2>&1)
+like "$out" "JobState=COMPLETED" "TaskProlog warm-up: the job ran" || diag "$(tail -n 15 "$u/jobs/warm.out" 2>&1)"
+like "$(cat "$u/jobs/warm.log" 2>&1)" "^warmup: 41 files .* fetched into $u/tmp-warm/hilbert-$HL_USER" "TaskProlog warm-up: the prolog warmed the job's inputs into the job's cache" \
+    || diag "$(tail -5 "$u/jobs/warm.log" 2>&1)"
+like "$(cat "$u/jobs/warm-check.txt" 2>&1)" "^check: 41 of 41 files cached" "TaskProlog warm-up: the batch script sees them cached"
+like "$(cat "$u/jobs/warm.out" 2>&1)" "all-read" "TaskProlog warm-up: with the store cut off, the next task reads every input" \
+    || diag "$(tail -n 8 "$u/jobs/warm.out" 2>&1)"
+like "$(cat "$u/jobs/warm.out" 2>&1)" "^read-rc=0" "TaskProlog warm-up: ... and exits 0"
 
 # One view: nothing set but `module load hilbert`; four ways of starting a program write one
 # file each, then each lists them and shows the mounts and cache it got.

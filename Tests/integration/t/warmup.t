@@ -25,6 +25,7 @@ like "$out" "^warmup: 304 files \(2[0-9]\.[0-9] MiB\) fetched into $HL_CACHE, 0 
 like "$out" "4 directories, 0 errors in [0-9.]+ m?s \([0-9]+ files/s" "… with the directories, errors and rates"
 out=$(W --check /hilbert/tree 2>&1)
 like "$out" "^check: 304 of 304 files cached .*, 100%\); 0 not cached" "--check then says all of it is cached"
+like "$("$HILBERT" du --mount "/hilbert=$HL_URL" --cache "$HL_CACHE" /hilbert/tree 2>&1)" "node cache: +305 files, .* \(100%\)" "hilbert du: all of the tree is in the node cache"
 packs=$(find "$HL_CACHE"/*/files/packs -type f 2>/dev/null | wc -l | tr -d ' ')
 copies=$(find "$HL_CACHE"/*/files -type f ! -path '*/packs/*' | wc -l | tr -d ' ')
 ok "the small files' packs are kept whole ($packs pack copies), not a read copy per file ($copies read copies)" test "$packs" -ge 1 -a "$copies" -lt 10
