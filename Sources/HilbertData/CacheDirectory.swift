@@ -212,8 +212,18 @@ public final class CacheDirectory: @unchecked Sendable {
     public func openReadCopy(ino: UInt64, version: UInt64, touch: Bool = true, cloexec: Bool = true) -> Int32? {
         let path = readCopyPath(ino: ino, version: version)
         guard let fd = try? Sys.openForProgram(path, cloexec ? O_RDONLY | O_CLOEXEC : O_RDONLY) else { return nil }
-        if touch { try? Sys.touch(fd) }
+        if touch { try? Sys.touchModified(fd) }
         return fd
+    }
+
+    /// Mark the copy open on `fd` as used now and to be kept until `until` (seconds since the
+    /// epoch): eviction takes copies so marked only after every other one, until then
+    /// (`hilbert warmup`, so that what a job's warm-up brought in outlasts what the job reads
+    /// besides while it runs). The mark is the copy's atime, set in the future; the kernel does
+    /// not move an atime that is ahead of the mtime under relatime (the default), and Hilbert
+    /// marks use through the mtime only.
+    public func keep(_ fd: Int32, until: Int) {
+        try? Sys.futimens(fd, [timespec(tv_sec: until, tv_nsec: 0), timespec(tv_sec: 0, tv_nsec: Sys.utimeNowValue)])
     }
 
     // MARK: pack copies
@@ -229,7 +239,7 @@ public final class CacheDirectory: @unchecked Sendable {
         if let st = try? Sys.fstat(fd) {
             var now = timespec()
             clock_gettime(CLOCK_REALTIME, &now)
-            if now.tv_sec - st.st_mtim.tv_sec > 60 { try? Sys.touch(fd) }
+            if now.tv_sec - st.st_mtim.tv_sec > 60 { try? Sys.touchModified(fd) }
         }
         return fd
     }
@@ -502,10 +512,13 @@ public final class CacheDirectory: @unchecked Sendable {
 
     // MARK: eviction
 
-    private struct Entry { var path: String; var mtime: (Int, Int); var bytes: Int64 }
+    /// `kept`: marked to be kept until a time still ahead (`keep`).
+    private struct Entry { var path: String; var mtime: (Int, Int); var bytes: Int64; var kept: Bool }
 
     private func scan() -> [Entry] {
         var out: [Entry] = []
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
         guard let shards = try? Sys.listDirectory(filesDirectory) else { return out }
         for s in shards {
             let dir = filesDirectory + "/" + s
@@ -513,7 +526,8 @@ public final class CacheDirectory: @unchecked Sendable {
             for n in names {
                 let p = dir + "/" + n
                 guard let st = try? Sys.lstat(p), (st.st_mode & S_IFMT) == S_IFREG else { continue }
-                out.append(Entry(path: p, mtime: (st.st_mtim.tv_sec, st.st_mtim.tv_nsec), bytes: Int64(st.st_blocks) * 512))
+                out.append(Entry(path: p, mtime: (st.st_mtim.tv_sec, st.st_mtim.tv_nsec), bytes: Int64(st.st_blocks) * 512,
+                                 kept: st.st_atim.tv_sec > now.tv_sec && st.st_atim.tv_sec > st.st_mtim.tv_sec))
             }
         }
         return out
@@ -570,7 +584,8 @@ public final class CacheDirectory: @unchecked Sendable {
     @discardableResult
     private func evictOldest(_ excess: Int64, _ scanned: [Entry]? = nil) -> (files: Int, bytes: Int64) {
         var entries = scanned ?? scan()
-        entries.sort { $0.mtime < $1.mtime }
+        // Least recently used first; copies a warm-up marked to keep only after all others.
+        entries.sort { $0.kept != $1.kept ? !$0.kept : $0.mtime < $1.mtime }
         var freed: Int64 = 0
         var files = 0
         for e in entries {

@@ -32,9 +32,15 @@ extension Sys {
     }
 
     static let utimeNowValue = 0x3fff_ffff   // UTIME_NOW ((1 << 30) - 1)
+    static let utimeOmitValue = 0x3fff_fffe  // UTIME_OMIT ((1 << 30) - 2)
     /// Set atime and mtime of an open file to now.
     public static func touch(_ fd: Int32) throws(Errno) {
         try futimens(fd, [timespec(tv_sec: 0, tv_nsec: utimeNowValue), timespec(tv_sec: 0, tv_nsec: utimeNowValue)])
+    }
+    /// Set the mtime of an open file to now, its atime left as it is (a read copy's atime may
+    /// hold a keep-until time: CacheDirectory.keep).
+    public static func touchModified(_ fd: Int32) throws(Errno) {
+        try futimens(fd, [timespec(tv_sec: 0, tv_nsec: utimeOmitValue), timespec(tv_sec: 0, tv_nsec: utimeNowValue)])
     }
 }
 

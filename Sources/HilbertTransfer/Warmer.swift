@@ -23,6 +23,9 @@ public struct WarmupOptions: Sendable {
     public var threads = 8
     /// Entries read from the metadata at a time.
     public var pageEntries = 1000
+    /// Copies filled or found are kept until this time (seconds since the epoch) before any
+    /// other read copy is evicted (CacheDirectory.keep); nil: plain least-recently-used.
+    public var keepUntil: Int?
     /// Fill (check, evict) the site tier's copies of the files' objects instead of the node's
     /// read copies (the store must read through a site tier: SiteTierStore).
     public var site = false
@@ -71,7 +74,8 @@ enum WarmJob {
 ///
 /// Warmers that run at once on one node (the tasks of a job array, each warming the same
 /// paths) fetch each file once: a warmer takes an exclusive `flock` on
-/// `tmp/<ino>.<version>.warm` before fetching, and one that finds it taken waits for it, then
+/// `tmp/<ino>.<version>.warm` (files up to 1 MiB: on `tmp/warm-<ino % 256>`, kept; a pack
+/// copy: `tmp/pack-<id>.warm`) before fetching, and one that finds it taken waits for it, then
 /// finds the copy in place (if its holder died, the lock is released and the waiter fetches).
 public final class Warmer: Transfer, @unchecked Sendable {
     let meta: MetaStore
@@ -292,18 +296,22 @@ public final class Warmer: Transfer, @unchecked Sendable {
     private func fill(_ e: ExportedEntry, packShared: Bool) throws(Errno) -> Bool {
         let a = e.attr
         if let fd = cache.openReadCopy(ino: a.ino, version: a.version, touch: true) {
-            Sys.close(fd)
+            kept(fd)
             return false
         }
         if packShared, let id = packID(e) { return try fillPack(id) }
-        let claim = cache.tmpDirectory + "/\(a.ino).\(a.version).warm"
+        // The claim: a file's own lock file, or for small files one of 256 lock files the
+        // node's warmers share by inode (kept: no create and unlink per small file; two small
+        // files of one stripe are fetched one after the other).
+        let small = a.size <= 1 << 20
+        let claim = cache.tmpDirectory + (small ? "/warm-\(a.ino % 256)" : "/\(a.ino).\(a.version).warm")
         let lockFD = try Sys.openPrivate(claim, O_RDWR | O_CREAT, 0o600)
         defer { Sys.closePrivate(lockFD) }
         if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
             _ = flock(lockFD, LOCK_EX)   // another warmer is fetching it: wait for it
         }
         if let fd = cache.openReadCopy(ino: a.ino, version: a.version, touch: true) {
-            Sys.close(fd)
+            kept(fd)
             return false
         }
         let fd: Int32
@@ -317,9 +325,15 @@ public final class Warmer: Transfer, @unchecked Sendable {
                 try fetchFile(blocks: e.blocks, size: Int64(a.size), blockSize: blockSize, store: store, into: out)
             }
         }
-        Sys.close(fd)
-        try? Sys.unlink(claim)
+        kept(fd)
+        if !small { try? Sys.unlink(claim) }
         return true
+    }
+
+    /// Mark the copy open on `fd` to be kept until `options.keepUntil` (if set), and close it.
+    func kept(_ fd: Int32) {
+        if let until = options.keepUntil { cache.keep(fd, until: until) }
+        Sys.close(fd)
     }
 
     /// `file` for the site tier: each of the file's objects (its blocks, or the pack it is in)
@@ -376,8 +390,9 @@ public final class Warmer: Transfer, @unchecked Sendable {
         return b.objectID
     }
 
-    func hasPackCopy(_ id: UInt64) -> Bool {
+    func hasPackCopy(_ id: UInt64, keep: Bool = false) -> Bool {
         guard let fd = cache.openPackCopy(id: id) else { return false }
+        if keep, let until = options.keepUntil { cache.keep(fd, until: until) }
         Sys.closePrivate(fd)
         return true
     }
@@ -387,17 +402,23 @@ public final class Warmer: Transfer, @unchecked Sendable {
     /// same kind of claim as a file's. The file counts as fetched when this warmer fetched its
     /// pack.
     private func fillPack(_ id: UInt64) throws(Errno) -> Bool {
-        if hasPackCopy(id) { return lock.withLock { packsFetched.contains(id) } }
+        if hasPackCopy(id, keep: true) { return lock.withLock { packsFetched.contains(id) } }
         let claim = cache.tmpDirectory + "/pack-\(id).warm"
         let lockFD = try Sys.openPrivate(claim, O_RDWR | O_CREAT, 0o600)
         defer { Sys.closePrivate(lockFD) }
         if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
             _ = flock(lockFD, LOCK_EX)   // another warmer is fetching it: wait for it
         }
-        if hasPackCopy(id) { return lock.withLock { packsFetched.contains(id) } }
+        if hasPackCopy(id, keep: true) { return lock.withLock { packsFetched.contains(id) } }
         let bytes = try store.get(objectKey(id: id))
-        try cache.installPackCopy(id: id, bytes)
+        // Counted as this warmer's before it is visible, so that its other threads that find
+        // the copy count their files as fetched too.
         lock.withLock { _ = packsFetched.insert(id) }
+        do throws(Errno) { try cache.installPackCopy(id: id, bytes) } catch {
+            lock.withLock { _ = packsFetched.remove(id) }
+            throw error
+        }
+        _ = hasPackCopy(id, keep: true)
         try? Sys.unlink(claim)
         return true
     }

@@ -15,7 +15,9 @@ extension Hilbert {
             recently used. A job that then reads them talks to the store for none of them. Run it \
             in a Slurm prolog or at the top of a batch script (it uses the same mounts and cache \
             as 'hilbert run' and the module); tasks of a job array that warm the same paths on \
-            one node fetch each file once. --check says how much of the paths is cached, without \
+            one node fetch each file once. What a warm-up brings in (or finds) is kept ahead of \
+            other cached data until --keep-for has passed (default: until the Slurm job ends, else \
+            24 hours): eviction takes it only after every other read copy. --check says how much of the paths is cached, without \
             fetching; --evict drops them from the cache. With --site, the same is done for the \
             site cache shared by the site's nodes (--site-cache): a file's objects are fetched into \
             it once, for every node. Progress goes to stderr, the summary to \
@@ -48,6 +50,9 @@ extension Hilbert {
         @Flag(help: "Fill (--check, --evict) the site cache (--site-cache, HILBERT_SITE_CACHE) instead of this node's: every node of the site then reads the files from there.")
         var site = false
 
+        @Option(name: .customLong("keep-for"), help: "Keep the warmed files ahead of other cached data this long, e.g. 6h (0: no; default: until the Slurm job ends, else 24h).")
+        var keepFor: String?
+
         @OptionGroup var volumes: MountOptions
 
         func run() throws {
@@ -61,6 +66,7 @@ extension Hilbert {
             options.threads = threads
             options.mode = check ? .check : evict ? .evict : .fill
             options.site = site
+            if !check && !evict && !site { options.keepUntil = try KeepFor.until(keepFor) }
             try walkTrees(all, what: what, volumes, options) { v, t in
                 if site && v.store.siteTier == nil {
                     throw CLIError("warmup --site: no site cache is set (--site-cache DIR, HILBERT_SITE_CACHE, or site-cache = in the config file)")

@@ -89,4 +89,20 @@ ok "a cleared file reads back (fetched again)" hl cmp /hilbert/f1 "$HL_TMP/f1"
 out=$("$HILBERT" cache clear "${M[@]}" --cache "$HL_CACHE" --volume /nowhere 2>&1); rc=$?
 isnt "$rc" 0 "--volume naming no volume is refused"
 like "$out" "--volume /nowhere: no volume of the mount table is there" "… saying so"
+# What a warm-up brought in is kept ahead of what the job reads besides (--keep-for; the copies'
+# atime holds the time): f1-f4 warmed into an 8M cache, then f5-f24 (20 MiB) read through it.
+for keep in 1h 0; do
+    kc="$HL_TMP/keep-$keep"; mkdir -p "$kc"
+    K=("${M[@]}" --cache "$kc" --cache-size 8M --cache-free 0)
+    "$HILBERT" warmup "${K[@]}" --keep-for "$keep" /hilbert/f1 /hilbert/f2 /hilbert/f3 /hilbert/f4 >/dev/null 2>&1
+    "$HILBERT" run "${K[@]}" -- sh -c 'for i in $(seq 5 24); do cat /hilbert/f$i >/dev/null; done'
+    kept[${keep%h}]=$("$HILBERT" warmup "${K[@]}" --check /hilbert/f1 /hilbert/f2 /hilbert/f3 /hilbert/f4 2>&1 | sed -n 's/^check: \([0-9]*\) of 4 .*/\1/p')
+done
+is "${kept[1]}" "4" "files warmed with --keep-for 1h outlast 20 MiB read through an 8M cache"
+ok "… which, warmed with --keep-for 0, evicts them (${kept[0]} of 4 left)" test "${kept[0]}" -lt 4
+out=$("$HILBERT" warmup "${M[@]}" --cache "$HL_CACHE" --keep-for 3x /hilbert/f1 2>&1); rc=$?
+like "$rc:$out" "^[1-9].*--keep-for '3x': not a duration" "a bad --keep-for is refused"
+end=$(( $(date +%s) + 5000 )); jc="$HL_TMP/job-cache"; mkdir -p "$jc"
+SLURM_JOB_ID=1 SLURM_JOB_END_TIME=$end "$HILBERT" warmup "${M[@]}" --cache "$jc" /hilbert/f2 >/dev/null 2>&1
+is "$(stat -c %X "$(find "$jc" -path '*/files/*' -type f | head -1)")" "$end" "inside a Slurm job, warmed files are kept until the job's end time"
 done_testing
