@@ -20,8 +20,9 @@ import HilbertSupport
 /// Eviction: read copies are evicted least-recently-used first (mtime, refreshed by
 /// `openReadCopy(touch: true)`) when they occupy more than `capacityBytes` or the file system has less
 /// than `minFreeRatio` (or `minFreeBytes`) free. Default capacity: min(10 GiB, 10% of the file
-/// system's size). The bytes of read copies are counted in a word every process of the node
-/// shares (`<volume>/cache-usage`, mapped): an installer reserves a copy's size there before
+/// system's size), for all the volumes cached here together. The bytes of read copies are
+/// counted in a word every process of the node shares (`<root>/cache-usage`, mapped): an
+/// installer reserves a copy's size there before
 /// fetching it, and when the reservation passes the capacity it evicts least recently used
 /// copies first, down to 1/16 of the capacity below it (so that a full cache is not scanned on
 /// every install). So the copies exceed the capacity by at most what is being fetched at that
@@ -48,7 +49,7 @@ public final class CacheDirectory: @unchecked Sendable {
     public var staleTmpSeconds: Int = 24 * 3600
 
     private let lock = Lock()
-    /// The shared count of read copies' bytes (word 0 of `<volume>/cache-usage`; word 1 is set
+    /// The shared count of read copies' bytes (word 0 of `<root>/cache-usage`, every volume's; word 1 is set
     /// once a scan has filled word 0), mapped on first use.
     nonisolated(unsafe) private var usageWord: UnsafeMutablePointer<UInt64>?
     private var installedSinceScan: Int64 = 0
@@ -371,7 +372,7 @@ public final class CacheDirectory: @unchecked Sendable {
 
     private func usageCounter() -> UnsafeMutablePointer<UInt64>? {
         if let w = lock.withLock({ usageWord }) { return w }
-        guard let w = hl_sys_map_counter(volumeDirectory + "/cache-usage", 0o600) else { return nil }
+        guard let w = hl_sys_map_counter(root + "/cache-usage", 0o600) else { return nil }
         let mapped: UnsafeMutablePointer<UInt64> = lock.withLock {
             if let other = usageWord { return other }
             usageWord = w
@@ -515,11 +516,28 @@ public final class CacheDirectory: @unchecked Sendable {
     /// `kept`: marked to be kept until a time still ahead (`keep`).
     private struct Entry { var path: String; var mtime: (Int, Int); var bytes: Int64; var kept: Bool }
 
-    private func scan() -> [Entry] {
+    /// The read copies of this volume, or (`allVolumes`) of every volume in the cache
+    /// directory: the size limit holds for the directory as a whole.
+    private func scan(allVolumes: Bool = true) -> [Entry] {
         var out: [Entry] = []
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        guard let shards = try? Sys.listDirectory(filesDirectory) else { return out }
+        var volumes = [filesDirectory]
+        if allVolumes, let names = try? Sys.listDirectory(root) {
+            volumes = names.map { root + "/" + $0 + "/files" }.filter { ($0 == filesDirectory) || isDirectory($0) }
+            if !volumes.contains(filesDirectory) { volumes.append(filesDirectory) }
+        }
+        for files in volumes { scanFiles(files, now, into: &out) }
+        return out
+    }
+
+    private func isDirectory(_ path: String) -> Bool {
+        guard let st = try? Sys.lstat(path) else { return false }
+        return st.st_mode & S_IFMT == S_IFDIR
+    }
+
+    private func scanFiles(_ filesDirectory: String, _ now: timespec, into out: inout [Entry]) {
+        guard let shards = try? Sys.listDirectory(filesDirectory) else { return }
         for s in shards {
             let dir = filesDirectory + "/" + s
             guard let names = try? Sys.listDirectory(dir) else { continue }
@@ -530,12 +548,11 @@ public final class CacheDirectory: @unchecked Sendable {
                                  kept: st.st_atim.tv_sec > now.tv_sec && st.st_atim.tv_sec > st.st_mtim.tv_sec))
             }
         }
-        return out
     }
 
-    /// Read copies cached (all processes): count and allocated bytes.
+    /// This volume's read copies (all processes): count and allocated bytes.
     public func usage() -> (files: Int, bytes: Int64) {
-        let e = scan()
+        let e = scan(allVolumes: false)
         return (e.count, e.reduce(0) { $0 + $1.bytes })
     }
 
@@ -556,7 +573,7 @@ public final class CacheDirectory: @unchecked Sendable {
     /// copy keeps reading it (unlinked, it lives until closed); the next open fetches again.
     @discardableResult
     public func clearReadCopies() -> (files: Int, bytes: Int64) {
-        let entries = scan()
+        let entries = scan(allVolumes: false)
         return evictOldest(entries.reduce(0) { $0 + $1.bytes } + 1, entries)
     }
 

@@ -19,7 +19,8 @@ import HilbertSupport
 /// - The root is the user's alone, checked like the node cache (PrivateDirectory): one
 ///   user's site tier is not another's, so a site gives each user a directory
 ///   (`/lustre/scratch/$USER/hilbert-site`).
-/// - Limit: `capacityBytes` of copies (default min(100 GiB, 10% of its file system)). Nodes
+/// - Limit: `capacityBytes` of copies, all volumes' together (default min(100 GiB, 10% of its
+///   file system)). Nodes
 ///   share no memory, so there is no shared count as in the node cache: each fill of n bytes
 ///   scans the tier with probability n / (capacity/16), and a scan evicts the least recently
 ///   used copies down to 15/16 of the capacity. So on average the tier is scanned once per
@@ -188,7 +189,9 @@ public final class SiteTier: @unchecked Sendable {
 
     private struct Entry { var path: String; var mtime: Int; var bytes: Int64 }
 
-    private func scan() -> [Entry] {
+    /// The copies of this volume, or (`allVolumes`) of every volume in the site directory:
+    /// the limit holds for the directory as a whole.
+    private func scan(allVolumes: Bool = false) -> [Entry] {
         var out: [Entry] = []
         func walk(_ dir: String) {
             guard let names = try? Sys.listDirectoryTyped(dir) else { return }
@@ -200,7 +203,11 @@ public final class SiteTier: @unchecked Sendable {
                 if st.st_mode & S_IFMT == S_IFREG { out.append(Entry(path: p, mtime: st.st_mtim.tv_sec, bytes: Int64(st.st_blocks) * 512)) }
             }
         }
-        walk(objectsDirectory)
+        if allVolumes, let names = try? Sys.listDirectory(root) {
+            for n in names { walk(root + "/" + n + "/objects") }
+        } else {
+            walk(objectsDirectory)
+        }
         return out
     }
 
@@ -220,7 +227,7 @@ public final class SiteTier: @unchecked Sendable {
                 if let st = try? Sys.lstat(p), ageSeconds(st) > 3600 { try? Sys.unlink(p) }
             }
         }
-        let entries = scan()
+        let entries = scan(allVolumes: true)
         let total = entries.reduce(0) { $0 + $1.bytes }
         guard total > capacityBytes else { return (0, 0) }
         return evict(total - capacityBytes + capacityBytes / 16, entries)

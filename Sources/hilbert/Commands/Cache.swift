@@ -46,7 +46,7 @@ extension Hilbert {
                 let fs = fileSystemBytes(view.cache)
                 let limit = limits.sizeBytes(fileSystemBytes: fs)
                 let floor = CacheLimits.floorBytes(limits.free, fsBytes: fs)
-                print("  limit:         \(CacheLimits.describe(limit)) of read copies per volume (\(view.cacheSize.map { "\($0), \(view.cacheSizeSource.rawValue)" } ?? "embedded default: \(CacheLimits.defaultSizeText)"))")
+                print("  limit:         \(CacheLimits.describe(limit)) of read copies, all volumes together (\(view.cacheSize.map { "\($0), \(view.cacheSizeSource.rawValue)" } ?? "embedded default: \(CacheLimits.defaultSizeText)"))")
                 print("  free floor:    \(CacheLimits.describe(floor)) left free (\(view.cacheFree.map { "\($0), \(view.cacheFreeSource.rawValue)" } ?? "embedded default: \(CacheLimits.defaultFreeText)"))")
                 print("  file system:   \(CacheLimits.describe(freeBytes(view.cache))) free of \(CacheLimits.describe(fs))")
                 guard let site = view.siteCache else { return }
@@ -61,7 +61,7 @@ extension Hilbert {
                 let siteFS = fileSystemBytes(site)
                 let siteLimit = try view.siteCacheSize.map { try CacheLimits.parseSize($0, setting: "site-cache-size") }
                     ?? min(SiteTier.defaultCapacityLimit, siteFS > 0 ? siteFS / 10 : SiteTier.defaultCapacityLimit)
-                print("  limit:         \(CacheLimits.describe(siteLimit)) per volume (\(view.siteCacheSize.map { "\($0), \(view.siteCacheSizeSource.rawValue)" } ?? "embedded default: \(SiteTier.defaultSizeText)"))")
+                print("  limit:         \(CacheLimits.describe(siteLimit)), all volumes together (\(view.siteCacheSize.map { "\($0), \(view.siteCacheSizeSource.rawValue)" } ?? "embedded default: \(SiteTier.defaultSizeText)"))")
                 print("  file system:   \(CacheLimits.describe(freeBytes(site))) free of \(CacheLimits.describe(siteFS))")
             }
         }

@@ -53,7 +53,7 @@ used=$(du -sk "$small"/*/files | awk '{ s += $1 } END { print s }')
 ok "the read copies stayed within the limit and one file more ($used KiB <= 7168)" test "$used" -le 7168
 out=$("$HILBERT" cache status "${M[@]}" --cache "$small" --cache-size 6M 2>&1)
 like "$out" "read copies: +[0-9]+ files, [0-9.]+ MiB" "hilbert cache status shows the read copies"
-like "$out" "limit: +6\.0 MiB of read copies per volume \(6M, command line\)" "… and the limit with its source"
+like "$out" "limit: +6\.0 MiB of read copies, all volumes together \(6M, command line\)" "… and the limit with its source"
 like "$out" "volume [0-9a-f-]+ \(/hilbert\)" "… and the volume by its prefix"
 
 # 8 processes at once read 24 MiB (3x the limit of 8M): sampled every 20 ms, the read copies and
@@ -105,4 +105,14 @@ like "$rc:$out" "^[1-9].*--keep-for '3x': not a duration" "a bad --keep-for is r
 end=$(( $(date +%s) + 5000 )); jc="$HL_TMP/job-cache"; mkdir -p "$jc"
 SLURM_JOB_ID=1 SLURM_JOB_END_TIME=$end "$HILBERT" warmup "${M[@]}" --cache "$jc" /hilbert/f2 >/dev/null 2>&1
 is "$(stat -c %X "$(find "$jc" -path '*/files/*' -type f | head -1)")" "$end" "inside a Slurm job, warmed files are kept until the job's end time"
+# The limit holds for the cache directory, whatever the volumes: two volumes read 5 MiB each
+# through one 6M cache.
+out=$(hl_format vol2 2>&1) || bail "a second volume" "$out"
+V2="/v2=$(hl_meta_url vol2)"
+"$HILBERT" run --mount "$V2" --cache "$HL_TMP/w2" -- sh -c "for i in 1 2 3 4 5; do cp '$HL_TMP'/f\$i /v2/g\$i; done" || bail "write the second volume"
+two="$HL_TMP/two-volumes"; mkdir -p "$two"
+"$HILBERT" run "${M[@]}" --mount "$V2" --cache "$two" --cache-size 6M --cache-free 0 -- \
+    sh -c 'for i in 1 2 3 4 5; do cat /hilbert/f$i /v2/g$i >/dev/null; done' || fail "read both volumes"
+used=$(du -sk "$two"/*/files | awk '{ s += $1 } END { print s }')
+ok "two volumes' read copies together stay within the cache's 6M and one file ($used KiB <= 7168)" test "$used" -le 7168
 done_testing

@@ -105,7 +105,7 @@ out=$(HILBERT_SITE_CACHE="$SITE" HILBERT_SITE_CACHE_SIZE=4M "$HILBERT" status "$
 like "$out" "site cache:    $SITE \(environment\): [0-9]+ objects, .* of 4\.0 MiB \(environment\)" "hilbert status shows the site cache, its use and limit"
 out=$(HILBERT_SITE_CACHE="$SITE" "$HILBERT" cache status "${M[@]}" --cache "$HL_CACHE" 2>&1)
 like "$out" "Site cache $SITE \(environment\)" "hilbert cache status shows the site cache"
-like "$out" "limit: .* per volume \(embedded default: min\(100 GiB, 10% of its file system\)\)" "… with its limit and where it came from"
+like "$out" "limit: .*, all volumes together \(embedded default: min\(100 GiB, 10% of its file system\)\)" "… with its limit and where it came from"
 like "$("$HILBERT" status "${M[@]}" --cache "$HL_CACHE" 2>&1)" "site cache:    none" "without one, hilbert status says so"
 
 # hilbert run passes it on to the job (and hilbert warmup inside the job sees it).
