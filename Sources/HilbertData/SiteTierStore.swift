@@ -7,26 +7,20 @@ import HilbertSupport
 /// most 64 MiB), so the next node's read of any part of it stays on the site. Writes go to
 /// `inner` only (a block enters the tier when some node first reads it); deletes drop the
 /// tier's copy too. Everything else is `inner`'s.
-public final class SiteTierStore: ObjectStore, @unchecked Sendable {
-    public let inner: ObjectStore
+public final class SiteTierStore: ForwardingStore, @unchecked Sendable {
     public let tier: SiteTier
 
     public init(_ inner: ObjectStore, tier: SiteTier) {
-        self.inner = inner
         self.tier = tier
+        super.init(inner)
     }
 
-    public var description: String { inner.description }
-    public var concurrency: Int { inner.concurrency }
-
-    public func put(_ key: String, _ data: UnsafeRawBufferPointer) throws(Errno) { try inner.put(key, data) }
-
-    public func get(_ key: String) throws(Errno) -> [UInt8] {
+    public override func get(_ key: String) throws(Errno) -> [UInt8] {
         guard SiteTier.holds(key) else { return try inner.get(key) }
         return try tier.fill(key) { () throws(Errno) -> [UInt8] in try inner.get(key) }.bytes
     }
 
-    public func get(_ key: String, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+    public override func get(_ key: String, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
         guard SiteTier.holds(key) else { return try inner.get(key, into: buffer) }
         if let fd = tier.openCopy(key) {
             defer { Sys.closePrivate(fd) }
@@ -41,7 +35,7 @@ public final class SiteTierStore: ObjectStore, @unchecked Sendable {
         return bytes.count
     }
 
-    public func getRange(_ key: String, offset: Int, length: Int) throws(Errno) -> [UInt8] {
+    public override func getRange(_ key: String, offset: Int, length: Int) throws(Errno) -> [UInt8] {
         guard SiteTier.holds(key) else { return try inner.getRange(key, offset: offset, length: length) }
         if let fd = tier.openCopy(key) {
             defer { Sys.closePrivate(fd) }
@@ -52,25 +46,14 @@ public final class SiteTierStore: ObjectStore, @unchecked Sendable {
         return Array(whole[offset..<min(whole.count, offset + length)])
     }
 
-    public func delete(_ key: String) throws(Errno) {
+    public override func delete(_ key: String) throws(Errno) {
         try inner.delete(key)
         if SiteTier.holds(key) { tier.drop(key) }
     }
 
-    public func delete(keys: [String]) throws(Errno) {
+    public override func delete(keys: [String]) throws(Errno) {
         try inner.delete(keys: keys)
         for k in keys where SiteTier.holds(k) { tier.drop(k) }
-    }
-
-    public func head(_ key: String) throws(Errno) -> Int? { try inner.head(key) }
-    public func list(prefix: String) throws(Errno) -> [ObjectInfo] { try inner.list(prefix: prefix) }
-    public func listPages(prefix: String, _ body: ([ObjectInfo]) throws(Errno) -> Void) throws(Errno) {
-        try inner.listPages(prefix: prefix, body)
-    }
-    public func flush() throws(Errno) { try inner.flush() }
-    public func afterForkInChild() { inner.afterForkInChild() }
-    public func removeStaleTemporaries(olderThan seconds: Int64) -> (files: Int, bytes: Int64) {
-        inner.removeStaleTemporaries(olderThan: seconds)
     }
 
     /// Put object `key` into the tier without reading it here (`hilbert warmup --site`); a copy
@@ -83,10 +66,6 @@ public final class SiteTierStore: ObjectStore, @unchecked Sendable {
         return try tier.fill(key) { () throws(Errno) -> [UInt8] in try inner.get(key) }.fetched
     }
 
-    public func dropCachedCopy(_ key: String) -> Bool { tier.drop(key) }
-
-    public var siteTierStore: SiteTierStore? { self }
-    public var hasStorageClasses: Bool { inner.hasStorageClasses }
-    public func storageClass(_ key: String) throws(Errno) -> (name: String, size: Int)? { try inner.storageClass(key) }
-    public func changeStorageClass(_ key: String, to name: String) throws(Errno) { try inner.changeStorageClass(key, to: name) }
+    public override func dropCachedCopy(_ key: String) -> Bool { tier.drop(key) }
+    public override var siteTierStore: SiteTierStore? { self }
 }

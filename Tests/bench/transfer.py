@@ -36,30 +36,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
+from benchcmd import fs_type, log, run, timed
 from juicefs_local import LocalJuiceFS, find_juicefs, fuse_problem
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
 
 
-def run(cmd, **kw):
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
-    if r.returncode != 0:
-        sys.exit("transfer.py: %s failed (%d): %s%s" % (" ".join(cmd[:4]), r.returncode,
-                 r.stdout.decode(errors="replace")[-400:], r.stderr.decode(errors="replace")[-800:]))
-    return r
 
 
-def timed(cmd, **kw):
-    subprocess.run(["sync"])
-    t = time.perf_counter()
-    r = run(cmd, **kw)
-    return time.perf_counter() - t, r
 
 
 WORDS = [w.encode() for w in ("the of and to in is was for on that with as by at from his her "
@@ -86,8 +73,6 @@ def make_tree(root, files, per_dir, size, content):
             f.write(os.urandom(size) if content == "random" else text(size, rng))
 
 
-def fs_type(path):
-    return subprocess.run(["stat", "-f", "-c", "%T", path], stdout=subprocess.PIPE).stdout.decode().strip()
 
 
 def same_tree(a, b, what):

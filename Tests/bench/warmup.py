@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 
+from benchcmd import fs_type, log, run, timed
 from juicefs_local import LocalJuiceFS, find_juicefs, fuse_problem
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -43,23 +44,10 @@ HILBERT = os.path.join(os.environ.get("HILBERT_HOME", os.path.join(REPO, "out"))
 SETS = {"small": (20000, 4096, 1000), "loose": (3000, 20000, 1000), "big": (2, 256 << 20, 2)}
 
 
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
 
 
-def run(cmd, **kw):
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
-    if r.returncode != 0:
-        sys.exit("warmup.py: %s failed (%d): %s%s" % (" ".join(cmd[:5]), r.returncode,
-                 r.stdout.decode(errors="replace")[-600:], r.stderr.decode(errors="replace")[-800:]))
-    return r
 
 
-def timed(cmd, **kw):
-    subprocess.run(["sync"])
-    t = time.perf_counter()
-    r = run(cmd, **kw)
-    return time.perf_counter() - t, r
 
 
 def make_set(root, files, size, per_dir):
@@ -138,8 +126,6 @@ def summary(xs, unit=""):
     return "%.0f%s (%.0f–%.0f)" % (statistics.median(xs), unit, min(xs), max(xs))
 
 
-def fs_type(path):
-    return subprocess.run(["stat", "-f", "-c", "%T", path], stdout=subprocess.PIPE).stdout.decode().strip()
 
 
 def main():
@@ -153,8 +139,14 @@ def main():
                     help="also time juicefs warmup (the juicefs command: PATH, else on PATH, else ~/.cache/hilbert-bench)")
     ap.add_argument("--jfs-threads", type=int, default=50, help="juicefs warmup --threads (default 50, its own)")
     ap.add_argument("--s3", action="store_true", help="the volume on the S3 test server, against a boto3 download")
+    ap.add_argument("--scale", type=float, default=1.0, help="files and sizes times this (a smoke test: 0.01)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
+    if args.scale != 1.0:
+        for k, (files, size, per_dir) in list(SETS.items()):
+            big = k == "big"
+            SETS[k] = (files if big else max(2, int(files * args.scale)), max(4096, int(size * args.scale)) if big else size,
+                       per_dir if big else max(1, int(per_dir * args.scale)))
     sets = [s for s in args.sets.split(",") if s]
     for s in sets:
         if s not in SETS:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Tests/bench/bigwrite.py and transfer.py at tiny sizes, without JuiceFS (which the suite does
-# not install): they complete, bigwrite's sides end with the same file (it exits non-zero
+# Tests/bench/bigwrite.py, transfer.py and warmup.py at tiny sizes, without JuiceFS (which the
+# suite does not install): they complete, bigwrite's sides end with the same file (it exits non-zero
 # otherwise), both print their tables and leave nothing behind. No timing assertions.
 # timeout: 300
 . "$(dirname "$0")/../lib.sh"
@@ -24,5 +24,13 @@ is "$rc" "0" "transfer.py completes, the export the same as the source"
 for side in "cp -a" import export; do
     like "$out" "^\| $side \| [0-9]+ \([0-9]+–[0-9]+\) \| [0-9.]+× \| [0-9.]+–[0-9.]+× \|$" "a row for $side"
 done
+is "$(ls -A "$HL_TMP/work")" "" "its work dir is removed"
+
+out=$("$HL_PY" "$HL_REPO/Tests/bench/warmup.py" --scale 0.01 --rounds 2 --dir "$HL_TMP/work" 2>"$HL_TMP/err"); rc=$?
+is "$rc" "0" "warmup.py completes, every file warmed in every round"
+[ $rc = 0 ] || diag "$(tail -20 "$HL_TMP/err")"
+like "$out" "^small +hilbert [0-9]+ files/s \([0-9]+–[0-9]+\)$" "a row for small files"
+like "$out" "^loose +hilbert [0-9]+ files/s" "a row for files of one object each"
+like "$out" "^big +hilbert [0-9]+ MiB/s .*; store raw read \(objbench\) [0-9]+ MiB/s .*; hilbert/raw [0-9.]+×" "a row for big files against the store's raw read"
 is "$(ls -A "$HL_TMP/work")" "" "its work dir is removed"
 done_testing
