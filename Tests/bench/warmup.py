@@ -15,6 +15,8 @@ volume, both with their objects in DIR:
 Per round and set, in alternating order, each with a cache it has never used (a new directory
 in --cache-dir, default DIR; JuiceFS remounted with a new --cache-dir there):
   hilbert   `hilbert warmup --cache-size 8G --threads N` of the set
+  native    `cp -r` of the set's source tree (native files on DIR's disk) into a fresh directory
+            on the caches' file system: what writing the same files there costs without Hilbert
   juicefs   `juicefs warmup --threads M` of the set in the mount (after a remount; M: --jfs-threads,
             default 50, its own default)
 and for the big set once per round `hilbert objbench --store file://DIR/objbench --large 64`,
@@ -193,7 +195,7 @@ def main():
                 run([HILBERT, "run", *mount, "--cache", writer_cache, "--", "cp", "-r", src, "/hilbert/" + s])
             if jfs:
                 run(["cp", "-r", src, os.path.join(jfs.mnt, s)])
-            shutil.rmtree(src)
+            # kept for the native side: `cp -r` of the same tree onto the caches' file system
         shutil.rmtree(writer_cache, ignore_errors=True)
         usage = run([HILBERT, "status", *mount, "--cache", os.path.join(caches, "status")]).stdout.decode()
         objects = re.search(r"objects: +(\d+)", usage)
@@ -204,13 +206,13 @@ def main():
         if args.s3:
             s3_rounds(args, sets, mount, prefix, caches)
             return
-        results = {s: {"hilbert": [], "juicefs": [], "raw": []} for s in sets}
+        results = {s: {"hilbert": [], "juicefs": [], "raw": [], "native": []} for s in sets}
         n = 0
         for r in range(args.rounds):
             for s in sets:
                 files, size, _ = SETS[s]
                 amount = (files * size / (1 << 20)) if s == "big" else files
-                sides = ["hilbert", "juicefs"] if jfs else ["hilbert"]
+                sides = ["native", "hilbert", "juicefs"] if jfs else ["native", "hilbert"]
                 if r % 2:
                     sides.reverse()
                 for side in sides:
@@ -224,6 +226,10 @@ def main():
                         if not m or int(m.group(1)) + int(m.group(2)) != files:
                             sys.exit("warmup.py: hilbert warmup did not warm every file: " + summ)
                         shutil.rmtree(cache, ignore_errors=True)
+                    elif side == "native":
+                        dest = os.path.join(caches, "n%d" % n)
+                        secs, _ = timed(["cp", "-r", os.path.join(work, "src-" + s), dest])
+                        shutil.rmtree(dest, ignore_errors=True)
                     else:
                         jfs.mount()
                         secs, _ = timed([jfs.exe, "warmup", "--threads", str(args.jfs_threads), os.path.join(jfs.mnt, s)],
@@ -247,6 +253,9 @@ def main():
             unit = " MiB/s" if s == "big" else " files/s"
             res = results[s]
             line = "%-6s hilbert %s" % (s, summary(res["hilbert"], unit))
+            ratios = [h / x for h, x in zip(res["hilbert"], res["native"])]
+            line += "; native cp -r onto the caches' disk %s; hilbert/native %.2f× (%.2f–%.2f)" % (
+                summary(res["native"], unit), statistics.median(ratios), min(ratios), max(ratios))
             if res["juicefs"]:
                 ratios = [h / j for h, j in zip(res["hilbert"], res["juicefs"])]
                 line += "; juicefs %s; hilbert/juicefs %.2f× (%.2f–%.2f)" % (

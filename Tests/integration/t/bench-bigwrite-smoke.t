@@ -29,7 +29,7 @@ is "$(ls -A "$HL_TMP/work")" "" "its work dir is removed"
 out=$("$HL_PY" "$HL_REPO/Tests/bench/warmup.py" --scale 0.01 --rounds 2 --dir "$HL_TMP/work" 2>"$HL_TMP/err"); rc=$?
 is "$rc" "0" "warmup.py completes, every file warmed in every round"
 [ $rc = 0 ] || diag "$(tail -20 "$HL_TMP/err")"
-like "$out" "^small +hilbert [0-9]+ files/s \([0-9]+–[0-9]+\)$" "a row for small files"
+like "$out" "^small +hilbert [0-9]+ files/s \([0-9]+–[0-9]+\); native cp -r onto the caches. disk [0-9]+ files/s .*; hilbert/native [0-9.]+×" "a row for small files, against a native copy"
 like "$out" "^loose +hilbert [0-9]+ files/s" "a row for files of one object each"
 like "$out" "^big +hilbert [0-9]+ MiB/s .*; store raw read \(objbench\) [0-9]+ MiB/s .*; hilbert/raw [0-9.]+×" "a row for big files against the store's raw read"
 is "$(ls -A "$HL_TMP/work")" "" "its work dir is removed"
