@@ -94,8 +94,10 @@ public final class Warmer: Transfer, @unchecked Sendable {
     private var found = 0
     private var interrupted = false
     private let started = hl_monotonic_ns()
-    /// Site mode: the objects this run has handled already (packs hold many files).
+    /// Site mode: the objects this run has handled already (packs hold many files), and those
+    /// of them it fetched (fill) or dropped (evict).
     var objectsSeen = Set<UInt64>()
+    private var objectsDone = Set<UInt64>()
     /// Packs this warmer fetched whole into the node's pack copies.
     private var packsFetched = Set<UInt64>()
     /// Packs this run dropped from the node (evict).
@@ -358,12 +360,24 @@ public final class Warmer: Transfer, @unchecked Sendable {
                 let key = objectKey(id: id)
                 switch options.mode {
                 case .fill:
-                    if lock.withLock({ !objectsSeen.insert(id).inserted }) { continue }
-                    if try site.warm(key) { fetched = true }
+                    // An object of several files (a pack) is warmed once; each of its files
+                    // counts as fetched when this run fetched it.
+                    if lock.withLock({ !objectsSeen.insert(id).inserted }) {
+                        if lock.withLock({ objectsDone.contains(id) }) { fetched = true }
+                        continue
+                    }
+                    if try site.warm(key) {
+                        fetched = true
+                        lock.withLock { _ = objectsDone.insert(id) }
+                    }
                 case .check:
                     if !site.tier.contains(key) { present = false }
                 case .evict:
-                    if !site.tier.drop(key) { present = false }
+                    if site.tier.drop(key) {
+                        lock.withLock { _ = objectsDone.insert(id) }
+                    } else if !lock.withLock({ objectsDone.contains(id) }) {
+                        present = false
+                    }
                 case .survey, .tier: break
                 }
             }
