@@ -18,12 +18,15 @@ def run(cmd, **kw):
     return r
 
 
-def timed(cmd, **kw):
+def timed(cmd, durable=False, **kw):
     """Seconds CMD took and its result, after a `sync` (untimed) so that it does not pay for
-    what ran before."""
+    what ran before. `durable`: a `sync` after CMD is timed too, so that CMD pays for writing
+    back what it wrote (and what it left to background writers)."""
     subprocess.run(["sync"])
     t = time.perf_counter()
     r = run(cmd, **kw)
+    if durable:
+        subprocess.run(["sync"])
     return time.perf_counter() - t, r
 
 

@@ -24,7 +24,8 @@ whose "get 4 MiB" MB/s is the store's raw read rate. With --s3 the Hilbert volum
 test server (HL_S3_SERVER_ENV, Tests/s3/with-server.sh) and the other side is a boto3 download
 of the volume's objects (every object under its key prefix, --threads at once, into files in a
 fresh directory): the same bytes over the same connection, without Hilbert. Before each timed side `sync` runs
-(untimed). Prints the median files/s (MiB/s for big) per side with the spread (min-max) over
+(untimed); with --durable a `sync` after it is timed as well (each side pays for writing its
+copies back to the disk, JuiceFS for the cache blocks it writes behind its reads). Prints the median files/s (MiB/s for big) per side with the spread (min-max) over
 the rounds, the ratio hilbert/juicefs and, for big, hilbert/raw. Nothing here asserts on timings.
 """
 import argparse
@@ -141,6 +142,8 @@ def main():
                     help="also time juicefs warmup (the juicefs command: PATH, else on PATH, else ~/.cache/hilbert-bench)")
     ap.add_argument("--jfs-threads", type=int, default=50, help="juicefs warmup --threads (default 50, its own)")
     ap.add_argument("--s3", action="store_true", help="the volume on the S3 test server, against a boto3 download")
+    ap.add_argument("--durable", action="store_true",
+                    help="time a sync after each side too: each pays for writing its copies to the disk")
     ap.add_argument("--scale", type=float, default=1.0, help="files and sizes times this (a smoke test: 0.01)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     args = ap.parse_args()
@@ -220,7 +223,7 @@ def main():
                     if side == "hilbert":
                         cache = os.path.join(caches, "h%d" % n)
                         secs, out = timed([HILBERT, "warmup", *mount, "--cache", cache, "--cache-size", "8G",
-                                           "--threads", str(args.threads), "/hilbert/" + s])
+                                           "--threads", str(args.threads), "/hilbert/" + s], durable=args.durable)
                         summ = out.stdout.decode().strip().splitlines()[-1]
                         m = re.search(r"^warmup: (\d+) files .* fetched .*, (\d+) files .* were cached already.* 0 errors", summ)
                         if not m or int(m.group(1)) + int(m.group(2)) != files:
@@ -228,12 +231,12 @@ def main():
                         shutil.rmtree(cache, ignore_errors=True)
                     elif side == "native":
                         dest = os.path.join(caches, "n%d" % n)
-                        secs, _ = timed(["cp", "-r", os.path.join(work, "src-" + s), dest])
+                        secs, _ = timed(["cp", "-r", os.path.join(work, "src-" + s), dest], durable=args.durable)
                         shutil.rmtree(dest, ignore_errors=True)
                     else:
                         jfs.mount()
                         secs, _ = timed([jfs.exe, "warmup", "--threads", str(args.jfs_threads), os.path.join(jfs.mnt, s)],
-                                        env=jfs.env)
+                                        durable=args.durable, env=jfs.env)
                         jfs.umount()
                     results[s][side].append(amount / secs)
                     log("round %d %s %s: %.0f %s" % (r + 1, s, side, amount / secs, "MiB/s" if s == "big" else "files/s"))
@@ -246,8 +249,9 @@ def main():
                     if m:
                         results[s]["raw"].append(float(m.group(1)) * 1e6 / (1 << 20))
 
-        print("warm-up, %d rounds, hilbert %d threads; volumes and objects on %s (%s), caches on %s (%s); load %s" % (
-            args.rounds, args.threads, args.dir, fs_type(args.dir), args.cache_dir or args.dir,
+        print("warm-up%s, %d rounds, hilbert %d threads; volumes and objects on %s (%s), caches on %s (%s); load %s" % (
+            " (each side timed with a sync after it)" if args.durable else "", args.rounds, args.threads, args.dir,
+            fs_type(args.dir), args.cache_dir or args.dir,
             fs_type(args.cache_dir or args.dir), open("/proc/loadavg").read().split()[0]))
         for s in sets:
             unit = " MiB/s" if s == "big" else " files/s"
