@@ -237,11 +237,7 @@ public final class CacheDirectory: @unchecked Sendable {
     /// An fd on the copy of pack `id`, or nil; a copy not used for a minute is marked as used.
     public func openPackCopy(id: UInt64) -> Int32? {
         guard let fd = try? Sys.openPrivate(packCopyPath(id: id), O_RDONLY) else { return nil }
-        if let st = try? Sys.fstat(fd) {
-            var now = timespec()
-            clock_gettime(CLOCK_REALTIME, &now)
-            if now.tv_sec - st.st_mtim.tv_sec > 60 { try? Sys.touchModified(fd) }
-        }
+        Sys.touchModified(fd, ifOlderThan: 60)
         return fd
     }
 

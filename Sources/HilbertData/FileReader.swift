@@ -18,12 +18,19 @@ func fetchBlockView(_ block: StoredBlock, store: ObjectStore, into raw: UnsafeMu
     do throws(Errno) {
         return try fetchBlockViewOnce(block, store: store, into: raw, scratch: scratch, copyStored: copyStored)
     } catch where error == .io {
-        // A damaged copy in the site tier (torn by a lost write): dropped, and read from the store.
-        guard store.dropCachedCopy(block.key) else { throw error }
-        Log.error("site cache: a damaged copy of \(block.key) was dropped (\(DataErrors.last?.message ?? "\(error)")); reading the store")
+        guard dropDamagedCopy(block.key, store: store, error) else { throw error }
         PackCache.shared.forget(block, store: store)
         return try fetchBlockViewOnce(block, store: store, into: raw, scratch: scratch, copyStored: copyStored)
     }
+}
+
+/// A read of `key` failed with `error` (EIO): when the copy read was a cached one (the site
+/// tier's, or this node's pack copy), possibly torn by a lost write, it is dropped with one
+/// line saying so, and the caller reads again from the store. False: there was none.
+public func dropDamagedCopy(_ key: String, store: ObjectStore, _ error: Errno) -> Bool {
+    guard store.dropCachedCopy(key) else { return false }
+    Log.error("site cache: a damaged copy of \(key) was dropped (\(DataErrors.last?.message ?? "\(error)")); reading the store")
+    return true
 }
 
 private func fetchBlockViewOnce(_ block: StoredBlock, store: ObjectStore, into raw: UnsafeMutableRawBufferPointer,

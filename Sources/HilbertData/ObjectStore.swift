@@ -89,11 +89,16 @@ extension ObjectStore {
     }
 
     public func get(_ key: String, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
-        let bytes = try get(key)
-        guard bytes.count <= buffer.count else { throw Errno.range }
-        if !bytes.isEmpty { bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
-        return bytes.count
+        try copyObject(try get(key), into: buffer)
     }
+}
+
+/// `bytes` (a whole object) copied into `buffer`: its size, or ERANGE when it does not fit
+/// (what `get(_:into:)` answers).
+func copyObject(_ bytes: [UInt8], into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+    guard bytes.count <= buffer.count else { throw Errno.range }
+    if !bytes.isEmpty { bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+    return bytes.count
 }
 
 // MARK: keys

@@ -73,13 +73,14 @@ public final class SiteTier: @unchecked Sendable {
                 throw HilbertError(error.errno, "site cache " + error.message)
             }
         }
-        var cap = capacity
-        if cap == nil {
-            var fsBytes: Int64 = 0
-            if let vfs = try? Sys.statvfs(volume) { fsBytes = Int64(vfs.f_blocks) * Int64(vfs.f_frsize) }
-            cap = fsBytes > 0 ? min(defaultCapacityLimit, fsBytes / 10) : defaultCapacityLimit
-        }
-        return SiteTier(root: root, volume: volume, capacity: cap!)
+        var fsBytes: Int64 = 0
+        if capacity == nil, let vfs = try? Sys.statvfs(volume) { fsBytes = Int64(vfs.f_blocks) * Int64(vfs.f_frsize) }
+        return SiteTier(root: root, volume: volume, capacity: capacity ?? defaultCapacity(fileSystemBytes: fsBytes))
+    }
+
+    /// The limit when none is set, on a file system of `fileSystemBytes` (0: unknown).
+    public static func defaultCapacity(fileSystemBytes fs: Int64) -> Int64 {
+        fs > 0 ? min(defaultCapacityLimit, fs / 10) : defaultCapacityLimit
     }
 
     /// Only the store's data objects are kept here (never its probes or other keys).
@@ -90,11 +91,7 @@ public final class SiteTier: @unchecked Sendable {
     /// An fd on the copy of `key`, or nil; a copy not used for a minute is marked as used.
     public func openCopy(_ key: String) -> Int32? {
         guard let fd = try? Sys.openPrivate(path(key), O_RDONLY) else { return nil }
-        if let st = try? Sys.fstat(fd) {
-            var now = timespec()
-            clock_gettime(CLOCK_REALTIME, &now)
-            if now.tv_sec - st.st_mtim.tv_sec > 60 { try? Sys.touch(fd) }
-        }
+        Sys.touchModified(fd, ifOlderThan: 60)
         return fd
     }
 

@@ -29,10 +29,7 @@ public final class SiteTierStore: ForwardingStore, @unchecked Sendable {
                 if let n = try? Sys.preadFully(fd, buffer.baseAddress!, Int(st.st_size), 0), n == Int(st.st_size) { return n }
             }
         }
-        let bytes = try get(key)
-        guard bytes.count <= buffer.count else { throw Errno.range }
-        if !bytes.isEmpty { bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
-        return bytes.count
+        return try copyObject(try get(key), into: buffer)
     }
 
     public override func getRange(_ key: String, offset: Int, length: Int) throws(Errno) -> [UInt8] {

@@ -37,6 +37,14 @@ extension Sys {
     public static func touch(_ fd: Int32) throws(Errno) {
         try futimens(fd, [timespec(tv_sec: 0, tv_nsec: utimeNowValue), timespec(tv_sec: 0, tv_nsec: utimeNowValue)])
     }
+    /// `touchModified`, only when the mtime is more than `seconds` old (a copy read often is
+    /// not written to on every read).
+    public static func touchModified(_ fd: Int32, ifOlderThan seconds: Int) {
+        guard let st = try? fstat(fd) else { return }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        if now.tv_sec - st.st_mtim.tv_sec > seconds { try? touchModified(fd) }
+    }
     /// Set the mtime of an open file to now, its atime left as it is (a read copy's atime may
     /// hold a keep-until time: CacheDirectory.keep).
     public static func touchModified(_ fd: Int32) throws(Errno) {

@@ -28,9 +28,8 @@ final class PackReader: @unchecked Sendable {
     /// The raw bytes of `block` (a block in a pack); `whole`: fetch its pack whole.
     func read(_ block: BlockRef, whole: Bool) throws(Errno) -> [UInt8] {
         do throws(Errno) { return try readOnce(block, whole: whole) } catch where error == .io {
-            // A damaged copy in the site tier: dropped (with the pack kept here), read from the store.
-            guard store.dropCachedCopy(block.key) else { throw error }
-            Log.error("site cache: a damaged copy of \(block.key) was dropped (\(DataErrors.last?.message ?? "\(error)")); reading the store")
+            // With the pack kept here.
+            guard dropDamagedCopy(block.key, store: store, error) else { throw error }
             monitor.lock()
             if let p = packs.removeValue(forKey: block.objectID) { bytes -= p.bytes.count }
             monitor.unlock()

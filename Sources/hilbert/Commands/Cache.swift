@@ -60,7 +60,7 @@ extension Hilbert {
                 }
                 let siteFS = fileSystemBytes(site)
                 let siteLimit = try view.siteCacheSize.map { try CacheLimits.parseSize($0, setting: "site-cache-size") }
-                    ?? min(SiteTier.defaultCapacityLimit, siteFS > 0 ? siteFS / 10 : SiteTier.defaultCapacityLimit)
+                    ?? SiteTier.defaultCapacity(fileSystemBytes: siteFS)
                 print("  limit:         \(CacheLimits.describe(siteLimit)), all volumes together (\(view.siteCacheSize.map { "\($0), \(view.siteCacheSizeSource.rawValue)" } ?? "embedded default: \(SiteTier.defaultSizeText)"))")
                 print("  file system:   \(CacheLimits.describe(freeBytes(site))) free of \(CacheLimits.describe(siteFS))")
             }

@@ -36,10 +36,7 @@ extension Hilbert {
             var options = WarmupOptions()
             options.threads = threads
             options.mode = .survey
-            try walkTrees(paths, what: "du", volumes, options) { v, t in
-                guard let t else { return nil }
-                return duReport(t, volume: v)
-            }
+            try walkTrees(paths, what: "du", volumes, options, summary: { v, t in duReport(t, volume: v) })
         }
     }
 }

@@ -46,18 +46,16 @@ extension Hilbert {
             var options = WarmupOptions()
             options.threads = threads
             options.mode = .tier(storageClass)
-            try walkTrees(paths, what: "tier", volumes, options) { v, t in
-                guard let t else {
-                    if !v.store.hasStorageClasses {
-                        throw CLIError("tier: the store \(v.store.description) has no storage classes (an S3 store has)")
-                    }
-                    return nil
+            try walkTrees(paths, what: "tier", volumes, options, refuse: { v in
+                if !v.store.hasStorageClasses {
+                    throw CLIError("tier: the store \(v.store.description) has no storage classes (an S3 store has)")
                 }
-                return "tier: \(t.moved.objects) objects (\(human(t.moved.bytes))) moved to \(storageClass), "
+            }, summary: { _, t in
+                "tier: \(t.moved.objects) objects (\(human(t.moved.bytes))) moved to \(storageClass), "
                     + "\(t.alreadyThere.objects) (\(human(t.alreadyThere.bytes))) were in it already; \(t.files.files) files, "
                     + "\(t.inMetadata) of them in the metadata, \(t.directories) directories, \(t.errors) errors "
                     + "in \(seconds(UInt64(t.seconds * 1e9)))\(t.stopped ? "; stopped before the end" : "")"
-            }
+            })
         }
     }
 }

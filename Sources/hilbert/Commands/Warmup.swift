@@ -67,12 +67,11 @@ extension Hilbert {
             options.mode = check ? .check : evict ? .evict : .fill
             options.site = site
             if !check && !evict && !site { options.keepUntil = try KeepFor.until(keepFor) }
-            try walkTrees(all, what: what, volumes, options) { v, t in
+            try walkTrees(all, what: what, volumes, options, refuse: { v in
                 if site && v.store.siteTier == nil {
                     throw CLIError("warmup --site: no site cache is set (--site-cache DIR, HILBERT_SITE_CACHE, or site-cache = in the config file)")
                 }
-                return t.map { warmupSummary(what, $0, cache: site ? v.store.siteTier!.root : v.cache.root) }
-            }
+            }, summary: { v, t in warmupSummary(what, t, cache: site ? v.store.siteTier!.root : v.cache.root) })
         }
 
         func readList(_ path: String) throws -> [String] {
@@ -117,11 +116,11 @@ func warmupSummary(_ what: String, _ t: WarmupTally, cache: String) -> String {
 }
 
 /// Walk the trees of `paths` (grouped by volume, one walk per volume) with a Warmer in
-/// `options`' mode, its progress on stderr, Ctrl-C as a request to stop. `report` is called
-/// once per volume before the walk (tally nil: throw to refuse) and once after it, returning
-/// the summary printed on stdout. Exit status 130 when stopped, 1 when a file failed.
+/// `options`' mode, its progress on stderr, Ctrl-C as a request to stop. `refuse` may throw
+/// before a volume's walk (the volume cannot do what was asked); `summary` is printed on stdout
+/// after it. Exit status 130 when stopped, 1 when a file failed.
 func walkTrees(_ paths: [String], what: String, _ volumes: MountOptions, _ options: WarmupOptions,
-               report: (Volume, WarmupTally?) throws -> String?) throws {
+               refuse: (Volume) throws -> Void = { _ in }, summary: (Volume, WarmupTally) -> String) throws {
     var byVolume: [(Volume, [(inner: [UInt8], shown: String)])] = []
     for p in paths {
         let (v, inner) = try locateMounted(p, what: what, volumes)
@@ -135,7 +134,7 @@ func walkTrees(_ paths: [String], what: String, _ volumes: MountOptions, _ optio
     var failed = false
     var stopped = false
     for (v, list) in byVolume {
-        _ = try report(v, nil)
+        try refuse(v)
         let warmer = Warmer(meta: v.meta, store: v.store, cache: v.cache, blockSize: v.format.blockSize, options: options)
         let display = TransferDisplay(what)
         warmer.onMessage = { display.message($0) }
@@ -152,7 +151,7 @@ func walkTrees(_ paths: [String], what: String, _ volumes: MountOptions, _ optio
             if case .failure(let e) = result { throw CLIError(e.message) }
             throw ExitCode(1)
         }
-        if let text = try report(v, t) { print(text) }
+        print(summary(v, t))
         failed = failed || t.errors > 0
         stopped = stopped || t.stopped
     }
